@@ -1,0 +1,206 @@
+//! Raw command-line flags (SPEC §2), as clap parses them. `config` turns
+//! them into validated settings; nothing here is interpreted.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Force password resets for many Amazon Cognito users at once.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cognito-reset",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Exit codes: 0 all rows reset (or skipped/duplicate); 1 some rows failed or were invalid; \
+2 could not start; 3 aborted; 130 interrupted."
+)]
+pub struct Cli {
+    /// Run the built-in Cognito simulator as a server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The reset run.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Cognito simulator (AWS JSON 1.1) for other tools and tests.
+    Simulator(SimulatorArgs),
+}
+
+/// `cognito-reset simulator`.
+#[derive(Debug, Args)]
+pub struct SimulatorArgs {
+    /// Address to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:9229")]
+    pub listen: String,
+    /// Simulator behaviour.
+    #[command(flatten)]
+    pub sim: SimKnobs,
+}
+
+/// Knobs of the simulator, for `--simulate` and `simulator`.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Simulator")]
+pub struct SimKnobs {
+    /// JSONL seed of users: username, user_pool_id, status, enabled,
+    /// email_verified, phone_verified, groups, fail, fail_message, fail_times.
+    #[arg(long = "sim-users", alias = "users", value_name = "FILE")]
+    pub users: Option<String>,
+    /// Enforced AdminResetUserPassword (UserAccountRecovery) requests per
+    /// second; 0 = no quota.
+    #[arg(
+        long = "sim-quota",
+        alias = "quota",
+        value_name = "N",
+        default_value_t = 30.0
+    )]
+    pub quota: f64,
+    /// Added latency per request, milliseconds.
+    #[arg(
+        long = "sim-latency-ms",
+        alias = "latency-ms",
+        value_name = "MS",
+        default_value_t = 0
+    )]
+    pub latency_ms: u64,
+    /// Share of requests (0..1) that fail: half answer HTTP 500, half are
+    /// carried out and then the connection is dropped before the answer.
+    #[arg(
+        long = "sim-fault-rate",
+        alias = "fault-rate",
+        value_name = "P",
+        default_value_t = 0.0
+    )]
+    pub fault_rate: f64,
+    /// Emails the account may send (resets of users with a verified email)
+    /// before LimitExceededException "Exceeded daily email limit".
+    #[arg(long = "sim-email-cap", alias = "email-cap", value_name = "N")]
+    pub email_cap: Option<u64>,
+    /// EmailSendingAccount reported by DescribeUserPool.
+    #[arg(
+        long = "sim-email-sender",
+        alias = "email-sender",
+        value_name = "ACCOUNT",
+        default_value = "DEVELOPER"
+    )]
+    pub email_sender: String,
+    /// Operations that answer AccessDeniedException (repeatable), e.g.
+    /// AdminResetUserPassword, GetProvisionedLimit.
+    #[arg(long = "sim-deny", alias = "deny", value_name = "OPERATION")]
+    pub deny: Vec<String>,
+    /// Extra pools that exist (repeatable); the default pool and pools named
+    /// in the seed always exist, any other answers ResourceNotFoundException.
+    #[arg(long = "sim-pool", alias = "pool", value_name = "ID")]
+    pub pools: Vec<String>,
+    /// Create this many users user000001… in the default pool (for listings).
+    #[arg(
+        long = "sim-generate",
+        alias = "generate",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    pub generate: u64,
+    /// Seed of the fault injector, for repeatable runs.
+    #[arg(
+        long = "sim-seed",
+        alias = "seed",
+        value_name = "N",
+        default_value_t = 1
+    )]
+    pub seed: u64,
+}
+
+/// The reset run's flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Input file (.csv, .jsonl/.ndjson, .txt) or - for stdin.
+    #[arg(value_name = "INPUT", required_unless_present_any = ["from_pool", "from_group"])]
+    pub input: Option<String>,
+    /// Input format, when the extension does not say (stdin defaults to csv).
+    #[arg(long, value_parser = ["csv", "jsonl", "lines"])]
+    pub format: Option<String>,
+    /// CSV column holding the username (case-insensitive).
+    #[arg(long, default_value = "username", value_name = "NAME")]
+    pub username_column: String,
+    /// Pool for rows without their own user_pool_id.
+    #[arg(long, value_name = "ID")]
+    pub user_pool_id: Option<String>,
+    /// Reset every user of --user-pool-id (ListUsers), instead of an input file.
+    #[arg(long, conflicts_with_all = ["input", "from_group"], requires = "user_pool_id")]
+    pub from_pool: bool,
+    /// ListUsers filter for --from-pool, e.g. 'status = "Enabled"'.
+    #[arg(long, value_name = "EXPR", requires = "from_pool")]
+    pub filter: Option<String>,
+    /// Reset every user of this group of --user-pool-id (ListUsersInGroup).
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "input",
+        requires = "user_pool_id"
+    )]
+    pub from_group: Option<String>,
+    /// AWS region for every call (default: the prefix of each pool id).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Named profile from the AWS config files.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Send requests to this endpoint instead of AWS's.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Per-row report, CSV or JSONL by extension
+    /// [default: <input-stem>.report.csv in the current directory].
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<String>,
+    /// Continue an earlier run from its report: users already reset are skipped.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub resume: bool,
+    /// Start the report afresh if it exists.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Calls per second per region, or "auto" (80% of the provisioned quota),
+    /// or "unlimited".
+    #[arg(long, default_value = "25", value_name = "N|auto")]
+    pub rate: String,
+    /// Calls in flight at most.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub concurrency: usize,
+    /// Attempts per row, the first included.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_attempts: u32,
+    /// Change nothing: predict each row's outcome with AdminGetUser.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// ClientMetadata sent with every reset (repeatable); row values win.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub client_metadata: Vec<String>,
+    /// After a successful reset also call AdminUserGlobalSignOut.
+    #[arg(long)]
+    pub global_sign_out: bool,
+    /// Abort when more than PCT % of at least 200 attempted rows failed.
+    #[arg(long, default_value_t = 50.0, value_name = "PCT")]
+    pub max_failure_rate: f64,
+    /// Write the run summary as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub summary: Option<String>,
+    /// Errors only on stderr.
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail on stderr.
+    #[arg(long, short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Per-attempt timeout in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub call_timeout: f64,
+    /// Run against the built-in simulator; no AWS account needed.
+    #[arg(long, conflicts_with = "endpoint_url")]
+    pub simulate: bool,
+    /// Simulator behaviour (with --simulate).
+    #[command(flatten)]
+    pub sim: SimKnobs,
+}

@@ -1,0 +1,726 @@
+//! Rows in: CSV, JSONL or one username per line, from a file or stdin.
+//!
+//! Owns parsing and local validation (SPEC §2, §3). Every record of the input
+//! becomes exactly one [`Item`]: a [`Row`] ready for a call, or an
+//! [`Invalid`] that names the problem and its line. Reading is streamed; the
+//! only state kept is the header. Duplicate detection is not done here but in
+//! the dispatcher, which sees rows in order.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, Read};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+use crate::exit::StartError;
+
+/// Longest username Cognito accepts (API reference: `Username`).
+pub const MAX_USERNAME_CHARS: usize = 128;
+/// Longest pool id Cognito accepts (API reference: `UserPoolId`).
+pub const MAX_POOL_ID_CHARS: usize = 55;
+
+static USERNAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\p{L}\p{M}\p{S}\p{N}\p{P}]+$").expect("valid regex"));
+// AWS patterns are Java regexes, where `\w` is ASCII.
+static POOL_ID_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?-u:[\w-])+_[0-9a-zA-Z]+$").expect("valid regex"));
+
+/// How the input is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// One username per line.
+    Lines,
+}
+
+impl Format {
+    /// The format implied by a file name's extension, if any.
+    pub fn from_path(path: &str) -> Option<Format> {
+        let ext = std::path::Path::new(path)
+            .extension()?
+            .to_str()?
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(Format::Csv),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "txt" => Some(Format::Lines),
+            _ => None,
+        }
+    }
+}
+
+/// How to read rows, independent of where they come from.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// The encoding.
+    pub format: Format,
+    /// CSV header naming the username column (matched case-insensitively).
+    pub username_column: String,
+    /// Pool for rows that do not name their own.
+    pub default_pool: Option<String>,
+}
+
+/// A row that passed local validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Line of the input where the row starts (1-based), or position in a listing.
+    pub line: u64,
+    /// The Cognito username.
+    pub username: String,
+    /// The pool, from the row or `--user-pool-id`.
+    pub pool: String,
+    /// ClientMetadata from the row (`meta.KEY` columns / `client_metadata`).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A row that cannot be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    /// Line of the input where the row starts.
+    pub line: u64,
+    /// The username as read (possibly empty or malformed).
+    pub username: String,
+    /// The pool as read or defaulted (possibly empty).
+    pub pool: String,
+    /// Local error code: `InvalidUsername`, `InvalidUserPoolId`,
+    /// `MissingUserPoolId` or `MalformedRow`.
+    pub code: &'static str,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+/// One record of the input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// Ready to be sent.
+    Row(Row),
+    /// Reported `invalid`, never sent.
+    Invalid(Invalid),
+}
+
+/// Checks a username against the API's constraints; `Err` says why not.
+pub fn check_username(username: &str) -> Result<(), String> {
+    let chars = username.chars().count();
+    if chars == 0 {
+        return Err("username is empty".into());
+    }
+    if chars > MAX_USERNAME_CHARS {
+        return Err(format!(
+            "username has {chars} characters; at most {MAX_USERNAME_CHARS} are allowed"
+        ));
+    }
+    if !USERNAME_RE.is_match(username) {
+        return Err(
+            "username contains a character Cognito does not allow (spaces, control characters)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Checks a pool id against the API's constraints; `Err` says why not.
+pub fn check_pool_id(pool: &str) -> Result<(), String> {
+    let chars = pool.chars().count();
+    if chars > MAX_POOL_ID_CHARS {
+        return Err(format!(
+            "user pool id has {chars} characters; at most {MAX_POOL_ID_CHARS} are allowed"
+        ));
+    }
+    if !POOL_ID_RE.is_match(pool) {
+        return Err(format!(
+            "user pool id {pool:?} is not of the form REGION_ID (e.g. eu-west-1_AbC123)"
+        ));
+    }
+    Ok(())
+}
+
+/// The region a pool lives in: the part of its id before the first `_`.
+pub fn region_of_pool(pool: &str) -> &str {
+    pool.split('_').next().unwrap_or(pool)
+}
+
+/// A row as parsed, before validation.
+struct RawRow {
+    line: u64,
+    username: String,
+    pool: Option<String>,
+    metadata: Vec<(String, String)>,
+}
+
+fn validate(raw: RawRow, default_pool: Option<&str>) -> Item {
+    let pool = raw
+        .pool
+        .filter(|p| !p.is_empty())
+        .or_else(|| default_pool.map(str::to_owned));
+    let invalid = |pool: String, code, message| {
+        Item::Invalid(Invalid {
+            line: raw.line,
+            username: raw.username.clone(),
+            pool,
+            code,
+            message,
+        })
+    };
+    if let Err(message) = check_username(&raw.username) {
+        return invalid(pool.unwrap_or_default(), "InvalidUsername", message);
+    }
+    let Some(pool) = pool else {
+        return invalid(
+            String::new(),
+            "MissingUserPoolId",
+            "row has no user_pool_id and no --user-pool-id was given".into(),
+        );
+    };
+    if let Err(message) = check_pool_id(&pool) {
+        return invalid(pool, "InvalidUserPoolId", message);
+    }
+    Item::Row(Row {
+        line: raw.line,
+        username: raw.username,
+        pool,
+        metadata: raw.metadata,
+    })
+}
+
+fn malformed(line: u64, message: impl Into<String>) -> Item {
+    Item::Invalid(Invalid {
+        line,
+        username: String::new(),
+        pool: String::new(),
+        code: "MalformedRow",
+        message: message.into(),
+    })
+}
+
+const BOM: &str = "\u{feff}";
+
+/// Where each column of a CSV header goes.
+struct CsvColumns {
+    username: usize,
+    pool: Option<usize>,
+    metadata: Vec<(usize, String)>,
+}
+
+enum Source<R: BufRead> {
+    Csv {
+        reader: csv::Reader<R>,
+        columns: Option<CsvColumns>,
+        record: csv::ByteRecord,
+    },
+    Lines {
+        reader: R,
+        json: bool,
+        line: u64,
+        buf: Vec<u8>,
+    },
+}
+
+/// Streams [`Item`]s out of any reader; never panics on bad input.
+pub struct ItemReader<R: BufRead> {
+    source: Source<R>,
+    default_pool: Option<String>,
+    done: bool,
+}
+
+impl<R: BufRead> ItemReader<R> {
+    /// Starts reading; for CSV this reads and checks the header. `name` is used
+    /// in error messages.
+    pub fn new(reader: R, options: &ReadOptions, name: &str) -> Result<Self, StartError> {
+        let source = match options.format {
+            Format::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .flexible(true)
+                    .from_reader(reader);
+                let header = reader
+                    .byte_headers()
+                    .map_err(|e| StartError::Usage(format!("{name}: cannot read CSV header: {e}")))?
+                    .clone();
+                let columns = if header.is_empty() {
+                    None // empty input: no rows
+                } else {
+                    Some(csv_columns(&header, &options.username_column, name)?)
+                };
+                Source::Csv {
+                    reader,
+                    columns,
+                    record: csv::ByteRecord::new(),
+                }
+            }
+            Format::Jsonl | Format::Lines => Source::Lines {
+                reader,
+                json: options.format == Format::Jsonl,
+                line: 0,
+                buf: Vec::new(),
+            },
+        };
+        Ok(ItemReader {
+            source,
+            default_pool: options.default_pool.clone(),
+            done: false,
+        })
+    }
+}
+
+fn csv_columns(
+    header: &csv::ByteRecord,
+    username_column: &str,
+    name: &str,
+) -> Result<CsvColumns, StartError> {
+    let names: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let text = String::from_utf8_lossy(field);
+            let text = if i == 0 {
+                text.trim_start_matches(BOM)
+            } else {
+                &text
+            };
+            text.trim().to_owned()
+        })
+        .collect();
+    let find = |wanted: &str| names.iter().position(|n| n.eq_ignore_ascii_case(wanted));
+    let username = find(username_column).ok_or_else(|| {
+        StartError::Usage(format!(
+            "{name}: the CSV header has no column {username_column:?} (columns: {}); \
+             name the username column with --username-column",
+            names.join(", ")
+        ))
+    })?;
+    let metadata = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let is_meta = n.get(..5)?.eq_ignore_ascii_case("meta.") && n.len() > 5;
+            is_meta.then(|| (i, n[5..].to_owned()))
+        })
+        .collect();
+    Ok(CsvColumns {
+        username,
+        pool: find("user_pool_id"),
+        metadata,
+    })
+}
+
+fn csv_item(record: &csv::ByteRecord, columns: &CsvColumns, default_pool: Option<&str>) -> Item {
+    let line = record.position().map_or(0, |p| p.line());
+    let field = |i: usize| -> Result<String, Item> {
+        let bytes = record.get(i).unwrap_or_default();
+        std::str::from_utf8(bytes)
+            .map(|s| s.trim().to_owned())
+            .map_err(|_| malformed(line, format!("column {} is not valid UTF-8", i + 1)))
+    };
+    let parse = || -> Result<RawRow, Item> {
+        if record.len() <= columns.username {
+            return Err(malformed(
+                line,
+                format!(
+                    "row has {} fields; the username is in column {}",
+                    record.len(),
+                    columns.username + 1
+                ),
+            ));
+        }
+        let username = field(columns.username)?;
+        if username.contains(['\n', '\r']) {
+            return Err(malformed(
+                line,
+                "username field spans several lines (an unbalanced quote?)",
+            ));
+        }
+        let pool = columns.pool.map(field).transpose()?;
+        let mut metadata = Vec::new();
+        for (i, key) in &columns.metadata {
+            let value = field(*i)?;
+            if !value.is_empty() {
+                metadata.push((key.clone(), value));
+            }
+        }
+        Ok(RawRow {
+            line,
+            username,
+            pool,
+            metadata,
+        })
+    };
+    match parse() {
+        Ok(raw) => validate(raw, default_pool),
+        Err(item) => item,
+    }
+}
+
+fn json_item(line: u64, text: &str, default_pool: Option<&str>) -> Item {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return malformed(line, format!("not valid JSON: {e}")),
+    };
+    let serde_json::Value::Object(object) = value else {
+        return malformed(line, "not a JSON object");
+    };
+    let username = match object.get("username") {
+        Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+        Some(_) => return malformed(line, "\"username\" is not a string"),
+        None => return malformed(line, "no \"username\" key"),
+    };
+    let pool = match object.get("user_pool_id") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.trim().to_owned()),
+        Some(_) => return malformed(line, "\"user_pool_id\" is not a string"),
+    };
+    let mut metadata = Vec::new();
+    match object.get("client_metadata") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(map)) => {
+            for (key, value) in map {
+                let serde_json::Value::String(value) = value else {
+                    return malformed(
+                        line,
+                        format!("client_metadata value for {key:?} is not a string"),
+                    );
+                };
+                metadata.push((key.clone(), value.clone()));
+            }
+        }
+        Some(_) => return malformed(line, "\"client_metadata\" is not an object"),
+    }
+    validate(
+        RawRow {
+            line,
+            username,
+            pool,
+            metadata,
+        },
+        default_pool,
+    )
+}
+
+impl<R: BufRead> Iterator for ItemReader<R> {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        if self.done {
+            return None;
+        }
+        let default_pool = self.default_pool.as_deref();
+        match &mut self.source {
+            Source::Csv {
+                reader,
+                columns,
+                record,
+            } => {
+                let columns = columns.as_ref()?;
+                loop {
+                    match reader.read_byte_record(record) {
+                        Ok(false) => {
+                            self.done = true;
+                            return None;
+                        }
+                        Ok(true) => {
+                            // A line holding nothing at all is not a row.
+                            if record.len() == 1 && record[0].is_empty() {
+                                continue;
+                            }
+                            return Some(csv_item(record, columns, default_pool));
+                        }
+                        Err(e) => {
+                            let line = e.position().map_or(0, |p| p.line());
+                            if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                                // The stream itself failed: nothing more can be read.
+                                self.done = true;
+                            }
+                            return Some(malformed(line, format!("cannot parse CSV: {e}")));
+                        }
+                    }
+                }
+            }
+            Source::Lines {
+                reader,
+                json,
+                line,
+                buf,
+            } => loop {
+                buf.clear();
+                match reader.read_until(b'\n', buf) {
+                    Ok(0) => {
+                        self.done = true;
+                        return None;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.done = true;
+                        return Some(malformed(*line + 1, format!("cannot read input: {e}")));
+                    }
+                }
+                *line += 1;
+                let Ok(text) = std::str::from_utf8(buf) else {
+                    return Some(malformed(*line, "line is not valid UTF-8"));
+                };
+                let text = if *line == 1 {
+                    text.trim_start_matches(BOM)
+                } else {
+                    text
+                };
+                let text = text.trim();
+                if text.is_empty() {
+                    continue;
+                }
+                if *json {
+                    return Some(json_item(*line, text, default_pool));
+                }
+                return Some(validate(
+                    RawRow {
+                        line: *line,
+                        username: text.to_owned(),
+                        pool: None,
+                        metadata: Vec::new(),
+                    },
+                    default_pool,
+                ));
+            },
+        }
+    }
+}
+
+/// What a first pass over an input file found; shown in the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Survey {
+    /// Records in the input (valid or not).
+    pub rows: u64,
+    /// Rows that passed validation (duplicates included).
+    pub valid: u64,
+    /// Distinct pools named by valid rows.
+    pub pools: BTreeSet<String>,
+    /// SHA-256 of the input's bytes, hex.
+    pub sha256: String,
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads a whole input file once to count rows, list pools and fingerprint it.
+pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
+    let file = std::fs::File::open(path).map_err(|e| StartError::io(path, e))?;
+    let mut hashing = HashingReader {
+        inner: file,
+        hasher: Sha256::new(),
+    };
+    let mut survey = Survey::default();
+    {
+        let reader = std::io::BufReader::with_capacity(64 * 1024, &mut hashing);
+        for item in ItemReader::new(reader, options, path)? {
+            survey.rows += 1;
+            if let Item::Row(row) = item {
+                survey.valid += 1;
+                if !survey.pools.contains(&row.pool) {
+                    survey.pools.insert(row.pool);
+                }
+            }
+        }
+    }
+    // Whatever the parser left unread (after a fatal I/O error) still counts.
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| StartError::io(path, e))?;
+    survey.sha256 = hex(&hashing.hasher.finalize());
+    Ok(survey)
+}
+
+/// A compact identity for a (pool, username) pair, for duplicate detection
+/// and resume bookkeeping: 8 bytes a row keeps memory flat for millions of
+/// rows. Stable within one process only; never written to disk.
+pub fn row_key(pool: &str, username: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    pool.hash(&mut hasher);
+    username.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Lower-case hex of some bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(format: Format, text: &[u8]) -> Vec<Item> {
+        let options = ReadOptions {
+            format,
+            username_column: "username".into(),
+            default_pool: Some("eu-west-1_Default".into()),
+        };
+        ItemReader::new(text, &options, "test").unwrap().collect()
+    }
+
+    fn row(line: u64, username: &str, pool: &str) -> Item {
+        Item::Row(Row {
+            line,
+            username: username.into(),
+            pool: pool.into(),
+            metadata: vec![],
+        })
+    }
+
+    fn code(item: &Item) -> &'static str {
+        match item {
+            Item::Invalid(i) => i.code,
+            Item::Row(_) => "ok",
+        }
+    }
+
+    #[test]
+    fn csv_header_is_case_insensitive_and_bom_is_accepted() {
+        let got = items(
+            Format::Csv,
+            "\u{feff}UserName,User_Pool_Id\nalice,\nbob,us-east-1_Other\n".as_bytes(),
+        );
+        assert_eq!(
+            got,
+            vec![
+                row(2, "alice", "eu-west-1_Default"),
+                row(3, "bob", "us-east-1_Other")
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_meta_columns_become_client_metadata() {
+        let got = items(Format::Csv, b"username,meta.reason,other\nalice,breach,x\n");
+        let Item::Row(r) = &got[0] else { panic!() };
+        assert_eq!(r.metadata, vec![("reason".into(), "breach".into())]);
+    }
+
+    #[test]
+    fn csv_line_numbers_follow_multiline_quoted_fields() {
+        let got = items(Format::Csv, b"username,note\nalice,\"two\nlines\"\nbob,x\n");
+        assert_eq!(got[1], row(4, "bob", "eu-west-1_Default"));
+    }
+
+    #[test]
+    fn csv_missing_username_column_is_a_start_error() {
+        let options = ReadOptions {
+            format: Format::Csv,
+            username_column: "email".into(),
+            default_pool: None,
+        };
+        let err = ItemReader::new(&b"username\nalice\n"[..], &options, "x.csv")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("no column \"email\""), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_and_short_rows_are_malformed_not_fatal() {
+        let got = items(
+            Format::Csv,
+            b"note,username\n\xff\xfe,\xff\nonly\nx,carol\n",
+        );
+        assert_eq!(code(&got[0]), "MalformedRow");
+        assert_eq!(code(&got[1]), "MalformedRow");
+        assert_eq!(got[2], row(4, "carol", "eu-west-1_Default"));
+    }
+
+    #[test]
+    fn usernames_are_checked_against_the_api_pattern() {
+        assert!(check_username("alice@example.com").is_ok());
+        assert!(check_username("Zoë_+1").is_ok());
+        assert!(check_username("has space").is_err());
+        assert!(check_username("").is_err());
+        assert!(check_username(&"a".repeat(128)).is_ok());
+        assert!(check_username(&"a".repeat(129)).is_err());
+        assert!(check_username("tab\there").is_err());
+    }
+
+    #[test]
+    fn pool_ids_are_checked_against_the_api_pattern() {
+        assert!(check_pool_id("eu-west-1_AbC123").is_ok());
+        assert!(check_pool_id("eu-west-1").is_err());
+        assert!(check_pool_id("eu-west-1_Ab-C").is_err());
+        assert!(check_pool_id(&format!("eu-west-1_{}", "a".repeat(50))).is_err());
+        assert_eq!(region_of_pool("eu-west-1_AbC"), "eu-west-1");
+    }
+
+    #[test]
+    fn rows_without_any_pool_are_invalid() {
+        let options = ReadOptions {
+            format: Format::Lines,
+            username_column: "username".into(),
+            default_pool: None,
+        };
+        let got: Vec<Item> = ItemReader::new(&b"alice\n"[..], &options, "t")
+            .unwrap()
+            .collect();
+        assert_eq!(code(&got[0]), "MissingUserPoolId");
+    }
+
+    #[test]
+    fn jsonl_rows_are_parsed_and_bad_lines_named() {
+        let got = items(
+            Format::Jsonl,
+            br#"{"username":"alice","client_metadata":{"k":"v"}}
+
+[1,2]
+{"username":5}
+{"username":"bob","user_pool_id":"bad"}
+{"username":"carol","client_metadata":{"k":1}}
+not json
+"#,
+        );
+        let Item::Row(r) = &got[0] else { panic!() };
+        assert_eq!((r.line, r.metadata.len()), (1, 1));
+        let codes: Vec<_> = got.iter().map(code).collect();
+        assert_eq!(
+            codes,
+            [
+                "ok",
+                "MalformedRow",
+                "MalformedRow",
+                "InvalidUserPoolId",
+                "MalformedRow",
+                "MalformedRow"
+            ]
+        );
+        let Item::Invalid(i) = &got[1] else { panic!() };
+        assert_eq!(i.line, 3, "blank lines still count");
+    }
+
+    #[test]
+    fn plain_lines_skip_blanks_and_trim() {
+        let got = items(Format::Lines, b"alice\r\n\n  bob  \n");
+        assert_eq!(
+            got,
+            vec![
+                row(1, "alice", "eu-west-1_Default"),
+                row(3, "bob", "eu-west-1_Default")
+            ]
+        );
+    }
+
+    #[test]
+    fn format_comes_from_the_extension() {
+        assert_eq!(Format::from_path("a/b.CSV"), Some(Format::Csv));
+        assert_eq!(Format::from_path("x.ndjson"), Some(Format::Jsonl));
+        assert_eq!(Format::from_path("x.txt"), Some(Format::Lines));
+        assert_eq!(Format::from_path("x"), None);
+    }
+
+    #[test]
+    fn empty_csv_has_no_rows() {
+        assert!(items(Format::Csv, b"").is_empty());
+    }
+}

@@ -1,0 +1,225 @@
+//! Pacing: one [`Limiter`] per region, taken before every API call.
+//!
+//! Two layers. The ceiling is a `governor` GCRA limiter at `--rate` whose
+//! burst is a tenth of a second's worth, so a run starts steadily. Below it
+//! an adaptive gate follows the service: each `TooManyRequestsException`
+//! cuts the effective rate multiplicatively, and the rate climbs back
+//! additively while calls succeed (AIMD, as TCP does).
+//!
+//! Only a throttle on a call *sent after* the last cut cuts again: calls
+//! already in flight when the rate dropped were paced at the old rate, and
+//! punishing the new rate for them would collapse it. A throttle that comes
+//! before any call succeeded at the new rate means the cut was not enough,
+//! so the next cut is deeper.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::time::Instant;
+
+/// Calls per second per region when `--rate` is not given: 30/s is
+/// Cognito's default UserAccountRecovery quota, shared with the
+/// application's own password-recovery traffic; 25 leaves it headroom.
+pub const DEFAULT_RATE: f64 = 25.0;
+/// Share of the provisioned quota that `--rate auto` uses, leaving the rest
+/// to live traffic.
+pub const AUTO_RATE_SHARE: f64 = 0.8;
+/// Rate kept after a throttle.
+const GENTLE_CUT: f64 = 0.9;
+/// Rate kept after a throttle that came before any success at the cut rate.
+const DEEP_CUT: f64 = 0.7;
+/// Fraction of the ceiling regained per second without throttles (at least
+/// one call per second per second).
+const CLIMB_SHARE_PER_SEC: f64 = 0.01;
+
+/// A ceiling on calls per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// At most this many calls per second.
+    PerSecond(f64),
+    /// No pacing at all (benchmarks against a local endpoint).
+    Unlimited,
+}
+
+struct Adaptive {
+    /// Current effective rate, ≤ ceiling.
+    rate: f64,
+    /// Earliest instant the next call may go when the gate is engaged.
+    next: Instant,
+    /// When the rate was last cut; throttles of calls sent until then are old news.
+    last_cut: Option<Instant>,
+    /// When the rate last climbed.
+    last_climb: Instant,
+    /// Whether a call sent after the last cut has succeeded.
+    success_since_cut: bool,
+}
+
+/// The pace for one region.
+pub struct Limiter {
+    ceiling: Option<DefaultDirectRateLimiter>,
+    ceiling_rate: f64,
+    adaptive: Mutex<Adaptive>,
+}
+
+impl Limiter {
+    /// A limiter at `rate`.
+    pub fn new(rate: Rate) -> Limiter {
+        let now = Instant::now();
+        let (ceiling, ceiling_rate) = match rate {
+            Rate::Unlimited => (None, f64::INFINITY),
+            Rate::PerSecond(r) => {
+                let r = r.max(0.001);
+                let burst = NonZeroU32::new((r / 10.0).ceil().clamp(1.0, 1e6) as u32)
+                    .unwrap_or(NonZeroU32::MIN);
+                let quota = Quota::with_period(Duration::from_secs_f64(1.0 / r))
+                    .expect("positive period")
+                    .allow_burst(burst);
+                (Some(RateLimiter::direct(quota)), r)
+            }
+        };
+        Limiter {
+            ceiling,
+            ceiling_rate,
+            adaptive: Mutex::new(Adaptive {
+                rate: ceiling_rate,
+                next: now,
+                last_cut: None,
+                last_climb: now,
+                success_since_cut: true,
+            }),
+        }
+    }
+
+    /// The rate currently in force (calls per second).
+    pub fn current_rate(&self) -> f64 {
+        let mut a = self.adaptive.lock().expect("limiter lock");
+        self.climb(&mut a, Instant::now());
+        a.rate
+    }
+
+    fn climb(&self, a: &mut Adaptive, now: Instant) {
+        if a.rate < self.ceiling_rate {
+            let step = (self.ceiling_rate * CLIMB_SHARE_PER_SEC).max(1.0);
+            let secs = now.saturating_duration_since(a.last_climb).as_secs_f64();
+            a.rate = (a.rate + step * secs).min(self.ceiling_rate);
+        }
+        a.last_climb = now;
+    }
+
+    /// Waits for a permit; returns the instant the call may be sent, which
+    /// the caller hands back to [`Limiter::throttled`] if the call is throttled.
+    pub async fn acquire(&self) -> Instant {
+        let slot = {
+            let mut a = self.adaptive.lock().expect("limiter lock");
+            let now = Instant::now();
+            self.climb(&mut a, now);
+            if a.rate < self.ceiling_rate {
+                let slot = a.next.max(now);
+                a.next = slot + Duration::from_secs_f64(1.0 / a.rate);
+                Some(slot)
+            } else {
+                // The gate is open: keep its schedule current so that it
+                // starts from now when it engages.
+                a.next = now;
+                None
+            }
+        };
+        if let Some(slot) = slot {
+            tokio::time::sleep_until(slot).await;
+        }
+        if let Some(ceiling) = &self.ceiling {
+            ceiling.until_ready().await;
+        }
+        Instant::now()
+    }
+
+    /// A call sent at `sent_at` succeeded (or failed for a reason other than
+    /// throttling).
+    pub fn succeeded(&self, sent_at: Instant) {
+        let mut a = self.adaptive.lock().expect("limiter lock");
+        if a.last_cut.is_none_or(|cut| sent_at > cut) {
+            a.success_since_cut = true;
+        }
+    }
+
+    /// A call sent at `sent_at` was throttled: cut the rate unless it was
+    /// already cut after that call left.
+    pub fn throttled(&self, sent_at: Instant) {
+        if self.ceiling.is_none() {
+            return;
+        }
+        let mut a = self.adaptive.lock().expect("limiter lock");
+        if a.last_cut.is_some_and(|cut| sent_at <= cut) {
+            return;
+        }
+        let now = Instant::now();
+        self.climb(&mut a, now);
+        let keep = if a.success_since_cut {
+            GENTLE_CUT
+        } else {
+            DEEP_CUT
+        };
+        let floor = self.ceiling_rate.min(1.0);
+        a.rate = (a.rate * keep).max(floor);
+        a.last_cut = Some(now);
+        a.success_since_cut = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn throttle_cuts_and_success_climbs_back() {
+        let limiter = Limiter::new(Rate::PerSecond(100.0));
+        let sent = limiter.acquire().await;
+        limiter.throttled(sent);
+        let r = limiter.current_rate();
+        assert!((r - 90.0).abs() < 0.5, "{r}");
+        // A second throttle of a call sent before the cut changes nothing.
+        limiter.throttled(sent);
+        assert!((limiter.current_rate() - 90.0).abs() < 0.5);
+        // A throttle after the cut, with no success in between, cuts deeper.
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let sent = limiter.acquire().await;
+        limiter.throttled(sent);
+        assert!((limiter.current_rate() - 63.0).abs() < 0.5);
+        // One call per second per second back up to the ceiling.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!((limiter.current_rate() - 73.0).abs() < 0.5);
+        tokio::time::advance(Duration::from_secs(100)).await;
+        assert_eq!(limiter.current_rate(), 100.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cut_rate_paces_calls() {
+        let limiter = Limiter::new(Rate::PerSecond(100.0));
+        for _ in 0..6 {
+            tokio::time::advance(Duration::from_millis(1)).await;
+            let sent = limiter.acquire().await;
+            limiter.throttled(sent);
+        }
+        let rate = limiter.current_rate();
+        assert!(rate < 20.0, "{rate}");
+        let start = limiter.acquire().await;
+        for _ in 0..10 {
+            limiter.acquire().await;
+        }
+        // Ten intervals at the cut rate, which climbs by 1/s meanwhile.
+        let took = start.elapsed().as_secs_f64();
+        assert!(
+            took >= 10.0 / (rate + 1.0) && took <= 10.0 / rate + 0.01,
+            "took {took} at {rate}/s"
+        );
+    }
+
+    #[test]
+    fn unlimited_never_cuts() {
+        let limiter = Limiter::new(Rate::Unlimited);
+        limiter.throttled(Instant::now());
+        assert!(limiter.current_rate().is_infinite());
+    }
+}
