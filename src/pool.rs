@@ -546,15 +546,25 @@ async fn work(row: &Row, key: u64, ctx: &Ctx) -> Record {
                 Err(e) if dry_run => Err(e),
                 Err(e) => {
                     record.request_id = e.request_id.clone();
-                    if e.class == Class::Throttled {
-                        region.limiter.throttled(sent);
-                        Stats::bump(&p.stats.throttled);
-                        failures += 1;
-                        last = Some(e);
-                    } else {
-                        // The state cannot be checked; the reset itself decides.
-                        region.limiter.succeeded(sent);
-                        check_first = false;
+                    match e.class {
+                        // A check that failed transiently is retried: giving up
+                        // on it could send a second reset.
+                        Class::Throttled | Class::Retryable => {
+                            if e.class == Class::Throttled {
+                                region.limiter.throttled(sent);
+                                Stats::bump(&p.stats.throttled);
+                            } else {
+                                region.limiter.succeeded(sent);
+                            }
+                            failures += 1;
+                            last = Some(e);
+                        }
+                        // The state cannot be checked (not permitted, no such
+                        // user): the reset itself decides.
+                        _ => {
+                            region.limiter.succeeded(sent);
+                            check_first = false;
+                        }
                     }
                     continue;
                 }

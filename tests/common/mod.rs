@@ -1,0 +1,132 @@
+//! Shared test harness: a scratch directory, an in-process simulator, and
+//! the real binary run against it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use cognito_reset::simulator::{Config, DEFAULT_POOL, SeedUser, Simulator};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_cognito-reset");
+
+/// A scratch directory, removed when dropped.
+pub struct Workdir {
+    pub dir: PathBuf,
+}
+
+impl Workdir {
+    pub fn new(name: &str) -> Workdir {
+        let dir = std::env::temp_dir()
+            .join("cognito-reset-tests")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Workdir { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap()
+    }
+
+    /// A report read back as one map per row.
+    pub fn report(&self, name: &str) -> Vec<HashMap<String, String>> {
+        let mut reader = csv::Reader::from_path(self.path(name)).unwrap();
+        let headers = reader.headers().unwrap().clone();
+        reader
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                headers
+                    .iter()
+                    .zip(r.iter())
+                    .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A simulator with no quota and the given changes.
+pub async fn simulator(change: impl FnOnce(&mut Config)) -> Simulator {
+    let mut config = Config {
+        quota: None,
+        ..Config::default()
+    };
+    change(&mut config);
+    Simulator::start("127.0.0.1:0", config).await.unwrap()
+}
+
+pub fn seed(username: &str) -> SeedUser {
+    SeedUser {
+        username: username.into(),
+        ..SeedUser::default()
+    }
+}
+
+/// A command for the binary, aimed at `sim`, in `dir`, with dummy credentials
+/// and nothing from the developer's AWS set-up.
+pub fn command(dir: &Path, sim: &Simulator, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(args)
+        .args(["--endpoint-url", &sim.url()])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "AKIDTESTONLY")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Runs the binary to the end with the default pool.
+pub async fn run(dir: &Path, sim: &Simulator, args: &[&str]) -> Output {
+    let mut all = vec!["--user-pool-id", DEFAULT_POOL];
+    all.extend_from_slice(args);
+    command(dir, sim, &all).output().await.unwrap()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `n` usernames user0001…
+pub fn users(n: usize) -> String {
+    (1..=n).map(|i| format!("user{i:04}\n")).collect()
+}
+
+/// Reset calls that succeeded for a user of the default pool.
+pub fn resets(sim: &Simulator, username: &str) -> u64 {
+    sim.state()
+        .user(DEFAULT_POOL, username)
+        .map_or(0, |u| u.resets_succeeded)
+}
+
+pub fn calls(sim: &Simulator, op: &str) -> u64 {
+    sim.state().totals().calls.get(op).copied().unwrap_or(0)
+}
