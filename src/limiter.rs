@@ -54,6 +54,9 @@ struct Adaptive {
     last_climb: Instant,
     /// Whether a call sent after the last cut has succeeded.
     success_since_cut: bool,
+    /// Cuts so far: a slot reserved before a cut is void and is reserved again
+    /// at the new rate.
+    cuts: u64,
 }
 
 /// The pace for one region.
@@ -88,6 +91,7 @@ impl Limiter {
                 last_cut: None,
                 last_climb: now,
                 success_since_cut: true,
+                cuts: 0,
             }),
         }
     }
@@ -110,29 +114,33 @@ impl Limiter {
 
     /// Waits for a permit; returns the instant the call may be sent, which
     /// the caller hands back to [`Limiter::throttled`] if the call is throttled.
+    ///
+    /// The ceiling comes first and the adaptive gate last, so that no call
+    /// already past the gate can leave at a rate that a cut has since lowered.
     pub async fn acquire(&self) -> Instant {
-        let slot = {
-            let mut a = self.adaptive.lock().expect("limiter lock");
-            let now = Instant::now();
-            self.climb(&mut a, now);
-            if a.rate < self.ceiling_rate {
-                let slot = a.next.max(now);
-                a.next = slot + Duration::from_secs_f64(1.0 / a.rate);
-                Some(slot)
-            } else {
-                // The gate is open: keep its schedule current so that it
-                // starts from now when it engages.
-                a.next = now;
-                None
-            }
-        };
-        if let Some(slot) = slot {
-            tokio::time::sleep_until(slot).await;
-        }
         if let Some(ceiling) = &self.ceiling {
             ceiling.until_ready().await;
         }
-        Instant::now()
+        loop {
+            let (slot, epoch) = {
+                let mut a = self.adaptive.lock().expect("limiter lock");
+                let now = Instant::now();
+                self.climb(&mut a, now);
+                if a.rate >= self.ceiling_rate {
+                    // The gate is open: keep its schedule current so that it
+                    // starts from now when it engages.
+                    a.next = now;
+                    return now;
+                }
+                let slot = a.next.max(now);
+                a.next = slot + Duration::from_secs_f64(1.0 / a.rate);
+                (slot, a.cuts)
+            };
+            tokio::time::sleep_until(slot).await;
+            if self.adaptive.lock().expect("limiter lock").cuts == epoch {
+                return Instant::now();
+            }
+        }
     }
 
     /// A call sent at `sent_at` succeeded (or failed for a reason other than
@@ -165,6 +173,8 @@ impl Limiter {
         a.rate = (a.rate * keep).max(floor);
         a.last_cut = Some(now);
         a.success_since_cut = false;
+        a.cuts += 1;
+        a.next = now + Duration::from_secs_f64(1.0 / a.rate);
     }
 }
 
@@ -214,6 +224,32 @@ mod tests {
             took >= 10.0 / (rate + 1.0) && took <= 10.0 / rate + 0.01,
             "took {took} at {rate}/s"
         );
+    }
+
+    /// Regression: calls that had already reserved a slot (or passed the gate)
+    /// left at the old rate after a cut, so a run against a hidden quota kept
+    /// being throttled and collapsed to the floor rate.
+    #[tokio::test(start_paused = true)]
+    async fn a_cut_slows_calls_already_waiting_for_a_slot() {
+        let limiter = std::sync::Arc::new(Limiter::new(Rate::PerSecond(100.0)));
+        let first = limiter.acquire().await;
+        limiter.throttled(first); // 90/s: the gate is engaged
+        let start = Instant::now();
+        let waiting: Vec<_> = (0..10)
+            .map(|_| {
+                let l = limiter.clone();
+                tokio::spawn(async move { l.acquire().await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        limiter.throttled(Instant::now()); // 63/s, before any success
+        let mut last = start;
+        for w in waiting {
+            last = last.max(w.await.unwrap());
+        }
+        let took = last.duration_since(start).as_secs_f64();
+        // At 90/s the ten would be done in about 0.11 s; at 63/s it takes 0.15 s.
+        assert!(took > 0.14, "took {took}");
     }
 
     #[test]
