@@ -232,6 +232,8 @@ pub struct Pipeline {
     pub stats: Arc<Stats>,
     /// Cancellation.
     pub stop: Arc<Stop>,
+    /// `-v`: name every row that did not succeed on stderr as it ends.
+    pub verbose: bool,
 }
 
 struct Ctx {
@@ -270,6 +272,7 @@ pub async fn execute(
         stats.clone(),
         stop.clone(),
         guard_rate,
+        pipeline.verbose,
     ));
     let ctx = Arc::new(Ctx {
         pipeline,
@@ -345,6 +348,7 @@ async fn write_records(
     stats: Arc<Stats>,
     stop: Arc<Stop>,
     max_failure_rate: Option<f64>,
+    verbose: bool,
 ) -> Finished {
     let mut tally = Tally::default();
     let mut uncertain = Vec::new();
@@ -362,6 +366,16 @@ async fn write_records(
             write_error = Some(message);
         }
         tally.add(&record);
+        if verbose && record.outcome.is_failure() {
+            eprintln!(
+                "line {}: {} {}: {} {}",
+                record.line,
+                record.username,
+                record.outcome.as_str(),
+                record.error_code,
+                record.error_message
+            );
+        }
         if record.uncertain {
             uncertain.push((record.user_pool_id.clone(), record.username.clone()));
         }

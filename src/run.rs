@@ -468,7 +468,7 @@ async fn run(args: RunArgs) -> Result<i32, StartError> {
     let stats = Arc::new(Stats::default());
     let display = if config.verbosity == Verbosity::Quiet {
         Display::Quiet
-    } else if std::io::stderr().is_terminal() {
+    } else if std::io::stderr().is_terminal() && config.verbosity == Verbosity::Normal {
         Display::Bar
     } else {
         Display::Log
@@ -489,6 +489,7 @@ async fn run(args: RunArgs) -> Result<i32, StartError> {
         journal: journal_handle,
         stats: stats.clone(),
         stop: stop.clone(),
+        verbose: config.verbosity == Verbosity::Verbose,
     };
     let mut finished = pool::execute(items_rx, pipeline, writer).await;
     let elapsed = started.elapsed();

@@ -432,8 +432,14 @@ async fn dry_run_predicts_without_changing_anything() {
         "in.txt",
         "alice\nmissing-bob\ndisabled-carol\nunconfirmed-dan\nunverified-eve\n",
     );
-    let out = run(&w.dir, &sim, &["in.txt", "--dry-run"]).await;
+    let out = run(&w.dir, &sim, &["in.txt", "--dry-run", "-v"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // -v names each row that would fail.
+    assert!(
+        stderr(&out).contains("line 2: missing-bob would_fail: UserNotFoundException"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
     let dry = w.report("in.dry-run.report.csv");
     let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
