@@ -441,23 +441,17 @@ async fn run(args: RunArgs) -> Result<i32, StartError> {
             let reader = std::io::BufReader::new(std::io::stdin());
             feed(ItemReader::new(reader, &config.read, "stdin")?, items_tx);
         }
-        Source::Pool { pool, filter } => {
+        Source::Pool { pool, .. } | Source::Group { pool, .. } => {
+            let (group, filter) = match &config.source {
+                Source::Group { group, .. } => (Some(group.clone()), None),
+                Source::Pool { filter, .. } => (None, filter.clone()),
+                _ => (None, None),
+            };
             tokio::spawn(list_users(
                 region_map.for_pool(pool).cognito.clone(),
                 pool.clone(),
-                None,
-                filter.clone(),
-                items_tx,
-                stop.clone(),
-                config.settings.max_attempts,
-            ));
-        }
-        Source::Group { pool, group } => {
-            tokio::spawn(list_users(
-                region_map.for_pool(pool).cognito.clone(),
-                pool.clone(),
-                Some(group.clone()),
-                None,
+                group,
+                filter,
                 items_tx,
                 stop.clone(),
                 config.settings.max_attempts,

@@ -512,3 +512,29 @@ async fn from_pool_streams_every_matching_user() {
     assert_eq!(resets(&sim, "zz-disabled"), 0);
     assert_eq!(calls(&sim, "ListUsers"), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn from_group_resets_only_the_group() {
+    let w = Workdir::new("fromgroup");
+    let sim = simulator(|c| {
+        let mut a = seed("a");
+        a.groups = vec!["staff".into()];
+        let mut b = seed("b");
+        b.groups = vec!["staff".into(), "ops".into()];
+        c.users = vec![a, b, seed("c")];
+    })
+    .await;
+    let out = run(
+        &w.dir,
+        &sim,
+        &["--from-group", "staff", "--yes", "--report", "r.csv"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.report("r.csv").len(), 2);
+    assert_eq!(
+        (resets(&sim, "a"), resets(&sim, "b"), resets(&sim, "c")),
+        (1, 1, 0)
+    );
+    assert_eq!(calls(&sim, "ListUsersInGroup"), 1);
+}
