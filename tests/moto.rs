@@ -111,18 +111,9 @@ impl Pool {
 }
 
 async fn tool(w: &Workdir, url: &str, args: &[&str]) -> Output {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.current_dir(&w.dir)
-        .args(args)
-        .args(["--endpoint-url", url, "--yes"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "moto")
-        .env("AWS_SECRET_ACCESS_KEY", "moto")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
-    cmd.output().await.unwrap()
+    let mut all = args.to_vec();
+    all.push("--yes");
+    command_at(&w.dir, url, &all).output().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

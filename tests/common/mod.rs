@@ -86,10 +86,16 @@ pub fn seed(username: &str) -> SeedUser {
 /// A command for the binary, aimed at `sim`, in `dir`, with dummy credentials
 /// and nothing from the developer's AWS set-up.
 pub fn command(dir: &Path, sim: &Simulator, args: &[&str]) -> tokio::process::Command {
+    command_at(dir, &sim.url(), args)
+}
+
+/// A command for the binary, aimed at the endpoint `url`, in `dir`, with
+/// dummy credentials and nothing from the developer's AWS set-up.
+pub fn command_at(dir: &Path, url: &str, args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.current_dir(dir)
         .args(args)
-        .args(["--endpoint-url", &sim.url()])
+        .args(["--endpoint-url", url])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_ACCESS_KEY_ID", "AKIDTESTONLY")
