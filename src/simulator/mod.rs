@@ -34,7 +34,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::SimKnobs;
+mod knobs;
+pub use knobs::SimKnobs;
 
 /// The pool rows go to under `--simulate` when no `--user-pool-id` is given.
 pub const DEFAULT_POOL: &str = "us-east-1_SimPool1";
