@@ -1,5 +1,5 @@
-//! Raw command-line flags (SPEC §2), as clap parses them. `config` turns
-//! them into validated settings; nothing here is interpreted.
+//! Raw command-line flags, as clap parses them. `config` turns them into
+//! validated settings; nothing here is interpreted.
 
 use clap::{Args, Parser, Subcommand};
 
@@ -12,8 +12,9 @@ pub use crate::simulator::SimKnobs;
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Exit codes: 0 all rows reset (or skipped/duplicate); 1 some rows failed or were invalid; \
-2 could not start; 3 aborted; 130 interrupted."
+    after_help = "Exit codes: 0 every row reset, disabled, skipped, excluded or a duplicate; \
+1 some rows failed or were invalid, a sign-out failed, or users keep a working password; \
+2 could not start; 3 aborted; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."
 )]
 pub struct Cli {
     /// Run the built-in Cognito simulator as a server.
@@ -29,6 +30,40 @@ pub struct Cli {
 pub enum Command {
     /// Serve the Cognito simulator (AWS JSON 1.1) for other tools and tests.
     Simulator(SimulatorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on standard output.
+    Man,
+}
+
+/// Prints the completion script for `shell`; returns the exit code.
+pub fn completions(shell: clap_complete::Shell) -> i32 {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, "cognito-reset", &mut out);
+    print_bytes(&out)
+}
+
+/// Prints the manual page; returns the exit code.
+pub fn man_page() -> i32 {
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    if clap_mangen::Man::new(command).render(&mut out).is_err() {
+        return crate::exit::EXIT_CANNOT_START;
+    }
+    print_bytes(&out)
+}
+
+fn print_bytes(bytes: &[u8]) -> i32 {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+        Ok(()) => crate::exit::EXIT_OK,
+        Err(_) => crate::exit::EXIT_CANNOT_START,
+    }
 }
 
 /// `cognito-reset simulator`.
@@ -90,10 +125,22 @@ pub struct RunArgs {
     /// Start the report afresh if it exists.
     #[arg(long)]
     pub overwrite: bool,
-    /// Calls per second per region, or "auto" (80% of the provisioned quota),
-    /// or "unlimited".
+    /// AdminResetUserPassword calls per second per region (UserAccountRecovery
+    /// quota), "auto" (80% of the provisioned quota, else 25 and adapt), or
+    /// "unlimited".
     #[arg(long, default_value = "25", value_name = "N|auto")]
     pub rate: String,
+    /// AdminGetUser calls per second per region (UserRead quota): dry run,
+    /// resume checks.
+    #[arg(long, default_value = "100", value_name = "N")]
+    pub check_rate: String,
+    /// AdminUserGlobalSignOut / AdminDisableUser calls per second per region
+    /// (UserUpdate quota).
+    #[arg(long, default_value = "20", value_name = "N")]
+    pub sign_out_rate: String,
+    /// ListUsers / ListUsersInGroup pages per second per region (UserList quota).
+    #[arg(long, default_value = "25", value_name = "N")]
+    pub list_rate: String,
     /// Calls in flight at most.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub concurrency: usize,
@@ -112,6 +159,26 @@ pub struct RunArgs {
     /// After a successful reset also call AdminUserGlobalSignOut.
     #[arg(long)]
     pub global_sign_out: bool,
+    /// What to do with users a reset cannot reach (no verified email or
+    /// phone, FORCE_CHANGE_PASSWORD, ...): "none" leaves them (they keep a
+    /// working password; exit 1), "disable" calls AdminDisableUser.
+    #[arg(long, value_parser = ["none", "disable"], default_value = "none", value_name = "none|disable")]
+    pub unresettable: String,
+    /// Usernames never to touch (lines, or CSV/JSONL by extension):
+    /// break-glass and service accounts.
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<String>,
+    /// Why this run happens (ticket, incident); recorded in the summary.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// On --resume, send again to rows whose earlier reset cannot be checked
+    /// (AdminGetUser denied or failing) instead of leaving them failed.
+    #[arg(long, requires = "resume")]
+    pub resend_unchecked: bool,
+    /// On --resume with a lost journal: check every row not yet reset with
+    /// AdminGetUser before sending.
+    #[arg(long, requires = "resume")]
+    pub check_all: bool,
     /// Abort when more than PCT % of at least 200 attempted rows failed.
     #[arg(long, default_value_t = 50.0, value_name = "PCT")]
     pub max_failure_rate: f64,

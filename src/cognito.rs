@@ -1,10 +1,11 @@
 //! The AWS boundary: the only module that uses the SDK.
 //!
 //! Builds one client per region from the standard `aws-config` chain with the
-//! SDK's own retries off (our worker loop is the only retrier, so every
-//! attempt passes our limiter) and connect/attempt timeouts set. Turns every
-//! SDK result into either a value or a [`CallError`] classified once, here,
-//! by [`classify`] (SPEC §4).
+//! SDK's own retries off (the SDK counts `LimitExceededException` as a
+//! throttle and would retry behind our back, outside our limiter; our retry
+//! driver in `retry` is the only retrier, so every attempt passes a limiter)
+//! and connect/attempt timeouts set. Turns every SDK result into either a
+//! [`Reply`] or a [`CallError`] classified once, here, by [`classify`].
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,13 +21,63 @@ use cip::operation::RequestId;
 use cip::types::{LimitClass, LimitDefinitionType};
 
 use crate::exit::StartError;
+use crate::limiter::Category;
 
-/// Cognito's rate-limit category for AdminResetUserPassword.
-pub const RECOVERY_CATEGORY: &str = "UserAccountRecovery";
 /// How long to wait for a TCP/TLS connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// What happens after an error (SPEC §4).
+/// The operations the tool calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `AdminResetUserPassword`.
+    Reset,
+    /// `AdminGetUser`.
+    GetUser,
+    /// `AdminUserGlobalSignOut`.
+    SignOut,
+    /// `AdminDisableUser`.
+    Disable,
+    /// `ListUsers` / `ListUsersInGroup`.
+    List,
+    /// `DescribeUserPool`.
+    DescribePool,
+    /// `GetProvisionedLimit`.
+    ProvisionedLimit,
+}
+
+impl Op {
+    /// The API's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Reset => "AdminResetUserPassword",
+            Op::GetUser => "AdminGetUser",
+            Op::SignOut => "AdminUserGlobalSignOut",
+            Op::Disable => "AdminDisableUser",
+            Op::List => "ListUsers",
+            Op::DescribePool => "DescribeUserPool",
+            Op::ProvisionedLimit => "GetProvisionedLimit",
+        }
+    }
+
+    /// The quota category the call counts against.
+    pub fn category(self) -> Category {
+        match self {
+            Op::Reset => Category::UserAccountRecovery,
+            Op::GetUser => Category::UserRead,
+            Op::SignOut | Op::Disable => Category::UserUpdate,
+            Op::List => Category::UserList,
+            Op::DescribePool | Op::ProvisionedLimit => Category::UserPoolRead,
+        }
+    }
+
+    /// Whether sending the call twice does no harm. A reset sent twice sends
+    /// the user two codes, so a reset whose answer was lost is checked first.
+    pub fn idempotent(self) -> bool {
+        self != Op::Reset
+    }
+}
+
+/// What happens after an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     /// `TooManyRequestsException`: back off, retry, slow the region down.
@@ -44,12 +95,15 @@ pub enum Class {
 /// Classifies a service error code (with its message and HTTP status).
 pub fn classify(code: &str, message: &str, status: u16) -> Class {
     match code {
-        "TooManyRequestsException" | "ThrottlingException" => Class::Throttled,
-        "LimitExceededException" if message.to_ascii_lowercase().contains("daily email") => {
+        "TooManyRequestsException" | "ThrottlingException" | "Throttling" => Class::Throttled,
+        // The account's daily email (or SMS) limit: nothing more can be sent today.
+        "LimitExceededException" if message.to_ascii_lowercase().contains("daily") => {
             Class::RunFatal
         }
-        "LimitExceededException"
-        | "InternalErrorException"
+        // "Attempt limit exceeded": Cognito allows a user only a few reset
+        // codes an hour; retrying within the run only burns them.
+        "LimitExceededException" => Class::RowFinal,
+        "InternalErrorException"
         | "ServiceUnavailable"
         | "InternalFailure"
         | "Timeout"
@@ -60,6 +114,7 @@ pub fn classify(code: &str, message: &str, status: u16) -> Class {
         | "InvalidSignatureException"
         | "ExpiredTokenException"
         | "InvalidClientTokenId"
+        | "AccessDenied"
         | "MissingAuthenticationToken"
         | "IncompleteSignature"
         | "CredentialsError"
@@ -88,11 +143,16 @@ pub fn fatal_hint(code: &str) -> &'static str {
         "ExpiredTokenException" => "the session credentials expired: renew them, then --resume",
         "JournalError" | "ReportError" => "free disk space or fix permissions, then --resume",
         _ => {
-            "the credentials in use were refused: check the profile/keys and that the IAM \
-             policy allows cognito-idp:AdminResetUserPassword (see README), then --resume"
+            "the credentials in use were refused: check the profile or keys, and that the IAM \
+             policy allows the operation named above (the README lists what each option needs), \
+             then --resume"
         }
     }
 }
+
+/// The message a row gets when Cognito refuses a reset because the user asked
+/// for too many codes recently.
+pub const ATTEMPT_LIMIT_HINT: &str = "Cognito allows a user only a few reset codes an hour; try this row again after an hour with --resume";
 
 /// A failed call, classified.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,10 +172,11 @@ impl CallError {
     /// back (timeouts, dropped connections, 5xx), so that a reset must be
     /// checked before it is repeated.
     pub fn may_have_applied(&self) -> bool {
-        self.class == Class::Retryable && self.code != "LimitExceededException"
+        self.class == Class::Retryable
     }
 
-    fn local(class: Class, code: &str, message: String) -> CallError {
+    /// An error made here, not by the service.
+    pub fn local(class: Class, code: &str, message: String) -> CallError {
         CallError {
             class,
             code: code.into(),
@@ -177,44 +238,131 @@ where
     }
 }
 
-/// A user's state as far as a reset is concerned.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserState {
-    /// `CONFIRMED`, `RESET_REQUIRED`, `UNCONFIRMED`, …
-    pub status: String,
-    /// Whether the user is enabled.
-    pub enabled: bool,
-    /// Whether the user has a verified email or phone number.
-    pub verified_contact: bool,
+/// Why a reset cannot reach a user who would then keep a working password.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Unreachable {
+    /// No verified email or phone number to send the code to.
+    NoVerifiedContact,
+    /// A status in which Cognito refuses a reset (`FORCE_CHANGE_PASSWORD`, …).
+    Status(String),
 }
 
-impl UserState {
-    /// The error a reset of this user would meet (the same rules Cognito
-    /// applies), or `None` if it would succeed.
-    pub fn predicted_error(&self) -> Option<(&'static str, &'static str)> {
-        if !self.enabled {
-            Some(("NotAuthorizedException", "User is disabled."))
-        } else if self.status != "CONFIRMED" && self.status != "RESET_REQUIRED" {
-            Some((
-                "NotAuthorizedException",
-                "User password cannot be reset in the current state.",
-            ))
-        } else if !self.verified_contact && self.status != "RESET_REQUIRED" {
-            Some((
-                "InvalidParameterException",
-                "Cannot reset password for the user as there is no registered/verified email or phone_number",
-            ))
-        } else {
-            None
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreachable::NoVerifiedContact => write!(f, "no verified email or phone"),
+            Unreachable::Status(s) => write!(f, "status {s}"),
         }
     }
 }
 
-/// How a pool sends email, from DescribeUserPool.
-#[derive(Debug, Clone, PartialEq)]
+/// What a reset would do to a user in a given state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The reset succeeds.
+    Resettable,
+    /// The user is disabled: already locked out, the reset is refused.
+    Disabled,
+    /// A federated user (`EXTERNAL_PROVIDER`): no password in Cognito.
+    Federated,
+    /// The reset is refused and the user keeps a working password.
+    Unreachable(Unreachable),
+}
+
+/// A user's state as far as a reset is concerned.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UserState {
+    /// `CONFIRMED`, `RESET_REQUIRED`, `FORCE_CHANGE_PASSWORD`, …
+    pub status: String,
+    /// Whether the user is enabled.
+    pub enabled: bool,
+    /// Whether the user has a verified email address.
+    pub email_verified: bool,
+    /// Whether the user has a verified phone number.
+    pub phone_verified: bool,
+}
+
+/// The status of a federated user.
+pub const EXTERNAL_PROVIDER: &str = "EXTERNAL_PROVIDER";
+/// The status after a reset.
+pub const RESET_REQUIRED: &str = "RESET_REQUIRED";
+
+impl UserState {
+    /// What a reset of this user would do (Cognito's rules).
+    pub fn verdict(&self) -> Verdict {
+        if !self.enabled {
+            Verdict::Disabled
+        } else if self.status == EXTERNAL_PROVIDER {
+            Verdict::Federated
+        } else if self.status != "CONFIRMED" && self.status != RESET_REQUIRED {
+            Verdict::Unreachable(Unreachable::Status(self.status.clone()))
+        } else if !self.email_verified && !self.phone_verified && self.status != RESET_REQUIRED {
+            Verdict::Unreachable(Unreachable::NoVerifiedContact)
+        } else {
+            Verdict::Resettable
+        }
+    }
+
+    /// The error a reset of this user would meet, or `None` if it would
+    /// succeed: what a dry run predicts.
+    pub fn predicted_error(&self) -> Option<(&'static str, &'static str)> {
+        match self.verdict() {
+            Verdict::Resettable => None,
+            Verdict::Disabled => Some(("NotAuthorizedException", "User is disabled.")),
+            Verdict::Federated | Verdict::Unreachable(Unreachable::Status(_)) => Some((
+                "NotAuthorizedException",
+                "User password cannot be reset in the current state.",
+            )),
+            Verdict::Unreachable(Unreachable::NoVerifiedContact) => Some((
+                "InvalidParameterException",
+                "Cannot reset password for the user as there is no registered/verified email or phone_number",
+            )),
+        }
+    }
+
+    fn from_parts(
+        status: Option<&str>,
+        enabled: bool,
+        attributes: &[cip::types::AttributeType],
+    ) -> UserState {
+        let verified = |name: &str| {
+            attributes
+                .iter()
+                .any(|a| a.name() == name && a.value() == Some("true"))
+        };
+        UserState {
+            status: status.unwrap_or_default().to_owned(),
+            enabled,
+            email_verified: verified("email_verified"),
+            phone_verified: verified("phone_number_verified"),
+        }
+    }
+}
+
+/// Whether a reset refusal may mean the user cannot be reached (as opposed to
+/// "User is disabled", which means the user is already locked out).
+pub fn may_be_unreachable(error: &CallError) -> bool {
+    match error.code.as_str() {
+        "InvalidParameterException" => {
+            let m = error.message.to_ascii_lowercase();
+            m.contains("verified") || m.contains("registered")
+        }
+        "NotAuthorizedException" => !error.message.to_ascii_lowercase().contains("disabled"),
+        _ => false,
+    }
+}
+
+/// What the preflight needs of a pool, from DescribeUserPool.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PoolInfo {
-    /// `EmailConfiguration.EmailSendingAccount`: `COGNITO_DEFAULT` or `DEVELOPER`.
+    /// `EmailConfiguration.EmailSendingAccount`; `None` when absent, which
+    /// Cognito treats as `COGNITO_DEFAULT`.
     pub email_sending_account: Option<String>,
+    /// `AccountRecoverySetting.RecoveryMechanisms` names, by priority.
+    pub recovery: Vec<String>,
+    /// `UsernameConfiguration.CaseSensitive`; `None` when absent (pools made
+    /// before the setting existed are case-sensitive).
+    pub case_sensitive: Option<bool>,
 }
 
 /// How to reach AWS (or the simulator).
@@ -267,7 +415,7 @@ impl Aws {
             .ok_or_else(|| StartError::Aws("no AWS credentials provider is configured".into()))?;
         if let Err(e) = provider.provide_credentials().await {
             return Err(StartError::Aws(format!(
-                "no AWS credentials: {} (set AWS_PROFILE / --profile, environment keys, or SSO login)",
+                "no AWS credentials: {} (set AWS_PROFILE or --profile, environment keys, or log in with SSO)",
                 cip::error::DisplayErrorContext(&e)
             )));
         }
@@ -283,6 +431,35 @@ impl Aws {
             client: cip::Client::from_conf(config),
         }
     }
+
+    /// Who the credentials belong to (`sts:GetCallerIdentity`), for the
+    /// audit record.
+    pub async fn caller_identity(&self, region: &str) -> Result<Identity, CallError> {
+        let config = aws_sdk_sts::config::Builder::from(&self.base)
+            .region(aws_sdk_sts::config::Region::new(region.to_owned()))
+            .build();
+        let out = aws_sdk_sts::Client::from_conf(config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(call_error)?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_owned(),
+            arn: out.arn().unwrap_or_default().to_owned(),
+            user_id: out.user_id().unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+/// The caller's identity, from `sts:GetCallerIdentity`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Identity {
+    /// The AWS account.
+    pub account: String,
+    /// The caller's ARN.
+    pub arn: String,
+    /// The caller's unique id.
+    pub user_id: String,
 }
 
 /// Cognito in one region.
@@ -291,23 +468,63 @@ pub struct Cognito {
     client: cip::Client,
 }
 
+/// A successful call: its value and the service's request id (audit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply<T> {
+    /// What the call returned.
+    pub value: T,
+    /// The service's request id.
+    pub request_id: String,
+}
+
+/// The result of one call.
+pub type CallResult<T> = Result<Reply<T>, CallError>;
+
+fn reply<T>(value: T, request_id: Option<&str>) -> Reply<T> {
+    Reply {
+        value,
+        request_id: request_id.unwrap_or_default().to_owned(),
+    }
+}
+
+/// A user as a listing shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedUser {
+    /// The username.
+    pub username: String,
+    /// Its state, as the listing says.
+    pub state: UserState,
+}
+
 /// A page of users from ListUsers / ListUsersInGroup.
 #[derive(Debug, Default)]
 pub struct UserPage {
-    /// Usernames, in listing order.
-    pub usernames: Vec<String>,
+    /// Users, in listing order.
+    pub users: Vec<ListedUser>,
     /// Token for the next page, if any.
     pub next: Option<String>,
 }
 
+/// Which users a listing returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Listing {
+    /// ListUsers with an optional filter.
+    Pool {
+        /// ListUsers' filter.
+        filter: Option<String>,
+    },
+    /// ListUsersInGroup.
+    Group(String),
+}
+
 impl Cognito {
-    /// AdminResetUserPassword; returns the request id.
+    /// AdminResetUserPassword.
     pub async fn reset(
         &self,
         pool: &str,
         username: &str,
         metadata: &[(String, String)],
-    ) -> Result<String, CallError> {
+    ) -> CallResult<()> {
         let metadata: HashMap<String, String> = metadata.iter().cloned().collect();
         let out = self
             .client
@@ -318,15 +535,11 @@ impl Cognito {
             .send()
             .await
             .map_err(call_error)?;
-        Ok(out.request_id().unwrap_or_default().to_owned())
+        Ok(reply((), out.request_id()))
     }
 
-    /// AdminGetUser; returns the user's state and the request id.
-    pub async fn get_user(
-        &self,
-        pool: &str,
-        username: &str,
-    ) -> Result<(UserState, String), CallError> {
+    /// AdminGetUser: the user's state.
+    pub async fn get_user(&self, pool: &str, username: &str) -> CallResult<UserState> {
         let out = self
             .client
             .admin_get_user()
@@ -335,24 +548,16 @@ impl Cognito {
             .send()
             .await
             .map_err(call_error)?;
-        let verified = |name: &str| {
-            out.user_attributes()
-                .iter()
-                .any(|a| a.name() == name && a.value() == Some("true"))
-        };
-        let state = UserState {
-            status: out
-                .user_status()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            enabled: out.enabled(),
-            verified_contact: verified("email_verified") || verified("phone_number_verified"),
-        };
-        Ok((state, out.request_id().unwrap_or_default().to_owned()))
+        let state = UserState::from_parts(
+            out.user_status().map(|s| s.as_str()),
+            out.enabled(),
+            out.user_attributes(),
+        );
+        Ok(reply(state, out.request_id()))
     }
 
-    /// AdminUserGlobalSignOut; returns the request id.
-    pub async fn global_sign_out(&self, pool: &str, username: &str) -> Result<String, CallError> {
+    /// AdminUserGlobalSignOut.
+    pub async fn global_sign_out(&self, pool: &str, username: &str) -> CallResult<()> {
         let out = self
             .client
             .admin_user_global_sign_out()
@@ -361,11 +566,24 @@ impl Cognito {
             .send()
             .await
             .map_err(call_error)?;
-        Ok(out.request_id().unwrap_or_default().to_owned())
+        Ok(reply((), out.request_id()))
     }
 
-    /// DescribeUserPool, reduced to what the plan needs.
-    pub async fn describe_pool(&self, pool: &str) -> Result<PoolInfo, CallError> {
+    /// AdminDisableUser.
+    pub async fn disable_user(&self, pool: &str, username: &str) -> CallResult<()> {
+        let out = self
+            .client
+            .admin_disable_user()
+            .user_pool_id(pool)
+            .username(username)
+            .send()
+            .await
+            .map_err(call_error)?;
+        Ok(reply((), out.request_id()))
+    }
+
+    /// DescribeUserPool, reduced to what the preflight needs.
+    pub async fn describe_pool(&self, pool: &str) -> CallResult<PoolInfo> {
         let out = self
             .client
             .describe_user_pool()
@@ -373,20 +591,35 @@ impl Cognito {
             .send()
             .await
             .map_err(call_error)?;
-        Ok(PoolInfo {
-            email_sending_account: out
-                .user_pool()
+        let p = out.user_pool();
+        let mut mechanisms: Vec<(i32, String)> = p
+            .and_then(|p| p.account_recovery_setting())
+            .map(|s| {
+                s.recovery_mechanisms()
+                    .iter()
+                    .map(|m| (m.priority(), m.name().as_str().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        mechanisms.sort();
+        let info = PoolInfo {
+            email_sending_account: p
                 .and_then(|p| p.email_configuration())
                 .and_then(|e| e.email_sending_account())
                 .map(|a| a.as_str().to_owned()),
-        })
+            recovery: mechanisms.into_iter().map(|(_, name)| name).collect(),
+            case_sensitive: p
+                .and_then(|p| p.username_configuration())
+                .map(|u| u.case_sensitive()),
+        };
+        Ok(reply(info, out.request_id()))
     }
 
-    /// The enforced UserAccountRecovery rate (GetProvisionedLimit).
-    pub async fn recovery_rate_limit(&self) -> Result<f64, CallError> {
+    /// The provisioned rate of a quota category (GetProvisionedLimit).
+    pub async fn provisioned_limit(&self, category: &str) -> CallResult<f64> {
         let definition = LimitDefinitionType::builder()
             .limit_class(LimitClass::ApiCategory)
-            .attributes("Category", RECOVERY_CATEGORY)
+            .attributes("Category", category)
             .build()
             .map_err(|e| CallError::local(Class::RowFinal, "RequestError", e.to_string()))?;
         let out = self
@@ -396,63 +629,78 @@ impl Cognito {
             .send()
             .await
             .map_err(call_error)?;
-        out.limit()
+        let value = out
+            .limit()
             .map(|l| f64::from(l.provisioned_limit_value()))
             .filter(|v| *v > 0.0)
             .ok_or_else(|| {
                 CallError::local(
                     Class::RowFinal,
                     "NoLimit",
-                    "the answer holds no ProvisionedLimitValue".into(),
+                    "the answer holds no ProvisionedLimitValue for the category".into(),
                 )
-            })
+            })?;
+        Ok(reply(value, out.request_id()))
     }
 
     /// One page of ListUsers (with an optional filter) or ListUsersInGroup.
     pub async fn list_users(
         &self,
         pool: &str,
-        group: Option<&str>,
-        filter: Option<&str>,
+        listing: &Listing,
         token: Option<String>,
-    ) -> Result<UserPage, CallError> {
-        if let Some(group) = group {
-            let out = self
-                .client
-                .list_users_in_group()
-                .user_pool_id(pool)
-                .group_name(group)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(call_error)?;
-            return Ok(UserPage {
-                usernames: out
-                    .users()
-                    .iter()
-                    .filter_map(|u| u.username().map(str::to_owned))
-                    .collect(),
-                next: out.next_token().map(str::to_owned),
-            });
+    ) -> CallResult<UserPage> {
+        match listing {
+            Listing::Group(group) => {
+                let out = self
+                    .client
+                    .list_users_in_group()
+                    .user_pool_id(pool)
+                    .group_name(group)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(call_error)?;
+                let page = UserPage {
+                    users: listed(out.users()),
+                    next: out.next_token().map(str::to_owned),
+                };
+                Ok(reply(page, out.request_id()))
+            }
+            Listing::Pool { filter } => {
+                let out = self
+                    .client
+                    .list_users()
+                    .user_pool_id(pool)
+                    .set_filter(filter.clone())
+                    .set_pagination_token(token)
+                    .send()
+                    .await
+                    .map_err(call_error)?;
+                let page = UserPage {
+                    users: listed(out.users()),
+                    next: out.pagination_token().map(str::to_owned),
+                };
+                Ok(reply(page, out.request_id()))
+            }
         }
-        let out = self
-            .client
-            .list_users()
-            .user_pool_id(pool)
-            .set_filter(filter.map(str::to_owned))
-            .set_pagination_token(token)
-            .send()
-            .await
-            .map_err(call_error)?;
-        Ok(UserPage {
-            usernames: out
-                .users()
-                .iter()
-                .filter_map(|u| u.username().map(str::to_owned))
-                .collect(),
-            next: out.pagination_token().map(str::to_owned),
-        })
     }
+}
+
+fn listed(users: &[cip::types::UserType]) -> Vec<ListedUser> {
+    users
+        .iter()
+        .filter_map(|u| {
+            Some(ListedUser {
+                username: u.username()?.to_owned(),
+                state: UserState::from_parts(
+                    u.user_status().map(|s| s.as_str()),
+                    u.enabled(),
+                    u.attributes(),
+                ),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -468,7 +716,7 @@ mod tests {
                 "LimitExceededException",
                 "Attempt limit exceeded, please try after some time.",
                 400,
-                Retryable,
+                RowFinal,
             ),
             (
                 "LimitExceededException",
@@ -517,6 +765,7 @@ mod tests {
         assert!(e("Timeout").may_have_applied());
         assert!(e("InternalErrorException").may_have_applied());
         assert!(!e("LimitExceededException").may_have_applied());
+        assert!(!e("AccessDeniedException").may_have_applied());
         assert!(!e("TooManyRequestsException").may_have_applied());
         assert!(!e("UserNotFoundException").may_have_applied());
     }
@@ -526,13 +775,19 @@ mod tests {
         let s = |status: &str, enabled, verified| UserState {
             status: status.into(),
             enabled,
-            verified_contact: verified,
+            email_verified: verified,
+            phone_verified: false,
         };
         assert_eq!(s("CONFIRMED", true, true).predicted_error(), None);
         assert_eq!(s("RESET_REQUIRED", true, false).predicted_error(), None);
+        assert_eq!(s("CONFIRMED", false, true).verdict(), Verdict::Disabled);
         assert_eq!(
-            s("CONFIRMED", false, true).predicted_error().unwrap().0,
-            "NotAuthorizedException"
+            s("EXTERNAL_PROVIDER", true, true).verdict(),
+            Verdict::Federated
+        );
+        assert_eq!(
+            s("FORCE_CHANGE_PASSWORD", true, true).verdict(),
+            Verdict::Unreachable(Unreachable::Status("FORCE_CHANGE_PASSWORD".into()))
         );
         assert_eq!(
             s("UNCONFIRMED", true, true).predicted_error().unwrap().0,
@@ -542,5 +797,36 @@ mod tests {
             s("CONFIRMED", true, false).predicted_error().unwrap().0,
             "InvalidParameterException"
         );
+        let phone = UserState {
+            phone_verified: true,
+            ..s("CONFIRMED", true, false)
+        };
+        assert_eq!(phone.verdict(), Verdict::Resettable);
+    }
+
+    #[test]
+    fn a_disabled_refusal_is_not_an_unreachable_user() {
+        let e = |code: &str, message: &str| CallError {
+            class: Class::RowFinal,
+            code: code.into(),
+            message: message.into(),
+            request_id: String::new(),
+        };
+        assert!(!may_be_unreachable(&e(
+            "NotAuthorizedException",
+            "User is disabled."
+        )));
+        assert!(may_be_unreachable(&e(
+            "NotAuthorizedException",
+            "User password cannot be reset in the current state."
+        )));
+        assert!(may_be_unreachable(&e(
+            "InvalidParameterException",
+            "Cannot reset password for the user as there is no registered/verified email or phone_number"
+        )));
+        assert!(!may_be_unreachable(&e(
+            "UserNotFoundException",
+            "User does not exist."
+        )));
     }
 }

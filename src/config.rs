@@ -6,13 +6,25 @@
 
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use crate::cli::RunArgs;
 use crate::exit::StartError;
 use crate::input::{Format, ReadOptions, check_pool_id};
-use crate::limiter::Rate;
-use crate::pool::{Mode, Settings};
+use crate::life::Policy;
+use crate::limiter::{Category, Rate, Rates};
 use crate::retry::Backoff;
 use crate::simulator;
+
+/// `--concurrency` at most: more calls in flight than this only queue up in
+/// the limiters.
+pub const MAX_CONCURRENCY: usize = 4096;
+/// `--max-attempts` at most.
+pub const MAX_ATTEMPTS: u32 = 100;
+/// `--call-timeout` at most, in seconds.
+pub const MAX_CALL_TIMEOUT: f64 = 3600.0;
+/// Any rate at most, calls per second: far above any Cognito quota.
+pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// Where rows come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,8 +65,10 @@ pub enum Verbosity {
     Quiet,
     /// Plan, progress, summary.
     Normal,
-    /// More detail.
+    /// Also every row that did not succeed (`-v`).
     Verbose,
+    /// Also every call (`-vv`).
+    Calls,
 }
 
 /// Everything a run needs to know, checked.
@@ -70,10 +84,20 @@ pub struct Config {
     pub resume: bool,
     /// `--overwrite`.
     pub overwrite: bool,
-    /// `--rate`.
-    pub rate: RateSpec,
-    /// How rows are processed.
-    pub settings: Settings,
+    /// `--rate`, which may be `auto`.
+    pub recovery_rate: RateSpec,
+    /// The rate of every category (`--rate auto` starts at the default).
+    pub rates: Rates,
+    /// How rows are treated.
+    pub policy: Policy,
+    /// Calls in flight at most.
+    pub concurrency: usize,
+    /// Waits between attempts.
+    pub backoff: Backoff,
+    /// `--client-metadata`, sent with every reset (row values win).
+    pub client_metadata: Vec<(String, String)>,
+    /// `--max-failure-rate`.
+    pub max_failure_rate: f64,
     /// `--yes`.
     pub yes: bool,
     /// `--summary`.
@@ -89,22 +113,31 @@ pub struct Config {
     /// `--endpoint-url`.
     pub endpoint_url: Option<String>,
     /// Per-attempt timeout.
-    pub call_timeout: std::time::Duration,
+    pub call_timeout: Duration,
+    /// `--exclude`.
+    pub exclude: Option<String>,
+    /// `--reason`.
+    pub reason: Option<String>,
+    /// `--check-all`.
+    pub check_all: bool,
 }
 
 fn usage(message: impl Into<String>) -> StartError {
     StartError::Usage(message.into())
 }
 
-/// Parses `--rate`.
-pub fn parse_rate(text: &str) -> Result<RateSpec, StartError> {
+/// Parses a rate flag: a positive number or "unlimited" (and "auto" for `--rate`).
+pub fn parse_rate(flag: &str, text: &str, auto: bool) -> Result<RateSpec, StartError> {
     match text {
-        "auto" => Ok(RateSpec::Auto),
+        "auto" if auto => Ok(RateSpec::Auto),
         "unlimited" => Ok(RateSpec::Fixed(Rate::Unlimited)),
-        _ => match text.parse::<f64>() {
-            Ok(r) if r > 0.0 && r.is_finite() => Ok(RateSpec::Fixed(Rate::PerSecond(r))),
+        _ => match text.trim().parse::<f64>() {
+            Ok(r) if r > 0.0 && r <= MAX_RATE => Ok(RateSpec::Fixed(Rate::PerSecond(r))),
             _ => Err(usage(format!(
-                "--rate {text:?}: expected a positive number, \"auto\" or \"unlimited\""
+                "{flag} {}: expected a number of calls per second above 0 and at most {MAX_RATE}, \
+                 or \"unlimited\"{}",
+                crate::progress::escape(text),
+                if auto { " or \"auto\"" } else { "" }
             ))),
         },
     }
@@ -126,6 +159,126 @@ fn utc_stamp() -> String {
     now.replace(['-', ':'], "")
 }
 
+fn source_of(args: &RunArgs, default_pool: Option<&String>) -> Result<Source, StartError> {
+    let pool = || default_pool.cloned().unwrap_or_default();
+    Ok(if args.from_pool {
+        Source::Pool {
+            pool: pool(),
+            filter: args.filter.clone(),
+        }
+    } else if let Some(group) = &args.from_group {
+        Source::Group {
+            pool: pool(),
+            group: group.clone(),
+        }
+    } else {
+        match args.input.as_deref() {
+            Some("-") => Source::Stdin,
+            Some(path) => Source::File(path.to_owned()),
+            None => {
+                return Err(usage(
+                    "no INPUT given (a file, -, --from-pool or --from-group)",
+                ));
+            }
+        }
+    })
+}
+
+fn format_of(args: &RunArgs, source: &Source) -> Result<Format, StartError> {
+    Ok(match (&args.format, source) {
+        (Some(f), _) => match f.as_str() {
+            "jsonl" => Format::Jsonl,
+            "lines" => Format::Lines,
+            _ => Format::Csv,
+        },
+        (None, Source::File(path)) => Format::from_path(path).ok_or_else(|| {
+            usage(format!(
+                "{}: cannot tell the format from the extension; pass --format csv|jsonl|lines",
+                crate::progress::escape(path)
+            ))
+        })?,
+        (None, _) => Format::Csv,
+    })
+}
+
+fn default_report(source: &Source, dry_run: bool) -> PathBuf {
+    let dry = if dry_run { ".dry-run" } else { "" };
+    let stem = match source {
+        Source::File(path) => std::path::Path::new(path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "input".into()),
+        Source::Stdin => format!("cognito-reset-{}", utc_stamp()),
+        Source::Pool { pool, .. } => pool.clone(),
+        Source::Group { pool, group } => {
+            let group: String = group
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("{pool}-{group}")
+        }
+    };
+    PathBuf::from(format!("{stem}{dry}.report.csv"))
+}
+
+fn check_numbers(args: &RunArgs) -> Result<(), StartError> {
+    if !(1..=MAX_CONCURRENCY).contains(&args.concurrency) {
+        return Err(usage(format!(
+            "--concurrency must be between 1 and {MAX_CONCURRENCY}"
+        )));
+    }
+    if !(1..=MAX_ATTEMPTS).contains(&args.max_attempts) {
+        return Err(usage(format!(
+            "--max-attempts must be between 1 and {MAX_ATTEMPTS}"
+        )));
+    }
+    if !(0.0..=100.0).contains(&args.max_failure_rate) {
+        return Err(usage(
+            "--max-failure-rate must be a percentage between 0 and 100",
+        ));
+    }
+    if !(args.call_timeout > 0.0 && args.call_timeout <= MAX_CALL_TIMEOUT) {
+        return Err(usage(format!(
+            "--call-timeout must be a number of seconds above 0 and at most {MAX_CALL_TIMEOUT}"
+        )));
+    }
+    Ok(())
+}
+
+fn rates_of(args: &RunArgs) -> Result<(RateSpec, Rates), StartError> {
+    let recovery = parse_rate("--rate", &args.rate, true)?;
+    let mut rates = Rates::default();
+    if let RateSpec::Fixed(r) = recovery {
+        rates.set(Category::UserAccountRecovery, r);
+    }
+    for (flag, text, category) in [
+        ("--check-rate", &args.check_rate, Category::UserRead),
+        ("--sign-out-rate", &args.sign_out_rate, Category::UserUpdate),
+        ("--list-rate", &args.list_rate, Category::UserList),
+    ] {
+        if let RateSpec::Fixed(r) = parse_rate(flag, text, false)? {
+            rates.set(category, r);
+        }
+    }
+    Ok((recovery, rates))
+}
+
+fn verbosity_of(args: &RunArgs) -> Verbosity {
+    match (args.quiet, args.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, 1) => Verbosity::Verbose,
+        _ => Verbosity::Calls,
+    }
+}
+
 impl Config {
     /// Checks the flags.
     pub fn from_args(args: &RunArgs) -> Result<Config, StartError> {
@@ -142,74 +295,15 @@ impl Config {
         if let Some(pool) = &args.user_pool_id {
             check_pool_id(pool).map_err(|m| usage(format!("--user-pool-id: {m}")))?;
         }
-        let source = if args.from_pool {
-            Source::Pool {
-                pool: default_pool.clone().unwrap_or_default(),
-                filter: args.filter.clone(),
-            }
-        } else if let Some(group) = &args.from_group {
-            Source::Group {
-                pool: default_pool.clone().unwrap_or_default(),
-                group: group.clone(),
-            }
-        } else {
-            match args.input.as_deref() {
-                Some("-") => Source::Stdin,
-                Some(path) => Source::File(path.to_owned()),
-                None => {
-                    return Err(usage(
-                        "no INPUT given (a file, -, --from-pool or --from-group)",
-                    ));
-                }
-            }
-        };
-        let format = match (&args.format, &source) {
-            (Some(f), _) => match f.as_str() {
-                "jsonl" => Format::Jsonl,
-                "lines" => Format::Lines,
-                _ => Format::Csv,
-            },
-            (None, Source::File(path)) => Format::from_path(path).ok_or_else(|| {
-                usage(format!(
-                    "{path}: cannot tell the format from the extension; pass --format csv|jsonl|lines"
-                ))
-            })?,
-            (None, _) => Format::Csv,
-        };
-        if args.concurrency == 0 {
-            return Err(usage("--concurrency must be at least 1"));
-        }
-        if args.max_attempts == 0 {
-            return Err(usage("--max-attempts must be at least 1"));
-        }
-        if !(0.0..=100.0).contains(&args.max_failure_rate) {
-            return Err(usage("--max-failure-rate must be between 0 and 100"));
-        }
-        if !(args.call_timeout > 0.0 && args.call_timeout.is_finite()) {
-            return Err(usage("--call-timeout must be a positive number of seconds"));
-        }
-        let dry = if args.dry_run { ".dry-run" } else { "" };
+        let source = source_of(args, default_pool.as_ref())?;
+        let format = format_of(args, &source)?;
+        check_numbers(args)?;
+        let (recovery_rate, rates) = rates_of(args)?;
+        let dry_run = args.dry_run;
         let report = match &args.report {
+            Some(path) if path.is_empty() => return Err(usage("--report needs a path")),
             Some(path) => PathBuf::from(path),
-            None => {
-                let stem = match &source {
-                    Source::File(path) => std::path::Path::new(path)
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "input".into()),
-                    Source::Stdin => format!("cognito-reset-{}", utc_stamp()),
-                    Source::Pool { pool, .. } => pool.clone(),
-                    Source::Group { pool, group } => format!("{pool}-{group}"),
-                };
-                PathBuf::from(format!("{stem}{dry}.report.csv"))
-            }
-        };
-        let verbosity = if args.quiet {
-            Verbosity::Quiet
-        } else if args.verbose > 0 {
-            Verbosity::Verbose
-        } else {
-            Verbosity::Normal
+            None => default_report(&source, dry_run),
         };
         Ok(Config {
             read: ReadOptions {
@@ -221,28 +315,30 @@ impl Config {
             report,
             resume: args.resume,
             overwrite: args.overwrite,
-            rate: parse_rate(&args.rate)?,
-            settings: Settings {
-                mode: if args.dry_run {
-                    Mode::DryRun
-                } else {
-                    Mode::Reset
-                },
-                sign_out: args.global_sign_out && !args.dry_run,
+            recovery_rate,
+            rates,
+            policy: Policy {
+                dry_run,
+                sign_out: args.global_sign_out,
+                disable_unreachable: args.unresettable == "disable",
+                resend_unchecked: args.resend_unchecked,
                 max_attempts: args.max_attempts,
-                backoff: Backoff::default(),
-                concurrency: args.concurrency,
-                client_metadata: parse_metadata(&args.client_metadata)?,
-                max_failure_rate: args.max_failure_rate,
             },
+            concurrency: args.concurrency,
+            backoff: Backoff::default(),
+            client_metadata: parse_metadata(&args.client_metadata)?,
+            max_failure_rate: args.max_failure_rate,
             yes: args.yes,
             summary: args.summary.as_ref().map(PathBuf::from),
-            verbosity,
+            verbosity: verbosity_of(args),
             simulate,
             region: args.region.clone(),
             profile: args.profile.clone(),
             endpoint_url: args.endpoint_url.clone(),
-            call_timeout: std::time::Duration::from_secs_f64(args.call_timeout),
+            call_timeout: Duration::from_secs_f64(args.call_timeout),
+            exclude: args.exclude.clone(),
+            reason: args.reason.clone(),
+            check_all: args.check_all,
         })
     }
 }
@@ -276,6 +372,15 @@ mod tests {
     fn bad_flags_are_usage_errors() {
         assert!(config(&["x.csv", "--rate", "0"]).is_err());
         assert!(config(&["x.csv", "--rate", "fast"]).is_err());
+        assert!(config(&["x.csv", "--rate", "NaN"]).is_err());
+        assert!(config(&["x.csv", "--rate", "1e300"]).is_err());
+        assert!(config(&["x.csv", "--check-rate", "auto"]).is_err());
+        assert!(config(&["x.csv", "--sign-out-rate", "-3"]).is_err());
+        assert!(config(&["x.csv", "--call-timeout", "1e300"]).is_err());
+        assert!(config(&["x.csv", "--call-timeout", "nan"]).is_err());
+        assert!(config(&["x.csv", "--concurrency", "100000000"]).is_err());
+        assert!(config(&["x.csv", "--max-attempts", "4000000000"]).is_err());
+        assert!(config(&["x.csv", "--max-failure-rate", "inf"]).is_err());
         assert!(config(&["x.csv", "--concurrency", "0"]).is_err());
         assert!(config(&["x.dat"]).is_err());
         assert!(config(&["x.csv", "--user-pool-id", "nounderscore"]).is_err());
@@ -285,14 +390,22 @@ mod tests {
 
     #[test]
     fn rate_words_are_understood() {
-        assert_eq!(parse_rate("auto").unwrap(), RateSpec::Auto);
+        assert_eq!(parse_rate("--rate", "auto", true).unwrap(), RateSpec::Auto);
         assert_eq!(
-            parse_rate("12.5").unwrap(),
+            parse_rate("--rate", "12.5", true).unwrap(),
             RateSpec::Fixed(Rate::PerSecond(12.5))
         );
         assert_eq!(
-            parse_rate("unlimited").unwrap(),
+            parse_rate("--rate", "unlimited", true).unwrap(),
             RateSpec::Fixed(Rate::Unlimited)
+        );
+        let c = config(&["x.csv", "--check-rate", "7", "--list-rate", "unlimited"]).unwrap();
+        assert_eq!(c.rates.get(Category::UserRead), Rate::PerSecond(7.0));
+        assert_eq!(c.rates.get(Category::UserList), Rate::Unlimited);
+        assert_eq!(c.rates.get(Category::UserUpdate), Rate::PerSecond(20.0));
+        assert_eq!(
+            c.rates.get(Category::UserAccountRecovery),
+            Rate::PerSecond(25.0)
         );
     }
 }

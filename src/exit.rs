@@ -1,19 +1,23 @@
-//! Exit codes (SPEC §8) and the error type for whatever stops a whole run.
+//! Exit codes and the error type for whatever stops a whole run before it starts.
 //!
 //! Row failures are never errors: they are outcomes in the report. Only what
 //! prevents the run from starting, or aborts it, reaches this module.
 
-/// Every row ended `reset`, `skipped`, `duplicate` or `would_reset`.
+/// Every row ended `reset`, `disabled`, `skipped`, `excluded`, `duplicate` or
+/// `would_reset`, and every sign-out asked for was done.
 pub const EXIT_OK: i32 = 0;
-/// The run finished but some rows failed or were invalid.
+/// The run finished but some rows failed or were invalid, a sign-out failed,
+/// or users were left with a working password.
 pub const EXIT_ROW_FAILURES: i32 = 1;
 /// The run could not start: usage, unreadable input, existing report,
-/// no credentials, confirmation refused. Nothing was reset.
+/// no credentials, pool missing or not resettable, confirmation refused.
+/// Nothing was sent that changes anything.
 pub const EXIT_CANNOT_START: i32 = 2;
 /// The run was aborted by a run-fatal error or the failure-rate threshold.
 pub const EXIT_ABORTED: i32 = 3;
-/// The run was interrupted (Ctrl-C); 128 + SIGINT, as shells expect.
-pub const EXIT_INTERRUPTED: i32 = 130;
+/// A run stopped by signal N exits 128 + N, as shells expect (130 for
+/// Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
+pub const EXIT_SIGNAL_BASE: i32 = 128;
 
 /// Something that stops the run before it starts.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +47,28 @@ pub enum StartError {
     /// The operator did not confirm, or could not be asked.
     #[error("{0}")]
     NotConfirmed(String),
+    /// A resume that must not go on: nothing to resume, a report of another
+    /// kind, a journal that cannot be trusted.
+    #[error("{0}")]
+    Refused(String),
+    /// Another run holds the report.
+    #[error("{0}")]
+    Locked(String),
+    /// Something found before any reset that makes the whole run pointless
+    /// or unsafe (a check that is not permitted): exit 3, not 2.
+    #[error("{0}")]
+    Aborted(String),
 }
 
 impl StartError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Aborted(_) => EXIT_ABORTED,
+            _ => EXIT_CANNOT_START,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
         StartError::Io {

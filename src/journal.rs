@@ -1,17 +1,24 @@
-//! The intent journal: which rows may have had a reset call sent.
+//! The intent journal, `<report>.journal`: which rows may have had a reset
+//! call sent, and which runs wrote the report.
 //!
 //! The report records outcomes; the journal closes the gap between sending a
-//! call and recording its outcome. Before a row's first reset call, the
-//! worker appends `{"pool":…,"user":…}` here and waits until it is on stable
-//! storage (group commit: one `fdatasync` covers every intent that arrived
-//! meanwhile). After `kill -9` or power loss, `--resume` treats every journaled
-//! row without a `reset` outcome as uncertain and checks it with
-//! `AdminGetUser` before calling again.
+//! call and recording its outcome. Before a row's first reset call the worker
+//! appends an intent here and waits until it is on stable storage (group
+//! commit: one `fdatasync` covers every intent that arrived meanwhile, so
+//! durability costs no per-row wait beyond the sync already in progress).
+//! After `kill -9` or power loss, `--resume` checks every journaled row
+//! without a final outcome with `AdminGetUser` before calling again.
 //!
-//! The first line holds the run's fingerprint (input digest and pools), so a
-//! resume can tell that report and journal belong to the same input. When a
-//! run ends normally every outcome is in the report, which is then synced,
-//! and the journal is cut back to that first line.
+//! The promise: an intent leaves the journal only when its row has a final
+//! outcome in the report. The journal is only ever appended to while runs
+//! come and go; a run that ends (normally, aborted or stopped by a signal)
+//! rewrites it — atomically — without the intents its own rows resolved,
+//! keeping every other unresolved intent, earlier ones included. A run that
+//! is killed never rewrites it, so everything stays.
+//!
+//! The first line says what the report belongs to (the input's fingerprint
+//! and the mode); then one line per run that wrote to the report (for the
+//! audit record, and to name the process holding the report); then intents.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -21,61 +28,101 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::exit::StartError;
-use crate::input::row_key;
-use crate::report::{cut_torn_line, open_private};
+use crate::files::{self, Open};
 
 /// Intents waiting for the journal thread at most; a full queue slows workers
 /// rather than growing memory.
 const QUEUE: usize = 4096;
+/// The journal's format version.
+const VERSION: u32 = 2;
 
-/// The journal's first line.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-struct Header {
-    cognito_reset_journal: u32,
-    fingerprint: String,
+/// What a report belongs to: the journal's first line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Header {
+    /// The format version.
+    pub cognito_reset_journal: u32,
+    /// The input's fingerprint: its SHA-256 (or stdin, or the listing) and pools.
+    pub fingerprint: String,
+    /// `reset` or `dry_run`.
+    pub mode: String,
+    /// Whether the report has the sign-out columns (`--global-sign-out`).
+    #[serde(default)]
+    pub sign_out: bool,
+}
+
+impl Header {
+    /// The header for a run.
+    pub fn new(fingerprint: &str, dry_run: bool, sign_out: bool) -> Header {
+        Header {
+            cognito_reset_journal: VERSION,
+            fingerprint: fingerprint.to_owned(),
+            mode: if dry_run { "dry_run" } else { "reset" }.to_owned(),
+            sign_out,
+        }
+    }
+}
+
+/// One run that wrote to the report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunLine {
+    /// The run's id.
+    pub run: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it started (RFC 3339).
+    pub started: String,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Intent<'a> {
-    pool: &'a str,
-    user: &'a str,
+    pool: std::borrow::Cow<'a, str>,
+    user: std::borrow::Cow<'a, str>,
 }
 
-/// The journal that belongs to a report: `<report>.journal`.
+/// The journal that belongs to a report.
 pub fn path_for(report: &Path) -> PathBuf {
-    let mut name = report.as_os_str().to_owned();
-    name.push(".journal");
-    PathBuf::from(name)
+    files::sibling(report, ".journal")
 }
 
 /// What an existing journal holds.
 #[derive(Debug, Default)]
 pub struct Previous {
-    /// The fingerprint of the run that wrote it, if its header was readable.
-    pub fingerprint: Option<String>,
-    /// Keys ([`row_key`]) of rows that may have had a reset call sent.
-    pub intents: HashSet<u64>,
+    /// What the report belongs to; `None` if the first line was unreadable.
+    pub header: Option<Header>,
+    /// The runs that wrote the report, oldest first.
+    pub runs: Vec<RunLine>,
+    /// Intents, in order, each (pool, username) once.
+    pub intents: Vec<(String, String)>,
 }
 
-/// Reads a journal, tolerating a torn last line. `None` if there is none.
-pub fn read(path: &Path) -> Result<Option<Previous>, StartError> {
-    let display = path.display().to_string();
-    let file = match File::open(path) {
+/// Reads a journal, tolerating a torn last line. `Ok(None)` if there is none.
+/// `keep` decides which intents are worth keeping (the rows not already
+/// final), so that a journal of millions of resolved intents stays small.
+pub fn read(
+    path: &Path,
+    mut keep: impl FnMut(&str, &str) -> bool,
+) -> std::io::Result<Option<Previous>> {
+    let file = match files::open(path, Open::Existing) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StartError::io(display, e)),
+        Err(e) => return Err(e),
     };
-    cut_torn_line(path).map_err(|e| StartError::io(&display, e))?;
     let mut previous = Previous::default();
-    for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
-        let line = line.map_err(|e| StartError::io(&display, e))?;
+    let mut seen = HashSet::new();
+    let reader = BufReader::new(file);
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
         if i == 0 {
-            previous.fingerprint = serde_json::from_slice::<Header>(&line)
-                .ok()
-                .map(|h| h.fingerprint);
-        } else if let Ok(intent) = serde_json::from_slice::<Intent>(&line) {
-            previous.intents.insert(row_key(intent.pool, intent.user));
+            previous.header = serde_json::from_slice::<Header>(&line).ok();
+        } else if let Ok(run) = serde_json::from_slice::<RunLine>(&line) {
+            previous.runs.push(run);
+        } else if let Ok(intent) = serde_json::from_slice::<Intent>(&line)
+            && keep(&intent.pool, &intent.user)
+            && seen.insert((intent.pool.to_string(), intent.user.to_string()))
+        {
+            previous
+                .intents
+                .push((intent.pool.into_owned(), intent.user.into_owned()));
         }
     }
     Ok(Some(previous))
@@ -92,44 +139,69 @@ pub struct Journal {
     tx: mpsc::Sender<(Vec<u8>, Ack)>,
 }
 
-/// Owns the journal file; [`JournalFile::finish`] cuts it back after a clean run.
+/// Owns the journal file; [`JournalFile::finish`] rewrites it when a run ends.
 pub struct JournalFile {
     path: PathBuf,
-    header: Vec<u8>,
+    /// The header and run lines, kept by every rewrite.
+    preamble: Vec<u8>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Opens (appending, for a resume) or starts the journal and its writer thread.
+/// Opens the journal for a run: a new one for a fresh run, the existing one
+/// (appended to) for a resume. Writes the header when the file is new and
+/// this run's line, then starts the group-commit thread (real runs only:
+/// a dry run sends no reset, so it records no intent).
 pub fn open(
     path: &Path,
-    fingerprint: &str,
-    append: bool,
-) -> Result<(Journal, JournalFile), StartError> {
-    let display = path.display().to_string();
-    let mut header = serde_json::to_vec(&Header {
-        cognito_reset_journal: 1,
-        fingerprint: fingerprint.to_owned(),
-    })
-    .expect("header serializes");
-    header.push(b'\n');
-    let mut file = open_private(path, append).map_err(|e| StartError::io(&display, e))?;
-    let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
-    if empty {
-        file.write_all(&header)
-            .and_then(|_| file.sync_data())
-            .map_err(|e| StartError::io(&display, e))?;
+    how: Open,
+    header: &Header,
+    earlier_runs: &[RunLine],
+    this_run: &RunLine,
+    intents: bool,
+) -> std::io::Result<(Option<Journal>, JournalFile)> {
+    let mut preamble = serde_json::to_vec(header)?;
+    preamble.push(b'\n');
+    for run in earlier_runs.iter().chain([this_run]) {
+        serde_json::to_writer(&mut preamble, run)?;
+        preamble.push(b'\n');
+    }
+    let mut file = files::open(path, how)?;
+    let len = file.metadata()?.len();
+    let line = if len == 0 {
+        preamble.clone()
+    } else {
+        // After a crash mid-write the last line is torn: start a fresh one.
+        let mut last = [0u8; 1];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut last, len - 1)?;
+        let mut line = if last[0] == b'\n' {
+            Vec::new()
+        } else {
+            vec![b'\n']
+        };
+        serde_json::to_writer(&mut line, this_run)?;
+        line.push(b'\n');
+        line
+    };
+    file.write_all(&line)?;
+    file.sync_data()?;
+    files::sync_dir(path);
+    let journal_file = JournalFile {
+        path: path.to_owned(),
+        preamble,
+        thread: None,
+    };
+    if !intents {
+        return Ok((None, journal_file));
     }
     let (tx, rx) = mpsc::channel(QUEUE);
     let thread = std::thread::Builder::new()
         .name("journal".into())
-        .spawn(move || commit_loop(file, rx))
-        .map_err(|e| StartError::io(&display, e))?;
+        .spawn(move || commit_loop(file, rx))?;
     Ok((
-        Journal { tx },
+        Some(Journal { tx }),
         JournalFile {
-            path: path.to_owned(),
-            header,
             thread: Some(thread),
+            ..journal_file
         },
     ))
 }
@@ -162,7 +234,11 @@ impl Journal {
     /// Records that a reset call for this row is about to be sent; returns
     /// once that is on stable storage.
     pub async fn intend(&self, pool: &str, user: &str) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(&Intent { pool, user }).expect("intent serializes");
+        let intent = Intent {
+            pool: pool.into(),
+            user: user.into(),
+        };
+        let mut line = serde_json::to_vec(&intent)?;
         line.push(b'\n');
         let (ack, done) = oneshot::channel();
         let closed = || std::io::Error::other("journal writer stopped");
@@ -173,24 +249,26 @@ impl Journal {
 
 impl JournalFile {
     /// Waits for the writer thread (every [`Journal`] must be dropped first),
-    /// then, if `clean` (every outcome is synced into the report), rewrites
-    /// the journal as its header plus the rows in `keep`: those whose last
-    /// call may have taken effect unseen, which a resume must still check.
-    pub fn finish(mut self, clean: bool, keep: &[(String, String)]) -> std::io::Result<()> {
+    /// then rewrites the journal as its header, its run lines and the intents
+    /// in `keep`: every row without a final outcome in the report. Call it
+    /// only once the report is synced.
+    pub fn finish<'a>(
+        mut self,
+        keep: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> std::io::Result<()> {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        if clean {
-            let mut text = self.header.clone();
-            for (pool, user) in keep {
-                serde_json::to_writer(&mut text, &Intent { pool, user })?;
-                text.push(b'\n');
-            }
-            let mut file = open_private(&self.path, false)?;
-            file.write_all(&text)?;
-            file.sync_data()?;
+        let mut text = self.preamble.clone();
+        for (pool, user) in keep {
+            let intent = Intent {
+                pool: pool.into(),
+                user: user.into(),
+            };
+            serde_json::to_writer(&mut text, &intent)?;
+            text.push(b'\n');
         }
-        Ok(())
+        files::replace(&self.path, &text)
     }
 }
 
@@ -198,12 +276,23 @@ impl JournalFile {
 mod tests {
     use super::*;
 
+    fn run(id: &str) -> RunLine {
+        RunLine {
+            run: id.into(),
+            pid: 7,
+            started: "2026-11-24T00:00:00Z".into(),
+        }
+    }
+
     #[tokio::test]
-    async fn intents_survive_and_a_clean_finish_keeps_only_the_header() {
+    async fn intents_survive_a_crash_and_a_finish_keeps_only_what_is_unresolved() {
         let dir = std::env::temp_dir().join(format!("cr-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("r.csv.journal");
-        let (journal, file) = open(&path, "fp1", false).unwrap();
+        let header = Header::new("fp1", false, false);
+        let (journal, file) = open(&path, Open::CreateNew, &header, &[], &run("a"), true).unwrap();
+        let journal = journal.unwrap();
         journal.intend("eu-west-1_P", "alice").await.unwrap();
         journal.intend("eu-west-1_P", "bob").await.unwrap();
         drop(journal);
@@ -214,27 +303,35 @@ mod tests {
             .unwrap()
             .write_all(b"{\"pool\":\"eu-we")
             .unwrap();
-        let prev = read(&path).unwrap().unwrap();
-        assert_eq!(prev.fingerprint.as_deref(), Some("fp1"));
+        let prev = read(&path, |_, _| true).unwrap().unwrap();
+        assert_eq!(prev.header, Some(header.clone()));
+        assert_eq!(prev.runs, vec![run("a")]);
         assert_eq!(prev.intents.len(), 2);
-        assert!(prev.intents.contains(&row_key("eu-west-1_P", "alice")));
-        file.finish(true, &[("eu-west-1_P".into(), "bob".into())])
-            .unwrap();
-        let prev = read(&path).unwrap().unwrap();
-        assert_eq!(prev.fingerprint.as_deref(), Some("fp1"));
-        assert_eq!(prev.intents.len(), 1, "only the uncertain row is kept");
-        assert!(prev.intents.contains(&row_key("eu-west-1_P", "bob")));
+        let only_bob = read(&path, |_, u| u == "bob").unwrap().unwrap();
+        assert_eq!(only_bob.intents, vec![("eu-west-1_P".into(), "bob".into())]);
+        file.finish([("eu-west-1_P", "bob")]).unwrap();
+        let prev = read(&path, |_, _| true).unwrap().unwrap();
+        assert_eq!(prev.runs, vec![run("a")]);
+        assert_eq!(prev.intents, vec![("eu-west-1_P".into(), "bob".into())]);
+        // A resume appends its run line and keeps what was there.
+        let (_, file) = open(&path, Open::Existing, &header, &prev.runs, &run("b"), false).unwrap();
+        let again = read(&path, |_, _| true).unwrap().unwrap();
+        assert_eq!(again.runs, vec![run("a"), run("b")]);
+        assert_eq!(again.intents.len(), 1);
+        file.finish([]).unwrap();
+        let last = read(&path, |_, _| true).unwrap().unwrap();
+        assert_eq!((last.runs.len(), last.intents.len()), (2, 0));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
-    fn a_missing_journal_reads_as_none_and_an_empty_one_as_unknown() {
+    fn a_missing_journal_reads_as_none_and_an_empty_one_has_no_header() {
         let dir = std::env::temp_dir().join(format!("cr-journal-e-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        assert!(read(&dir.join("nope")).unwrap().is_none());
+        assert!(read(&dir.join("nope"), |_, _| true).unwrap().is_none());
         std::fs::write(dir.join("empty"), b"").unwrap();
-        let prev = read(&dir.join("empty")).unwrap().unwrap();
-        assert!(prev.fingerprint.is_none() && prev.intents.is_empty());
+        let prev = read(&dir.join("empty"), |_, _| true).unwrap().unwrap();
+        assert!(prev.header.is_none() && prev.intents.is_empty());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,4 +1,11 @@
-//! Pacing: one [`Limiter`] per region, taken before every API call.
+//! Pacing: one [`Limiter`] per (region, [`Category`]), taken before every
+//! API call.
+//!
+//! Cognito's request-rate quotas are per account, per region and per category
+//! of operation, shared by every pool there and by the application's own live
+//! traffic. So a reset and a sign-out do not share one budget: each category
+//! has its own limiter with its own rate (`--rate`, `--check-rate`,
+//! `--sign-out-rate`, `--list-rate`), each adaptive on its own throttles.
 //!
 //! Two layers. The ceiling is a `governor` GCRA limiter at `--rate` whose
 //! burst is a tenth of a second's worth, so a run starts steadily. Below it
@@ -12,16 +19,17 @@
 //! before any call succeeded at the new rate means the cut was not enough,
 //! so the next cut is deeper.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
-/// Calls per second per region when `--rate` is not given: 30/s is
-/// Cognito's default UserAccountRecovery quota, shared with the
-/// application's own password-recovery traffic; 25 leaves it headroom.
+/// Reset calls per second per region when `--rate` is not given: 30/s is
+/// Cognito's default UserAccountRecovery quota (not adjustable), shared with
+/// the application's own password-recovery traffic; 25 leaves it headroom.
 pub const DEFAULT_RATE: f64 = 25.0;
 /// Share of the provisioned quota that `--rate auto` uses, leaving the rest
 /// to live traffic.
@@ -33,6 +41,82 @@ const DEEP_CUT: f64 = 0.7;
 /// Fraction of the ceiling regained per second without throttles (at least
 /// one call per second per second).
 const CLIMB_SHARE_PER_SEC: f64 = 0.01;
+
+/// A category of Cognito operations with a request-rate quota of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// `AdminResetUserPassword`.
+    UserAccountRecovery,
+    /// `AdminGetUser`.
+    UserRead,
+    /// `AdminUserGlobalSignOut`, `AdminDisableUser`.
+    UserUpdate,
+    /// `ListUsers`, `ListUsersInGroup`.
+    UserList,
+    /// `DescribeUserPool`, `GetProvisionedLimit`.
+    UserPoolRead,
+}
+
+impl Category {
+    /// Every category, in the order the plan and summary show them.
+    pub const ALL: [Category; 5] = [
+        Category::UserAccountRecovery,
+        Category::UserRead,
+        Category::UserUpdate,
+        Category::UserList,
+        Category::UserPoolRead,
+    ];
+
+    /// Cognito's name for the category.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::UserAccountRecovery => "UserAccountRecovery",
+            Category::UserRead => "UserRead",
+            Category::UserUpdate => "UserUpdate",
+            Category::UserList => "UserList",
+            Category::UserPoolRead => "UserPoolRead",
+        }
+    }
+
+    /// AWS's default quota, requests per second per account and region.
+    pub fn aws_default(self) -> f64 {
+        match self {
+            Category::UserAccountRecovery => 30.0,
+            Category::UserRead => 120.0,
+            Category::UserUpdate => 25.0,
+            Category::UserList => 30.0,
+            Category::UserPoolRead => 15.0,
+        }
+    }
+
+    /// The tool's default rate: a safe margin under AWS's default, leaving
+    /// room for the application's own traffic in the same category.
+    pub fn tool_default(self) -> f64 {
+        match self {
+            Category::UserAccountRecovery => DEFAULT_RATE,
+            Category::UserRead => 100.0,
+            Category::UserUpdate => 20.0,
+            Category::UserList => 25.0,
+            Category::UserPoolRead => 10.0,
+        }
+    }
+
+    /// The flag that sets this category's rate.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Category::UserAccountRecovery => "--rate",
+            Category::UserRead => "--check-rate",
+            Category::UserUpdate => "--sign-out-rate",
+            Category::UserList => "--list-rate",
+            Category::UserPoolRead => "(fixed)",
+        }
+    }
+
+    /// Position in [`Category::ALL`], for per-category counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// A ceiling on calls per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -178,6 +262,73 @@ impl Limiter {
     }
 }
 
+/// The rate of each category, as asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates([Rate; 5]);
+
+impl Default for Rates {
+    fn default() -> Self {
+        Rates(Category::ALL.map(|c| Rate::PerSecond(c.tool_default())))
+    }
+}
+
+impl Rates {
+    /// The rate of one category.
+    pub fn get(&self, category: Category) -> Rate {
+        self.0[category.index()]
+    }
+
+    /// Sets the rate of one category.
+    pub fn set(&mut self, category: Category, rate: Rate) {
+        self.0[category.index()] = rate;
+    }
+}
+
+/// Every limiter of the run, made on first use: one per (region, category).
+/// A region first met mid-run (a row of standard input naming a new pool)
+/// gets the same rates as the others.
+#[derive(Default)]
+pub struct Limiters {
+    rates: Mutex<Rates>,
+    /// Rates decided for one region only (`--rate auto`).
+    overrides: Mutex<HashMap<(String, Category), Rate>>,
+    map: Mutex<HashMap<(String, Category), Arc<Limiter>>>,
+}
+
+impl Limiters {
+    /// Limiters at these rates.
+    pub fn new(rates: Rates) -> Limiters {
+        Limiters {
+            rates: Mutex::new(rates),
+            ..Limiters::default()
+        }
+    }
+
+    /// Sets one region's rate for a category before its limiter is first used.
+    pub fn set_region_rate(&self, region: &str, category: Category, rate: Rate) {
+        let mut overrides = self.overrides.lock().expect("limiters lock");
+        overrides.insert((region.to_owned(), category), rate);
+    }
+
+    /// The rate a (region, category) runs at.
+    pub fn rate(&self, region: &str, category: Category) -> Rate {
+        let overrides = self.overrides.lock().expect("limiters lock");
+        match overrides.get(&(region.to_owned(), category)) {
+            Some(rate) => *rate,
+            None => self.rates.lock().expect("limiters lock").get(category),
+        }
+    }
+
+    /// The limiter of a (region, category).
+    pub fn get(&self, region: &str, category: Category) -> Arc<Limiter> {
+        let rate = self.rate(region, category);
+        let mut map = self.map.lock().expect("limiters lock");
+        map.entry((region.to_owned(), category))
+            .or_insert_with(|| Arc::new(Limiter::new(rate)))
+            .clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +401,38 @@ mod tests {
         let took = last.duration_since(start).as_secs_f64();
         // At 90/s the ten would be done in about 0.11 s; at 63/s it takes 0.15 s.
         assert!(took > 0.14, "took {took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn categories_of_one_region_have_their_own_limiters_and_rates() {
+        let mut rates = Rates::default();
+        rates.set(Category::UserRead, Rate::PerSecond(7.0));
+        let limiters = Limiters::new(rates);
+        limiters.set_region_rate(
+            "eu-west-1",
+            Category::UserAccountRecovery,
+            Rate::PerSecond(3.0),
+        );
+        let reset = limiters.get("eu-west-1", Category::UserAccountRecovery);
+        let read = limiters.get("eu-west-1", Category::UserRead);
+        assert!(!Arc::ptr_eq(&reset, &read));
+        assert!(Arc::ptr_eq(
+            &read,
+            &limiters.get("eu-west-1", Category::UserRead)
+        ));
+        assert_eq!(reset.current_rate(), 3.0);
+        assert_eq!(read.current_rate(), 7.0);
+        assert_eq!(
+            limiters
+                .get("us-east-1", Category::UserAccountRecovery)
+                .current_rate(),
+            25.0
+        );
+        // A throttle in one category does not slow another.
+        let sent = reset.acquire().await;
+        reset.throttled(sent);
+        assert!(reset.current_rate() < 3.0);
+        assert_eq!(read.current_rate(), 7.0);
     }
 
     #[test]

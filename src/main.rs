@@ -1,8 +1,21 @@
-//! `cognito-reset`: parse, run, exit. Everything else is in the library.
+//! `cognito-reset`: parse, wire the signals, run, exit. Everything else is
+//! in the library.
+
+use std::sync::Arc;
 
 use clap::Parser;
+use cognito_reset::exit::EXIT_CANNOT_START;
+use cognito_reset::shutdown::{self, STOP_SIGNALS, Stop};
+use tokio::signal::unix::{SignalKind, signal};
 
 fn main() {
+    shutdown::guard_standard_streams();
+    // Asked before any handler is installed: a signal ignored at start
+    // (SIGHUP under nohup) stays ignored.
+    let ignored: Vec<i32> = STOP_SIGNALS
+        .into_iter()
+        .filter(|s| shutdown::ignored_at_start(*s))
+        .collect();
     let cli = cognito_reset::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -10,12 +23,37 @@ fn main() {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("cognito-reset: cannot start the async runtime: {e}");
-            std::process::exit(cognito_reset::exit::EXIT_CANNOT_START);
+            cognito_reset::progress::say(&format!(
+                "cognito-reset: cannot start the async runtime: {e}"
+            ));
+            std::process::exit(EXIT_CANNOT_START);
         }
     };
-    let code = runtime.block_on(cognito_reset::run::main(cli));
-    // Do not wait for a reader blocked on stdin or other detached work.
+    let stop = Arc::new(Stop::default());
+    runtime.block_on(listen(stop.clone(), &ignored));
+    let code = runtime.block_on(cognito_reset::run::main(cli, stop));
+    // Do not wait for a reader blocked on standard input or a FIFO.
     runtime.shutdown_background();
     std::process::exit(code);
+}
+
+/// The first stop signal stops the run gracefully; a second exits at once
+/// (the report is flushed row by row, so it stays readable).
+async fn listen(stop: Arc<Stop>, ignored: &[i32]) {
+    for number in STOP_SIGNALS {
+        if ignored.contains(&number) {
+            continue;
+        }
+        let Ok(mut stream) = signal(SignalKind::from_raw(number)) else {
+            continue;
+        };
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if !stop.signalled(number) {
+                    std::process::exit(128 + number);
+                }
+            }
+        });
+    }
 }

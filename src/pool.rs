@@ -1,459 +1,232 @@
-//! The worker pool: dispatch, pacing, retries, cancellation.
+//! The worker pool: dispatch, row lives, and the one writer.
 //!
-//! One dispatcher reads [`Item`]s in input order from a bounded queue, settles
-//! what needs no call (invalid, duplicate, skipped, cancelled) and starts a
-//! worker per row while fewer than `--concurrency` are in flight. Each worker
-//! takes a region limiter permit before *every* call, retries with backoff,
-//! and sends exactly one [`Record`] to the report writer, the only task that
-//! touches the report.
+//! One dispatcher reads [`Item`]s in input order from a bounded queue,
+//! settles what needs no call (invalid, excluded, duplicate, skipped) and
+//! starts a worker per row while fewer than `--concurrency` are in flight.
+//! A worker drives one row's [`Life`] — each step one call through the
+//! retry driver — and sends exactly one [`Record`] to the report writer, the
+//! only task that touches the report.
 //!
-//! Stopping is passed in as [`Stop`]: Ctrl-C, a run-fatal error or the
-//! failure-rate threshold cancel it; dispatching stops at once, calls in
-//! flight finish and are recorded, and the rest of the input drains as
-//! `cancelled` without calls.
+//! Stopping is passed in as [`Stop`]. Once it fires no call is sent; calls
+//! in flight finish and are recorded; rows not yet called are recorded
+//! `cancelled` — a file's remaining rows are drained quickly without calls,
+//! while a stream (standard input, a listing) is not read further: rows never
+//! read are not in the report, and a stream that never ends cannot hold the
+//! run up.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{Semaphore, mpsc};
-use tokio_util::sync::CancellationToken;
 
-use crate::cognito::{Aws, CallError, Class, Cognito, fatal_hint};
-use crate::input::{Item, Row, region_of_pool, row_key};
+use crate::cognito::{CallError, Class, Cognito, Op};
+use crate::input::{Duplicates, Exclusions, Item, Row};
 use crate::journal::Journal;
-use crate::limiter::{Limiter, Rate};
-use crate::progress::Stats;
-use crate::report::{Outcome, Record, ReportWriter};
-use crate::retry::Backoff;
-use crate::summary::Tally;
+use crate::keys::row_key;
+use crate::life::{Effect, Event, Life, Policy, Start, Step, Tries};
+use crate::report::{Outcome, Record};
+use crate::resume::Earlier;
+use crate::retry::{Answer, Caller};
+use crate::shutdown::{Stop, StopReason};
+use crate::writer::{Finished, Writer, write_records};
+
+/// A finished run's writer results and the files still to close.
+pub struct FinishedRun {
+    /// What the writer counted and must keep.
+    pub finished: Finished,
+    /// The journal file, rewritten once the report is synced.
+    pub journal_file: crate::journal::JournalFile,
+    /// `--summary`.
+    pub summary_file: Option<std::fs::File>,
+}
 
 /// Records waiting for the writer at most.
 const RECORD_QUEUE: usize = 1024;
-/// Failure-rate aborts only after this many attempted rows (SPEC §2).
-pub const FAILURE_RATE_MIN_ROWS: u64 = 200;
 
-/// What each row's call is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// AdminResetUserPassword.
-    Reset,
-    /// AdminGetUser only, predicting the reset's outcome.
-    DryRun,
+/// Per-pool facts the dispatcher needs, from the preflight.
+pub trait Pools: Send + Sync {
+    /// Whether the pool compares usernames case-insensitively.
+    fn folds_case(&self, pool: &str) -> bool;
+    /// The region a pool's calls go to.
+    fn region_of(&self, pool: &str) -> String;
+    /// The client for a region.
+    fn client(&self, region: &str) -> Cognito;
 }
 
-/// How rows are processed.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Reset or predict.
-    pub mode: Mode,
-    /// Also call AdminUserGlobalSignOut after a successful reset.
-    pub sign_out: bool,
-    /// Attempts per row, the first included.
-    pub max_attempts: u32,
-    /// Waits between attempts.
-    pub backoff: Backoff,
+/// Everything the dispatcher and the workers share.
+pub struct Pipeline {
+    /// How rows are treated.
+    pub policy: Policy,
     /// Calls in flight at most.
     pub concurrency: usize,
-    /// `--client-metadata`, sent with every reset (row values win).
-    pub client_metadata: Vec<(String, String)>,
-    /// Abort when more than this percentage of attempted rows failed.
-    pub max_failure_rate: f64,
-}
-
-/// Why a run stopped early.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StopReason {
-    /// Ctrl-C.
-    Interrupted,
-    /// A run-fatal error.
-    Fatal {
-        /// The error code.
-        code: String,
-        /// The service's message.
-        message: String,
-    },
-    /// Too many rows failed.
-    FailureRate {
-        /// Failed rows.
-        failed: u64,
-        /// Attempted rows.
-        attempted: u64,
-        /// The threshold, percent.
-        threshold: f64,
-    },
-}
-
-impl std::fmt::Display for StopReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StopReason::Interrupted => write!(f, "interrupted"),
-            StopReason::Fatal { code, message } => {
-                write!(f, "{code}: {message} — {}", fatal_hint(code))
-            }
-            StopReason::FailureRate {
-                failed,
-                attempted,
-                threshold,
-            } => write!(
-                f,
-                "{failed} of {attempted} attempted rows failed, more than --max-failure-rate {threshold}%"
-            ),
-        }
-    }
-}
-
-/// The run's cancellation, with the first reason given.
-#[derive(Debug, Default)]
-pub struct Stop {
-    token: CancellationToken,
-    reason: OnceLock<StopReason>,
-}
-
-impl Stop {
-    /// Stops the run; the first reason is the one kept.
-    pub fn stop(&self, reason: StopReason) {
-        let _ = self.reason.set(reason);
-        self.token.cancel();
-    }
-
-    /// Why the run stopped, if it did.
-    pub fn reason(&self) -> Option<&StopReason> {
-        self.reason.get()
-    }
-
-    /// Whether the run is stopping.
-    pub fn is_stopped(&self) -> bool {
-        self.token.is_cancelled()
-    }
-
-    /// Resolves when the run is stopping.
-    pub async fn stopped(&self) {
-        self.token.cancelled().await
-    }
-}
-
-/// A region's client and pace.
-pub struct RegionCtx {
-    /// The client.
-    pub cognito: Cognito,
-    /// The pace.
-    pub limiter: Limiter,
-}
-
-/// Clients and limiters by region, made on first use for regions that the
-/// plan did not know about (stdin input).
-pub struct Regions {
-    aws: Aws,
-    rate: Rate,
-    region_override: Option<String>,
-    map: Mutex<HashMap<String, Arc<RegionCtx>>>,
-}
-
-impl Regions {
-    /// `rate` applies to regions met later; `region_override` is `--region`.
-    pub fn new(aws: Aws, rate: Rate, region_override: Option<String>) -> Regions {
-        Regions {
-            aws,
-            rate,
-            region_override,
-            map: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The region a pool's calls go to.
-    pub fn region_of<'a>(&'a self, pool: &'a str) -> &'a str {
-        self.region_override
-            .as_deref()
-            .unwrap_or_else(|| region_of_pool(pool))
-    }
-
-    /// The context for a region, made at `rate` if new.
-    pub fn region(&self, region: &str, rate: Rate) -> Arc<RegionCtx> {
-        let mut map = self.map.lock().expect("regions lock");
-        map.entry(region.to_owned())
-            .or_insert_with(|| {
-                Arc::new(RegionCtx {
-                    cognito: self.aws.client(region),
-                    limiter: Limiter::new(rate),
-                })
-            })
-            .clone()
-    }
-
-    /// The context for a pool's region.
-    pub fn for_pool(&self, pool: &str) -> Arc<RegionCtx> {
-        self.region(self.region_of(pool), self.rate)
-    }
-}
-
-/// What the previous run left, for `--resume`.
-#[derive(Debug, Default)]
-pub struct ResumeState {
-    /// Rows whose latest outcome is `reset`/`skipped`: never called again.
-    pub done: HashSet<u64>,
-    /// Rows that may have had a call sent without a recorded outcome.
-    pub uncertain: Uncertain,
-}
-
-/// Which rows must be checked with AdminGetUser before a reset.
-#[derive(Debug, Default)]
-pub enum Uncertain {
-    /// None (a fresh run).
-    #[default]
-    None,
-    /// These keys.
-    Keys(HashSet<u64>),
-    /// Every row (the journal was lost).
-    All,
-}
-
-impl ResumeState {
-    fn is_uncertain(&self, key: u64) -> bool {
-        match &self.uncertain {
-            Uncertain::None => false,
-            Uncertain::Keys(keys) => keys.contains(&key),
-            Uncertain::All => true,
-        }
-    }
-}
-
-/// Everything the workers share.
-pub struct Pipeline {
-    /// How rows are processed.
-    pub settings: Settings,
-    /// Clients and limiters.
-    pub regions: Regions,
-    /// From an earlier run.
-    pub resume: ResumeState,
-    /// Intent journal (real resets only).
+    /// The retry driver (limiters, cancellation, counters).
+    pub caller: Arc<Caller>,
+    /// Pools: case rules, regions, clients.
+    pub pools: Arc<dyn Pools>,
+    /// What earlier runs of this report left.
+    pub earlier: Arc<Earlier>,
+    /// Users seen earlier in the input.
+    pub duplicates: Duplicates,
+    /// `--exclude`.
+    pub exclusions: Exclusions,
+    /// The intent journal (real runs only).
     pub journal: Option<Journal>,
-    /// Live counters.
-    pub stats: Arc<Stats>,
-    /// Cancellation.
-    pub stop: Arc<Stop>,
-    /// `-v`: name every row that did not succeed on stderr as it ends.
-    pub verbose: bool,
+    /// `--client-metadata` (row values win).
+    pub metadata: Vec<(String, String)>,
+    /// Whether the source may be drained after a stop (a file), or must not
+    /// be read further (a stream or a listing).
+    pub drain: bool,
 }
 
 struct Ctx {
-    pipeline: Pipeline,
+    policy: Policy,
+    caller: Arc<Caller>,
+    pools: Arc<dyn Pools>,
+    journal: Option<Journal>,
+    metadata: Vec<(String, String)>,
     /// Pools found not to exist; their rows fail without calls.
-    dead_pools: Mutex<HashSet<String>>,
-}
-
-/// What the writer reports when the run is over.
-pub struct Finished {
-    /// Counts.
-    pub tally: Tally,
-    /// The report, for a final sync.
-    pub writer: ReportWriter,
-    /// Rows whose last call may have taken effect unseen: they stay in the journal.
-    pub uncertain: Vec<(String, String)>,
-    /// A report write error, if one happened (the run was stopped).
-    pub write_error: Option<String>,
+    gone: Mutex<HashSet<String>>,
 }
 
 /// Runs every item through the pool and the report writer.
 pub async fn execute(
     mut items: mpsc::Receiver<Item>,
-    pipeline: Pipeline,
-    writer: ReportWriter,
+    mut pipeline: Pipeline,
+    writer: Writer,
 ) -> Finished {
-    let stop = pipeline.stop.clone();
-    let stats = pipeline.stats.clone();
-    let concurrency = pipeline.settings.concurrency.max(1);
-    let guard_rate =
-        (pipeline.settings.mode == Mode::Reset).then_some(pipeline.settings.max_failure_rate);
+    let stop = pipeline.caller.stop.clone();
+    let concurrency = pipeline.concurrency.max(1);
     let (records, record_rx) = mpsc::channel(RECORD_QUEUE);
-    let writer_task = tokio::spawn(write_records(
-        record_rx,
-        writer,
-        stats.clone(),
-        stop.clone(),
-        guard_rate,
-        pipeline.verbose,
-    ));
+    let writer_task = tokio::spawn(write_records(record_rx, writer));
     let ctx = Arc::new(Ctx {
-        pipeline,
-        dead_pools: Mutex::new(HashSet::new()),
+        policy: pipeline.policy,
+        caller: pipeline.caller.clone(),
+        pools: pipeline.pools.clone(),
+        journal: pipeline.journal.take(),
+        metadata: std::mem::take(&mut pipeline.metadata),
+        gone: Mutex::new(HashSet::new()),
     });
     // Each running worker holds one permit; acquiring them all at the end
     // waits for the last one.
     let slots = Arc::new(Semaphore::new(concurrency));
-    let mut seen: HashSet<u64> = HashSet::new();
-    while let Some(item) = items.recv().await {
-        let row = match item {
-            Item::Invalid(i) => {
-                let record = Record::local(
-                    i.line,
-                    &i.username,
-                    &i.pool,
-                    Outcome::Invalid,
-                    i.code,
-                    &i.message,
-                );
-                let _ = records.send(record).await;
-                continue;
-            }
-            Item::Row(row) => row,
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = stop.stopped(), if !pipeline.drain => break,
+            item = items.recv() => match item {
+                Some(item) => item,
+                None => break,
+            },
         };
-        let key = row_key(&row.pool, &row.username);
-        let settled = if !seen.insert(key) {
-            Some((
-                Outcome::Duplicate,
-                "",
-                "same user pool and username as an earlier row".to_owned(),
-            ))
-        } else if ctx.pipeline.resume.done.contains(&key) {
-            Some((
-                Outcome::Skipped,
-                "",
-                "already reset by an earlier run of this report".to_owned(),
-            ))
-        } else {
-            None
-        };
-        if let Some((outcome, code, message)) = settled {
-            let record = Record::local(row.line, &row.username, &row.pool, outcome, code, &message);
-            let _ = records.send(record).await;
+        let Some((row, start)) = settle(item, &mut pipeline, &records).await else {
             continue;
-        }
+        };
         let permit = tokio::select! {
             biased;
             _ = stop.stopped() => None,
             permit = slots.clone().acquire_owned() => permit.ok(),
         };
         let Some(permit) = permit else {
-            let _ = records.send(cancelled(&row, &stop, None, 0)).await;
+            let _ = records.send(cancelled(&row, &start, &stop, &ctx)).await;
             continue;
         };
         let ctx = ctx.clone();
         let records = records.clone();
         tokio::spawn(async move {
-            let record = work(&row, key, &ctx).await;
+            let record = work(row, start, &ctx).await;
             let _ = records.send(record).await;
             drop(permit);
         });
     }
+    // A stream is not read further; what it already handed over is recorded.
+    items.close();
+    while let Some(item) = items.recv().await {
+        if let Some((row, start)) = settle(item, &mut pipeline, &records).await {
+            let _ = records.send(cancelled(&row, &start, &stop, &ctx)).await;
+        }
+    }
     let _ = slots.acquire_many(concurrency as u32).await;
+    drop(ctx);
     drop(records);
-    writer_task.await.expect("report writer does not panic")
+    writer_task.await.expect("the report writer does not panic")
 }
 
-/// The report writer: the only task that writes the report.
-async fn write_records(
-    mut rx: mpsc::Receiver<Record>,
-    mut writer: ReportWriter,
-    stats: Arc<Stats>,
-    stop: Arc<Stop>,
-    max_failure_rate: Option<f64>,
-    verbose: bool,
-) -> Finished {
-    let mut tally = Tally::default();
-    let mut uncertain = Vec::new();
-    let mut write_error = None;
-    let (mut attempted, mut failed) = (0u64, 0u64);
-    while let Some(record) = rx.recv().await {
-        if write_error.is_none()
-            && let Err(e) = writer.write(&record)
-        {
-            let message = format!("cannot write the report {}: {e}", writer.path());
-            stop.stop(StopReason::Fatal {
-                code: "ReportError".into(),
-                message: message.clone(),
-            });
-            write_error = Some(message);
-        }
-        tally.add(&record);
-        if verbose && record.outcome.is_failure() {
-            eprintln!(
-                "line {}: {} {}: {} {}",
-                record.line,
-                record.username,
-                record.outcome.as_str(),
-                record.error_code,
-                record.error_message
+/// Records what needs no call; returns the rows that do, with what is known
+/// of them before their first call.
+async fn settle(
+    item: Item,
+    p: &mut Pipeline,
+    records: &mpsc::Sender<Record>,
+) -> Option<(Row, Start)> {
+    let row = match item {
+        Item::Invalid(i) => {
+            let record = Record::local(
+                i.line,
+                &i.username,
+                &i.pool,
+                Outcome::Invalid,
+                i.code,
+                &i.message,
             );
+            let _ = records.send(record).await;
+            return None;
         }
-        if record.uncertain {
-            uncertain.push((record.user_pool_id.clone(), record.username.clone()));
-        }
-        Stats::bump(&stats.done);
-        match record.outcome {
-            Outcome::Reset | Outcome::WouldReset => Stats::bump(&stats.reset),
-            Outcome::Failed | Outcome::WouldFail => Stats::bump(&stats.failed),
-            _ => {}
-        }
-        if matches!(record.outcome, Outcome::Reset | Outcome::Failed) {
-            attempted += 1;
-            failed += u64::from(record.outcome == Outcome::Failed);
-            if let Some(threshold) = max_failure_rate
-                && attempted >= FAILURE_RATE_MIN_ROWS
-                && failed as f64 * 100.0 > threshold * attempted as f64
-                && !stop.is_stopped()
-            {
-                stop.stop(StopReason::FailureRate {
-                    failed,
-                    attempted,
-                    threshold,
-                });
+        Item::Row(row) => row,
+    };
+    let fold = p.pools.folds_case(&row.pool);
+    let key = row_key(&row.pool, &row.username, fold);
+    let folded = if fold {
+        key
+    } else {
+        row_key(&row.pool, &row.username, true)
+    };
+    let (outcome, message) = if p.exclusions.contains(&row.pool, &row.username, fold) {
+        (
+            Outcome::Excluded,
+            "listed in --exclude; no call made".to_owned(),
+        )
+    } else if let Some(line) = p.duplicates.earlier(row.line, folded, key) {
+        (
+            Outcome::Duplicate,
+            format!("same user as line {line}; no call made"),
+        )
+    } else {
+        let done = p.earlier.done.get(key).filter(|d| d.is_done());
+        match done {
+            Some(d) if !d.owes_sign_out() => (
+                Outcome::Skipped,
+                format!("{} by an earlier run of this report", d.outcome().as_str()),
+            ),
+            _ => {
+                let start = Start {
+                    uncertain: done.is_none()
+                        && (p.earlier.check_all || p.earlier.uncertain.contains_key(&key)),
+                    known: row.known.clone(),
+                    owes_sign_out: done.map(|d| d.earlier()),
+                };
+                return Some((row, start));
             }
         }
-    }
-    Finished {
-        tally,
-        writer,
-        uncertain,
-        write_error,
-    }
-}
-
-fn cancelled(row: &Row, stop: &Stop, last: Option<&CallError>, attempts: u32) -> Record {
-    let why = match stop.reason() {
-        Some(StopReason::Interrupted) | None => "not attempted: the run was interrupted".to_owned(),
-        Some(reason) => format!("not attempted: the run was aborted ({reason})"),
     };
-    let mut record = Record::local(
-        row.line,
-        &row.username,
-        &row.pool,
-        Outcome::Cancelled,
-        last.map_or("", |e| e.code.as_str()),
-        &why,
-    );
-    record.attempts = attempts;
-    record
+    let mut record = Record::local(row.line, &row.username, &row.pool, outcome, "", &message);
+    record.key = key;
+    let _ = records.send(record).await;
+    None
 }
 
-/// A row stopped before its next call; what it did so far stays on record.
-fn cancel_row(
-    row: &Row,
-    stop: &Stop,
-    last: Option<&CallError>,
-    record: Record,
-    started: Instant,
-    uncertain: bool,
-) -> Record {
-    let mut r = cancelled(row, stop, last, record.attempts);
-    r.request_id = record.request_id;
-    r.duration_ms = started.elapsed().as_millis() as u64;
-    r.uncertain = uncertain;
-    r
-}
-
-fn ended(
-    mut record: Record,
-    outcome: Outcome,
-    code: &str,
-    message: &str,
-    started: Instant,
-) -> Record {
-    record.outcome = outcome;
-    record.error_code = code.to_owned();
-    record.error_message = message.to_owned();
-    record.duration_ms = started.elapsed().as_millis() as u64;
-    record.completed_at = crate::report::now_rfc3339();
+/// A row that the run stopped before any call.
+fn cancelled(row: &Row, start: &Start, stop: &Stop, ctx: &Ctx) -> Record {
+    let mut life = Life::new(start.clone(), ctx.policy);
+    if life.step() != Step::Done {
+        life.on(Event::Stopped);
+    }
+    let mut record = record_of(row, &life, Instant::now(), ctx);
+    if let Some(reason @ StopReason::Fatal { .. } | reason @ StopReason::FailureRate { .. }) =
+        stop.reason()
+    {
+        record.error_message = format!("not attempted: the run was aborted ({reason})");
+    }
     record
 }
 
@@ -468,230 +241,160 @@ fn metadata(global: &[(String, String)], row: &[(String, String)]) -> Vec<(Strin
     merged
 }
 
-/// One row, from first call to outcome.
-async fn work(row: &Row, key: u64, ctx: &Ctx) -> Record {
-    let p = &ctx.pipeline;
-    let settings = &p.settings;
-    let region = p.regions.for_pool(&row.pool);
+/// One row, from its first call to its record.
+async fn work(row: Row, start: Start, ctx: &Ctx) -> Record {
     let started = Instant::now();
-    let dry_run = settings.mode == Mode::DryRun;
-    let metadata = metadata(&settings.client_metadata, &row.metadata);
-    let mut record = Record::local(row.line, &row.username, &row.pool, Outcome::Failed, "", "");
-    // Check with AdminGetUser before the next reset: the previous run or
-    // the previous attempt may have reset the user without our seeing it.
-    let mut check_first = !dry_run && p.resume.is_uncertain(key);
+    let region = ctx.pools.region_of(&row.pool);
+    let call = Call {
+        ctx,
+        row: &row,
+        region: &region,
+        cognito: ctx.pools.client(&region),
+        metadata: metadata(&ctx.metadata, &row.metadata),
+    };
+    let mut life = Life::new(start, ctx.policy);
     let mut journaled = false;
-    let mut failures = 0u32;
-    let mut last: Option<CallError> = None;
-    loop {
-        if failures > 0 {
-            if failures >= settings.max_attempts {
-                let e = last.expect("a failure was recorded");
-                let outcome = if dry_run {
-                    Outcome::WouldFail
-                } else {
-                    Outcome::Failed
-                };
-                let message = format!("gave up after {} attempts: {}", failures, e.message);
-                record.uncertain = check_first;
-                return ended(record, outcome, &e.code, &message, started);
+    while life.step() != Step::Done {
+        let step = life.step();
+        let event = call.make(step, life.tries(), &mut journaled).await;
+        match life.on(event) {
+            Effect::None => {}
+            Effect::PoolGone => {
+                ctx.gone
+                    .lock()
+                    .expect("gone pools")
+                    .insert(row.pool.clone());
             }
-            Stats::bump(&p.stats.retrying);
-            let wait = settings.backoff.delay(failures);
-            let stopped = tokio::select! {
-                _ = p.stop.stopped() => true,
-                _ = tokio::time::sleep(wait) => false,
-            };
-            p.stats
-                .retrying
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            if stopped {
-                return cancel_row(row, &p.stop, last.as_ref(), record, started, check_first);
-            }
+            Effect::StopRun(e) => ctx.caller.stop.stop(StopReason::Fatal {
+                hint: crate::cognito::fatal_hint(&e.code).to_owned(),
+                code: e.code,
+                message: format!("{}: {}", step_op(step).name(), e.message),
+            }),
         }
-        if ctx
-            .dead_pools
-            .lock()
-            .expect("dead pools")
-            .contains(&row.pool)
-        {
-            return ended(
-                record,
-                if dry_run {
-                    Outcome::WouldFail
-                } else {
-                    Outcome::Failed
-                },
-                "ResourceNotFoundException",
-                "the user pool does not exist (an earlier call for this pool said so)",
-                started,
-            );
-        }
-        let sent = tokio::select! {
-            biased;
-            _ = p.stop.stopped() => {
-                return cancel_row(row, &p.stop, last.as_ref(), record, started, check_first);
-            }
-            sent = region.limiter.acquire() => sent,
-        };
-        record.attempts += 1;
-        Stats::bump(&p.stats.calls);
-        let result = if dry_run || check_first {
-            match region.cognito.get_user(&row.pool, &row.username).await {
-                Ok((state, request_id)) => {
-                    region.limiter.succeeded(sent);
-                    record.request_id = request_id;
-                    if dry_run {
-                        return match state.predicted_error() {
-                            None => ended(record, Outcome::WouldReset, "", "", started),
-                            Some((code, message)) => {
-                                ended(record, Outcome::WouldFail, code, message, started)
-                            }
-                        };
-                    }
-                    if state.status == "RESET_REQUIRED" {
-                        let message = "confirmed by an AdminGetUser check: the user is already \
-                                       RESET_REQUIRED after an earlier call; not called again";
-                        return ended(record, Outcome::Reset, "", message, started);
-                    }
-                    check_first = false;
-                    continue;
-                }
-                Err(e) if dry_run => Err(e),
-                Err(e) => {
-                    record.request_id = e.request_id.clone();
-                    match e.class {
-                        // A check that failed transiently is retried: giving up
-                        // on it could send a second reset.
-                        Class::Throttled | Class::Retryable => {
-                            if e.class == Class::Throttled {
-                                region.limiter.throttled(sent);
-                                Stats::bump(&p.stats.throttled);
-                            } else {
-                                region.limiter.succeeded(sent);
-                            }
-                            failures += 1;
-                            last = Some(e);
-                        }
-                        // The state cannot be checked (not permitted, no such
-                        // user): the reset itself decides.
-                        _ => {
-                            region.limiter.succeeded(sent);
-                            check_first = false;
-                        }
-                    }
-                    continue;
-                }
-            }
-        } else {
-            if !journaled && let Some(journal) = &p.journal {
-                if let Err(e) = journal.intend(&row.pool, &row.username).await {
-                    let message = format!("cannot write the intent journal: {e}");
-                    p.stop.stop(StopReason::Fatal {
-                        code: "JournalError".into(),
-                        message: message.clone(),
-                    });
-                    record.attempts -= 1;
-                    return ended(record, Outcome::Failed, "JournalError", &message, started);
-                }
-                journaled = true;
-            }
-            region
-                .cognito
-                .reset(&row.pool, &row.username, &metadata)
-                .await
-        };
-        match result {
-            Ok(request_id) => {
-                region.limiter.succeeded(sent);
-                record.request_id = request_id;
-                if settings.sign_out {
-                    sign_out(row, &region, settings, &p.stats, &mut record).await;
-                }
-                return ended(record, Outcome::Reset, "", "", started);
-            }
-            Err(e) => {
-                record.request_id = e.request_id.clone();
-                let final_outcome = if dry_run {
-                    Outcome::WouldFail
-                } else {
-                    Outcome::Failed
-                };
-                match e.class {
-                    Class::Throttled => {
-                        region.limiter.throttled(sent);
-                        Stats::bump(&p.stats.throttled);
-                    }
-                    Class::Retryable => {
-                        region.limiter.succeeded(sent);
-                        check_first = !dry_run && e.may_have_applied();
-                    }
-                    Class::RowFinal => {
-                        region.limiter.succeeded(sent);
-                        return ended(record, final_outcome, &e.code, &e.message, started);
-                    }
-                    Class::PoolFatal => {
-                        ctx.dead_pools
-                            .lock()
-                            .expect("dead pools")
-                            .insert(row.pool.clone());
-                        return ended(record, final_outcome, &e.code, &e.message, started);
-                    }
-                    Class::RunFatal => {
-                        p.stop.stop(StopReason::Fatal {
-                            code: e.code.clone(),
-                            message: e.message.clone(),
-                        });
-                        return ended(record, Outcome::Failed, &e.code, &e.message, started);
-                    }
-                }
-                failures += 1;
-                last = Some(e);
-            }
-        }
+    }
+    record_of(&row, &life, started, ctx)
+}
+
+fn step_op(step: Step) -> Op {
+    match step {
+        Step::Check(_) => Op::GetUser,
+        Step::SignOut => Op::SignOut,
+        Step::Disable => Op::Disable,
+        Step::Reset | Step::Done => Op::Reset,
     }
 }
 
-/// AdminUserGlobalSignOut after a successful reset, retried like a reset.
-async fn sign_out(
-    row: &Row,
-    region: &RegionCtx,
-    settings: &Settings,
-    stats: &Stats,
-    record: &mut Record,
-) {
-    let mut failures = 0;
-    loop {
-        let sent = region.limiter.acquire().await;
-        record.attempts += 1;
-        Stats::bump(&stats.calls);
-        match region
-            .cognito
-            .global_sign_out(&row.pool, &row.username)
-            .await
-        {
-            Ok(request_id) => {
-                region.limiter.succeeded(sent);
-                record.request_id = request_id;
-                record.signed_out = Some(true);
-                return;
-            }
-            Err(e) => {
-                if e.class == Class::Throttled {
-                    region.limiter.throttled(sent);
-                    Stats::bump(&stats.throttled);
-                }
-                failures += 1;
-                let transient = matches!(e.class, Class::Throttled | Class::Retryable);
-                if !transient || failures >= settings.max_attempts {
-                    record.signed_out = Some(false);
-                    record.sign_out_error = Some(e.code);
-                    return;
-                }
-                tokio::time::sleep(settings.backoff.delay(failures)).await;
-            }
+/// What one row needs to make its calls.
+struct Call<'a> {
+    ctx: &'a Ctx,
+    row: &'a Row,
+    region: &'a str,
+    cognito: Cognito,
+    metadata: Vec<(String, String)>,
+}
+
+impl Call<'_> {
+    /// Makes the call a step needs, through the retry driver.
+    async fn make(&self, step: Step, tries: &mut Tries, journaled: &mut bool) -> Event {
+        let (pool, user) = (self.row.pool.as_str(), self.row.username.as_str());
+        if self.ctx.gone.lock().expect("gone pools").contains(pool) {
+            return Event::Err(CallError::local(
+                Class::PoolFatal,
+                "ResourceNotFoundException",
+                "the user pool does not exist (an earlier call for this pool said so)".into(),
+            ));
         }
+        let caller = &self.ctx.caller;
+        let c = &self.cognito;
+        let op = step_op(step);
+        let answer = match step {
+            Step::Check(_) => {
+                let answer = caller
+                    .call(self.region, op, tries, || c.get_user(pool, user))
+                    .await;
+                return event(answer, Some);
+            }
+            Step::Reset => {
+                if let Err(e) = self.journal(journaled).await {
+                    return Event::Err(e);
+                }
+                let meta = &self.metadata;
+                caller
+                    .call(self.region, op, tries, || c.reset(pool, user, meta))
+                    .await
+            }
+            Step::SignOut => {
+                caller
+                    .call(self.region, op, tries, || c.global_sign_out(pool, user))
+                    .await
+            }
+            Step::Disable => {
+                caller
+                    .call(self.region, op, tries, || c.disable_user(pool, user))
+                    .await
+            }
+            Step::Done => return Event::Stopped,
+        };
+        event(answer, |()| None)
     }
+
+    /// Records the row's intent before its first reset is sent.
+    async fn journal(&self, journaled: &mut bool) -> Result<(), CallError> {
+        let Some(journal) = &self.ctx.journal else {
+            return Ok(());
+        };
+        if *journaled {
+            return Ok(());
+        }
+        journal
+            .intend(&self.row.pool, &self.row.username)
+            .await
+            .map_err(|e| {
+                CallError::local(
+                    Class::RunFatal,
+                    "JournalError",
+                    format!("cannot write the intent journal, so no reset can be sent safely: {e}"),
+                )
+            })?;
+        *journaled = true;
+        Ok(())
+    }
+}
+
+fn event<T>(
+    answer: Answer<T>,
+    state: impl FnOnce(T) -> Option<crate::cognito::UserState>,
+) -> Event {
+    match answer {
+        Answer::Ok(reply) => Event::Ok(state(reply.value)),
+        Answer::Err(e) => Event::Err(e),
+        Answer::Stopped => Event::Stopped,
+    }
+}
+
+fn record_of(row: &Row, life: &Life, started: Instant, ctx: &Ctx) -> Record {
+    let ending = life.ending().expect("a finished life has an ending");
+    let mut record = Record::local(
+        row.line,
+        &row.username,
+        &row.pool,
+        ending.outcome,
+        &ending.code,
+        &ending.message,
+    );
+    record.key = row_key(&row.pool, &row.username, ctx.pools.folds_case(&row.pool));
+    record.attempts = life.tried().calls;
+    record.request_id.clone_from(&life.tried().request_id);
+    record.duration_ms = started.elapsed().as_millis() as u64;
+    if ctx.policy.sign_out {
+        record.signed_out = ending.signed_out;
+        record.sign_out_error.clone_from(&ending.sign_out_error);
+    }
+    record.uncertain = ending.uncertain;
+    record.unreachable.clone_from(&ending.unreachable);
+    record.kept_password.clone_from(&ending.kept_password);
+    record.federated = ending.federated;
+    record
 }
 
 #[cfg(test)]

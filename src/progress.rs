@@ -1,34 +1,118 @@
-//! The only owner of the terminal while a run is under way.
+//! The only owner of the terminal.
 //!
-//! Workers and the report writer bump the atomics in [`Stats`]; the progress
-//! task samples them: an indicatif bar on a terminal, one log line every
-//! [`LOG_EVERY`] off a terminal (cron, CI), nothing with `--quiet`.
+//! Everything the tool prints to stderr goes through [`say`] (and the
+//! `tracing` writer built on it): lines are printed above the progress bar,
+//! never through it; control characters are escaped, so nothing read from an
+//! input can drive the terminal; and a closed or broken stderr never stops
+//! the run — the report is the record, and the exit code still says what
+//! happened.
+//!
+//! Workers, the retry driver and the report writer bump the atomics in
+//! [`Stats`]; the progress task samples them: an indicatif bar on a terminal,
+//! one log line every [`LOG_EVERY`] off a terminal (cron, CI), nothing with
+//! `--quiet`.
 
-use std::sync::Arc;
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
+use crate::limiter::Category;
+
 /// Interval between progress lines when stderr is not a terminal.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// Live counters, written by workers and the writer, read by the progress task.
+/// The bar, while one is shown: lines are printed above it.
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Escapes control characters (and nothing else), so that text from an input
+/// prints as data: `\n` becomes `\\n`, ESC becomes `\\u{1b}`.
+pub fn escape(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_owned(),
+            '\r' => "\\r".to_owned(),
+            '\t' => "\\t".to_owned(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Prints text on stderr, above the bar if one is shown. Control characters
+/// other than line breaks are escaped; write errors are ignored.
+pub fn say(text: &str) {
+    let mut clean: String = text.split('\n').map(escape).collect::<Vec<_>>().join("\n");
+    clean.push('\n');
+    let write = || {
+        let _ = std::io::stderr().lock().write_all(clean.as_bytes());
+    };
+    let bar = BAR.lock().map(|b| b.clone()).unwrap_or(None);
+    match bar {
+        Some(bar) => bar.suspend(write),
+        None => write(),
+    }
+}
+
+/// The `tracing` writer: every event goes through [`say`].
+#[derive(Clone, Copy, Default)]
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        say(text.trim_end_matches('\n'));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LogWriter
+    }
+}
+
+/// Live counters, written by workers, the retry driver and the report
+/// writer, read by the progress task and the summary.
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Rows recorded in the report.
     pub done: AtomicU64,
     /// Rows recorded `reset` (or `would_reset`).
     pub reset: AtomicU64,
+    /// Rows recorded `disabled`.
+    pub disabled: AtomicU64,
     /// Rows recorded `failed` (or `would_fail`).
     pub failed: AtomicU64,
-    /// Rows waiting to retry.
+    /// Users signed out.
+    pub signed_out: AtomicU64,
+    /// Sign-outs that failed.
+    pub sign_out_failed: AtomicU64,
+    /// Calls waiting to be retried.
     pub retrying: AtomicU64,
-    /// API calls sent.
-    pub calls: AtomicU64,
-    /// Calls answered with TooManyRequestsException.
-    pub throttled: AtomicU64,
+    calls: [AtomicU64; 5],
+    throttled: [AtomicU64; 5],
+}
+
+/// Counts a call as waiting to be retried until dropped.
+pub struct Retrying<'a>(&'a AtomicU64);
+
+impl Drop for Retrying<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Stats {
@@ -40,6 +124,32 @@ impl Stats {
     /// Adds one to a counter.
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One call sent in `category`.
+    pub fn count_call(&self, category: Category) {
+        Stats::bump(&self.calls[category.index()]);
+    }
+
+    /// One call throttled in `category`.
+    pub fn count_throttle(&self, category: Category) {
+        Stats::bump(&self.throttled[category.index()]);
+    }
+
+    /// A call waits for its retry while the guard lives.
+    pub fn retrying(&self) -> Retrying<'_> {
+        Stats::bump(&self.retrying);
+        Retrying(&self.retrying)
+    }
+
+    /// Calls sent in `category`.
+    pub fn calls(&self, category: Category) -> u64 {
+        Stats::get(&self.calls[category.index()])
+    }
+
+    /// Calls throttled in `category`.
+    pub fn throttles(&self, category: Category) -> u64 {
+        Stats::get(&self.throttled[category.index()])
     }
 }
 
@@ -54,47 +164,71 @@ pub enum Display {
     Quiet,
 }
 
-/// Shows progress until `done` is cancelled. `total` is the row count when known.
-pub async fn show(
-    display: Display,
-    stats: Arc<Stats>,
-    total: Option<u64>,
-    done: CancellationToken,
-) {
+/// The categories a run uses, for the rates shown.
+fn rates_line(stats: &Stats, categories: &[Category], secs: f64) -> String {
+    categories
+        .iter()
+        .map(|c| format!("{} {:.1}/s", c.name(), stats.calls(*c) as f64 / secs))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn counts_line(stats: &Stats, sign_out: bool) -> String {
+    let mut parts = vec![format!("reset {}", Stats::get(&stats.reset))];
+    if sign_out {
+        parts.push(format!("signed out {}", Stats::get(&stats.signed_out)));
+    }
+    for (name, counter) in [("disabled", &stats.disabled), ("failed", &stats.failed)] {
+        parts.push(format!("{name} {}", Stats::get(counter)));
+    }
+    parts.push(format!("retrying {}", Stats::get(&stats.retrying)));
+    parts.join(" · ")
+}
+
+/// What the progress task shows.
+pub struct Show {
+    /// How.
+    pub display: Display,
+    /// The counters.
+    pub stats: Arc<Stats>,
+    /// The row count, when known.
+    pub total: Option<u64>,
+    /// Whether sign-outs are counted.
+    pub sign_out: bool,
+    /// The categories whose rates are shown.
+    pub categories: Vec<Category>,
+}
+
+/// Shows progress until `done` is cancelled.
+pub async fn show(show: Show, done: CancellationToken) {
     let started = Instant::now();
-    let line = |stats: &Stats| {
-        let calls = Stats::get(&stats.calls);
+    let line = |s: &Show| {
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
         format!(
-            "reset {} · failed {} · retrying {} · throttled {} · {:.1} calls/s",
-            Stats::get(&stats.reset),
-            Stats::get(&stats.failed),
-            Stats::get(&stats.retrying),
-            Stats::get(&stats.throttled),
-            calls as f64 / started.elapsed().as_secs_f64().max(1e-3)
+            "{} · {}",
+            counts_line(&s.stats, s.sign_out),
+            rates_line(&s.stats, &s.categories, secs)
         )
     };
-    match display {
+    match show.display {
         Display::Quiet => done.cancelled().await,
         Display::Log => loop {
             tokio::select! {
                 _ = done.cancelled() => return,
                 _ = tokio::time::sleep(LOG_EVERY) => {}
             }
-            let rows = Stats::get(&stats.done);
-            let of = total.map(|t| format!("/{t}")).unwrap_or_default();
-            eprintln!(
+            let rows = Stats::get(&show.stats.done);
+            let of = show.total.map(|t| format!("/{t}")).unwrap_or_default();
+            say(&format!(
                 "progress: {rows}{of} rows · {} · {:.0}s",
-                line(&stats),
+                line(&show),
                 started.elapsed().as_secs_f64()
-            );
+            ));
         },
         Display::Bar => {
-            let bar = match total {
-                Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()),
-                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-            };
-            let template = if total.is_some() {
-                "{bar:30.cyan/blue} {pos}/{len} rows · eta {eta} · {msg}"
+            let bar = ProgressBar::with_draw_target(show.total, ProgressDrawTarget::stderr());
+            let template = if show.total.is_some() {
+                "{bar:25.cyan/blue} {pos}/{len} rows · eta {eta} · {msg}"
             } else {
                 "{spinner} {pos} rows · {msg}"
             };
@@ -102,16 +236,45 @@ pub async fn show(
                 ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
+            if let Ok(mut slot) = BAR.lock() {
+                *slot = Some(bar.clone());
+            }
             loop {
-                bar.set_position(Stats::get(&stats.done));
-                bar.set_message(line(&stats));
+                bar.set_position(Stats::get(&show.stats.done));
+                bar.set_message(line(&show));
                 tokio::select! {
                     _ = done.cancelled() => break,
                     _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                 }
             }
-            bar.set_position(Stats::get(&stats.done));
+            if let Ok(mut slot) = BAR.lock() {
+                *slot = None;
+            }
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_text_is_kept() {
+        assert_eq!(escape("alice"), "alice");
+        assert_eq!(escape("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(escape("x\ny\r\t"), "x\\ny\\r\\t");
+        assert_eq!(escape("Zoë"), "Zoë");
+    }
+
+    #[test]
+    fn the_retry_guard_counts_while_it_lives() {
+        let stats = Stats::default();
+        {
+            let _a = stats.retrying();
+            let _b = stats.retrying();
+            assert_eq!(Stats::get(&stats.retrying), 2);
+        }
+        assert_eq!(Stats::get(&stats.retrying), 0);
     }
 }

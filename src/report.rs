@@ -1,20 +1,18 @@
 //! The report: one record per row, the only file the run's outcomes go to.
 //!
-//! Owns the record type, the outcome words and exit-relevant counts (SPEC §6),
-//! writing (CSV or JSONL by extension, appended and flushed per record, mode
-//! 0600) and reading an earlier report back for `--resume`. Only the writer
-//! task in `pool` holds a [`ReportWriter`]; workers send it records.
+//! Owns the record type, the outcome words, the columns, and writing (CSV or
+//! JSONL by extension, mode 0600, appended in batches that the writer task
+//! flushes by time and by count). Reading an earlier report back is
+//! `resume`'s. Only the writer task in `pool` holds a [`ReportWriter`];
+//! workers send it records.
 
-use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit::StartError;
-use crate::input::row_key;
+use crate::cognito::Unreachable;
 
 /// How a row ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -36,11 +34,16 @@ pub enum Outcome {
     WouldFail,
     /// Not attempted because the run was interrupted or aborted.
     Cancelled,
+    /// A reset cannot reach the user (no verified contact, a status that
+    /// cannot be reset), so with `--unresettable disable` the user was disabled.
+    Disabled,
+    /// Listed in `--exclude`; no call of any kind.
+    Excluded,
 }
 
 impl Outcome {
     /// Every outcome, in report order.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Reset,
         Outcome::Failed,
         Outcome::Invalid,
@@ -49,6 +52,8 @@ impl Outcome {
         Outcome::WouldReset,
         Outcome::WouldFail,
         Outcome::Cancelled,
+        Outcome::Disabled,
+        Outcome::Excluded,
     ];
 
     /// The word written in the report.
@@ -62,6 +67,8 @@ impl Outcome {
             Outcome::WouldReset => "would_reset",
             Outcome::WouldFail => "would_fail",
             Outcome::Cancelled => "cancelled",
+            Outcome::Disabled => "disabled",
+            Outcome::Excluded => "excluded",
         }
     }
 
@@ -70,9 +77,15 @@ impl Outcome {
         Outcome::ALL.into_iter().find(|o| o.as_str() == word)
     }
 
-    /// Whether the user is known to be reset, so a resume must not call again.
+    /// Whether the user is known to be locked out (reset or disabled), so a
+    /// resume must not reset again.
     pub fn is_done(self) -> bool {
-        matches!(self, Outcome::Reset | Outcome::Skipped)
+        matches!(self, Outcome::Reset | Outcome::Skipped | Outcome::Disabled)
+    }
+
+    /// Whether the row was a real run's (not a dry run's) outcome.
+    pub fn is_dry_run(self) -> bool {
+        matches!(self, Outcome::WouldReset | Outcome::WouldFail)
     }
 
     /// Whether this outcome makes the exit code 1.
@@ -118,6 +131,19 @@ pub struct Record {
     /// before calling again. Kept in the journal across a clean finish.
     #[serde(skip)]
     pub uncertain: bool,
+    /// Not written: why the user keeps (or, in a dry run, would keep) a
+    /// working password, when a reset cannot reach them.
+    #[serde(skip)]
+    pub unreachable: Option<Unreachable>,
+    /// Not written: why the user is left with a working password, if so.
+    #[serde(skip)]
+    pub kept_password: Option<String>,
+    /// Not written: a federated user.
+    #[serde(skip)]
+    pub federated: bool,
+    /// Not written: the user's key (pool, username), for the journal.
+    #[serde(skip)]
+    pub key: u64,
 }
 
 impl Record {
@@ -144,6 +170,10 @@ impl Record {
             signed_out: None,
             sign_out_error: None,
             uncertain: false,
+            unreachable: None,
+            kept_password: None,
+            federated: false,
+            key: 0,
         }
     }
 }
@@ -153,7 +183,7 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
-/// The report's columns, in order (SPEC §6).
+/// The report's columns, in order.
 pub const COLUMNS: [&str; 10] = [
     "line",
     "username",
@@ -190,67 +220,58 @@ impl ReportFormat {
     }
 }
 
-/// Opens a file for writing with mode 0600, creating it if needed; `append`
-/// keeps what is there, otherwise it is emptied.
-pub fn open_private(path: &Path, append: bool) -> std::io::Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(append)
-        .truncate(!append)
-        .mode(0o600)
-        .open(path)?;
-    // A file created earlier by someone else keeps its mode; narrow it.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    Ok(file)
+/// The header line of a CSV report.
+pub fn csv_header(sign_out: bool) -> Vec<&'static str> {
+    let mut header: Vec<&str> = COLUMNS.to_vec();
+    if sign_out {
+        header.extend(SIGN_OUT_COLUMNS);
+    }
+    header
 }
 
-/// Appends records to the report; one write and flush per record.
+/// Appends records to the report. Writes are buffered; the writer task calls
+/// [`ReportWriter::flush`] by time and by count, so an outcome reaches the
+/// file within a fraction of a second without a system call per row.
 pub struct ReportWriter {
-    format: ReportFormat,
     sign_out: bool,
     csv: Option<csv::Writer<File>>,
-    jsonl: Option<File>,
+    jsonl: Option<BufWriter<File>>,
     path: String,
 }
 
 impl ReportWriter {
-    /// Opens the report. `append` continues an existing file (its header is
-    /// already there); otherwise the file is started afresh with a header.
-    pub fn open(path: &Path, append: bool, sign_out: bool) -> Result<ReportWriter, StartError> {
-        let display = path.display().to_string();
-        let file = open_private(path, append).map_err(|e| StartError::io(&display, e))?;
-        let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
-        let format = ReportFormat::from_path(path);
+    /// Writes to `file` (opened, locked, positioned at its end); `header`
+    /// starts a new CSV report with its header line.
+    pub fn new(
+        file: File,
+        path: &Path,
+        sign_out: bool,
+        header: bool,
+    ) -> std::io::Result<ReportWriter> {
         let mut writer = ReportWriter {
-            format,
             sign_out,
             csv: None,
             jsonl: None,
-            path: display.clone(),
+            path: crate::progress::escape(&path.display().to_string()),
         };
-        match format {
+        match ReportFormat::from_path(path) {
             ReportFormat::Csv => {
                 let mut csv = csv::WriterBuilder::new()
                     .has_headers(false)
+                    .buffer_capacity(64 * 1024)
                     .from_writer(file);
-                if empty {
-                    let mut header: Vec<&str> = COLUMNS.to_vec();
-                    if sign_out {
-                        header.extend(SIGN_OUT_COLUMNS);
-                    }
-                    csv.write_record(&header)
-                        .and_then(|_| Ok(csv.flush()?))
-                        .map_err(|e| StartError::io(&display, e.into()))?;
+                if header {
+                    csv.write_record(csv_header(sign_out))?;
+                    csv.flush()?;
                 }
                 writer.csv = Some(csv);
             }
-            ReportFormat::Jsonl => writer.jsonl = Some(file),
+            ReportFormat::Jsonl => writer.jsonl = Some(BufWriter::with_capacity(64 * 1024, file)),
         }
         Ok(writer)
     }
 
-    /// Writes one record and flushes it to the OS.
+    /// Writes one record into the buffer.
     pub fn write(&mut self, record: &Record) -> std::io::Result<()> {
         if let Some(csv) = &mut self.csv {
             let line = record.line.to_string();
@@ -277,137 +298,36 @@ impl ReportWriter {
                 fields.push(record.sign_out_error.as_deref().unwrap_or(""));
             }
             csv.write_record(&fields)?;
-            csv.flush()?;
         } else if let Some(file) = &mut self.jsonl {
-            let mut line = serde_json::to_vec(record)?;
-            line.push(b'\n');
-            file.write_all(&line)?;
+            serde_json::to_writer(&mut *file, record)?;
+            file.write_all(b"\n")?;
         }
         Ok(())
     }
 
+    /// Hands everything written so far to the OS.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        match (&mut self.csv, &mut self.jsonl) {
+            (Some(csv), _) => csv.flush(),
+            (_, Some(file)) => file.flush(),
+            _ => Ok(()),
+        }
+    }
+
     /// Forces everything written so far to stable storage.
     pub fn sync(&mut self) -> std::io::Result<()> {
-        if let Some(csv) = &mut self.csv {
-            csv.flush()?;
-            csv.get_ref().sync_data()?;
-        } else if let Some(file) = &self.jsonl {
-            file.sync_data()?;
+        self.flush()?;
+        match (&self.csv, &self.jsonl) {
+            (Some(csv), _) => csv.get_ref().sync_data(),
+            (_, Some(file)) => file.get_ref().sync_data(),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The report's path, for messages.
     pub fn path(&self) -> &str {
         &self.path
     }
-
-    /// The report's encoding.
-    pub fn format(&self) -> ReportFormat {
-        self.format
-    }
-}
-
-/// What an earlier report says, for `--resume`.
-#[derive(Debug, Default)]
-pub struct Previous {
-    /// Keys ([`row_key`]) whose latest outcome is `reset` or `skipped`.
-    pub done: HashSet<u64>,
-    /// Records read.
-    pub records: u64,
-    /// Whether a torn last line (from a crash) was cut off.
-    pub torn_line_removed: bool,
-    /// Whether the report was written with the sign-out columns.
-    pub sign_out_columns: bool,
-}
-
-/// Cuts a torn final line (no trailing newline) off a file, so that appending
-/// starts on a fresh line. Returns whether anything was cut.
-pub fn cut_torn_line(path: &Path) -> std::io::Result<bool> {
-    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(false);
-    }
-    // Walk back from the end to the last newline.
-    let mut pos = len;
-    let mut buf = [0u8; 8192];
-    loop {
-        let start = pos.saturating_sub(buf.len() as u64);
-        let n = (pos - start) as usize;
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut buf[..n])?;
-        if let Some(i) = buf[..n].iter().rposition(|&b| b == b'\n') {
-            let keep = start + i as u64 + 1;
-            if keep == len {
-                return Ok(false);
-            }
-            file.set_len(keep)?;
-            return Ok(true);
-        }
-        if start == 0 {
-            file.set_len(0)?;
-            return Ok(true);
-        }
-        pos = start;
-    }
-}
-
-/// Reads an earlier report (after cutting a torn last line).
-pub fn read_previous(path: &Path) -> Result<Previous, StartError> {
-    let display = path.display().to_string();
-    let io = |e| StartError::io(&display, e);
-    let mut previous = Previous {
-        torn_line_removed: cut_torn_line(path).map_err(io)?,
-        ..Previous::default()
-    };
-    let file = File::open(path).map_err(io)?;
-    let mut latest: HashMap<u64, bool> = HashMap::new();
-    let mut note = |pool: &str, username: &str, outcome: Option<Outcome>| {
-        if let Some(outcome) = outcome {
-            latest.insert(row_key(pool, username), outcome.is_done());
-        }
-    };
-    match ReportFormat::from_path(path) {
-        ReportFormat::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(BufReader::new(file));
-            let header = reader.headers().map_err(|e| io(e.into()))?.clone();
-            previous.sign_out_columns = header.iter().any(|h| h == SIGN_OUT_COLUMNS[0]);
-            if !header.is_empty() && header.iter().take(COLUMNS.len()).ne(COLUMNS) {
-                return Err(StartError::ForeignReport(format!(
-                    "{display} is not a cognito-reset report (unexpected header)"
-                )));
-            }
-            for record in reader.records().flatten() {
-                previous.records += 1;
-                let field = |i| record.get(i).unwrap_or_default();
-                note(field(2), field(1), Outcome::parse(field(3)));
-            }
-        }
-        ReportFormat::Jsonl => {
-            for line in BufReader::new(file).lines() {
-                let line = line.map_err(io)?;
-                let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
-                    continue;
-                };
-                previous.records += 1;
-                previous.sign_out_columns |= value.get("signed_out").is_some();
-                let text = |k: &str| value.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-                note(
-                    text("user_pool_id"),
-                    text("username"),
-                    Outcome::parse(text("outcome")),
-                );
-            }
-        }
-    }
-    previous.done = latest
-        .into_iter()
-        .filter_map(|(k, done)| done.then_some(k))
-        .collect();
-    Ok(previous)
 }
 
 #[cfg(test)]
@@ -427,46 +347,23 @@ mod tests {
     }
 
     #[test]
-    fn csv_report_has_the_spec_header_and_mode_0600() {
+    fn csv_report_has_the_header_and_sign_out_columns_when_asked() {
         let dir = std::env::temp_dir().join(format!("cr-report-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("r.csv");
-        let mut w = ReportWriter::open(&path, false, false).unwrap();
-        w.write(&record("alice", Outcome::Reset)).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at\n"));
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn latest_outcome_wins_and_torn_line_is_cut() {
-        let dir = std::env::temp_dir().join(format!("cr-prev-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        for name in ["r.csv", "r.jsonl"] {
-            let path = dir.join(name);
-            let mut w = ReportWriter::open(&path, false, false).unwrap();
-            w.write(&record("alice", Outcome::Failed)).unwrap();
-            w.write(&record("alice", Outcome::Reset)).unwrap();
-            w.write(&record("bob", Outcome::Reset)).unwrap();
-            w.write(&record("bob", Outcome::Failed)).unwrap();
-            w.write(&record("carol", Outcome::Skipped)).unwrap();
-            drop(w);
-            let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-            f.write_all(b"7,dave,eu-west-1_P,res").unwrap();
-            let prev = read_previous(&path).unwrap();
-            assert!(prev.torn_line_removed);
-            assert_eq!(prev.records, 5);
-            let mut done: Vec<u64> = prev.done.into_iter().collect();
-            done.sort();
-            let mut want = vec![
-                row_key("eu-west-1_P", "alice"),
-                row_key("eu-west-1_P", "carol"),
-            ];
-            want.sort();
-            assert_eq!(done, want);
-            assert!(std::fs::read(&path).unwrap().ends_with(b"\n"));
+        for sign_out in [false, true] {
+            let path = dir.join(format!("r{sign_out}.csv"));
+            let file = crate::files::open(&path, crate::files::Open::CreateNew).unwrap();
+            let mut w = ReportWriter::new(file, &path, sign_out, true).unwrap();
+            let mut r = record("alice", Outcome::Reset);
+            r.signed_out = sign_out.then_some(true);
+            w.write(&r).unwrap();
+            w.sync().unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut lines = text.lines();
+            let header = lines.next().unwrap();
+            assert!(header.starts_with("line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at"));
+            assert_eq!(header.ends_with(",signed_out,sign_out_error"), sign_out);
+            assert_eq!(lines.next().unwrap().ends_with(",true,"), sign_out);
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -1,11 +1,26 @@
-//! The retry policy as data: how long to wait before attempt N.
+//! The one retry driver: every call the tool makes goes through
+//! [`Caller::call`] — resets, checks, sign-outs, disables, listing pages,
+//! pool descriptions. Only the operation and its limiter differ.
 //!
-//! Exponential backoff with full jitter, as the AWS SDKs do:
-//! `rand(0, min(cap, base · 2^(attempt-1)))`. Pure, so it is unit-tested here;
-//! the worker loop in `pool` applies it and also takes a limiter permit for
-//! every retry.
+//! Each attempt waits for its category's limiter permit; a failed attempt
+//! waits its backoff (exponential with full jitter, as the AWS SDKs do:
+//! `rand(0, min(cap, base · 2^(attempt-1)))`) and the permit again. A
+//! throttle slows the category's limiter. Transient failures are retried up
+//! to `--max-attempts`; everything else goes back to the caller at once.
+//! A reset is not idempotent: when its answer is lost (timeout, dropped
+//! connection, 5xx) the reset may have been applied, so the driver returns
+//! that answer instead of sending it again, and the row checks first.
+//! Cancellation: once the run is stopping no attempt is sent.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::cognito::{CallError, CallResult, Class, Op, Reply};
+use crate::life::Tries;
+use crate::limiter::Limiters;
+use crate::progress::Stats;
+use crate::shutdown::Stop;
 
 /// First backoff ceiling: short, because most retries are throttles that the
 /// limiter already slows down.
@@ -47,6 +62,108 @@ impl Backoff {
     /// The wait before retry number `retry`, jittered.
     pub fn delay(&self, retry: u32) -> Duration {
         self.delay_with(retry, rand::random_range(0.0..1.0))
+    }
+}
+
+/// What a call came to.
+#[derive(Debug)]
+pub enum Answer<T> {
+    /// It succeeded.
+    Ok(Reply<T>),
+    /// It failed for good, or (a reset) its answer was lost.
+    Err(CallError),
+    /// The run is stopping: nothing was sent (or sent again).
+    Stopped,
+}
+
+/// The retry driver, shared by every task that calls Cognito.
+pub struct Caller {
+    /// Waits between attempts.
+    pub backoff: Backoff,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// One limiter per (region, category).
+    pub limiters: Arc<Limiters>,
+    /// The run's cancellation.
+    pub stop: Arc<Stop>,
+    /// Live counters: calls, throttles and retries per category.
+    pub stats: Arc<Stats>,
+}
+
+impl Caller {
+    /// Makes one call in `region`, retrying as the call's class says.
+    /// `tries` is the budget: its failures carry over between calls for the
+    /// same purpose (a reset sent again after a check).
+    pub async fn call<T, F, Fut>(
+        &self,
+        region: &str,
+        op: Op,
+        tries: &mut Tries,
+        mut send: F,
+    ) -> Answer<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CallResult<T>>,
+    {
+        let category = op.category();
+        let limiter = self.limiters.get(region, category);
+        loop {
+            if tries.failures > 0 && !self.wait(tries.failures).await {
+                return Answer::Stopped;
+            }
+            let sent = tokio::select! {
+                biased;
+                _ = self.stop.stopped() => return Answer::Stopped,
+                sent = limiter.acquire() => sent,
+            };
+            tries.calls += 1;
+            self.stats.count_call(category);
+            let result = send().await;
+            tracing::debug!(
+                op = op.name(),
+                attempt = tries.failures + 1,
+                ok = result.is_ok(),
+                code = result.as_ref().err().map(|e| e.code.as_str()),
+                "call"
+            );
+            let e = match result {
+                Ok(reply) => {
+                    limiter.succeeded(sent);
+                    tries.request_id.clone_from(&reply.request_id);
+                    return Answer::Ok(reply);
+                }
+                Err(e) => e,
+            };
+            if !e.request_id.is_empty() {
+                tries.request_id.clone_from(&e.request_id);
+            }
+            match e.class {
+                Class::Throttled => {
+                    limiter.throttled(sent);
+                    self.stats.count_throttle(category);
+                }
+                Class::Retryable => limiter.succeeded(sent),
+                _ => {
+                    limiter.succeeded(sent);
+                    return Answer::Err(e);
+                }
+            }
+            tries.failures += 1;
+            let lost = e.may_have_applied() && !op.idempotent();
+            if lost || tries.failures >= self.max_attempts {
+                return Answer::Err(e);
+            }
+        }
+    }
+
+    /// Waits the backoff before retry number `retry`; `false` if the run
+    /// stopped meanwhile.
+    async fn wait(&self, retry: u32) -> bool {
+        let _retrying = self.stats.retrying();
+        tokio::select! {
+            _ = self.stop.stopped() => false,
+            _ = tokio::time::sleep(self.backoff.delay(retry)) => true,
+        }
     }
 }
 

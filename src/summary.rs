@@ -1,21 +1,43 @@
-//! Counting outcomes, and the end-of-run summary (stderr and `--summary` JSON).
+//! Counting outcomes, and the end of a run: the summary on stderr for the
+//! operator, and as JSON (`--summary`, mode 0600) as the audit record — who
+//! ran what, when, on which list, against which pools, why, and with what
+//! result — plus the command that resumes the run.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::io::{Seek, Write};
 
 use serde::Serialize;
 
-use crate::report::{Outcome, Record};
+use crate::config::Source;
+use crate::journal::RunLine;
+use crate::limiter::{Category, Rate};
+use crate::progress::{escape, say};
+use crate::report::{Outcome, Record, now_rfc3339};
+use crate::run::{Executed, finished_code, say_unless_quiet};
+use crate::session::Session;
+use crate::shutdown::StopReason;
 
 /// Counts kept by the report writer as records go by.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
 pub struct Tally {
-    /// Rows by outcome word.
-    pub outcomes: BTreeMap<&'static str, u64>,
-    /// Rows by error code (failed, invalid, would_fail, cancelled with a code).
-    pub error_codes: BTreeMap<String, u64>,
     /// Rows recorded.
     pub rows: u64,
+    /// Rows by outcome word.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Rows by error code (failed, invalid, would_fail, disabled, cancelled
+    /// with a code).
+    pub error_codes: BTreeMap<String, u64>,
+    /// Users signed out (`--global-sign-out`).
+    pub signed_out: u64,
+    /// Sign-outs that failed, by error code.
+    pub sign_out_failed: BTreeMap<String, u64>,
+    /// Users left with a working password, by reason (in a dry run: who
+    /// would be).
+    pub kept_password: BTreeMap<String, u64>,
+    /// Dry run: users that `--unresettable disable` would disable.
+    pub would_disable: u64,
+    /// Federated users (no password in Cognito; reset at their identity provider).
+    pub federated: u64,
     /// API calls made for rows.
     pub attempts: u64,
 }
@@ -23,14 +45,35 @@ pub struct Tally {
 impl Tally {
     /// Counts one record.
     pub fn add(&mut self, record: &Record) {
-        *self.outcomes.entry(record.outcome.as_str()).or_default() += 1;
-        if !record.error_code.is_empty() && record.outcome != Outcome::Reset {
+        self.rows += 1;
+        *self
+            .outcomes
+            .entry(record.outcome.as_str().to_owned())
+            .or_default() += 1;
+        if !record.error_code.is_empty() {
             *self
                 .error_codes
                 .entry(record.error_code.clone())
                 .or_default() += 1;
         }
-        self.rows += 1;
+        match (record.signed_out, &record.sign_out_error) {
+            (Some(true), _) => self.signed_out += 1,
+            (Some(false), code) => {
+                let code = code.clone().unwrap_or_default();
+                *self.sign_out_failed.entry(code).or_default() += 1;
+            }
+            _ => {}
+        }
+        if let Some(reason) = &record.kept_password {
+            *self.kept_password.entry(reason.clone()).or_default() += 1;
+        }
+        if record.outcome == Outcome::WouldFail
+            && record.unreachable.is_some()
+            && record.kept_password.is_none()
+        {
+            self.would_disable += 1;
+        }
+        self.federated += u64::from(record.federated);
         self.attempts += u64::from(record.attempts);
     }
 
@@ -39,84 +82,458 @@ impl Tally {
         self.outcomes.get(outcome.as_str()).copied().unwrap_or(0)
     }
 
-    /// Whether any row failed or was invalid (exit code 1).
+    /// Sign-outs that failed.
+    pub fn sign_outs_failed(&self) -> u64 {
+        self.sign_out_failed.values().sum()
+    }
+
+    /// Users left with a working password.
+    pub fn kept(&self) -> u64 {
+        self.kept_password.values().sum()
+    }
+
+    /// Whether the exit code is 1: a row failed or was invalid, or a
+    /// sign-out failed.
     pub fn any_failure(&self) -> bool {
         Outcome::ALL
             .into_iter()
             .any(|o| o.is_failure() && self.count(o) > 0)
+            || self.sign_outs_failed() > 0
+    }
+
+    /// The counts as the operator reads them.
+    pub fn render(&self, out: &mut String) {
+        let outcomes: Vec<String> = self
+            .outcomes
+            .iter()
+            .map(|(o, n)| format!("{o} {n}"))
+            .collect();
+        let listed = if outcomes.is_empty() {
+            "no rows".to_owned()
+        } else {
+            outcomes.join(" · ")
+        };
+        out.push_str(&format!("  rows {}: {listed}\n", self.rows));
+        if !self.error_codes.is_empty() {
+            let codes: Vec<String> = self
+                .error_codes
+                .iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect();
+            out.push_str(&format!("  errors: {}\n", codes.join(" · ")));
+        }
+        if self.signed_out + self.sign_outs_failed() > 0 {
+            out.push_str(&format!(
+                "  signed out {} · sign-outs failed {}\n",
+                self.signed_out,
+                self.sign_outs_failed()
+            ));
+        }
+        if self.would_disable > 0 {
+            out.push_str(&format!("  would be disabled: {}\n", self.would_disable));
+        }
+        if self.federated > 0 {
+            out.push_str(&format!(
+                "  federated users (reset at their identity provider): {}\n",
+                self.federated
+            ));
+        }
+        for (reason, n) in &self.kept_password {
+            out.push_str(&format!("  LEFT WITH A WORKING PASSWORD: {n} ({reason})\n"));
+        }
     }
 }
 
-/// The run's summary.
+/// Where the rows came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputRecord {
+    /// `file`, `stream`, `stdin`, `pool` or `group`.
+    pub source: String,
+    /// The file, pool or group.
+    pub path: Option<String>,
+    /// SHA-256 of a file's bytes.
+    pub sha256: Option<String>,
+    /// Records in a file.
+    pub rows: Option<u64>,
+    /// What the report belongs to.
+    pub fingerprint: String,
+}
+
+/// One pool, as the preflight found it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolRecord {
+    /// The pool id.
+    pub id: String,
+    /// Its region.
+    pub region: String,
+    /// Account recovery mechanisms, by priority.
+    pub recovery: Option<Vec<String>>,
+    /// `EmailSendingAccount` (absent means `COGNITO_DEFAULT`).
+    pub email_sending_account: Option<String>,
+    /// Whether usernames are case-sensitive.
+    pub case_sensitive: Option<bool>,
+    /// What the preflight noted.
+    pub notes: Vec<String>,
+}
+
+/// Calls of one category.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallsRecord {
+    /// Calls sent.
+    pub calls: u64,
+    /// Of those, answered TooManyRequestsException.
+    pub throttled: u64,
+    /// The rate asked for, per region (`null`: unlimited).
+    pub rate_per_second: Option<f64>,
+    /// Calls per second achieved over the run.
+    pub achieved_per_second: f64,
+}
+
+/// The run's summary: the audit record.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    /// Counts.
-    #[serde(flatten)]
-    pub tally: Tally,
-    /// Calls answered with TooManyRequestsException.
-    pub throttled_calls: u64,
-    /// Wall time of the run phase, seconds.
+    /// `cognito-reset`.
+    pub tool: String,
+    /// The tool's version.
+    pub version: String,
+    /// This run's id (each resume has its own).
+    pub run_id: String,
+    /// Every run that wrote the report, this one last.
+    pub runs: Vec<RunLine>,
+    /// When this run started (RFC 3339 UTC).
+    pub started_at: String,
+    /// When it ended.
+    pub ended_at: String,
+    /// The command line, ClientMetadata values removed.
+    pub command_line: Vec<String>,
+    /// `--reason`.
+    pub reason: Option<String>,
+    /// `reset` or `dry_run`.
+    pub mode: String,
+    /// Where the rows came from.
+    pub input: InputRecord,
+    /// The pools, as the preflight found them.
+    pub pools: Vec<PoolRecord>,
+    /// The regions called.
+    pub regions: Vec<String>,
+    /// The caller (`sts:GetCallerIdentity`), or why it is not known.
+    pub caller: serde_json::Value,
+    /// The report.
+    pub report: String,
+    /// This run's rows.
+    pub counts: Tally,
+    /// Calls per category.
+    pub calls: BTreeMap<String, CallsRecord>,
+    /// Wall time of the run, seconds.
     pub elapsed_seconds: f64,
-    /// API calls per second achieved.
-    pub calls_per_second: f64,
-    /// Rows per second achieved.
-    pub rows_per_second: f64,
-    /// Whether this was a dry run.
-    pub dry_run: bool,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// The process exit code.
     pub exit_code: i32,
-    /// The report file.
-    pub report: String,
 }
 
-impl Summary {
-    /// Builds the summary.
-    pub fn new(tally: Tally, throttled_calls: u64, elapsed: Duration) -> Summary {
-        let secs = elapsed.as_secs_f64().max(1e-9);
-        Summary {
-            calls_per_second: tally.attempts as f64 / secs,
-            rows_per_second: tally.rows as f64 / secs,
-            tally,
-            throttled_calls,
-            elapsed_seconds: elapsed.as_secs_f64(),
-            dry_run: false,
-            stopped: None,
-            exit_code: 0,
-            report: String::new(),
+/// The command line with every `--client-metadata` value removed.
+pub fn command_line() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut value_next = false;
+    for arg in std::env::args_os().map(|a| a.to_string_lossy().into_owned()) {
+        let redact = |kv: &str| match kv.split_once('=') {
+            Some((k, _)) => format!("{k}=<value removed>"),
+            None => "<value removed>".to_owned(),
+        };
+        if value_next {
+            out.push(redact(&arg));
+            value_next = false;
+        } else if arg == "--client-metadata" {
+            out.push(arg);
+            value_next = true;
+        } else if let Some(kv) = arg.strip_prefix("--client-metadata=") {
+            out.push(format!("--client-metadata={}", redact(kv)));
+        } else {
+            out.push(arg);
+        }
+    }
+    out
+}
+
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+<>".contains(c));
+    if plain && !arg.contains(['<', '>']) {
+        arg.to_owned()
+    } else {
+        format!("'{}'", escape(arg).replace('\'', r"'\''"))
+    }
+}
+
+/// The command that continues this run: `--resume`, always `--report`, and
+/// placeholders instead of ClientMetadata values.
+pub fn resume_command(report: &str) -> String {
+    let mut args: Vec<String> = command_line()
+        .into_iter()
+        .filter(|a| a != "--overwrite" && a != "--resume")
+        .collect();
+    let has_report = args
+        .iter()
+        .any(|a| a == "--report" || a.starts_with("--report="));
+    if !has_report {
+        args.push("--report".into());
+        args.push(report.to_owned());
+    }
+    args.push("--resume".into());
+    args.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Session {
+    fn input_record(&self) -> InputRecord {
+        let (source, path) = match &self.config.source {
+            Source::File(p) if self.survey.is_some() => ("file", Some(p.clone())),
+            Source::File(p) => ("stream", Some(p.clone())),
+            Source::Stdin => ("stdin", None),
+            Source::Pool { pool, .. } => ("pool", Some(pool.clone())),
+            Source::Group { pool, group } => ("group", Some(format!("{pool}/{group}"))),
+        };
+        InputRecord {
+            source: source.into(),
+            path,
+            sha256: self.survey.as_ref().map(|s| s.sha256.clone()),
+            rows: self.survey.as_ref().map(|s| s.rows),
+            fingerprint: self.header.fingerprint.clone(),
         }
     }
 
-    /// The human summary for stderr.
-    pub fn render(&self) -> String {
-        let mut out = String::from("summary:");
-        for (outcome, n) in &self.tally.outcomes {
-            out.push_str(&format!(" {outcome}={n}"));
+    fn pool_records(&self) -> Vec<PoolRecord> {
+        self.pools()
+            .facts()
+            .map(|f| PoolRecord {
+                id: f.id.clone(),
+                region: f.region.clone(),
+                recovery: f.info.as_ref().map(|i| i.recovery.clone()),
+                email_sending_account: f
+                    .info
+                    .as_ref()
+                    .and_then(|i| i.email_sending_account.clone()),
+                case_sensitive: f.info.as_ref().and_then(|i| i.case_sensitive),
+                notes: f.notes.clone(),
+            })
+            .collect()
+    }
+
+    fn calls_record(&self, secs: f64) -> BTreeMap<String, CallsRecord> {
+        let region = self
+            .pools()
+            .regions()
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        Category::ALL
+            .into_iter()
+            .filter(|c| self.stats.calls(*c) > 0)
+            .map(|c| {
+                let rate = match self.limiters.rate(&region, c) {
+                    Rate::PerSecond(r) => Some(r),
+                    Rate::Unlimited => None,
+                };
+                let record = CallsRecord {
+                    calls: self.stats.calls(c),
+                    throttled: self.stats.throttles(c),
+                    rate_per_second: rate,
+                    achieved_per_second: self.stats.calls(c) as f64 / secs.max(1e-9),
+                };
+                (c.name().to_owned(), record)
+            })
+            .collect()
+    }
+
+    /// Builds the audit record.
+    fn summary(
+        &self,
+        counts: Tally,
+        elapsed: f64,
+        stopped: Option<&StopReason>,
+        code: i32,
+    ) -> Summary {
+        let mut runs = self.earlier_runs.clone();
+        runs.push(self.run.clone());
+        Summary {
+            tool: "cognito-reset".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            run_id: self.run.run.clone(),
+            runs,
+            started_at: self.run.started.clone(),
+            ended_at: now_rfc3339(),
+            command_line: command_line(),
+            reason: self.config.reason.clone(),
+            mode: self.header.mode.clone(),
+            input: self.input_record(),
+            pools: self.pool_records(),
+            regions: self.pools().regions().into_iter().collect(),
+            caller: match &self.identity {
+                Ok(id) => serde_json::to_value(id).unwrap_or_default(),
+                Err(why) => serde_json::json!({ "error": why }),
+            },
+            report: self.config.report.display().to_string(),
+            counts,
+            calls: self.calls_record(elapsed),
+            elapsed_seconds: elapsed,
+            stopped: stopped.map(ToString::to_string),
+            exit_code: code,
         }
-        if self.tally.rows == 0 {
-            out.push_str(" no rows");
-        }
-        out.push('\n');
-        if !self.tally.error_codes.is_empty() {
-            out.push_str("  errors:");
-            for (code, n) in &self.tally.error_codes {
-                out.push_str(&format!(" {code}={n}"));
+    }
+
+    /// The summarise phase: makes the report durable, keeps the journal's
+    /// promise, prints the summary and the resume command, writes the audit
+    /// record, and returns the exit code.
+    pub fn summarise(&mut self, executed: Executed) -> i32 {
+        let Executed {
+            finished: run,
+            elapsed,
+        } = executed;
+        let mut finished = run.finished;
+        let synced = finished.write_error.is_none() && finished.report.sync().is_ok();
+        // The journal is rewritten only once every outcome is on disk;
+        // otherwise it keeps everything it had.
+        if synced {
+            let keep = finished.keep.iter().map(|(p, u)| (p.as_str(), u.as_str()));
+            if let Err(e) = run.journal_file.finish(keep) {
+                say(&format!(
+                    "cognito-reset: warning: cannot rewrite the journal: {e} (it keeps every intent; a resume checks them)"
+                ));
             }
-            out.push('\n');
         }
-        out.push_str(&format!(
-            "  calls={} throttled={} elapsed={:.1}s rate={:.1} calls/s ({:.1} rows/s)\n  report: {}\n",
-            self.tally.attempts,
-            self.throttled_calls,
-            self.elapsed_seconds,
-            self.calls_per_second,
-            self.rows_per_second,
-            self.report
-        ));
-        if let Some(stopped) = &self.stopped {
-            out.push_str(&format!("  stopped: {stopped}\n"));
+        let stopped = self.stop.reason().cloned();
+        let code = match &stopped {
+            Some(reason) => reason.exit_code(),
+            None => finished_code(finished.tally.any_failure()),
+        };
+        let secs = elapsed.as_secs_f64();
+        let summary = self.summary(finished.tally.clone(), secs, stopped.as_ref(), code);
+        say_unless_quiet(&self.config, &self.render(&summary));
+        if let Some(reason) = &stopped
+            && !matches!(reason, StopReason::Signal(_))
+        {
+            say(&format!("cognito-reset: aborted: {reason}"));
+        }
+        let owed = finished.tally.any_failure() || !finished.keep.is_empty();
+        if stopped.is_some() || (owed && !self.config.policy.dry_run) {
+            self.print_resume_hint();
+        }
+        if let Some(file) = run.summary_file {
+            write_summary(file, &summary, &self.config.summary);
+        }
+        code
+    }
+
+    fn print_resume_hint(&self) {
+        let report = self.config.report.display().to_string();
+        let mut hint = format!("to resume: {}", resume_command(&report));
+        if !self.config.client_metadata.is_empty() {
+            hint.push_str(
+                "\n  (give the --client-metadata values again in place of <value removed>)",
+            );
+        }
+        if matches!(self.config.source, Source::Stdin) || self.stream_input() {
+            hint.push_str("\n  (pipe the same rows to it again: the input was read as a stream)");
+        }
+        say(&hint);
+    }
+
+    fn stream_input(&self) -> bool {
+        matches!(self.config.source, Source::File(_)) && self.survey.is_none()
+    }
+
+    fn render(&self, s: &Summary) -> String {
+        let mode = if s.mode == "dry_run" {
+            "DRY RUN"
+        } else {
+            "RESET PASSWORDS"
+        };
+        let mut out = format!(
+            "summary: {mode} — {} in {:.1}s, exit {}\n",
+            if s.stopped.is_some() {
+                "stopped"
+            } else {
+                "finished"
+            },
+            s.elapsed_seconds,
+            s.exit_code
+        );
+        s.counts.render(&mut out);
+        let calls: Vec<String> = s
+            .calls
+            .iter()
+            .map(|(c, r)| {
+                format!(
+                    "{c} {} ({} throttled, {:.1}/s)",
+                    r.calls, r.throttled, r.achieved_per_second
+                )
+            })
+            .collect();
+        if !calls.is_empty() {
+            out.push_str(&format!("  calls: {}\n", calls.join(" · ")));
+        }
+        out.push_str(&format!("  report: {}", escape(&s.report)));
+        if let Some(stopped) = &s.stopped {
+            out.push_str(&format!("\n  stopped: {stopped}"));
         }
         out
+    }
+}
+
+fn write_summary(mut file: std::fs::File, summary: &Summary, path: &Option<std::path::PathBuf>) {
+    let mut json = serde_json::to_vec_pretty(summary).unwrap_or_default();
+    json.push(b'\n');
+    let result = file
+        .set_len(0)
+        .and_then(|_| file.rewind())
+        .and_then(|_| file.write_all(&json))
+        .and_then(|_| file.sync_data());
+    if let Err(e) = result {
+        let path = path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        say(&format!(
+            "cognito-reset: cannot write the summary {}: {e}",
+            escape(&path)
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_out_failures_and_kept_passwords_are_counted_and_fail_the_run() {
+        let mut t = Tally::default();
+        let mut r = Record::local(1, "a", "p_1", Outcome::Reset, "", "");
+        r.signed_out = Some(true);
+        t.add(&r);
+        assert!(!t.any_failure());
+        r.signed_out = Some(false);
+        r.sign_out_error = Some("InternalErrorException".into());
+        t.add(&r);
+        assert!(t.any_failure(), "a failed sign-out is a failure");
+        let mut f = Record::local(
+            2,
+            "b",
+            "p_1",
+            Outcome::Failed,
+            "InvalidParameterException",
+            "",
+        );
+        f.kept_password = Some("no verified email or phone".into());
+        t.add(&f);
+        assert_eq!(t.kept(), 1);
+        let mut text = String::new();
+        t.render(&mut text);
+        assert!(text.contains("LEFT WITH A WORKING PASSWORD: 1"), "{text}");
+        assert!(text.contains("signed out 1 · sign-outs failed 1"), "{text}");
     }
 }

@@ -152,7 +152,7 @@ async fn journaled_user_already_reset_is_confirmed_by_a_check_not_called_again()
     w.write(
         "in.report.csv.journal",
         &format!(
-            "{{\"cognito_reset_journal\":1,\"fingerprint\":\"sha256:{digest} pool:{DEFAULT_POOL}\"}}\n\
+            "{{\"cognito_reset_journal\":2,\"fingerprint\":\"sha256:{digest} pool:{DEFAULT_POOL}\",\"mode\":\"reset\"}}\n\
              {{\"pool\":\"{DEFAULT_POOL}\",\"user\":\"alice\"}}\n"
         ),
     );
@@ -168,8 +168,10 @@ async fn journaled_user_already_reset_is_confirmed_by_a_check_not_called_again()
         row["error_message"].contains("confirmed by an AdminGetUser check"),
         "{row:?}"
     );
-    // After a clean finish the journal holds only its header.
-    assert_eq!(w.read("in.report.csv.journal").lines().count(), 1);
+    // After a clean finish the journal holds its header and the run's line,
+    // and no intent.
+    let journal = w.read("in.report.csv.journal");
+    assert!(!journal.contains("\"user\""), "{journal}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -184,7 +186,21 @@ async fn torn_last_line_and_empty_journal_are_handled() {
     report.push_str("6,user0006,us-east-1_SimPool1,res");
     w.write("in.report.csv", &report);
     w.write("in.report.csv.journal", "");
+    // An empty journal is never read as "nothing was in flight".
     let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--check-all"), "{}", stderr(&out));
+    assert_eq!(
+        w.read("in.report.csv"),
+        report,
+        "refused before touching the report"
+    );
+    let out = run(
+        &w.dir,
+        &sim,
+        &["in.txt", "--yes", "--resume", "--check-all"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rows = w.report("in.report.csv");
     assert_eq!(rows.len(), 10);

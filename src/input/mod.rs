@@ -1,22 +1,30 @@
-//! Rows in: CSV, JSONL or one username per line, from a file or stdin.
+//! Rows in, from every source: CSV, JSONL or one username per line from a
+//! file or standard input, or the user pool itself (`--from-pool`,
+//! `--from-group`).
 //!
-//! Owns parsing and local validation (SPEC §2, §3). Every record of the input
-//! becomes exactly one [`Item`]: a [`Row`] ready for a call, or an
-//! [`Invalid`] that names the problem and its line. Reading is streamed; the
-//! only state kept is the header. Duplicate detection is not done here but in
-//! the dispatcher, which sees rows in order.
+//! Owns parsing and local validation: every record of the input becomes
+//! exactly one [`Item`] — a [`Row`] ready for a call, or an [`Invalid`] that
+//! names the problem and its line. Reading is streamed; the only state kept
+//! is the header. Also here: the survey of a file before the plan (rows,
+//! pools, fingerprint, which users may repeat), [`Duplicates`] for the
+//! dispatcher, which sees rows in order, and the `--exclude` list.
 
-use std::collections::BTreeSet;
-use std::io::Read;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use sha2::{Digest, Sha256};
 
-use crate::exit::StartError;
+use crate::cognito::UserState;
 
+mod duplicates;
+mod exclude;
+mod listing;
 mod readers;
+mod survey;
+pub use duplicates::Duplicates;
+pub use exclude::Exclusions;
+pub use listing::{FirstPage, Lister};
 pub use readers::ItemReader;
+pub use survey::{Survey, is_stream, survey};
 
 /// Longest username Cognito accepts (API reference: `Username`).
 pub const MAX_USERNAME_CHARS: usize = 128;
@@ -78,6 +86,8 @@ pub struct Row {
     pub pool: String,
     /// ClientMetadata from the row (`meta.KEY` columns / `client_metadata`).
     pub metadata: Vec<(String, String)>,
+    /// The user's state, when a listing already said it.
+    pub known: Option<UserState>,
 }
 
 /// A row that cannot be sent.
@@ -186,6 +196,7 @@ pub(crate) fn validate(raw: RawRow, default_pool: Option<&str>) -> Item {
         username: raw.username,
         pool,
         metadata: raw.metadata,
+        known: None,
     })
 }
 
@@ -197,69 +208,6 @@ pub(crate) fn malformed(line: u64, message: impl Into<String>) -> Item {
         code: "MalformedRow",
         message: message.into(),
     })
-}
-
-/// What a first pass over an input file found; shown in the plan.
-#[derive(Debug, Clone, Default)]
-pub struct Survey {
-    /// Records in the input (valid or not).
-    pub rows: u64,
-    /// Rows that passed validation (duplicates included).
-    pub valid: u64,
-    /// Distinct pools named by valid rows.
-    pub pools: BTreeSet<String>,
-    /// SHA-256 of the input's bytes, hex.
-    pub sha256: String,
-}
-
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-/// Reads a whole input file once to count rows, list pools and fingerprint it.
-pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
-    let file = std::fs::File::open(path).map_err(|e| StartError::io(path, e))?;
-    let mut hashing = HashingReader {
-        inner: file,
-        hasher: Sha256::new(),
-    };
-    let mut survey = Survey::default();
-    {
-        let reader = std::io::BufReader::with_capacity(64 * 1024, &mut hashing);
-        for item in ItemReader::new(reader, options, path)? {
-            survey.rows += 1;
-            if let Item::Row(row) = item {
-                survey.valid += 1;
-                if !survey.pools.contains(&row.pool) {
-                    survey.pools.insert(row.pool);
-                }
-            }
-        }
-    }
-    // Whatever the parser left unread (after a fatal I/O error) still counts.
-    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| StartError::io(path, e))?;
-    survey.sha256 = hex(&hashing.hasher.finalize());
-    Ok(survey)
-}
-
-/// A compact identity for a (pool, username) pair, for duplicate detection
-/// and resume bookkeeping: 8 bytes a row keeps memory flat for millions of
-/// rows. Stable within one process only; never written to disk.
-pub fn row_key(pool: &str, username: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
-    pool.hash(&mut hasher);
-    username.hash(&mut hasher);
-    hasher.finish()
 }
 
 /// Lower-case hex of some bytes.
@@ -286,6 +234,7 @@ mod tests {
             username: username.into(),
             pool: pool.into(),
             metadata: vec![],
+            known: None,
         })
     }
 

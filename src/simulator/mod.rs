@@ -112,6 +112,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Makes a pool exist (the run names it).
+    pub fn add_pool(&mut self, id: &str) {
+        if !self.pools.iter().any(|p| p == id) {
+            self.pools.push(id.to_owned());
+        }
+    }
+
     /// From the command-line knobs, reading the seed file.
     pub fn from_knobs(knobs: &SimKnobs) -> Result<Config, String> {
         let mut users = Vec::new();

@@ -1,0 +1,214 @@
+//! The files a run writes — report, journal, summary — opened the one safe
+//! way: never through a symbolic link (a link planted at the path could
+//! redirect user names into someone else's file), created with mode 0600
+//! (they hold user names), an existing file never silently replaced, and a
+//! rewrite done as write-new-then-rename so a crash leaves the old or the new
+//! file, never half of one.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Mode of every file the tool writes.
+pub const PRIVATE: u32 = 0o600;
+
+/// How to open an output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    /// Create it; fail if anything is at the path.
+    CreateNew,
+    /// Open what is there, to read and append; fail if nothing is.
+    Existing,
+    /// Create it, or empty what is there.
+    Truncate,
+    /// Create it, or open what is there as it is.
+    Create,
+}
+
+/// Says what an open error means for an output path, in words an operator
+/// can act on.
+pub fn explain(path: &Path, e: &std::io::Error) -> String {
+    let shown = crate::progress::escape(&path.display().to_string());
+    // O_NOFOLLOW on a symbolic link fails with ELOOP.
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return format!(
+            "{shown} is a symbolic link; refusing to write through it (give the real path)"
+        );
+    }
+    match e.kind() {
+        ErrorKind::AlreadyExists => format!("{shown} already exists"),
+        ErrorKind::NotFound => format!("{shown}: no such file or directory"),
+        ErrorKind::PermissionDenied => format!("{shown}: permission denied"),
+        _ => format!("{shown}: {e}"),
+    }
+}
+
+/// Opens an output file without following a symbolic link at `path`.
+pub fn open(path: &Path, how: Open) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options
+        .read(true)
+        .write(true)
+        .mode(PRIVATE)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    match how {
+        Open::CreateNew => options.create_new(true),
+        Open::Existing => options.append(true),
+        Open::Truncate => options.create(true).truncate(true),
+        Open::Create => options.create(true),
+    };
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    // A file created earlier by someone else keeps its mode; narrow it.
+    if meta.permissions().mode() & 0o777 != PRIVATE {
+        file.set_permissions(std::fs::Permissions::from_mode(PRIVATE))?;
+    }
+    Ok(file)
+}
+
+/// Takes the run's exclusive lock on an open file; `false` if another process
+/// holds it. The lock lives as long as the file stays open, and dies with the
+/// process whatever way it ends.
+pub fn try_lock(file: &File) -> std::io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: a new private file beside it,
+/// synced, renamed over the old one, the directory synced.
+pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = sibling(path, ".tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = open(&tmp, Open::CreateNew)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    sync_dir(path);
+    Ok(())
+}
+
+/// Syncs the directory holding `path`, so that a new name in it survives a
+/// power loss. Best effort: some file systems refuse.
+pub fn sync_dir(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// `path` with `suffix` appended to its file name.
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Checks, without creating anything, that an output file could be made at
+/// `path`: not a symbolic link, not something other than a file, and a
+/// writable file or directory. Run before the plan so that nothing is
+/// discovered unwritable after the first call.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "{}: {why}",
+            crate::progress::escape(&path.display().to_string())
+        ))
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return refuse("is a symbolic link; refusing to write through it (give the real path)");
+        }
+        Ok(m) if !m.is_file() => return refuse("is not a regular file"),
+        Ok(_) => return writable(path).or_else(|_| refuse("is not writable")),
+        Err(_) => {}
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => writable(dir).or_else(|_| refuse("its directory is not writable")),
+        _ => refuse("its directory does not exist"),
+    }
+}
+
+fn writable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: access() with a valid C string.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Whether something (a file, a link, even a dangling one) is at `path`.
+pub fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cr-files-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_symlink_at_the_path_is_refused_and_its_target_untouched() {
+        let dir = scratch("link");
+        let target = dir.join("victim");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.join("report.csv");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for how in [Open::CreateNew, Open::Existing, Open::Truncate] {
+            let e = open(&link, how).unwrap_err();
+            if how != Open::CreateNew {
+                assert!(explain(&link, &e).contains("symbolic link"), "{how:?}: {e}");
+            }
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn files_are_private_and_a_second_lock_is_refused() {
+        let dir = scratch("lock");
+        let path = dir.join("r.csv");
+        let first = open(&path, Open::CreateNew).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, PRIVATE);
+        assert!(try_lock(&first).unwrap());
+        let second = open(&path, Open::Existing).unwrap();
+        assert!(!try_lock(&second).unwrap());
+        drop(first);
+        assert!(try_lock(&second).unwrap());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn replace_swaps_the_whole_file() {
+        let dir = scratch("replace");
+        let path = dir.join("j");
+        std::fs::write(&path, "old").unwrap();
+        replace(&path, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert!(!exists(&sibling(&path, ".tmp")));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,119 @@
+//! The survey of an input file before the plan: one pass that counts rows,
+//! lists the pools, fingerprints the bytes and notes which users may appear
+//! more than once — so the plan can say what the run will do, the preflight
+//! can check every pool, and duplicate detection during the run need only
+//! remember those few users.
+//!
+//! Inputs that are not regular files (pipes, `<(…)`, FIFOs, devices) can be
+//! read only once: they are not surveyed but streamed.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+
+use sha2::{Digest, Sha256};
+
+use super::{Item, ItemReader, ReadOptions, hex};
+use crate::exit::StartError;
+use crate::keys::row_key;
+
+/// What a first pass over an input file found.
+#[derive(Debug, Clone, Default)]
+pub struct Survey {
+    /// Records in the input (valid or not).
+    pub rows: u64,
+    /// Rows that passed validation (duplicates included).
+    pub valid: u64,
+    /// Distinct pools named by valid rows, with their valid row counts.
+    pub pools: BTreeMap<String, u64>,
+    /// SHA-256 of the input's bytes, hex.
+    pub sha256: String,
+    /// Keys (username case folded) that occur more than once: only these
+    /// rows can be duplicates, whatever each pool's case sensitivity.
+    pub repeated: HashSet<u64>,
+    /// Distinct users, counting case variants as one.
+    pub distinct: u64,
+}
+
+/// Whether `path` must be read as a stream (anything but a regular file).
+pub fn is_stream(path: &str) -> bool {
+    std::fs::metadata(path).map_or(true, |m| !m.is_file())
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads a whole input file once. Keeps 8 bytes per valid row while it
+/// reads, and only the repeated keys afterwards.
+pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
+    let file = std::fs::File::open(path).map_err(|e| StartError::io(path, e))?;
+    let mut hashing = HashingReader {
+        inner: file,
+        hasher: Sha256::new(),
+    };
+    let mut survey = Survey::default();
+    let mut keys: Vec<u64> = Vec::new();
+    {
+        let reader = std::io::BufReader::with_capacity(64 * 1024, &mut hashing);
+        for item in ItemReader::new(reader, options, path)? {
+            survey.rows += 1;
+            if let Item::Row(row) = item {
+                survey.valid += 1;
+                keys.push(row_key(&row.pool, &row.username, true));
+                match survey.pools.get_mut(&row.pool) {
+                    Some(n) => *n += 1,
+                    None => {
+                        survey.pools.insert(row.pool, 1);
+                    }
+                }
+            }
+        }
+    }
+    // Whatever the parser left unread (after a bound or an error) still counts.
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| StartError::io(path, e))?;
+    survey.sha256 = hex(&hashing.hasher.finalize());
+    keys.sort_unstable();
+    for run in keys.chunk_by(|a, b| a == b) {
+        survey.distinct += 1;
+        if run.len() > 1 {
+            survey.repeated.insert(run[0]);
+        }
+    }
+    Ok(survey)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Format;
+
+    #[test]
+    fn the_survey_counts_and_finds_the_users_that_repeat() {
+        let dir = std::env::temp_dir().join(format!("cr-survey-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("in.txt");
+        std::fs::write(&path, "alice\nAlice\nbob\nhas space\ncarol\n").unwrap();
+        let options = ReadOptions {
+            format: Format::Lines,
+            username_column: "username".into(),
+            default_pool: Some("eu-west-1_P".into()),
+        };
+        let s = survey(path.to_str().unwrap(), &options).unwrap();
+        assert_eq!((s.rows, s.valid, s.distinct), (5, 4, 3));
+        assert_eq!(s.repeated.len(), 1);
+        assert!(s.repeated.contains(&row_key("eu-west-1_P", "ALICE", true)));
+        assert_eq!(s.sha256.len(), 64);
+        assert!(!is_stream(path.to_str().unwrap()));
+        assert!(is_stream("/dev/null"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,383 @@
+//! The transition table, step by step, without any call.
+
+use super::*;
+
+const REAL: Policy = Policy {
+    dry_run: false,
+    sign_out: false,
+    disable_unreachable: false,
+    resend_unchecked: false,
+    max_attempts: 3,
+};
+
+fn with(change: impl FnOnce(&mut Policy)) -> Policy {
+    let mut p = REAL;
+    change(&mut p);
+    p
+}
+
+fn state(status: &str, enabled: bool, verified: bool) -> UserState {
+    UserState {
+        status: status.into(),
+        enabled,
+        email_verified: verified,
+        phone_verified: false,
+    }
+}
+
+fn error(class: Class, code: &str, message: &str) -> Event {
+    Event::Err(CallError::local(class, code, message.into()))
+}
+
+fn timeout() -> Event {
+    error(
+        Class::Retryable,
+        "Timeout",
+        "no response within the attempt timeout",
+    )
+}
+
+fn denied() -> Event {
+    error(Class::RunFatal, "AccessDeniedException", "not authorized")
+}
+
+fn unverified_refusal() -> Event {
+    error(
+        Class::RowFinal,
+        "InvalidParameterException",
+        "Cannot reset password for the user as there is no registered/verified email or phone_number",
+    )
+}
+
+fn state_refusal() -> Event {
+    error(
+        Class::RowFinal,
+        "NotAuthorizedException",
+        "User password cannot be reset in the current state.",
+    )
+}
+
+fn ok() -> Event {
+    Event::Ok(None)
+}
+
+fn checked(s: UserState) -> Event {
+    Event::Ok(Some(s))
+}
+
+fn ending(life: &Life) -> &Ending {
+    assert_eq!(life.step(), Step::Done);
+    life.ending().expect("done rows have an ending")
+}
+
+#[test]
+fn fresh_row_is_reset_and_done() {
+    let mut life = Life::new(Start::default(), REAL);
+    assert_eq!(life.step(), Step::Reset);
+    assert_eq!(life.on(ok()), Effect::None);
+    let e = ending(&life);
+    assert_eq!(
+        (e.outcome, e.signed_out, e.uncertain),
+        (Outcome::Reset, None, false)
+    );
+}
+
+#[test]
+fn reset_is_followed_by_sign_out_when_asked() {
+    let mut life = Life::new(Start::default(), with(|p| p.sign_out = true));
+    life.on(ok());
+    assert_eq!(life.step(), Step::SignOut);
+    life.on(ok());
+    let e = ending(&life);
+    assert_eq!((e.outcome, e.signed_out), (Outcome::Reset, Some(true)));
+}
+
+#[test]
+fn a_lost_answer_is_checked_and_a_confirmed_reset_is_not_sent_again() {
+    let mut life = Life::new(Start::default(), with(|p| p.sign_out = true));
+    life.tries().failures = 1; // what the retry driver counts for the lost answer
+    life.on(timeout());
+    assert_eq!(life.step(), Step::Check(CheckFor::Verify));
+    assert_eq!(life.tries().failures, 0, "a check has its own budget");
+    life.on(checked(state("RESET_REQUIRED", true, true)));
+    assert_eq!(
+        life.step(),
+        Step::SignOut,
+        "a confirmed reset is still signed out"
+    );
+    life.on(ok());
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Reset);
+    assert!(
+        e.message.contains("confirmed by an AdminGetUser check"),
+        "{}",
+        e.message
+    );
+    assert!(!e.uncertain);
+}
+
+#[test]
+fn a_check_that_finds_no_reset_sends_again_with_the_reset_budget_kept() {
+    let mut life = Life::new(Start::default(), REAL);
+    life.tries().failures = 1;
+    life.on(timeout());
+    life.on(checked(state("CONFIRMED", true, true)));
+    assert_eq!(life.step(), Step::Reset);
+    assert_eq!(life.tries().failures, 1, "the reset's backoff continues");
+    life.on(ok());
+    assert_eq!(ending(&life).outcome, Outcome::Reset);
+}
+
+#[test]
+fn lost_answers_that_use_up_the_attempts_keep_the_intent() {
+    let mut life = Life::new(Start::default(), REAL);
+    life.tries().failures = 3;
+    life.on(timeout());
+    let e = ending(&life);
+    assert_eq!((e.outcome, e.code.as_str()), (Outcome::Failed, "Timeout"));
+    assert!(
+        e.uncertain,
+        "the reset may have been applied: the journal keeps it"
+    );
+}
+
+#[test]
+fn an_uncertain_row_is_checked_before_any_reset() {
+    let start = Start {
+        uncertain: true,
+        ..Start::default()
+    };
+    let mut life = Life::new(start, REAL);
+    assert_eq!(life.step(), Step::Check(CheckFor::Verify));
+    life.on(checked(state("RESET_REQUIRED", true, true)));
+    let e = ending(&life);
+    assert_eq!((e.outcome, e.uncertain), (Outcome::Reset, false));
+}
+
+#[test]
+fn a_check_that_cannot_be_made_never_becomes_a_second_reset() {
+    let start = Start {
+        uncertain: true,
+        ..Start::default()
+    };
+    let mut life = Life::new(start.clone(), REAL);
+    life.on(error(Class::Retryable, "InternalErrorException", "oops"));
+    let e = ending(&life);
+    assert_eq!(
+        (e.outcome, e.code.as_str()),
+        (Outcome::Failed, "StateUnknown")
+    );
+    assert!(e.uncertain, "the intent stays for the next resume");
+    let mut life = Life::new(start, REAL);
+    let effect = life.on(denied());
+    assert!(
+        matches!(effect, Effect::StopRun(_)),
+        "a denied check is run-fatal"
+    );
+    assert!(ending(&life).uncertain);
+}
+
+#[test]
+fn resend_unchecked_sends_when_the_check_cannot_be_made() {
+    let start = Start {
+        uncertain: true,
+        ..Start::default()
+    };
+    let mut life = Life::new(start, with(|p| p.resend_unchecked = true));
+    assert_eq!(life.on(denied()), Effect::None);
+    assert_eq!(life.step(), Step::Reset);
+    life.on(ok());
+    assert_eq!(ending(&life).outcome, Outcome::Reset);
+}
+
+#[test]
+fn an_unreachable_user_is_classified_then_disabled_and_signed_out() {
+    let policy = with(|p| {
+        p.disable_unreachable = true;
+        p.sign_out = true;
+    });
+    let mut life = Life::new(Start::default(), policy);
+    life.on(unverified_refusal());
+    assert_eq!(life.step(), Step::Check(CheckFor::Classify));
+    life.on(checked(state("CONFIRMED", true, false)));
+    assert_eq!(life.step(), Step::Disable);
+    life.on(ok());
+    assert_eq!(life.step(), Step::SignOut);
+    life.on(ok());
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Disabled);
+    assert_eq!(e.code, "InvalidParameterException", "the reset's refusal");
+    assert_eq!(e.signed_out, Some(true));
+    assert_eq!(e.unreachable, None, "disabled: no working password left");
+}
+
+#[test]
+fn without_remediation_an_unreachable_user_is_counted_as_keeping_the_password() {
+    let mut life = Life::new(Start::default(), REAL);
+    life.on(state_refusal());
+    life.on(checked(state("FORCE_CHANGE_PASSWORD", true, true)));
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Failed);
+    assert_eq!(
+        e.unreachable,
+        Some(Unreachable::Status("FORCE_CHANGE_PASSWORD".into()))
+    );
+    assert!(
+        e.message.contains("keeps a working password"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_federated_user_is_signed_out_but_never_disabled() {
+    let policy = with(|p| {
+        p.disable_unreachable = true;
+        p.sign_out = true;
+    });
+    let mut life = Life::new(Start::default(), policy);
+    life.on(state_refusal());
+    life.on(checked(state("EXTERNAL_PROVIDER", true, true)));
+    assert_eq!(life.step(), Step::SignOut);
+    life.on(ok());
+    let e = ending(&life);
+    assert_eq!((e.outcome, e.signed_out), (Outcome::Failed, Some(true)));
+    assert!(e.federated && e.message.contains("identity provider"));
+}
+
+#[test]
+fn a_disabled_user_is_failed_without_a_check() {
+    let mut life = Life::new(Start::default(), with(|p| p.disable_unreachable = true));
+    life.on(error(
+        Class::RowFinal,
+        "NotAuthorizedException",
+        "User is disabled.",
+    ));
+    let e = ending(&life);
+    assert_eq!((e.outcome, e.unreachable.clone()), (Outcome::Failed, None));
+    assert_eq!(
+        life.tried().calls,
+        0,
+        "no call was counted by the table itself"
+    );
+}
+
+#[test]
+fn the_attempt_limit_is_final_for_the_run_and_says_to_resume_later() {
+    let mut life = Life::new(Start::default(), REAL);
+    life.on(error(
+        Class::RowFinal,
+        "LimitExceededException",
+        "Attempt limit exceeded, please try after some time.",
+    ));
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Failed);
+    assert!(e.message.contains("--resume"), "{}", e.message);
+}
+
+#[test]
+fn a_failed_sign_out_keeps_the_reset_and_names_the_error() {
+    let mut life = Life::new(Start::default(), with(|p| p.sign_out = true));
+    life.on(ok());
+    let effect = life.on(error(Class::Retryable, "InternalErrorException", "oops"));
+    assert_eq!(effect, Effect::None);
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Reset);
+    assert_eq!(e.signed_out, Some(false));
+    assert_eq!(e.sign_out_error.as_deref(), Some("InternalErrorException"));
+}
+
+#[test]
+fn a_stop_between_reset_and_sign_out_records_the_reset_unsigned() {
+    let mut life = Life::new(Start::default(), with(|p| p.sign_out = true));
+    life.on(ok());
+    life.on(Event::Stopped);
+    let e = ending(&life);
+    assert_eq!((e.outcome, e.signed_out), (Outcome::Reset, Some(false)));
+}
+
+#[test]
+fn a_stop_before_the_first_call_is_cancelled_and_keeps_uncertainty() {
+    let mut life = Life::new(Start::default(), REAL);
+    life.on(Event::Stopped);
+    assert_eq!(ending(&life).outcome, Outcome::Cancelled);
+    let start = Start {
+        uncertain: true,
+        ..Start::default()
+    };
+    let mut life = Life::new(start, REAL);
+    life.on(Event::Stopped);
+    let e = ending(&life);
+    assert_eq!((e.outcome, e.uncertain), (Outcome::Cancelled, true));
+}
+
+#[test]
+fn a_row_that_owes_its_sign_out_is_only_signed_out() {
+    let start = Start {
+        owes_sign_out: Some(Earlier::Disabled(RefusalCode::NotAuthorized)),
+        ..Start::default()
+    };
+    let mut life = Life::new(start, with(|p| p.sign_out = true));
+    assert_eq!(life.step(), Step::SignOut);
+    life.on(ok());
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Disabled);
+    assert_eq!(e.code, "NotAuthorizedException");
+    assert_eq!(e.signed_out, Some(true));
+}
+
+#[test]
+fn a_dry_run_predicts_from_a_check() {
+    let dry = with(|p| {
+        p.dry_run = true;
+        p.disable_unreachable = true;
+    });
+    let mut life = Life::new(Start::default(), dry);
+    assert_eq!(life.step(), Step::Check(CheckFor::Predict));
+    life.on(checked(state("CONFIRMED", true, false)));
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::WouldFail);
+    assert_eq!(e.code, "InvalidParameterException");
+    assert!(e.message.contains("would disable"), "{}", e.message);
+    let mut life = Life::new(Start::default(), dry);
+    life.on(error(
+        Class::RowFinal,
+        "UserNotFoundException",
+        "User does not exist.",
+    ));
+    assert_eq!(ending(&life).outcome, Outcome::WouldFail);
+}
+
+#[test]
+fn a_listed_state_needs_no_check() {
+    let listed = |s: UserState| Start {
+        known: Some(s),
+        ..Start::default()
+    };
+    let dry = with(|p| p.dry_run = true);
+    let life = Life::new(listed(state("CONFIRMED", true, true)), dry);
+    assert_eq!(ending(&life).outcome, Outcome::WouldReset);
+    // Known unreachable: straight to the remediation, no reset sent.
+    let life = Life::new(
+        listed(state("FORCE_CHANGE_PASSWORD", true, true)),
+        with(|p| p.disable_unreachable = true),
+    );
+    assert_eq!(life.step(), Step::Disable);
+    // Uncertain and listed RESET_REQUIRED: confirmed without any call.
+    let start = Start {
+        uncertain: true,
+        ..listed(state("RESET_REQUIRED", true, true))
+    };
+    let life = Life::new(start, REAL);
+    assert_eq!(ending(&life).outcome, Outcome::Reset);
+}
+
+#[test]
+fn pool_and_run_fatal_answers_reach_beyond_the_row() {
+    let mut life = Life::new(Start::default(), REAL);
+    let gone = error(Class::PoolFatal, "ResourceNotFoundException", "no pool");
+    assert_eq!(life.on(gone), Effect::PoolGone);
+    let mut life = Life::new(Start::default(), REAL);
+    assert!(matches!(life.on(denied()), Effect::StopRun(_)));
+    assert_eq!(ending(&life).outcome, Outcome::Failed);
+}

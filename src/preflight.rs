@@ -1,0 +1,283 @@
+//! Before the plan: what Cognito says about each pool, the rates, the caller.
+//!
+//! Every call here goes through the same retry driver as the resets, at the
+//! UserPoolRead rate (and UserRead for the permission probe). Read-only:
+//! nothing is changed before the operator confirms. What makes the run
+//! pointless or unsafe stops it here (exit 2) rather than in the report:
+//! a pool that does not exist, an endpoint that cannot be reached, a pool
+//! whose account recovery is `admin_only` (every reset would be refused).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::cognito::{Aws, CallError, Class, Cognito, Identity, Op, PoolInfo};
+use crate::exit::StartError;
+use crate::input::region_of_pool;
+use crate::life::Tries;
+use crate::limiter::{AUTO_RATE_SHARE, Category, DEFAULT_RATE, Limiters, Rate};
+use crate::pool::Pools;
+use crate::retry::{Answer, Caller};
+
+/// Cognito's default sender delivers this many emails a day per account.
+pub const COGNITO_DEFAULT_EMAIL_PER_DAY: u64 = 50;
+/// A username no pool holds, for the permission probe.
+pub const PROBE_USER: &str = "cognito-reset-permission-probe";
+
+/// What the preflight learned of one pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolFacts {
+    /// The pool id.
+    pub id: String,
+    /// Its region.
+    pub region: String,
+    /// DescribeUserPool's answer, when it was permitted.
+    pub info: Option<PoolInfo>,
+    /// Warnings and notes for the plan.
+    pub notes: Vec<String>,
+    /// Usernames compared case-insensitively.
+    pub folds_case: bool,
+}
+
+/// Pools known to the run: regions, clients, case rules. Pools first met
+/// mid-run (standard input) are case-sensitive unless described.
+pub struct PoolMap {
+    aws: Aws,
+    region_override: Option<String>,
+    facts: BTreeMap<String, PoolFacts>,
+    clients: Mutex<BTreeMap<String, Cognito>>,
+}
+
+impl PoolMap {
+    /// An empty map.
+    pub fn new(aws: Aws, region_override: Option<String>) -> PoolMap {
+        PoolMap {
+            aws,
+            region_override,
+            facts: BTreeMap::new(),
+            clients: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Every pool the preflight described, in order.
+    pub fn facts(&self) -> impl Iterator<Item = &PoolFacts> {
+        self.facts.values()
+    }
+
+    /// The regions of the known pools.
+    pub fn regions(&self) -> std::collections::BTreeSet<String> {
+        self.facts.values().map(|f| f.region.clone()).collect()
+    }
+}
+
+impl Pools for PoolMap {
+    fn folds_case(&self, pool: &str) -> bool {
+        self.facts.get(pool).is_some_and(|f| f.folds_case)
+    }
+
+    fn region_of(&self, pool: &str) -> String {
+        self.region_override
+            .clone()
+            .unwrap_or_else(|| region_of_pool(pool).to_owned())
+    }
+
+    fn client(&self, region: &str) -> Cognito {
+        let mut clients = self.clients.lock().expect("clients lock");
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| self.aws.client(region))
+            .clone()
+    }
+}
+
+/// What the preflight needs to know of the run.
+pub struct Ask<'a> {
+    /// The pools the run names.
+    pub pools: &'a [String],
+    /// Rows that will be called, when known (for the email warning).
+    pub rows: Option<u64>,
+    /// A dry run.
+    pub dry_run: bool,
+    /// The endpoint, for messages.
+    pub endpoint: &'a str,
+}
+
+fn unreachable(endpoint: &str, e: &CallError) -> StartError {
+    StartError::Aws(format!(
+        "cannot reach Cognito at {endpoint} ({}: {}); nothing was sent that changes anything",
+        e.code, e.message
+    ))
+}
+
+/// Describes every pool; refuses what cannot or must not be reset.
+pub async fn describe_pools(
+    caller: &Caller,
+    map: &mut PoolMap,
+    ask: &Ask<'_>,
+) -> Result<(), StartError> {
+    for pool in ask.pools {
+        let region = map.region_of(pool);
+        let client = map.client(&region);
+        let mut tries = Tries::default();
+        let answer = caller
+            .call(&region, Op::DescribePool, &mut tries, || {
+                client.describe_pool(pool)
+            })
+            .await;
+        let mut facts = PoolFacts {
+            id: pool.clone(),
+            region,
+            info: None,
+            notes: Vec::new(),
+            folds_case: false,
+        };
+        match answer {
+            Answer::Ok(reply) => judge(&mut facts, reply.value, ask)?,
+            Answer::Stopped => {
+                return Err(StartError::NotConfirmed("stopped before the plan".into()));
+            }
+            Answer::Err(e) => match e.class {
+                Class::PoolFatal => {
+                    return Err(StartError::Aws(format!(
+                        "user pool {pool} does not exist ({}: {}); nothing was reset",
+                        e.code, e.message
+                    )));
+                }
+                Class::Retryable | Class::Throttled => return Err(unreachable(ask.endpoint, &e)),
+                _ => facts.notes.push(format!(
+                    "DescribeUserPool is not permitted or failed ({}: {}): the pool's recovery \
+                     and email settings were not checked, usernames compared case-sensitively",
+                    e.code, e.message
+                )),
+            },
+        }
+        map.facts.insert(pool.clone(), facts);
+    }
+    Ok(())
+}
+
+/// Reads a pool's settings: refuses `admin_only`, warns of SMS and of the
+/// default email sender's daily cap.
+fn judge(facts: &mut PoolFacts, info: PoolInfo, ask: &Ask<'_>) -> Result<(), StartError> {
+    if info.recovery.iter().any(|m| m == "admin_only") && !ask.dry_run {
+        return Err(StartError::Aws(format!(
+            "user pool {} has account recovery set to admin_only: AdminResetUserPassword needs \
+             self-service account recovery, so every reset would be refused. Set the pool's \
+             account recovery to verified email and/or phone (Cognito console: Sign-in → \
+             Account recovery), or set passwords with AdminSetUserPassword instead; nothing \
+             was reset",
+            facts.id
+        )));
+    }
+    if info.recovery.iter().any(|m| m == "admin_only") {
+        facts.notes.push(
+            "WARNING: account recovery is admin_only: a real run would refuse this pool".into(),
+        );
+    }
+    if info
+        .recovery
+        .first()
+        .is_some_and(|m| m == "verified_phone_number")
+    {
+        facts.notes.push(
+            "WARNING: recovery by phone first: codes go by SMS — check the SNS sandbox and the \
+             account's SMS spend limit"
+                .into(),
+        );
+    }
+    let default_sender = info
+        .email_sending_account
+        .as_deref()
+        .is_none_or(|a| a == "COGNITO_DEFAULT");
+    if default_sender {
+        let count = ask
+            .rows
+            .map_or("an unknown number of".into(), |n| n.to_string());
+        facts.notes.push(format!(
+            "WARNING: email goes through Cognito's default sender, which delivers at most \
+             {COGNITO_DEFAULT_EMAIL_PER_DAY} emails a day per account; this run may send {count} \
+             codes — more than {COGNITO_DEFAULT_EMAIL_PER_DAY} needs the pool on Amazon SES \
+             (the run stops at the daily limit)"
+        ));
+    }
+    facts.folds_case = info.case_sensitive == Some(false);
+    if facts.folds_case {
+        facts
+            .notes
+            .push("usernames are case-insensitive: Alice and alice are one user".into());
+    }
+    facts.info = Some(info);
+    Ok(())
+}
+
+/// Sets `--rate auto` for each region: 80 % of the provisioned
+/// UserAccountRecovery quota when Cognito states one; otherwise the default,
+/// adapting to throttles. Returns a line per region saying which.
+pub async fn auto_rates(caller: &Caller, map: &PoolMap, limiters: &Arc<Limiters>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for region in map.regions() {
+        let client = map.client(&region);
+        let mut tries = Tries::default();
+        let category = Category::UserAccountRecovery.name();
+        let answer = caller
+            .call(&region, Op::ProvisionedLimit, &mut tries, || {
+                client.provisioned_limit(category)
+            })
+            .await;
+        let line = match answer {
+            Answer::Ok(reply) => {
+                let rate = (reply.value * AUTO_RATE_SHARE).max(1.0);
+                limiters.set_region_rate(
+                    &region,
+                    Category::UserAccountRecovery,
+                    Rate::PerSecond(rate),
+                );
+                format!(
+                    "{region}: --rate auto = {rate:.1}/s (80% of the {:.0}/s UserAccountRecovery \
+                     quota that GetProvisionedLimit states)",
+                    reply.value
+                )
+            }
+            Answer::Err(e) => format!(
+                "{region}: --rate auto: GetProvisionedLimit gave no quota ({}: {}); starting at \
+                 the default {DEFAULT_RATE}/s and adapting to throttles",
+                e.code, e.message
+            ),
+            Answer::Stopped => break,
+        };
+        lines.push(line);
+    }
+    lines
+}
+
+/// Whether AdminGetUser is permitted, asked with one call for a user no pool
+/// holds. `Err` carries the denial.
+pub async fn probe_checks(
+    caller: &Caller,
+    map: &PoolMap,
+    pool: &str,
+    user: &str,
+) -> Result<(), CallError> {
+    let region = map.region_of(pool);
+    let client = map.client(&region);
+    let mut tries = Tries::default();
+    let answer = caller
+        .call(&region, Op::GetUser, &mut tries, || {
+            client.get_user(pool, user)
+        })
+        .await;
+    match answer {
+        Answer::Err(e) if e.class == Class::RunFatal => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The caller's identity, or why it is not known. One attempt: the audit
+/// record wants it, the run does not need it.
+pub async fn identity(aws: &Aws, region: &str) -> Result<Identity, String> {
+    aws.caller_identity(region).await.map_err(|e| {
+        format!(
+            "not known: sts:GetCallerIdentity failed ({}: {})",
+            e.code, e.message
+        )
+    })
+}

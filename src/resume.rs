@@ -1,0 +1,457 @@
+//! `--resume`: what an earlier run of the same report left, and the checks
+//! that make sure it is that report.
+//!
+//! Nothing is touched before it is known to be this tool's report for this
+//! input and this mode: [`open`] checks the report's header and the journal's
+//! fingerprint, and takes the report's lock, before anything is cut or
+//! appended. A report that is missing is "nothing to resume" — a resume never
+//! starts afresh, because that is how a user gets two resets (a resume from
+//! the wrong directory). A journal that is missing, empty or unreadable beside
+//! a report is never read as "nothing was in flight": the resume refuses
+//! unless `--check-all` says to check every row not yet done.
+//!
+//! [`read`] then learns, per user, what is done (reset or disabled, and
+//! whether the sign-out is still owed) and which rows had a reset sent whose
+//! outcome was never recorded (intents without a final outcome).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use crate::exit::StartError;
+use crate::files::{self, Open};
+use crate::journal::{self, Header, RunLine};
+use crate::keys::KeyMap;
+use crate::life::{Earlier as Owed, RefusalCode};
+use crate::report::{COLUMNS, Outcome, ReportFormat, SIGN_OUT_COLUMNS, csv_header};
+
+/// The longest report header this reads.
+const MAX_HEADER: u64 = 64 * 1024;
+
+/// What an earlier run recorded for a user who is done (reset or disabled),
+/// packed into a byte: a report of millions of rows stays small in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done(u8);
+
+const NOT_DONE: u8 = 0x80;
+const DISABLED: u8 = 1;
+const SIGNED_OUT: u8 = 2;
+const SIGN_OUT_FAILED: u8 = 4;
+const INVALID_PARAMETER: u8 = 8;
+
+impl Done {
+    /// From a report row.
+    pub fn new(outcome: Outcome, code: &str, signed_out: Option<bool>) -> Done {
+        let mut bits = 0;
+        if outcome == Outcome::Disabled {
+            bits |= DISABLED;
+            if RefusalCode::parse(code) == RefusalCode::InvalidParameter {
+                bits |= INVALID_PARAMETER;
+            }
+        }
+        match signed_out {
+            Some(true) => bits |= SIGNED_OUT,
+            Some(false) => bits |= SIGN_OUT_FAILED,
+            None => {}
+        }
+        Done(bits)
+    }
+
+    /// A later row says the user is not done after all.
+    pub const NOT: Done = Done(NOT_DONE);
+
+    /// Whether the user is done (reset or disabled).
+    pub fn is_done(self) -> bool {
+        self.0 & NOT_DONE == 0
+    }
+
+    /// What was done.
+    pub fn earlier(self) -> Owed {
+        if self.0 & DISABLED == 0 {
+            Owed::Reset
+        } else if self.0 & INVALID_PARAMETER != 0 {
+            Owed::Disabled(RefusalCode::InvalidParameter)
+        } else {
+            Owed::Disabled(RefusalCode::NotAuthorized)
+        }
+    }
+
+    /// Whether its sign-out failed and is still owed.
+    pub fn owes_sign_out(self) -> bool {
+        self.0 & SIGN_OUT_FAILED != 0
+    }
+
+    /// The outcome recorded.
+    pub fn outcome(self) -> Outcome {
+        match self.earlier() {
+            Owed::Reset => Outcome::Reset,
+            Owed::Disabled(_) => Outcome::Disabled,
+        }
+    }
+
+    /// Whether the user was signed out (`None`: not asked).
+    pub fn signed_out(self) -> Option<bool> {
+        if self.0 & SIGNED_OUT != 0 {
+            Some(true)
+        } else if self.0 & SIGN_OUT_FAILED != 0 {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// A report opened for resuming: verified, locked, not yet read.
+pub struct Opened {
+    /// The report, locked for this run, positioned for appending.
+    pub file: File,
+    /// The runs that wrote it so far.
+    pub runs: Vec<RunLine>,
+    /// The journal could not be read: every row not done is checked
+    /// (`--check-all`).
+    pub journal_lost: bool,
+}
+
+/// What the earlier runs left.
+#[derive(Debug, Default)]
+pub struct Earlier {
+    /// Users whose latest outcome is done (reset or disabled), by key.
+    pub done: KeyMap<Done>,
+    /// Users whose reset may have been sent without its outcome recorded:
+    /// checked before any call. Key → (pool, username).
+    pub uncertain: HashMap<u64, (String, String)>,
+    /// Every row not done is checked first (`--check-all`).
+    pub check_all: bool,
+    /// Records read.
+    pub records: u64,
+    /// A torn last line (a crash mid-write) was cut off.
+    pub torn_line: bool,
+}
+
+/// What the run expects the report to be.
+#[derive(Debug, Clone)]
+pub struct Expect<'a> {
+    /// The journal header this run would write.
+    pub header: &'a Header,
+    /// `--global-sign-out`.
+    pub sign_out: bool,
+    /// `--check-all`.
+    pub check_all: bool,
+}
+
+fn shown(path: &Path) -> String {
+    crate::progress::escape(&path.display().to_string())
+}
+
+/// Opens the report at `path` for a resume: it must exist, be this tool's
+/// report for this input and mode, and be held by no other run.
+pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
+    if !files::exists(path) {
+        return Err(StartError::Refused(format!(
+            "nothing to resume: there is no report at {} (resume from the directory of the first \
+             run, or pass its --report PATH); a resume never starts afresh",
+            shown(path)
+        )));
+    }
+    let mut file = files::open(path, Open::Existing)
+        .map_err(|e| StartError::Refused(files::explain(path, &e)))?;
+    let journal_path = journal::path_for(path);
+    if !files::try_lock(&file).map_err(|e| StartError::io(shown(path), e))? {
+        return Err(locked(path, &journal_path));
+    }
+    let sign_out_columns = check_header(&mut file, path)?;
+    let previous = journal::read(&journal_path, |_, _| false).ok().flatten();
+    let (runs, header) = match previous {
+        Some(p) => (p.runs, p.header),
+        None => (Vec::new(), None),
+    };
+    let journal_lost = match &header {
+        Some(h) => {
+            check_journal(h, expect, path)?;
+            false
+        }
+        None => lost_journal(expect, path, &journal_path)?,
+    };
+    if sign_out_columns.is_some_and(|s| s != expect.sign_out) {
+        return Err(mode_mismatch(path, expect.sign_out));
+    }
+    file.seek(SeekFrom::End(0))
+        .map_err(|e| StartError::io(shown(path), e))?;
+    Ok(Opened {
+        file,
+        runs,
+        journal_lost,
+    })
+}
+
+/// The error for a report another run holds, naming that run's process.
+pub fn locked(path: &Path, journal_path: &Path) -> StartError {
+    let holder = journal::read(journal_path, |_, _| false)
+        .ok()
+        .flatten()
+        .and_then(|j| j.runs.last().cloned())
+        .map(|r| format!(" (process {}, started {})", r.pid, r.started))
+        .unwrap_or_default();
+    StartError::Locked(format!(
+        "{} is in use by another run{holder}; one run at a time per report: wait for it to end, \
+         or stop it and then --resume",
+        shown(path)
+    ))
+}
+
+fn mode_mismatch(path: &Path, sign_out: bool) -> StartError {
+    StartError::Refused(format!(
+        "{} was written {} --global-sign-out; resume with the same flags",
+        shown(path),
+        if sign_out { "without" } else { "with" }
+    ))
+}
+
+/// Checks that an existing file is this tool's report, before `--overwrite`
+/// empties it.
+pub fn check_ours(file: &File, path: &Path) -> Result<(), StartError> {
+    let mut file = file
+        .try_clone()
+        .map_err(|e| StartError::io(shown(path), e))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| StartError::io(shown(path), e))?;
+    check_header(&mut file, path).map(|_| ())
+}
+
+/// Checks the report's first line; returns whether it has the sign-out
+/// columns (CSV), `None` when the file says nothing (empty, or JSONL).
+fn check_header(file: &mut File, path: &Path) -> Result<Option<bool>, StartError> {
+    let mut first = Vec::new();
+    BufReader::new(&mut *file)
+        .take(MAX_HEADER)
+        .read_until(b'\n', &mut first)
+        .map_err(|e| StartError::io(shown(path), e))?;
+    let not_ours = || {
+        StartError::Refused(format!(
+            "{} is not a cognito-reset report (its first line is not a report header); \
+             nothing was changed: pass the right --report",
+            shown(path)
+        ))
+    };
+    if first.is_empty() {
+        return Ok(None);
+    }
+    let line = String::from_utf8_lossy(&first);
+    let line = line.trim_end_matches(['\n', '\r']);
+    match ReportFormat::from_path(path) {
+        ReportFormat::Csv if line == csv_header(false).join(",") => Ok(Some(false)),
+        ReportFormat::Csv if line == csv_header(true).join(",") => Ok(Some(true)),
+        ReportFormat::Csv => Err(not_ours()),
+        ReportFormat::Jsonl => {
+            let value: serde_json::Value = serde_json::from_str(line).map_err(|_| not_ours())?;
+            let ours = COLUMNS.iter().all(|k| value.get(k).is_some());
+            if ours { Ok(None) } else { Err(not_ours()) }
+        }
+    }
+}
+
+fn check_journal(header: &Header, expect: &Expect, path: &Path) -> Result<(), StartError> {
+    let want = expect.header;
+    if header.mode != want.mode {
+        let theirs = if header.mode == "dry_run" {
+            "a dry run"
+        } else {
+            "a real run"
+        };
+        return Err(StartError::Refused(format!(
+            "{} was written by {theirs}; a report belongs to one mode: choose another --report",
+            shown(path)
+        )));
+    }
+    if header.fingerprint != want.fingerprint {
+        return Err(StartError::ForeignReport(format!(
+            "{} belongs to a different input or pool (its journal says {}, this run is {}); \
+             resume with the original input, or choose another --report",
+            shown(path),
+            header.fingerprint,
+            want.fingerprint
+        )));
+    }
+    if header.sign_out != want.sign_out {
+        return Err(mode_mismatch(path, want.sign_out));
+    }
+    Ok(())
+}
+
+/// A journal that is missing, empty or unreadable: refused unless every row
+/// is to be checked.
+fn lost_journal(expect: &Expect, path: &Path, journal_path: &Path) -> Result<bool, StartError> {
+    if expect.header.mode == "dry_run" {
+        return Err(StartError::Refused(format!(
+            "{} has no readable journal ({}), so there is no telling which input it belongs to; \
+             start the dry run afresh with --overwrite",
+            shown(path),
+            shown(journal_path)
+        )));
+    }
+    if !expect.check_all {
+        return Err(StartError::Refused(format!(
+            "the journal {} beside the report is missing, empty or unreadable, so there is no \
+             telling which users had a reset in flight when the earlier run stopped; pass \
+             --check-all to check every user not yet reset with AdminGetUser before sending",
+            shown(journal_path)
+        )));
+    }
+    Ok(true)
+}
+
+/// One report row, as much as a resume needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    /// The username.
+    pub username: String,
+    /// The pool.
+    pub pool: String,
+    /// The outcome, if the word is known.
+    pub outcome: Option<Outcome>,
+    /// The error code.
+    pub code: String,
+    /// `signed_out`, when present.
+    pub signed_out: Option<bool>,
+}
+
+/// Reads report rows from `reader` (everything after the header, up to the
+/// last complete line), calling `each` for every row that can be read.
+/// Never fails on content: a row that cannot be read is skipped, as a torn
+/// line is.
+pub fn scan<R: Read>(reader: R, format: ReportFormat, mut each: impl FnMut(Seen)) {
+    match format {
+        ReportFormat::Csv => {
+            let mut csv = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(reader);
+            for record in csv.records().flatten() {
+                let field = |i: usize| record.get(i).unwrap_or_default();
+                let signed_out = match field(COLUMNS.len()) {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                };
+                each(Seen {
+                    username: field(1).to_owned(),
+                    pool: field(2).to_owned(),
+                    outcome: Outcome::parse(field(3)),
+                    code: field(4).to_owned(),
+                    signed_out,
+                });
+            }
+        }
+        ReportFormat::Jsonl => {
+            for line in BufReader::new(reader).split(b'\n').map_while(Result::ok) {
+                let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                let text = |k: &str| v.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+                each(Seen {
+                    username: text("username").to_owned(),
+                    pool: text("user_pool_id").to_owned(),
+                    outcome: Outcome::parse(text("outcome")),
+                    code: text("error_code").to_owned(),
+                    signed_out: v.get(SIGN_OUT_COLUMNS[0]).and_then(|v| v.as_bool()),
+                });
+            }
+        }
+    }
+}
+
+/// Length of a file up to and including its last line break.
+fn complete_len(file: &mut File) -> std::io::Result<u64> {
+    let len = file.metadata()?.len();
+    let mut pos = len;
+    let mut buf = [0u8; 8192];
+    while pos > 0 {
+        let start = pos.saturating_sub(buf.len() as u64);
+        let n = (pos - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf[..n])?;
+        if let Some(i) = buf[..n].iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        pos = start;
+    }
+    Ok(0)
+}
+
+/// Reads what the earlier runs left. `key` gives a user's key (pool,
+/// username), folding case where the pool does. Cuts a torn last line off
+/// the report, so that appending starts on a fresh line.
+pub fn read(
+    opened: &mut Opened,
+    path: &Path,
+    expect: &Expect,
+    key: impl Fn(&str, &str) -> u64,
+) -> Result<Earlier, StartError> {
+    let io = |e| StartError::io(shown(path), e);
+    let complete = complete_len(&mut opened.file).map_err(io)?;
+    let torn = complete < opened.file.metadata().map_err(io)?.len();
+    opened.file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut reader = BufReader::new(&mut opened.file).take(complete);
+    if ReportFormat::from_path(path) == ReportFormat::Csv {
+        reader.read_until(b'\n', &mut Vec::new()).map_err(io)?;
+    }
+    let mut earlier = Earlier {
+        check_all: opened.journal_lost,
+        torn_line: torn,
+        ..Earlier::default()
+    };
+    let mut wrong_mode = false;
+    let dry_run = expect.header.mode == "dry_run";
+    scan(reader, ReportFormat::from_path(path), |seen| {
+        earlier.records += 1;
+        let Some(outcome) = seen.outcome else { return };
+        wrong_mode |= outcome.is_dry_run() != dry_run
+            && !matches!(
+                outcome,
+                Outcome::Invalid
+                    | Outcome::Duplicate
+                    | Outcome::Skipped
+                    | Outcome::Cancelled
+                    | Outcome::Excluded
+            );
+        let k = key(&seen.pool, &seen.username);
+        match outcome {
+            Outcome::Reset | Outcome::Disabled => earlier
+                .done
+                .insert(k, Done::new(outcome, &seen.code, seen.signed_out)),
+            // A later row for the same user says what is true now.
+            Outcome::Skipped | Outcome::Duplicate => {}
+            _ => {
+                if earlier.done.get(k).is_some() {
+                    earlier.done.insert(k, Done::NOT);
+                }
+            }
+        }
+    });
+    if wrong_mode {
+        return Err(StartError::Refused(format!(
+            "{} holds {} outcomes; a report belongs to one mode: choose another --report",
+            shown(path),
+            if dry_run { "real-run" } else { "dry-run" }
+        )));
+    }
+    if torn {
+        opened.file.set_len(complete).map_err(io)?;
+    }
+    opened.file.seek(SeekFrom::End(0)).map_err(io)?;
+    let journal_path = journal::path_for(path);
+    let done = &earlier.done;
+    let not_done = |p: &str, u: &str| !done.get(key(p, u)).is_some_and(Done::is_done);
+    if let Ok(Some(j)) = journal::read(&journal_path, not_done) {
+        earlier.uncertain = j
+            .intents
+            .into_iter()
+            .map(|(p, u)| (key(&p, &u), (p, u)))
+            .collect();
+    }
+    Ok(earlier)
+}
+
+#[cfg(test)]
+mod tests;

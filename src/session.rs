@@ -1,0 +1,720 @@
+//! A run's state across its phases, and each phase as a method: `run`
+//! calls them in order. Before [`Session::open_outputs`] nothing is
+//! written and nothing that changes a user is sent.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+
+use crate::cognito::{Aws, Connection, Identity, Listing, UserPage};
+use crate::config::{Config, RateSpec, Source};
+use crate::exit::StartError;
+use crate::files::{self, Open};
+use crate::input::{
+    Duplicates, Exclusions, FirstPage, Item, ItemReader, Lister, Survey, is_stream,
+};
+use crate::journal::{self, Header, Journal, JournalFile, RunLine};
+use crate::keys::row_key;
+use crate::limiter::{Category, Limiters};
+use crate::pool::{Pipeline, Pools};
+use crate::preflight::{self, Ask, PROBE_USER, PoolMap};
+use crate::progress::{Stats, escape, say};
+use crate::report::{ReportWriter, now_rfc3339};
+use crate::resume::{self, Earlier, Expect, Opened};
+use crate::retry::Caller;
+use crate::shutdown::Stop;
+use crate::simulator::Simulator;
+use crate::writer::Writer;
+
+/// A stream's reader, its header already read.
+type StreamReader = ItemReader<Box<dyn BufRead + Send>>;
+
+/// Everything a run knows between its phases.
+pub struct Session {
+    /// The checked flags.
+    pub config: Config,
+    /// The run's cancellation.
+    pub stop: Arc<Stop>,
+    /// Live counters.
+    pub stats: Arc<Stats>,
+    /// The retry driver.
+    pub caller: Arc<Caller>,
+    /// One limiter per (region, category).
+    pub limiters: Arc<Limiters>,
+    /// A file's survey.
+    pub survey: Option<Survey>,
+    /// A stream's reader.
+    stream: Option<StreamReader>,
+    exclusions: Exclusions,
+    /// The in-process simulator (`--simulate`), kept alive for the run.
+    _sim: Option<Simulator>,
+    aws: Aws,
+    /// Pools named before the run.
+    pool_ids: Vec<String>,
+    /// Pools, after the preflight.
+    pools: Option<Arc<PoolMap>>,
+    /// Lines for the plan.
+    notes: Vec<String>,
+    /// The caller, for the audit record.
+    pub identity: Result<Identity, String>,
+    listing: Option<(Lister, UserPage)>,
+    resume: Option<Opened>,
+    /// What earlier runs left.
+    pub earlier: Arc<Earlier>,
+    /// What the report belongs to.
+    pub header: Header,
+    /// This run.
+    pub run: RunLine,
+    /// The runs that wrote the report before this one.
+    pub earlier_runs: Vec<RunLine>,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// Where calls go, for messages.
+    pub endpoint: String,
+}
+
+/// The files a run writes, opened after the confirmation.
+pub struct Outputs {
+    /// The report writer task's inputs.
+    pub writer: Writer,
+    /// The journal (real runs).
+    pub journal: Option<Journal>,
+    /// The journal file, rewritten when the run ends.
+    pub journal_file: JournalFile,
+    /// `--summary`, created before the first call.
+    pub summary_file: Option<File>,
+}
+
+/// Prints on standard output; a closed or broken stdout is ignored.
+pub fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", escape(text));
+    let _ = out.flush();
+}
+
+/// A random run id (UUID v4 form).
+fn run_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let hex = crate::input::hex(&bytes);
+    format!(
+        "{}-{}-4{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Runs blocking work (reading a file, opening a FIFO) without holding up
+/// the signals: a stop ends the wait.
+async fn blocking<T: Send + 'static>(
+    stop: &Stop,
+    work: impl FnOnce() -> Result<T, StartError> + Send + 'static,
+) -> Result<T, StartError> {
+    let task = tokio::task::spawn_blocking(work);
+    tokio::select! {
+        _ = stop.stopped() => Err(StartError::NotConfirmed("stopped".into())),
+        result = task => result.unwrap_or_else(|e| Err(StartError::Usage(format!("reading the input failed: {e}")))),
+    }
+}
+
+impl Session {
+    /// Reads what can be read before any call: the input (surveyed when it
+    /// is a file, its header when a stream), the exclusions; starts the
+    /// simulator; loads credentials.
+    pub async fn prepare(config: Config, stop: Arc<Stop>) -> Result<Session, StartError> {
+        let (survey, stream) = read_input(&config, &stop).await?;
+        let exclusions = match &config.exclude {
+            Some(path) => Exclusions::read(path, &config.read.username_column)?,
+            None => Exclusions::default(),
+        };
+        let pool_ids: Vec<String> = match &survey {
+            Some(s) => s.pools.keys().cloned().collect(),
+            None => config.read.default_pool.iter().cloned().collect(),
+        };
+        let sim = start_simulator(&config, &pool_ids).await?;
+        let endpoint = sim
+            .as_ref()
+            .map(|s| format!("the built-in simulator at {}", s.url()))
+            .or(config.endpoint_url.clone())
+            .unwrap_or_else(|| "AWS".into());
+        warn_plain_http(&config);
+        let aws = Aws::load(&Connection {
+            profile: config.profile.clone(),
+            endpoint_url: sim
+                .as_ref()
+                .map(Simulator::url)
+                .or(config.endpoint_url.clone()),
+            dummy_credentials: sim.is_some(),
+            attempt_timeout: config.call_timeout,
+        })
+        .await?;
+        let limiters = Arc::new(Limiters::new(config.rates));
+        let stats = Arc::new(Stats::default());
+        let caller = Arc::new(Caller {
+            backoff: config.backoff,
+            max_attempts: config.policy.max_attempts,
+            limiters: limiters.clone(),
+            stop: stop.clone(),
+            stats: stats.clone(),
+        });
+        let header = Header::new(
+            &fingerprint(&config, survey.as_ref()),
+            config.policy.dry_run,
+            config.policy.sign_out,
+        );
+        Ok(Session {
+            run: RunLine {
+                run: run_id(),
+                pid: std::process::id(),
+                started: now_rfc3339(),
+            },
+            started_at: SystemTime::now(),
+            earlier_runs: Vec::new(),
+            config,
+            stop,
+            stats,
+            caller,
+            limiters,
+            survey,
+            stream,
+            exclusions,
+            _sim: sim,
+            aws,
+            pool_ids,
+            pools: None,
+            notes: Vec::new(),
+            identity: Err("not asked".into()),
+            listing: None,
+            resume: None,
+            earlier: Arc::new(Earlier::default()),
+            header,
+            endpoint,
+        })
+    }
+}
+
+/// Surveys a file; opens a stream and reads its header.
+async fn read_input(
+    config: &Config,
+    stop: &Stop,
+) -> Result<(Option<Survey>, Option<StreamReader>), StartError> {
+    let options = config.read.clone();
+    match &config.source {
+        Source::File(path) if !is_stream(path) => {
+            let path = path.clone();
+            let survey = blocking(stop, move || crate::input::survey(&path, &options)).await?;
+            Ok((Some(survey), None))
+        }
+        Source::File(path) => {
+            let path = path.clone();
+            let reader = blocking(stop, move || {
+                let file = File::open(&path).map_err(|e| StartError::io(escape(&path), e))?;
+                let buffered: Box<dyn BufRead + Send> =
+                    Box::new(std::io::BufReader::with_capacity(64 * 1024, file));
+                ItemReader::new(buffered, &options, &path)
+            })
+            .await?;
+            Ok((None, Some(reader)))
+        }
+        Source::Stdin => {
+            let reader = blocking(stop, move || {
+                let stdin: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::with_capacity(
+                    64 * 1024,
+                    std::io::stdin(),
+                ));
+                ItemReader::new(stdin, &options, "standard input")
+            })
+            .await?;
+            Ok((None, Some(reader)))
+        }
+        Source::Pool { .. } | Source::Group { .. } => Ok((None, None)),
+    }
+}
+
+/// With `--simulate`, serves the pools the run names, so any well-formed
+/// pool id rehearses the real command line.
+async fn start_simulator(
+    config: &Config,
+    pools: &[String],
+) -> Result<Option<Simulator>, StartError> {
+    let Some(sim_config) = &config.simulate else {
+        return Ok(None);
+    };
+    let mut sim_config = sim_config.clone();
+    for pool in pools {
+        sim_config.add_pool(pool);
+    }
+    let sim = Simulator::start("127.0.0.1:0", sim_config)
+        .await
+        .map_err(|e| StartError::io("the simulator", e))?;
+    Ok(Some(sim))
+}
+
+/// Credentials would sign requests in the clear.
+fn warn_plain_http(config: &Config) {
+    let Some(url) = &config.endpoint_url else {
+        return;
+    };
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return;
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let loopback = host == "localhost" || host.starts_with("127.") || host == "[::1]";
+    if !loopback {
+        say(&format!(
+            "cognito-reset: WARNING: --endpoint-url {} is plain http and not loopback: \
+             requests (signed with your credentials) travel unencrypted",
+            escape(url)
+        ));
+    }
+}
+
+/// What a report belongs to: the input's fingerprint and the pool.
+fn fingerprint(config: &Config, survey: Option<&Survey>) -> String {
+    let pool = config.read.default_pool.as_deref().unwrap_or("-");
+    match (&config.source, survey) {
+        (Source::File(_), Some(s)) => format!("sha256:{} pool:{pool}", s.sha256),
+        (Source::Pool { pool, filter }, _) => {
+            format!("pool:{pool} filter:{}", filter.as_deref().unwrap_or(""))
+        }
+        (Source::Group { pool, group }, _) => format!("pool:{pool} group:{group}"),
+        _ => format!("stream pool:{pool}"),
+    }
+}
+
+impl Session {
+    /// The pools, after the preflight.
+    pub fn pools(&self) -> Arc<PoolMap> {
+        self.pools.clone().expect("the preflight ran")
+    }
+
+    /// The categories this run calls, for the progress line.
+    pub fn categories(&self) -> Vec<Category> {
+        let p = &self.config.policy;
+        let mut categories = Vec::new();
+        if p.dry_run {
+            categories.push(Category::UserRead);
+        } else {
+            categories.push(Category::UserAccountRecovery);
+        }
+        if !p.dry_run && (p.sign_out || p.disable_unreachable) {
+            categories.push(Category::UserUpdate);
+        }
+        if self.listing.is_some() {
+            categories.push(Category::UserList);
+        }
+        categories
+    }
+
+    /// What Cognito says before anything is sent: the report and resume
+    /// checks, the pools, the rates, the caller, the listing's first page.
+    pub async fn preflight(&mut self) -> Result<(), StartError> {
+        self.check_report()?;
+        let mut map = PoolMap::new(self.aws.clone(), self.config.region.clone());
+        let ask = Ask {
+            pools: &self.pool_ids,
+            rows: self.survey.as_ref().map(|s| s.valid),
+            dry_run: self.config.policy.dry_run,
+            endpoint: &self.endpoint,
+        };
+        preflight::describe_pools(&self.caller, &mut map, &ask).await?;
+        if self.config.recovery_rate == RateSpec::Auto {
+            let lines = preflight::auto_rates(&self.caller, &map, &self.limiters).await;
+            self.notes.extend(lines);
+        }
+        let region = map
+            .regions()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "us-east-1".into());
+        self.identity = preflight::identity(&self.aws, &region).await;
+        self.pools = Some(Arc::new(map));
+        self.first_page().await?;
+        self.read_earlier()?;
+        self.probe().await
+    }
+
+    /// Before anything else: a resume's report is this tool's, for this
+    /// input and mode, and held by no other run; a fresh run's report does
+    /// not exist yet; every output path is writable.
+    fn check_report(&mut self) -> Result<(), StartError> {
+        let report = self.config.report.clone();
+        let journal_path = journal::path_for(&report);
+        if self.config.resume {
+            let expect = Expect {
+                header: &self.header,
+                sign_out: self.config.policy.sign_out,
+                check_all: self.config.check_all,
+            };
+            self.resume = Some(resume::open(&report, &expect)?);
+        } else if !self.config.overwrite && (files::exists(&report) || files::exists(&journal_path))
+        {
+            return Err(StartError::ReportExists(escape(
+                &report.display().to_string(),
+            )));
+        } else {
+            files::check_writable(&report).map_err(StartError::Usage)?;
+        }
+        if let Some(summary) = &self.config.summary {
+            files::check_writable(summary).map_err(StartError::Usage)?;
+        }
+        if self.config.check_all && self.resume.as_ref().is_some_and(|r| !r.journal_lost) {
+            self.notes
+                .push("--check-all: every user not yet reset is checked before sending".into());
+        }
+        Ok(())
+    }
+
+    /// A listing's first page: Cognito refusing it stops the run here.
+    async fn first_page(&mut self) -> Result<(), StartError> {
+        let (pool, listing) = match &self.config.source {
+            Source::Pool { pool, filter } => (
+                pool.clone(),
+                Listing::Pool {
+                    filter: filter.clone(),
+                },
+            ),
+            Source::Group { pool, group } => (pool.clone(), Listing::Group(group.clone())),
+            _ => return Ok(()),
+        };
+        let pools = self.pools();
+        let region = pools.region_of(&pool);
+        let lister = Lister {
+            caller: self.caller.clone(),
+            cognito: pools.client(&region),
+            region,
+            pool: pool.clone(),
+            listing,
+        };
+        match lister.first_page().await {
+            FirstPage::Page(page) => {
+                self.listing = Some((lister, page));
+                Ok(())
+            }
+            FirstPage::Refused(e) => Err(StartError::Aws(format!(
+                "Cognito refused to list the users of {pool}: {}: {}; nothing was sent",
+                e.code,
+                escape(&e.message)
+            ))),
+            FirstPage::Stopped => Err(StartError::NotConfirmed("stopped".into())),
+        }
+    }
+
+    /// A resume: what the earlier runs left, keyed by each pool's case rule.
+    fn read_earlier(&mut self) -> Result<(), StartError> {
+        let Some(opened) = &mut self.resume else {
+            return Ok(());
+        };
+        let pools = self.pools.clone().expect("the preflight ran");
+        let expect = Expect {
+            header: &self.header,
+            sign_out: self.config.policy.sign_out,
+            check_all: self.config.check_all,
+        };
+        let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
+        let earlier = resume::read(opened, &self.config.report, &expect, key)?;
+        let mut note = format!(
+            "resume: {} users already done; {} to check with AdminGetUser before any call",
+            earlier.done.values().filter(|d| d.is_done()).count(),
+            if earlier.check_all {
+                "every other".to_owned()
+            } else {
+                earlier.uncertain.len().to_string()
+            }
+        );
+        if earlier.torn_line {
+            note.push_str("; a torn last line (from a crash) was cut off");
+        }
+        self.notes.push(note);
+        self.earlier = Arc::new(earlier);
+        Ok(())
+    }
+
+    /// Checks that AdminGetUser is permitted where the run depends on it,
+    /// before anything is sent.
+    async fn probe(&mut self) -> Result<(), StartError> {
+        let p = self.config.policy;
+        let must_verify = self.earlier.check_all || !self.earlier.uncertain.is_empty();
+        let needed = p.dry_run || p.disable_unreachable || (must_verify && !p.resend_unchecked);
+        let Some(pool) = self.pool_ids.first().cloned() else {
+            return Ok(());
+        };
+        if !needed {
+            return Ok(());
+        }
+        let pool = match self.earlier.uncertain.values().next() {
+            Some((p, _)) => p.clone(),
+            None => pool,
+        };
+        let pools = self.pools();
+        let Err(e) = preflight::probe_checks(&self.caller, &pools, &pool, PROBE_USER).await else {
+            return Ok(());
+        };
+        let why = format!(
+            "cognito-idp:AdminGetUser is not permitted ({}: {})",
+            e.code, e.message
+        );
+        if must_verify && !p.dry_run && !p.resend_unchecked {
+            return Err(StartError::Aborted(format!(
+                "{why}: the users whose earlier reset was never recorded cannot be checked, and \
+                 are never reset a second time on a guess. Allow AdminGetUser and --resume, or \
+                 pass --resend-unchecked to send those users a reset again; nothing was sent"
+            )));
+        }
+        let purpose = if p.dry_run {
+            "--dry-run predicts each row with it"
+        } else {
+            "--unresettable disable needs it to tell federated users (never disabled) apart"
+        };
+        Err(StartError::Usage(format!(
+            "{why}: {purpose}; nothing was sent"
+        )))
+    }
+}
+
+impl Session {
+    /// The plan, as the operator reads it before confirming.
+    pub fn plan(&self) -> String {
+        crate::plan::render(self)
+    }
+
+    /// Notes gathered for the plan.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Whether a listing is the source.
+    pub fn listing(&self) -> bool {
+        self.listing.is_some()
+    }
+
+    /// Users excluded.
+    pub fn excluded(&self) -> usize {
+        self.exclusions.len()
+    }
+
+    /// Asks `[y/N]` on a terminal; off a terminal, `--yes` is needed. Dry
+    /// runs and the simulator never ask.
+    pub fn confirm(&self) -> Result<(), StartError> {
+        let c = &self.config;
+        if c.policy.dry_run || c.simulate.is_some() || c.yes {
+            return Ok(());
+        }
+        if !crate::run::can_ask(c) {
+            return Err(StartError::NotConfirmed(
+                "not on a terminal (or standard input is the data), so cannot ask for \
+                 confirmation: pass --yes to reset without asking; nothing was sent"
+                    .into(),
+            ));
+        }
+        if crate::plan::ask("Reset these users' passwords?") {
+            Ok(())
+        } else {
+            Err(StartError::NotConfirmed(
+                "not confirmed; nothing was sent".into(),
+            ))
+        }
+    }
+
+    /// Creates (or, resuming, takes over) the report, the journal and the
+    /// summary file, before the first call. What cannot be opened stops the
+    /// run and leaves nothing new behind.
+    pub fn open_outputs(&mut self) -> Result<Outputs, StartError> {
+        let report_path = self.config.report.clone();
+        let journal_path = journal::path_for(&report_path);
+        let mut created: Vec<std::path::PathBuf> = Vec::new();
+        let result = self.open_outputs_in(&report_path, &journal_path, &mut created);
+        if result.is_err() {
+            for path in created {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        result
+    }
+
+    fn open_outputs_in(
+        &mut self,
+        report_path: &std::path::Path,
+        journal_path: &std::path::Path,
+        created: &mut Vec<std::path::PathBuf>,
+    ) -> Result<Outputs, StartError> {
+        let explain =
+            |p: &std::path::Path, e: std::io::Error| StartError::Usage(files::explain(p, &e));
+        let summary_file = match &self.config.summary {
+            Some(path) => {
+                let existed = files::exists(path);
+                let f = files::open(path, Open::Create).map_err(|e| explain(path, e))?;
+                if !existed {
+                    created.push(path.clone());
+                }
+                Some(f)
+            }
+            None => None,
+        };
+        let (report, new_report, journal_how, runs) = match self.resume.take() {
+            Some(opened) => {
+                self.earlier_runs.clone_from(&opened.runs);
+                (opened.file, false, Open::Existing, opened.runs)
+            }
+            None => {
+                let file = self.fresh_report(report_path, created)?;
+                let how = if self.config.overwrite {
+                    Open::Truncate
+                } else {
+                    Open::CreateNew
+                };
+                (file, true, how, Vec::new())
+            }
+        };
+        let dry_run = self.config.policy.dry_run;
+        if !files::exists(journal_path) {
+            created.push(journal_path.to_owned());
+        }
+        let (journal, journal_file) = journal::open(
+            journal_path,
+            journal_how,
+            &self.header,
+            &runs,
+            &self.run,
+            !dry_run,
+        )
+        .map_err(|e| explain(journal_path, e))?;
+        let report =
+            ReportWriter::new(report, report_path, self.config.policy.sign_out, new_report)
+                .map_err(|e| explain(report_path, e))?;
+        let writer = Writer {
+            report,
+            stats: self.stats.clone(),
+            stop: self.stop.clone(),
+            max_failure_rate: (!dry_run).then_some(self.config.max_failure_rate),
+            verbose: self.config.verbosity >= crate::config::Verbosity::Verbose,
+            earlier: self.earlier.clone(),
+        };
+        Ok(Outputs {
+            writer,
+            journal,
+            journal_file,
+            summary_file,
+        })
+    }
+
+    /// A fresh report: created new (never over anything), or with
+    /// `--overwrite` emptied — but only if it is this tool's report.
+    fn fresh_report(
+        &self,
+        path: &std::path::Path,
+        created: &mut Vec<std::path::PathBuf>,
+    ) -> Result<File, StartError> {
+        let shown = escape(&path.display().to_string());
+        if !self.config.overwrite || !files::exists(path) {
+            let file = files::open(path, Open::CreateNew).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => StartError::ReportExists(shown.clone()),
+                _ => StartError::Usage(files::explain(path, &e)),
+            })?;
+            created.push(path.to_owned());
+            return self.lock(file, path);
+        }
+        let file = files::open(path, Open::Existing)
+            .map_err(|e| StartError::Usage(files::explain(path, &e)))?;
+        let file = self.lock(file, path)?;
+        self.check_not_input(&file, path)?;
+        resume::check_ours(&file, path)?;
+        file.set_len(0).map_err(|e| StartError::io(&shown, e))?;
+        Ok(file)
+    }
+
+    fn lock(&self, file: File, path: &std::path::Path) -> Result<File, StartError> {
+        match files::try_lock(&file) {
+            Ok(true) => Ok(file),
+            Ok(false) => Err(resume::locked(path, &journal::path_for(path))),
+            Err(e) => Err(StartError::io(escape(&path.display().to_string()), e)),
+        }
+    }
+
+    /// `--overwrite` must never empty the input itself.
+    fn check_not_input(&self, report: &File, path: &std::path::Path) -> Result<(), StartError> {
+        use std::os::unix::fs::MetadataExt;
+        let Source::File(input) = &self.config.source else {
+            return Ok(());
+        };
+        let (Ok(a), Ok(b)) = (report.metadata(), std::fs::metadata(input)) else {
+            return Ok(());
+        };
+        if a.dev() == b.dev() && a.ino() == b.ino() {
+            return Err(StartError::Usage(format!(
+                "--report {} is the input file; refusing to overwrite it",
+                escape(&path.display().to_string())
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Session {
+    /// Starts feeding rows into the queue: a file or stream on a thread of
+    /// its own, a listing as a task.
+    pub fn feed(&mut self, tx: mpsc::Sender<Item>) {
+        if let Some((lister, first)) = self.listing.take() {
+            tokio::spawn(lister.feed(first, tx));
+            return;
+        }
+        if let Some(reader) = self.stream.take() {
+            crate::run::feed_thread(reader, tx);
+            return;
+        }
+        let Source::File(path) = &self.config.source else {
+            return;
+        };
+        let opened = File::open(path)
+            .map_err(|e| StartError::io(escape(path), e))
+            .and_then(|f| {
+                ItemReader::new(
+                    std::io::BufReader::with_capacity(64 * 1024, f),
+                    &self.config.read,
+                    path,
+                )
+            });
+        match opened {
+            Ok(reader) => crate::run::feed_thread(reader, tx),
+            Err(e) => say(&format!("cognito-reset: {e}")),
+        }
+    }
+
+    /// The dispatcher's inputs.
+    pub fn pipeline(&mut self, journal: Option<Journal>) -> Pipeline {
+        let duplicates = match (&self.config.source, self.survey.as_mut()) {
+            (Source::Pool { .. } | Source::Group { .. }, _) => Duplicates::Unique,
+            (_, Some(s)) => Duplicates::from_survey(std::mem::take(&mut s.repeated)),
+            (_, None) => Duplicates::All(Default::default()),
+        };
+        Pipeline {
+            policy: self.config.policy,
+            concurrency: self.config.concurrency,
+            caller: self.caller.clone(),
+            pools: self.pools() as Arc<dyn Pools>,
+            earlier: self.earlier.clone(),
+            duplicates,
+            exclusions: std::mem::take(&mut self.exclusions),
+            journal,
+            metadata: self.config.client_metadata.clone(),
+            drain: matches!(self.config.source, Source::File(_)) && self.survey.is_some(),
+        }
+    }
+
+    /// The pools the run named, with their regions.
+    pub fn pool_regions(&self) -> BTreeSet<(String, String)> {
+        let pools = self.pools();
+        self.pool_ids
+            .iter()
+            .map(|p| (p.clone(), pools.region_of(p)))
+            .collect()
+    }
+}

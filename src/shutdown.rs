@@ -1,0 +1,187 @@
+//! How a run stops early, and the one cancellation every stage watches.
+//!
+//! `main` creates the [`Stop`] and wires the signals to it; the library only
+//! ever receives it. The first reason given is the one kept: a signal that
+//! arrives while the run is already aborting does not change why it stopped.
+//! Stopping means: no new call is sent, calls in flight finish and are
+//! recorded, every row not yet called is recorded `cancelled`.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::exit::EXIT_SIGNAL_BASE;
+
+/// The signals that stop a run gracefully: Ctrl-C, a service manager or CI
+/// stopping the job, a closed terminal.
+pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopReason {
+    /// A signal (SIGINT, SIGTERM, SIGHUP), by number.
+    Signal(i32),
+    /// A run-fatal error: nothing more can succeed.
+    Fatal {
+        /// The error code.
+        code: String,
+        /// The service's (or the local) message.
+        message: String,
+        /// What the operator should do about it.
+        hint: String,
+    },
+    /// Too many rows failed.
+    FailureRate {
+        /// Failed rows.
+        failed: u64,
+        /// Attempted rows.
+        attempted: u64,
+        /// The threshold, percent.
+        threshold: f64,
+    },
+}
+
+impl StopReason {
+    /// The exit code this reason gives: 128 + N for signal N, 3 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StopReason::Signal(n) => EXIT_SIGNAL_BASE + n,
+            _ => crate::exit::EXIT_ABORTED,
+        }
+    }
+}
+
+/// The name of a stop signal, for messages.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Signal(n) => write!(f, "stopped by {}", signal_name(*n)),
+            StopReason::Fatal {
+                code,
+                message,
+                hint,
+            } => write!(f, "{code}: {message} — {hint}"),
+            StopReason::FailureRate {
+                failed,
+                attempted,
+                threshold,
+            } => write!(
+                f,
+                "{failed} of {attempted} attempted rows failed, more than --max-failure-rate {threshold}%"
+            ),
+        }
+    }
+}
+
+/// The run's cancellation, with the first reason given.
+#[derive(Debug, Default)]
+pub struct Stop {
+    token: CancellationToken,
+    reason: OnceLock<StopReason>,
+    signals: AtomicU32,
+}
+
+impl Stop {
+    /// Stops the run; the first reason is the one kept.
+    pub fn stop(&self, reason: StopReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    /// A stop signal arrived. Returns `false` when one had arrived before:
+    /// the caller then exits at once.
+    pub fn signalled(&self, signal: i32) -> bool {
+        let first = self.signals.fetch_add(1, Ordering::SeqCst) == 0;
+        if first {
+            self.stop(StopReason::Signal(signal));
+        }
+        first
+    }
+
+    /// Why the run stopped, if it did.
+    pub fn reason(&self) -> Option<&StopReason> {
+        self.reason.get()
+    }
+
+    /// Whether the run is stopping.
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves when the run is stopping.
+    pub async fn stopped(&self) {
+        self.token.cancelled().await
+    }
+}
+
+/// Whether `signal` was ignored when the process started (`nohup` ignores
+/// SIGHUP; a shell ignores SIGINT for background jobs). Such a signal stays
+/// ignored: the operator chose that the run survives it. Must be asked before
+/// any handler is installed.
+pub fn ignored_at_start(signal: i32) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current
+    // disposition into `old`, which is a valid, zeroed sigaction.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// Makes sure file descriptors 0, 1 and 2 are open (on `/dev/null` if they
+/// were closed, as `2>&-` in a cron wrapper does), so that a file opened later
+/// can never land on them and receive terminal output.
+pub fn guard_standard_streams() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD on any integer is harmless; open() of a constant
+        // C string with valid flags.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) == -1 {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 && null != fd {
+                    libc::dup2(null, fd);
+                    libc::close(null);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_reason_is_kept_and_a_second_signal_is_reported() {
+        let stop = Stop::default();
+        assert!(stop.signalled(libc::SIGTERM));
+        stop.stop(StopReason::FailureRate {
+            failed: 1,
+            attempted: 2,
+            threshold: 1.0,
+        });
+        assert_eq!(stop.reason(), Some(&StopReason::Signal(libc::SIGTERM)));
+        assert!(
+            !stop.signalled(libc::SIGINT),
+            "the second signal exits at once"
+        );
+        assert_eq!(stop.reason().unwrap().exit_code(), 143);
+        assert!(stop.is_stopped());
+    }
+
+    #[test]
+    fn signal_exit_codes_are_128_plus_the_signal() {
+        assert_eq!(StopReason::Signal(libc::SIGINT).exit_code(), 130);
+        assert_eq!(StopReason::Signal(libc::SIGHUP).exit_code(), 129);
+    }
+}

@@ -1,0 +1,216 @@
+//! The report writer task: the only task that writes the report.
+//!
+//! Workers and the dispatcher send it one [`Record`] per row. It writes
+//! them in batches (flushed whenever no more records are waiting, or every
+//! [`FLUSH_EVERY`] records, so an outcome reaches the file within a fraction
+//! of a second), counts them, watches the failure rate, names failed rows
+//! with `-v`, and learns which journal intents the run resolved and which it
+//! must keep.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::progress::{Stats, escape};
+use crate::report::{Outcome, Record, ReportWriter};
+use crate::resume::Earlier;
+use crate::shutdown::{Stop, StopReason};
+use crate::summary::Tally;
+
+/// Records written between two flushes at most.
+pub const FLUSH_EVERY: u64 = 1024;
+/// Failure-rate aborts only after this many attempted rows, so that a few
+/// early failures cannot abort a large run.
+pub const FAILURE_RATE_MIN_ROWS: u64 = 200;
+
+/// What the writer task needs.
+pub struct Writer {
+    /// The report.
+    pub report: ReportWriter,
+    /// Live counters.
+    pub stats: Arc<Stats>,
+    /// The run's cancellation (a write error or the failure rate stops it).
+    pub stop: Arc<Stop>,
+    /// `--max-failure-rate` (real runs only).
+    pub max_failure_rate: Option<f64>,
+    /// `-v`: name every row that did not succeed as it ends.
+    pub verbose: bool,
+    /// What earlier runs left: their unresolved intents.
+    pub earlier: Arc<Earlier>,
+}
+
+/// What the writer reports when the run is over.
+pub struct Finished {
+    /// Counts.
+    pub tally: Tally,
+    /// The report, for a final sync.
+    pub report: ReportWriter,
+    /// Intents the journal must keep: rows without a final outcome.
+    pub keep: Vec<(String, String)>,
+    /// A report write error, if one happened (the run was stopped).
+    pub write_error: Option<String>,
+}
+
+fn bump_stats(stats: &Stats, record: &Record) {
+    Stats::bump(&stats.done);
+    match record.outcome {
+        Outcome::Reset | Outcome::WouldReset => Stats::bump(&stats.reset),
+        Outcome::Disabled => Stats::bump(&stats.disabled),
+        Outcome::Failed | Outcome::WouldFail => Stats::bump(&stats.failed),
+        _ => {}
+    }
+    match record.signed_out {
+        Some(true) => Stats::bump(&stats.signed_out),
+        Some(false) => Stats::bump(&stats.sign_out_failed),
+        None => {}
+    }
+}
+
+/// Watches the share of attempted rows that failed.
+struct FailureRate {
+    threshold: Option<f64>,
+    attempted: u64,
+    failed: u64,
+}
+
+impl FailureRate {
+    fn add(&mut self, outcome: Outcome, stop: &Stop) {
+        let Some(threshold) = self.threshold else {
+            return;
+        };
+        if !matches!(
+            outcome,
+            Outcome::Reset | Outcome::Failed | Outcome::Disabled
+        ) {
+            return;
+        }
+        self.attempted += 1;
+        self.failed += u64::from(outcome == Outcome::Failed);
+        if self.attempted >= FAILURE_RATE_MIN_ROWS
+            && self.failed as f64 * 100.0 > threshold * self.attempted as f64
+            && !stop.is_stopped()
+        {
+            stop.stop(StopReason::FailureRate {
+                failed: self.failed,
+                attempted: self.attempted,
+                threshold,
+            });
+        }
+    }
+}
+
+/// Whether a record settles its row's intent: the row has a final outcome.
+fn settles(record: &Record) -> bool {
+    !record.uncertain && record.outcome != Outcome::Cancelled
+}
+
+/// Writes every record it receives until every sender is gone.
+pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finished {
+    let Writer {
+        mut report,
+        stats,
+        stop,
+        max_failure_rate,
+        verbose,
+        earlier,
+    } = w;
+    let mut tally = Tally::default();
+    let mut guard = FailureRate {
+        threshold: max_failure_rate,
+        attempted: 0,
+        failed: 0,
+    };
+    let mut resolved: HashSet<u64> = HashSet::new();
+    let mut keep_now: Vec<(String, String)> = Vec::new();
+    let mut write_error = None;
+    let mut unflushed = 0u64;
+    while let Some(record) = rx.recv().await {
+        if write_error.is_none() {
+            let mut result = report.write(&record);
+            unflushed += 1;
+            if result.is_ok() && (rx.is_empty() || unflushed >= FLUSH_EVERY) {
+                result = report.flush();
+                unflushed = 0;
+            }
+            if let Err(e) = result {
+                let message = format!("cannot write the report {}: {e}", report.path());
+                stop.stop(StopReason::Fatal {
+                    code: "ReportError".into(),
+                    message: message.clone(),
+                    hint: crate::cognito::fatal_hint("ReportError").into(),
+                });
+                write_error = Some(message);
+            }
+        }
+        tally.add(&record);
+        bump_stats(&stats, &record);
+        guard.add(record.outcome, &stop);
+        if verbose && record.outcome.is_failure() {
+            tracing::info!(
+                "line {}: {} {}: {} {}",
+                record.line,
+                escape(&record.username),
+                record.outcome.as_str(),
+                record.error_code,
+                escape(&record.error_message)
+            );
+        }
+        if earlier.uncertain.contains_key(&record.key) && settles(&record) {
+            resolved.insert(record.key);
+        }
+        if record.uncertain {
+            keep_now.push((record.user_pool_id.clone(), record.username.clone()));
+        }
+    }
+    let _ = report.flush();
+    Finished {
+        tally,
+        report,
+        keep: keep(&earlier.uncertain, &resolved, keep_now),
+        write_error,
+    }
+}
+
+/// The intents to keep: earlier ones this run did not settle, and this run's
+/// own unsettled ones.
+fn keep(
+    earlier: &HashMap<u64, (String, String)>,
+    resolved: &HashSet<u64>,
+    now: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let mut keep: Vec<(String, String)> = earlier
+        .iter()
+        .filter(|(k, _)| !resolved.contains(k))
+        .map(|(_, pair)| pair.clone())
+        .collect();
+    keep.extend(now);
+    keep.sort();
+    keep.dedup();
+    keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earlier_intents_stay_unless_this_run_settled_them() {
+        let pair = |u: &str| ("eu-west-1_P".to_owned(), u.to_owned());
+        let earlier = HashMap::from([(1, pair("a")), (2, pair("b"))]);
+        let resolved = HashSet::from([1]);
+        let keep = keep(&earlier, &resolved, vec![pair("c"), pair("b")]);
+        assert_eq!(keep, vec![pair("b"), pair("c")]);
+    }
+
+    #[test]
+    fn a_cancelled_or_uncertain_row_does_not_settle_its_intent() {
+        let mut r = Record::local(1, "a", "eu-west-1_P", Outcome::Reset, "", "");
+        assert!(settles(&r));
+        r.outcome = Outcome::Cancelled;
+        assert!(!settles(&r));
+        r.outcome = Outcome::Failed;
+        r.uncertain = true;
+        assert!(!settles(&r));
+    }
+}
