@@ -94,6 +94,26 @@ pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Creates `path` holding `bytes`, atomically and never over anything: the
+/// content is written to a private file beside it, synced, then linked to
+/// the name (which fails if anything, even a dangling link, is there). A
+/// crash leaves either nothing at `path` or the whole content. Returns the
+/// file opened for appending.
+pub fn create_with(path: &Path, bytes: &[u8]) -> std::io::Result<File> {
+    let tmp = sibling(path, &format!(".{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = open(&tmp, Open::CreateNew)?;
+    let linked = file
+        .write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .and_then(|_| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked?;
+    sync_dir(path);
+    drop(file);
+    open(path, Open::Existing)
+}
+
 /// Syncs the directory holding `path`, so that a new name in it survives a
 /// power loss. Best effort: some file systems refuse.
 pub fn sync_dir(path: &Path) {
@@ -198,6 +218,27 @@ mod tests {
         assert!(!try_lock(&second).unwrap());
         drop(first);
         assert!(try_lock(&second).unwrap());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn create_with_never_replaces_anything() {
+        let dir = scratch("create");
+        let path = dir.join("r.csv");
+        let mut f = create_with(&path, b"header\n").unwrap();
+        f.write_all(b"row\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "header\nrow\n");
+        let e = create_with(&path, b"other\n").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+        let link = dir.join("link.csv");
+        std::os::unix::fs::symlink(dir.join("nowhere"), &link).unwrap();
+        assert!(
+            create_with(&link, b"x").is_err(),
+            "not even over a dangling link"
+        );
+        assert!(!dir.join("nowhere").exists());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, PRIVATE);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

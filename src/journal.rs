@@ -165,26 +165,14 @@ pub fn open(
         serde_json::to_writer(&mut preamble, run)?;
         preamble.push(b'\n');
     }
-    let mut file = files::open(path, how)?;
-    let len = file.metadata()?.len();
-    let line = if len == 0 {
-        preamble.clone()
-    } else {
-        // After a crash mid-write the last line is torn: start a fresh one.
-        let mut last = [0u8; 1];
-        std::os::unix::fs::FileExt::read_exact_at(&file, &mut last, len - 1)?;
-        let mut line = if last[0] == b'\n' {
-            Vec::new()
-        } else {
-            vec![b'\n']
-        };
-        serde_json::to_writer(&mut line, this_run)?;
-        line.push(b'\n');
-        line
+    let file = match how {
+        Open::CreateNew => files::create_with(path, &preamble)?,
+        Open::Truncate => {
+            files::replace(path, &preamble)?;
+            files::open(path, Open::Existing)?
+        }
+        Open::Existing | Open::Create => append_run(path, &preamble, this_run)?,
     };
-    file.write_all(&line)?;
-    file.sync_data()?;
-    files::sync_dir(path);
     let journal_file = JournalFile {
         path: path.to_owned(),
         preamble,
@@ -204,6 +192,31 @@ pub fn open(
             ..journal_file
         },
     ))
+}
+
+/// Adds this run's line to an existing journal (the whole preamble when it
+/// is empty).
+fn append_run(path: &Path, preamble: &[u8], this_run: &RunLine) -> std::io::Result<File> {
+    let mut file = files::open(path, Open::Existing)?;
+    let len = file.metadata()?.len();
+    let line = if len == 0 {
+        preamble.to_vec()
+    } else {
+        // After a crash mid-write the last line is torn: start a fresh one.
+        let mut last = [0u8; 1];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut last, len - 1)?;
+        let mut line = if last[0] == b'\n' {
+            Vec::new()
+        } else {
+            vec![b'\n']
+        };
+        serde_json::to_writer(&mut line, this_run)?;
+        line.push(b'\n');
+        line
+    };
+    file.write_all(&line)?;
+    file.sync_data()?;
+    Ok(file)
 }
 
 /// Group commit: take one intent, then every other already waiting, write

@@ -229,6 +229,19 @@ pub fn csv_header(sign_out: bool) -> Vec<&'static str> {
     header
 }
 
+/// What a new report starts with: the CSV header line (a JSONL report has
+/// none).
+pub fn header_bytes(path: &Path, sign_out: bool) -> Vec<u8> {
+    match ReportFormat::from_path(path) {
+        ReportFormat::Csv => {
+            let mut line = csv_header(sign_out).join(",").into_bytes();
+            line.push(b'\n');
+            line
+        }
+        ReportFormat::Jsonl => Vec::new(),
+    }
+}
+
 /// Appends records to the report. Writes are buffered; the writer task calls
 /// [`ReportWriter::flush`] by time and by count, so an outcome reaches the
 /// file within a fraction of a second without a system call per row.
@@ -240,14 +253,9 @@ pub struct ReportWriter {
 }
 
 impl ReportWriter {
-    /// Writes to `file` (opened, locked, positioned at its end); `header`
-    /// starts a new CSV report with its header line.
-    pub fn new(
-        file: File,
-        path: &Path,
-        sign_out: bool,
-        header: bool,
-    ) -> std::io::Result<ReportWriter> {
+    /// Writes to `file`: opened, locked, positioned at its end, its header
+    /// already there.
+    pub fn new(file: File, path: &Path, sign_out: bool) -> std::io::Result<ReportWriter> {
         let mut writer = ReportWriter {
             sign_out,
             csv: None,
@@ -256,14 +264,10 @@ impl ReportWriter {
         };
         match ReportFormat::from_path(path) {
             ReportFormat::Csv => {
-                let mut csv = csv::WriterBuilder::new()
+                let csv = csv::WriterBuilder::new()
                     .has_headers(false)
                     .buffer_capacity(64 * 1024)
                     .from_writer(file);
-                if header {
-                    csv.write_record(csv_header(sign_out))?;
-                    csv.flush()?;
-                }
                 writer.csv = Some(csv);
             }
             ReportFormat::Jsonl => writer.jsonl = Some(BufWriter::with_capacity(64 * 1024, file)),
@@ -352,8 +356,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         for sign_out in [false, true] {
             let path = dir.join(format!("r{sign_out}.csv"));
-            let file = crate::files::open(&path, crate::files::Open::CreateNew).unwrap();
-            let mut w = ReportWriter::new(file, &path, sign_out, true).unwrap();
+            let file = crate::files::create_with(&path, &header_bytes(&path, sign_out)).unwrap();
+            let mut w = ReportWriter::new(file, &path, sign_out).unwrap();
             let mut r = record("alice", Outcome::Reset);
             r.signed_out = sign_out.then_some(true);
             w.write(&r).unwrap();

@@ -347,7 +347,6 @@ impl Session {
     /// not exist yet; every output path is writable.
     fn check_report(&mut self) -> Result<(), StartError> {
         let report = self.config.report.clone();
-        let journal_path = journal::path_for(&report);
         if self.config.resume {
             let expect = Expect {
                 header: &self.header,
@@ -355,11 +354,16 @@ impl Session {
                 check_all: self.config.check_all,
             };
             self.resume = Some(resume::open(&report, &expect)?);
-        } else if !self.config.overwrite && (files::exists(&report) || files::exists(&journal_path))
-        {
+        } else if !self.config.overwrite && files::exists(&report) {
             return Err(StartError::ReportExists(escape(
                 &report.display().to_string(),
             )));
+        } else if files::exists(&report) {
+            // --overwrite empties only this tool's own report.
+            let file = files::open(&report, Open::Existing)
+                .map_err(|e| StartError::Usage(files::explain(&report, &e)))?;
+            self.check_not_input(&file, &report)?;
+            resume::check_ours(&file, &report)?;
         } else {
             files::check_writable(&report).map_err(StartError::Usage)?;
         }
@@ -559,37 +563,33 @@ impl Session {
             }
             None => None,
         };
-        let (report, new_report, journal_how, runs) = match self.resume.take() {
-            Some(opened) => {
-                self.earlier_runs.clone_from(&opened.runs);
-                (opened.file, false, Open::Existing, opened.runs)
-            }
-            None => {
-                let file = self.fresh_report(report_path, created)?;
-                let how = if self.config.overwrite {
-                    Open::Truncate
-                } else {
-                    Open::CreateNew
-                };
-                (file, true, how, Vec::new())
+        // The journal first, then the report: a report never exists without
+        // its journal, and a journal alone means a run that died before its
+        // first call.
+        let resumed = self.resume.take();
+        let how = match (&resumed, self.config.overwrite) {
+            (Some(_), _) => Open::Existing,
+            (None, true) if files::exists(report_path) => Open::Truncate,
+            (None, _) => {
+                let _ = std::fs::remove_file(journal_path);
+                created.push(journal_path.to_owned());
+                Open::CreateNew
             }
         };
-        let dry_run = self.config.policy.dry_run;
-        if !files::exists(journal_path) {
-            created.push(journal_path.to_owned());
+        if let Some(opened) = &resumed {
+            self.earlier_runs.clone_from(&opened.runs);
         }
-        let (journal, journal_file) = journal::open(
-            journal_path,
-            journal_how,
-            &self.header,
-            &runs,
-            &self.run,
-            !dry_run,
-        )
-        .map_err(|e| explain(journal_path, e))?;
-        let report =
-            ReportWriter::new(report, report_path, self.config.policy.sign_out, new_report)
-                .map_err(|e| explain(report_path, e))?;
+        let dry_run = self.config.policy.dry_run;
+        let runs = self.earlier_runs.clone();
+        let (journal, journal_file) =
+            journal::open(journal_path, how, &self.header, &runs, &self.run, !dry_run)
+                .map_err(|e| explain(journal_path, e))?;
+        let report = match resumed {
+            Some(opened) => self.resumed_report(opened.file, report_path)?,
+            None => self.fresh_report(report_path, created)?,
+        };
+        let report = ReportWriter::new(report, report_path, self.config.policy.sign_out)
+            .map_err(|e| explain(report_path, e))?;
         let writer = Writer {
             report,
             stats: self.stats.clone(),
@@ -606,16 +606,28 @@ impl Session {
         })
     }
 
-    /// A fresh report: created new (never over anything), or with
-    /// `--overwrite` emptied — but only if it is this tool's report.
+    /// A resumed report: an empty one (a run killed as it created it) gets
+    /// its header.
+    fn resumed_report(&self, mut file: File, path: &std::path::Path) -> Result<File, StartError> {
+        let io = |e| StartError::io(escape(&path.display().to_string()), e);
+        if file.metadata().map_err(io)?.len() == 0 {
+            let header = crate::report::header_bytes(path, self.config.policy.sign_out);
+            file.write_all(&header).map_err(io)?;
+        }
+        Ok(file)
+    }
+
+    /// A fresh report: created new with its header (never over anything),
+    /// or with `--overwrite` emptied — but only if it is this tool's report.
     fn fresh_report(
         &self,
         path: &std::path::Path,
         created: &mut Vec<std::path::PathBuf>,
     ) -> Result<File, StartError> {
         let shown = escape(&path.display().to_string());
+        let header = crate::report::header_bytes(path, self.config.policy.sign_out);
         if !self.config.overwrite || !files::exists(path) {
-            let file = files::open(path, Open::CreateNew).map_err(|e| match e.kind() {
+            let file = files::create_with(path, &header).map_err(|e| match e.kind() {
                 std::io::ErrorKind::AlreadyExists => StartError::ReportExists(shown.clone()),
                 _ => StartError::Usage(files::explain(path, &e)),
             })?;
@@ -624,10 +636,12 @@ impl Session {
         }
         let file = files::open(path, Open::Existing)
             .map_err(|e| StartError::Usage(files::explain(path, &e)))?;
-        let file = self.lock(file, path)?;
+        let mut file = self.lock(file, path)?;
         self.check_not_input(&file, path)?;
         resume::check_ours(&file, path)?;
-        file.set_len(0).map_err(|e| StartError::io(&shown, e))?;
+        file.set_len(0)
+            .and_then(|_| file.write_all(&header))
+            .map_err(|e| StartError::io(&shown, e))?;
         Ok(file)
     }
 

@@ -260,3 +260,44 @@ async fn report_and_journal_are_private() {
         assert_eq!(mode, 0o600, "{f}");
     }
 }
+
+/// Regression: a run killed as it created its report left the file empty; the
+/// resume appended rows without a header, and every later resume refused the
+/// report as "not a cognito-reset report".
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_of_a_report_killed_before_its_header_writes_the_header() {
+    let w = Workdir::new("empty-report");
+    let sim = simulator(|_| {}).await;
+    let input = "alice\nbob\n";
+    w.write("in.txt", input);
+    w.write("in.report.csv", "");
+    let digest: String = Sha256::digest(input.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    w.write(
+        "in.report.csv.journal",
+        &format!(
+            "{{\"cognito_reset_journal\":2,\"fingerprint\":\"sha256:{digest} pool:{DEFAULT_POOL}\",\"mode\":\"reset\"}}\n"
+        ),
+    );
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(w.read("in.report.csv").starts_with("line,username,"));
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(resets(&sim, "alice"), 1);
+}
+
+/// Regression: a journal left without its report (a run killed between
+/// creating the two, before any call) blocked every fresh run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_without_its_report_does_not_block_a_fresh_run() {
+    let w = Workdir::new("lone-journal");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    w.write("in.report.csv.journal", "{\"cognito_reset_journal\":2}\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(resets(&sim, "alice"), 1);
+}

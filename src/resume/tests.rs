@@ -33,8 +33,9 @@ fn record(username: &str, outcome: Outcome, signed_out: Option<bool>) -> Record 
 
 /// Writes a report and its journal as a run would have.
 fn make_report(path: &Path, header: &Header, records: &[Record], intents: &[&str]) {
-    let file = files::open(path, Open::CreateNew).unwrap();
-    let mut w = ReportWriter::new(file, path, header.sign_out, true).unwrap();
+    let bytes = crate::report::header_bytes(path, header.sign_out);
+    let file = files::create_with(path, &bytes).unwrap();
+    let mut w = ReportWriter::new(file, path, header.sign_out).unwrap();
     for r in records {
         w.write(r).unwrap();
     }

@@ -136,3 +136,48 @@ pub fn resets(sim: &Simulator, username: &str) -> u64 {
 pub fn calls(sim: &Simulator, op: &str) -> u64 {
     sim.state().totals().calls.get(op).copied().unwrap_or(0)
 }
+
+/// Sends `signal` to a running child.
+pub fn signal(child: &tokio::process::Child, signal: i32) {
+    let pid = child.id().expect("the child is running") as i32;
+    // SAFETY: kill() on a pid we spawned.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
+
+/// Sign-outs that succeeded for a user of the default pool.
+pub fn sign_outs(sim: &Simulator, username: &str) -> u64 {
+    sim.state()
+        .user(DEFAULT_POOL, username)
+        .map_or(0, |u| u.sign_outs)
+}
+
+/// The latest report row per username.
+pub fn latest(w: &Workdir, report: &str) -> HashMap<String, HashMap<String, String>> {
+    w.report(report)
+        .into_iter()
+        .map(|r| (r["username"].clone(), r))
+        .collect()
+}
+
+/// Usernames with an intent in a journal.
+pub fn intents(w: &Workdir, journal: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(w.path(journal)).unwrap_or_default();
+    let mut users: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("user").and_then(|u| u.as_str()).map(str::to_owned))
+        .collect();
+    users.sort();
+    users.dedup();
+    users
+}
+
+/// A small deterministic generator, so a failing sequence can be replayed.
+pub fn next(seed: &mut u64) -> u64 {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    *seed >> 33
+}
