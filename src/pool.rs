@@ -181,6 +181,7 @@ async fn settle(
     } else {
         row_key(&row.pool, &row.username, true)
     };
+    let mut earlier = None;
     let (outcome, message) = if p.exclusions.contains(&row.pool, &row.username, fold) {
         (
             Outcome::Excluded,
@@ -194,10 +195,13 @@ async fn settle(
     } else {
         let done = p.earlier.done.get(key).filter(|d| d.is_done());
         match done {
-            Some(d) if !d.owes_sign_out() => (
-                Outcome::Skipped,
-                format!("{} by an earlier run of this report", d.outcome().as_str()),
-            ),
+            Some(d) if !d.owes_sign_out() => {
+                earlier = Some(d);
+                (
+                    Outcome::Skipped,
+                    format!("{} by an earlier run of this report", d.outcome().as_str()),
+                )
+            }
             _ => {
                 let start = Start {
                     uncertain: done.is_none()
@@ -211,6 +215,7 @@ async fn settle(
     };
     let mut record = Record::local(row.line, &row.username, &row.pool, outcome, "", &message);
     record.key = key;
+    record.earlier = earlier;
     let _ = records.send(record).await;
     None
 }

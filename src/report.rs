@@ -144,6 +144,9 @@ pub struct Record {
     /// Not written: the user's key (pool, username), for the journal.
     #[serde(skip)]
     pub key: u64,
+    /// Not written: for a `skipped` row, what the earlier run recorded.
+    #[serde(skip)]
+    pub earlier: Option<crate::resume::Done>,
 }
 
 impl Record {
@@ -174,6 +177,7 @@ impl Record {
             kept_password: None,
             federated: false,
             key: 0,
+            earlier: None,
         }
     }
 }

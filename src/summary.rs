@@ -40,7 +40,23 @@ pub struct Tally {
     pub federated: u64,
     /// API calls made for rows.
     pub attempts: u64,
+    /// Rows a resume may still finish: cancelled, failed for a reason that
+    /// can pass (throttling, timeouts, the per-user attempt limit, a state
+    /// that could not be checked), or owing a sign-out.
+    pub resumable: u64,
 }
+
+/// Codes of failures that a later resume may get past.
+const PASSING: [&str; 8] = [
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "InternalErrorException",
+    "Timeout",
+    "ConnectionError",
+    "StateUnknown",
+    "ServiceUnavailable",
+    "InternalFailure",
+];
 
 impl Tally {
     /// Counts one record.
@@ -75,6 +91,28 @@ impl Tally {
         }
         self.federated += u64::from(record.federated);
         self.attempts += u64::from(record.attempts);
+        let passing =
+            record.outcome == Outcome::Failed && PASSING.contains(&record.error_code.as_str());
+        if record.outcome == Outcome::Cancelled || passing || record.signed_out == Some(false) {
+            self.resumable += 1;
+        }
+    }
+
+    /// Counts one record for the whole report: a `skipped` row counts as
+    /// what the earlier run did to it.
+    pub fn add_whole(&mut self, record: &Record) {
+        match (record.outcome, record.earlier) {
+            (Outcome::Skipped, Some(done)) => {
+                let code = match done.earlier() {
+                    crate::life::Earlier::Disabled(code) => code.as_str(),
+                    crate::life::Earlier::Reset => "",
+                };
+                let mut was = Record::local(0, "", "", done.outcome(), code, "");
+                was.signed_out = done.signed_out();
+                self.add(&was);
+            }
+            _ => self.add(record),
+        }
     }
 
     /// Rows with this outcome.
@@ -222,6 +260,9 @@ pub struct Summary {
     pub report: String,
     /// This run's rows.
     pub counts: Tally,
+    /// A resume: every row of the report as it stands after this run (a row
+    /// this run skipped counts as what the earlier run did to it).
+    pub whole_report: Option<Tally>,
     /// Calls per category.
     pub calls: BTreeMap<String, CallsRecord>,
     /// Wall time of the run, seconds.
@@ -354,6 +395,7 @@ impl Session {
     fn summary(
         &self,
         counts: Tally,
+        whole: Tally,
         elapsed: f64,
         stopped: Option<&StopReason>,
         code: i32,
@@ -379,6 +421,7 @@ impl Session {
             },
             report: self.config.report.display().to_string(),
             counts,
+            whole_report: (!self.earlier_runs.is_empty()).then_some(whole),
             calls: self.calls_record(elapsed),
             elapsed_seconds: elapsed,
             stopped: stopped.map(ToString::to_string),
@@ -412,14 +455,20 @@ impl Session {
             None => finished_code(finished.tally.any_failure()),
         };
         let secs = elapsed.as_secs_f64();
-        let summary = self.summary(finished.tally.clone(), secs, stopped.as_ref(), code);
+        let summary = self.summary(
+            finished.tally.clone(),
+            finished.whole.clone(),
+            secs,
+            stopped.as_ref(),
+            code,
+        );
         say_unless_quiet(&self.config, &self.render(&summary));
         if let Some(reason) = &stopped
             && !matches!(reason, StopReason::Signal(_))
         {
             say(&format!("cognito-reset: aborted: {reason}"));
         }
-        let owed = finished.tally.any_failure() || !finished.keep.is_empty();
+        let owed = finished.tally.resumable > 0 || !finished.keep.is_empty();
         if stopped.is_some() || (owed && !self.config.policy.dry_run) {
             self.print_resume_hint();
         }
@@ -464,6 +513,17 @@ impl Session {
             s.exit_code
         );
         s.counts.render(&mut out);
+        if let Some(whole) = &s.whole_report {
+            out.push_str(&format!(
+                "  the whole report after {} runs:\n",
+                s.runs.len()
+            ));
+            let mut text = String::new();
+            whole.render(&mut text);
+            for line in text.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
         let calls: Vec<String> = s
             .calls
             .iter()

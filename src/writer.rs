@@ -42,8 +42,10 @@ pub struct Writer {
 
 /// What the writer reports when the run is over.
 pub struct Finished {
-    /// Counts.
+    /// This run's counts.
     pub tally: Tally,
+    /// The whole report's counts (skipped rows as what they were).
+    pub whole: Tally,
     /// The report, for a final sync.
     pub report: ReportWriter,
     /// Intents the journal must keep: rows without a final outcome.
@@ -116,6 +118,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
         earlier,
     } = w;
     let mut tally = Tally::default();
+    let mut whole = Tally::default();
     let mut guard = FailureRate {
         threshold: max_failure_rate,
         attempted: 0,
@@ -144,6 +147,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
             }
         }
         tally.add(&record);
+        whole.add_whole(&record);
         bump_stats(&stats, &record);
         guard.add(record.outcome, &stop);
         if verbose && record.outcome.is_failure() {
@@ -166,6 +170,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
     let _ = report.flush();
     Finished {
         tally,
+        whole,
         report,
         keep: keep(&earlier.uncertain, &resolved, keep_now),
         write_error,

@@ -275,7 +275,12 @@ async fn ctrl_c_stops_a_run_reading_a_standard_input_that_never_closes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_resume_hint_of_a_standard_input_run_names_the_report() {
     let w = Workdir::new("op-stdin-hint");
-    let sim = simulator(|_| {}).await;
+    let sim = simulator(|c| {
+        let mut broken = seed("broken");
+        broken.fail = Some("InternalErrorException".into());
+        c.users = vec![broken];
+    })
+    .await;
     let mut child = command(
         &w.dir,
         &sim,
@@ -286,13 +291,15 @@ async fn the_resume_hint_of_a_standard_input_run_names_the_report() {
             "--yes",
             "--format",
             "lines",
+            "--max-attempts",
+            "2",
         ],
     )
     .stdin(Stdio::piped())
     .spawn()
     .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"alice\nmissing-bob\n").await.unwrap();
+    stdin.write_all(b"alice\nbroken\n").await.unwrap();
     drop(stdin);
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
