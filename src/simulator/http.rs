@@ -1,0 +1,194 @@
+//! The HTTP/1.1 server: accepts connections, bounds what a client can make
+//! it hold (connections, header and body size, time to send headers or a
+//! body, idle keep-alive time), adds the configured latency and hands each
+//! request to `dispatch`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::answer::{Answer, ApiError};
+use super::dispatch::{self, Reply, json_reply};
+use super::state::State;
+
+/// What one client can make the server hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Largest request body, bytes.
+    pub max_body: usize,
+    /// Time to send a request's headers, and how long an idle keep-alive
+    /// connection is kept (the wait for the next request's headers).
+    pub header_timeout: Duration,
+    /// Time to send a request's body.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 1024 * 1024,
+            header_timeout: Duration::from_secs(20),
+            body_timeout: Duration::from_secs(20),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Largest request head (request line and headers), bytes.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// A request the service function could not answer: the connection is
+/// dropped, as the fault injector and slow clients want.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connection dropped by the simulator")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Accepts connections until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+    serve_with(listener, state, shutdown, Limits::default()).await;
+}
+
+/// [`serve`] with explicit limits.
+pub(crate) async fn serve_with(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+    limits: Limits,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of descriptors or similar: wait instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |request| handle(state.clone(), limits, request));
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(MAX_HEAD);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = shutdown.cancelled() => {}
+            }
+        });
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    limits: Limits,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body as u64) {
+        return Ok(too_large(&state, limits));
+    }
+    let collected = tokio::time::timeout(
+        limits.body_timeout,
+        Limited::new(body, limits.max_body).collect(),
+    )
+    .await;
+    let body = match collected {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return Ok(too_large(&state, limits));
+        }
+        // A body that never arrives, or a broken connection.
+        Ok(Err(_)) | Err(_) => return Err(Dropped),
+    };
+    let path = parts.uri.path();
+    if !state.config.latency.is_zero() && !state.config.static_answers && path != "/_sim/stats" {
+        tokio::time::sleep(state.config.latency).await;
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let reply = dispatch::respond(
+        &state,
+        &dispatch::Request {
+            method: &parts.method,
+            path,
+            target: header("x-amz-target"),
+            content_type: header("content-type"),
+            body: &body,
+        },
+    );
+    if reply.drop {
+        return Err(Dropped);
+    }
+    Ok(response(reply, false))
+}
+
+/// The answer to a body over the limit; the connection is closed after it,
+/// since the rest of the body is never read.
+fn too_large(state: &State, limits: Limits) -> Response<Full<Bytes>> {
+    let error = ApiError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "RequestEntityTooLargeException".into(),
+        message: format!("Request body exceeds {} bytes.", limits.max_body),
+    };
+    response(json_reply(Answer::Err(error), state.request_id()), true)
+}
+
+fn response(reply: Reply, close: bool) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(reply.body));
+    *response.status_mut() = reply.status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    if let Ok(id) = HeaderValue::from_str(&reply.request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    // Scripted error codes come from seeds; one that is not header-safe is
+    // still answered, in the body.
+    if let Some(Ok(code)) = reply.error_type.map(|c| HeaderValue::from_str(&c)) {
+        headers.insert("x-amzn-errortype", code);
+    }
+    if close {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
