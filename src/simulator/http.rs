@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
@@ -126,22 +126,17 @@ async fn handle(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits.max_body as u64) {
+    let hopeless = declared.is_some_and(|n| n > (limits.max_body + DRAIN) as u64);
+    if hopeless {
         return Ok(too_large(&state, limits));
     }
-    let collected = tokio::time::timeout(
-        limits.body_timeout,
-        Limited::new(body, limits.max_body).collect(),
-    )
-    .await;
-    let body = match collected {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return Ok(too_large(&state, limits));
-        }
-        // A body that never arrives, or a broken connection.
-        Ok(Err(_)) | Err(_) => return Err(Dropped),
-    };
+    let body =
+        match tokio::time::timeout(limits.body_timeout, read_body(body, limits.max_body)).await {
+            Ok(Ok(Some(body))) => body,
+            Ok(Ok(None)) => return Ok(too_large(&state, limits)),
+            // A body that never arrives, or a broken connection.
+            Ok(Err(_)) | Err(_) => return Err(Dropped),
+        };
     let path = parts.uri.path();
     if !state.config.latency.is_zero() && !state.config.static_answers && path != "/_sim/stats" {
         tokio::time::sleep(state.config.latency).await;
@@ -161,6 +156,29 @@ async fn handle(
         return Err(Dropped);
     }
     Ok(response(reply, false))
+}
+
+/// Bytes of an oversized body read and thrown away before answering, so
+/// the answer is not lost to a reset from closing on unread data.
+const DRAIN: usize = 4 * 1024 * 1024;
+
+/// The body, or `None` when it is larger than `max` (what came beyond it,
+/// up to [`DRAIN`] bytes, is read and discarded, never kept).
+async fn read_body(mut body: Incoming, max: usize) -> Result<Option<Bytes>, hyper::Error> {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total <= max {
+            kept.extend_from_slice(&data);
+        } else if total > max + DRAIN {
+            break;
+        }
+    }
+    Ok((total <= max).then(|| Bytes::from(kept)))
 }
 
 /// The answer to a body over the limit; the connection is closed after it,
@@ -191,4 +209,96 @@ fn response(reply: Reply, close: bool) -> Response<Full<Bytes>> {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::{Config, Simulator};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    const REQUEST: &[u8] = b"POST / HTTP/1.1\r\nHost: sim\r\nContent-Length: 2\r\n\
+        X-Amz-Target: AWSCognitoIdentityProviderService.AdminGetUser\r\n\r\n{}";
+
+    async fn sim(limits: Limits) -> Simulator {
+        Simulator::start_with("127.0.0.1:0", Config::default(), limits)
+            .await
+            .unwrap()
+    }
+
+    fn quick() -> Limits {
+        Limits {
+            header_timeout: Duration::from_millis(150),
+            body_timeout: Duration::from_millis(150),
+            ..Limits::default()
+        }
+    }
+
+    /// Reads until the server closes; fails the test after two seconds.
+    async fn until_closed(stream: &mut TcpStream) -> Vec<u8> {
+        let mut seen = Vec::new();
+        let read = async {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(2), read)
+            .await
+            .expect("the server closed the connection");
+        seen
+    }
+
+    #[tokio::test]
+    async fn idle_keep_alive_connection_is_closed() {
+        let sim = sim(quick()).await;
+        let mut stream = TcpStream::connect(sim.addr()).await.unwrap();
+        stream.write_all(REQUEST).await.unwrap();
+        let seen = until_closed(&mut stream).await;
+        assert!(
+            seen.starts_with(b"HTTP/1.1 400"),
+            "answered, then closed when idle"
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_headers_and_slow_bodies_are_cut_off() {
+        let sim = sim(quick()).await;
+        let mut slow_head = TcpStream::connect(sim.addr()).await.unwrap();
+        slow_head
+            .write_all(b"POST / HTTP/1.1\r\nHost: s")
+            .await
+            .unwrap();
+        until_closed(&mut slow_head).await;
+        let mut slow_body = TcpStream::connect(sim.addr()).await.unwrap();
+        slow_body
+            .write_all(b"POST / HTTP/1.1\r\nHost: sim\r\nContent-Length: 10\r\n\r\n{}")
+            .await
+            .unwrap();
+        let seen = until_closed(&mut slow_body).await;
+        assert!(seen.is_empty(), "dropped without an answer");
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+        let sim = sim(Limits {
+            max_connections: 1,
+            ..quick()
+        })
+        .await;
+        let mut idle = TcpStream::connect(sim.addr()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut waiting = TcpStream::connect(sim.addr()).await.unwrap();
+        waiting.write_all(REQUEST).await.unwrap();
+        until_closed(&mut idle).await;
+        let seen = until_closed(&mut waiting).await;
+        assert!(
+            seen.starts_with(b"HTTP/1.1 400"),
+            "served once the idle one went"
+        );
+    }
 }
