@@ -65,7 +65,11 @@ pub(crate) fn respond(state: &State, request: &Request) -> Reply {
     let body = match json_object(request.body) {
         Ok(body) => body,
         Err(e) => {
-            state.count(op.name());
+            if state.config.static_answers {
+                state.count_static(Some(op));
+            } else {
+                state.count(op.name());
+            }
             return json_reply(Answer::Err(e), request_id);
         }
     };
