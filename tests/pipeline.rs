@@ -113,7 +113,7 @@ async fn jsonl_report_has_the_same_keys() {
 #[tokio::test(flavor = "multi_thread")]
 async fn quota_below_rate_still_resets_every_row() {
     let w = Workdir::new("quota");
-    let sim = simulator(|c| c.quota = Some(40.0)).await;
+    let sim = simulator(|c| c.quotas.user_account_recovery = Some(40.0)).await;
     w.write("in.txt", &users(150));
     let out = run(
         &w.dir,
@@ -388,7 +388,7 @@ async fn failure_rate_aborts_after_enough_rows() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_auto_uses_the_provisioned_limit_or_falls_back() {
     let w = Workdir::new("auto");
-    let sim = simulator(|c| c.quota = Some(50.0)).await;
+    let sim = simulator(|c| c.quotas.user_account_recovery = Some(50.0)).await;
     w.write("in.txt", "alice\n");
     let out = run(
         &w.dir,
@@ -425,7 +425,7 @@ async fn rate_auto_uses_the_provisioned_limit_or_falls_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn preflight_warns_about_the_default_email_sender() {
     let w = Workdir::new("sender");
-    let sim = simulator(|c| c.email_sender = "COGNITO_DEFAULT".into()).await;
+    let sim = simulator(|c| c.pool_defaults.email_sender = Some("COGNITO_DEFAULT".into())).await;
     w.write("in.txt", &users(60));
     let out = run(&w.dir, &sim, &["in.txt", "--yes", "--rate", "1000"]).await;
     assert_eq!(out.status.code(), Some(0));

@@ -1,26 +1,46 @@
 //! The simulator's command-line knobs, shared by `--simulate` and the
-//! `simulator` subcommand.
+//! `simulator` subcommand. Clap only parses them; `load` validates them and
+//! turns them into a [`Config`](super::Config).
 
 use clap::Args;
 
-/// Knobs of the simulator, for `--simulate` and `simulator`.
+/// Knobs of the simulator, for `--simulate` and `simulator`. Every long
+/// name also works without its `sim-` prefix.
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Simulator")]
 pub struct SimKnobs {
     /// JSONL seed of users: username, user_pool_id, status, enabled,
-    /// email_verified, phone_verified, groups, fail, fail_message, fail_times.
+    /// email_verified, phone_verified, groups, fail, fail_message,
+    /// fail_times, fail_operation.
     #[arg(long = "sim-users", alias = "users", value_name = "FILE")]
     pub users: Option<String>,
-    /// Enforced AdminResetUserPassword (UserAccountRecovery) requests per
-    /// second; 0 = no quota.
+    /// UserAccountRecovery quota (AdminResetUserPassword), requests per
+    /// second; 0 = not enforced [default: 30].
+    #[arg(long = "sim-quota", alias = "quota", value_name = "N")]
+    pub quota: Option<f64>,
+    /// UserRead quota (AdminGetUser); 0 = not enforced [default: 120].
+    #[arg(long = "sim-read-quota", alias = "read-quota", value_name = "N")]
+    pub read_quota: Option<f64>,
+    /// UserUpdate quota (AdminUserGlobalSignOut, AdminDisableUser); 0 = not
+    /// enforced [default: 25].
+    #[arg(long = "sim-update-quota", alias = "update-quota", value_name = "N")]
+    pub update_quota: Option<f64>,
+    /// UserList quota (ListUsers, ListUsersInGroup); 0 = not enforced
+    /// [default: 30].
+    #[arg(long = "sim-list-quota", alias = "list-quota", value_name = "N")]
+    pub list_quota: Option<f64>,
+    /// UserPoolRead quota (DescribeUserPool, GetProvisionedLimit); 0 = not
+    /// enforced [default: 15].
     #[arg(
-        long = "sim-quota",
-        alias = "quota",
-        value_name = "N",
-        default_value_t = 30.0
+        long = "sim-pool-read-quota",
+        alias = "pool-read-quota",
+        value_name = "N"
     )]
-    pub quota: f64,
-    /// Added latency per request, milliseconds.
+    pub pool_read_quota: Option<f64>,
+    /// Enforce no quota at all (the per-category quota knobs still apply).
+    #[arg(long = "sim-no-quotas", alias = "no-quotas")]
+    pub no_quotas: bool,
+    /// Added latency per request, milliseconds (at most 60000).
     #[arg(
         long = "sim-latency-ms",
         alias = "latency-ms",
@@ -37,27 +57,53 @@ pub struct SimKnobs {
         default_value_t = 0.0
     )]
     pub fault_rate: f64,
-    /// Emails the account may send (resets of users with a verified email)
-    /// before LimitExceededException "Exceeded daily email limit".
+    /// Emails the account may send (resets whose code goes by email) before
+    /// LimitExceededException "Exceeded daily email limit".
     #[arg(long = "sim-email-cap", alias = "email-cap", value_name = "N")]
     pub email_cap: Option<u64>,
-    /// EmailSendingAccount reported by DescribeUserPool.
+    /// EmailSendingAccount of the pools: COGNITO_DEFAULT, DEVELOPER, or
+    /// absent (no EmailConfiguration.EmailSendingAccount) [default:
+    /// COGNITO_DEFAULT].
     #[arg(
         long = "sim-email-sender",
         alias = "email-sender",
-        value_name = "ACCOUNT",
-        default_value = "DEVELOPER"
+        value_name = "ACCOUNT"
     )]
-    pub email_sender: String,
-    /// Operations that answer AccessDeniedException (repeatable), e.g.
-    /// AdminResetUserPassword, GetProvisionedLimit.
-    #[arg(long = "sim-deny", alias = "deny", value_name = "OPERATION")]
+    pub email_sender: Option<String>,
+    /// Account recovery of the pools: comma list of verified_email,
+    /// verified_phone_number in priority order, or admin_only [default:
+    /// verified_email,verified_phone_number].
+    #[arg(long = "sim-recovery", alias = "recovery", value_name = "LIST")]
+    pub recovery: Option<String>,
+    /// Make the pools' usernames case-sensitive (default: case-insensitive,
+    /// as new pools are).
+    #[arg(long = "sim-case-sensitive", alias = "case-sensitive")]
+    pub case_sensitive: bool,
+    /// Groups that exist in the pools, comma list (groups named by seeded
+    /// users exist too).
+    #[arg(long = "sim-groups", alias = "groups", value_name = "LIST")]
+    pub groups: Option<String>,
+    /// Operations that answer AccessDeniedException (repeatable or comma
+    /// list), e.g. AdminResetUserPassword, GetProvisionedLimit,
+    /// GetCallerIdentity.
+    #[arg(
+        long = "sim-deny",
+        alias = "deny",
+        value_name = "OPERATION",
+        value_delimiter = ','
+    )]
     pub deny: Vec<String>,
-    /// Extra pools that exist (repeatable); the default pool and pools named
-    /// in the seed always exist, any other answers ResourceNotFoundException.
+    /// Extra pools that exist (repeatable), with the settings above; the
+    /// default pool and pools named in seeds always exist, any other
+    /// answers ResourceNotFoundException.
     #[arg(long = "sim-pool", alias = "pool", value_name = "ID")]
     pub pools: Vec<String>,
-    /// Create this many users user000001… in the default pool (for listings).
+    /// JSONL of pools, one a line: id, recovery, case_sensitive,
+    /// email_sender, groups (unset fields take the settings above).
+    #[arg(long = "sim-pools", alias = "pools", value_name = "FILE")]
+    pub pools_file: Option<String>,
+    /// Create this many users user000001… in the default pool (for
+    /// listings; at most 1000000).
     #[arg(
         long = "sim-generate",
         alias = "generate",
@@ -73,4 +119,8 @@ pub struct SimKnobs {
         default_value_t = 1
     )]
     pub seed: u64,
+    /// Benchmark mode: answer every well-formed request with success at
+    /// once, keeping no state and enforcing no quota.
+    #[arg(long = "sim-static", alias = "static")]
+    pub static_answers: bool,
 }

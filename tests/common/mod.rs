@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use cognito_reset::simulator::{Config, DEFAULT_POOL, SeedUser, Simulator};
+use cognito_reset::simulator::{Config, DEFAULT_POOL, Quotas, SeedUser, Simulator};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_cognito-reset");
@@ -69,7 +69,7 @@ impl Drop for Workdir {
 /// A simulator with no quota and the given changes.
 pub async fn simulator(change: impl FnOnce(&mut Config)) -> Simulator {
     let mut config = Config {
-        quota: None,
+        quotas: Quotas::none(),
         ..Config::default()
     };
     change(&mut config);

@@ -1,0 +1,189 @@
+//! What a simulator is made of: its quotas, its pools' settings, its seeded
+//! users and its fault injection. Plain data; `load` builds it from the
+//! command-line knobs and files, `state` brings it to life.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::DEFAULT_POOL;
+use super::ops::Category;
+
+/// Request-rate quotas per API category, requests per second; `None` = not
+/// enforced. Each is a token bucket holding one second's worth of requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quotas {
+    /// AdminResetUserPassword.
+    pub user_account_recovery: Option<f64>,
+    /// AdminGetUser.
+    pub user_read: Option<f64>,
+    /// AdminUserGlobalSignOut, AdminDisableUser.
+    pub user_update: Option<f64>,
+    /// ListUsers, ListUsersInGroup.
+    pub user_list: Option<f64>,
+    /// DescribeUserPool, GetProvisionedLimit.
+    pub user_pool_read: Option<f64>,
+}
+
+impl Quotas {
+    /// The quotas of an AWS account nobody has raised: 30, 120, 25, 30, 15.
+    pub fn aws_defaults() -> Quotas {
+        Quotas {
+            user_account_recovery: Some(30.0),
+            user_read: Some(120.0),
+            user_update: Some(25.0),
+            user_list: Some(30.0),
+            user_pool_read: Some(15.0),
+        }
+    }
+
+    /// No quota enforced at all.
+    pub fn none() -> Quotas {
+        Quotas {
+            user_account_recovery: None,
+            user_read: None,
+            user_update: None,
+            user_list: None,
+            user_pool_read: None,
+        }
+    }
+
+    pub(crate) fn get(&self, category: Category) -> Option<f64> {
+        match category {
+            Category::UserAccountRecovery => self.user_account_recovery,
+            Category::UserRead => self.user_read,
+            Category::UserUpdate => self.user_update,
+            Category::UserList => self.user_list,
+            Category::UserPoolRead => self.user_pool_read,
+        }
+    }
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas::aws_defaults()
+    }
+}
+
+/// A pool's settings, as DescribeUserPool reports them and as they change
+/// what the pool's operations do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSettings {
+    /// `AccountRecoverySetting.RecoveryMechanisms` names in priority order:
+    /// `verified_email` and/or `verified_phone_number`, or just `admin_only`.
+    pub recovery: Vec<String>,
+    /// `UsernameConfiguration.CaseSensitive`.
+    pub case_sensitive: bool,
+    /// `EmailConfiguration.EmailSendingAccount` (`COGNITO_DEFAULT` or
+    /// `DEVELOPER`); `None` leaves the field out.
+    pub email_sender: Option<String>,
+    /// Groups that exist in the pool, besides those its seeded users name.
+    pub groups: Vec<String>,
+}
+
+impl Default for PoolSettings {
+    /// What a pool created today with the console's defaults looks like.
+    fn default() -> Self {
+        PoolSettings {
+            recovery: vec!["verified_email".into(), "verified_phone_number".into()],
+            case_sensitive: false,
+            email_sender: Some("COGNITO_DEFAULT".into()),
+            groups: Vec::new(),
+        }
+    }
+}
+
+/// A seed file line: one user that exists from the start.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeedUser {
+    /// Required.
+    pub username: String,
+    /// Default: the default pool.
+    pub user_pool_id: Option<String>,
+    /// Default CONFIRMED.
+    pub status: Option<String>,
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Default true.
+    pub email_verified: Option<bool>,
+    /// Default false.
+    pub phone_verified: Option<bool>,
+    /// Groups the user belongs to (they exist in the user's pool).
+    pub groups: Vec<String>,
+    /// Every `fail_operation` call on this user answers with this error code …
+    pub fail: Option<String>,
+    /// … and this message …
+    pub fail_message: Option<String>,
+    /// … this many times (default: always) …
+    pub fail_times: Option<u32>,
+    /// … for this operation (default AdminResetUserPassword).
+    pub fail_operation: Option<String>,
+}
+
+/// The simulator's behaviour.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Request-rate quotas per category.
+    pub quotas: Quotas,
+    /// Added latency per request.
+    pub latency: Duration,
+    /// Share of Cognito requests that fail (half HTTP 500, half carried out
+    /// and then the connection dropped before the answer).
+    pub fault_rate: f64,
+    /// Emails the account sends before the daily limit.
+    pub email_cap: Option<u64>,
+    /// Operations answering AccessDeniedException (also `GetCallerIdentity`).
+    pub deny: HashSet<String>,
+    /// Settings of every pool not listed in `pools`, [`DEFAULT_POOL`] included.
+    pub pool_defaults: PoolSettings,
+    /// Pools that exist besides [`DEFAULT_POOL`] (which always exists, with
+    /// `pool_defaults` unless listed here).
+    pub pools: BTreeMap<String, PoolSettings>,
+    /// Seeded users; the pools they name exist.
+    pub users: Vec<SeedUser>,
+    /// Users user000001… generated in the default pool.
+    pub generate: u64,
+    /// Fault injector seed.
+    pub seed: u64,
+    /// Benchmark mode: every well-formed request answers success at once,
+    /// with no state, no quota and no lock shared between requests.
+    pub static_answers: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            quotas: Quotas::aws_defaults(),
+            latency: Duration::ZERO,
+            fault_rate: 0.0,
+            email_cap: None,
+            deny: HashSet::new(),
+            pool_defaults: PoolSettings::default(),
+            pools: BTreeMap::new(),
+            users: Vec::new(),
+            generate: 0,
+            seed: 1,
+            static_answers: false,
+        }
+    }
+}
+
+impl Config {
+    /// Makes pool `id` exist, with `pool_defaults`, unless it already does.
+    pub fn add_pool(&mut self, id: &str) {
+        if id != DEFAULT_POOL && !self.pools.contains_key(id) {
+            self.pools.insert(id.to_owned(), self.pool_defaults.clone());
+        }
+    }
+
+    /// The settings pool `id` has, if it exists before any seed is read.
+    pub(crate) fn settings_of(&self, id: &str) -> Option<&PoolSettings> {
+        match self.pools.get(id) {
+            Some(settings) => Some(settings),
+            None if id == DEFAULT_POOL => Some(&self.pool_defaults),
+            None => None,
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! ListUsers and ListUsersInGroup: filtered, paged listings in a stable
+//! order, with pagination tokens the simulator signs so that a token it did
+//! not issue (or one issued for another listing) is refused.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::answer::{Answer, fail};
+use super::ops::Op;
+use super::pools::{Entry, Pool};
+use super::validate::Params;
+
+/// ListUsers' page size when the request names none (its maximum).
+const LIST_USERS_PAGE: usize = 60;
+/// ListUsersInGroup's page size when the request names none: Cognito
+/// answers 25 there, not the 60 its maximum would suggest.
+const LIST_GROUP_PAGE: usize = 25;
+
+/// One page of a listing.
+pub(crate) fn list(pool: &Pool, op: Op, params: &Params, key: &[u8; 16]) -> Answer {
+    let group = (op == Op::ListUsersInGroup).then_some(params.group.as_str());
+    if let Some(group) = group
+        && !pool.has_group(group)
+    {
+        return fail("ResourceNotFoundException", "Group not found.");
+    }
+    let scope = scope(pool, op, params);
+    let after = match &params.token {
+        Some(token) => match open(token, &scope, key) {
+            Some(after) => Some(after),
+            None => return fail("InvalidParameterException", "Invalid pagination token."),
+        },
+        None => None,
+    };
+    let default = if group.is_some() {
+        LIST_GROUP_PAGE
+    } else {
+        LIST_USERS_PAGE
+    };
+    let limit = params.limit.unwrap_or(default);
+    let mut page: Vec<(&String, &Entry)> = Vec::new();
+    let mut next = None;
+    for (k, entry) in pool.after(after.as_deref()) {
+        if group.is_some_and(|g| !entry.user.groups.iter().any(|ug| ug == g)) {
+            continue;
+        }
+        if params
+            .filter
+            .as_ref()
+            .is_some_and(|f| !f.matches(&entry.name, &entry.user))
+        {
+            continue;
+        }
+        if page.len() == limit {
+            next = page.last().map(|(last, _)| seal(last, &scope, key));
+            break;
+        }
+        page.push((k, entry));
+    }
+    let wanted = params.attributes.as_deref();
+    let users: Vec<Value> = page
+        .iter()
+        .map(|(_, e)| e.user.listing(&e.name, wanted))
+        .collect();
+    let mut answer = json!({"Users": users});
+    if let Some(next) = next {
+        let field = if group.is_some() {
+            "NextToken"
+        } else {
+            "PaginationToken"
+        };
+        answer[field] = Value::String(next);
+    }
+    Answer::Ok(answer)
+}
+
+/// What a token is good for: this operation on this pool, group and filter.
+fn scope(pool: &Pool, op: Op, params: &Params) -> String {
+    format!(
+        "{}\n{}\n{}\n{:?}",
+        op.name(),
+        pool.id,
+        params.group,
+        params.filter
+    )
+}
+
+fn mac(after: &str, scope: &str, key: &[u8; 16]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(key);
+    hash.update(scope.as_bytes());
+    hash.update([0]);
+    hash.update(after.as_bytes());
+    hash.finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A token to continue after the user with key `after`.
+fn seal(after: &str, scope: &str, key: &[u8; 16]) -> String {
+    let hex: String = after.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}.{}", mac(after, scope, key))
+}
+
+/// The key a token continues after, if this simulator issued it for `scope`.
+fn open(token: &str, scope: &str, key: &[u8; 16]) -> Option<String> {
+    let (hex, tag) = token.split_once('.')?;
+    if hex.len() % 2 != 0 || !hex.is_ascii() {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect();
+    let after = String::from_utf8(bytes?).ok()?;
+    (mac(&after, scope, key) == tag).then_some(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_open_only_in_their_own_scope() {
+        let key = [7; 16];
+        let token = seal("user000060", "a", &key);
+        assert_eq!(open(&token, "a", &key).as_deref(), Some("user000060"));
+        assert_eq!(open(&token, "b", &key), None);
+        assert_eq!(open(&token, "a", &[8; 16]), None);
+        assert_eq!(open("user000060", "a", &key), None);
+        assert_eq!(open("zz.00", "a", &key), None);
+        assert_eq!(open("é.00", "a", &key), None);
+    }
+}

@@ -1,0 +1,476 @@
+//! Turns the command-line knobs and the files they name into a [`Config`],
+//! refusing every value the simulator could not honour with a message that
+//! names the knob (or the file and line).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use super::config::{Config, PoolSettings, Quotas, SeedUser};
+use super::knobs::SimKnobs;
+use super::ops::{Op, deniable};
+use super::validate::{check_group_name, check_pool_id, check_username};
+
+/// Highest quota a knob accepts, requests per second.
+const MAX_QUOTA: f64 = 1_000_000.0;
+/// Longest added latency a knob accepts.
+const MAX_LATENCY_MS: u64 = 60_000;
+/// Most users `--sim-generate` makes (each costs memory for the whole run).
+const MAX_GENERATE: u64 = 1_000_000;
+/// Statuses a seed may give a user (Cognito's `UserStatusType`).
+pub(crate) const STATUSES: [&str; 8] = [
+    "CONFIRMED",
+    "RESET_REQUIRED",
+    "FORCE_CHANGE_PASSWORD",
+    "UNCONFIRMED",
+    "EXTERNAL_PROVIDER",
+    "ARCHIVED",
+    "COMPROMISED",
+    "UNKNOWN",
+];
+
+impl Config {
+    /// From the command-line knobs, reading the seed and pool files.
+    pub fn from_knobs(knobs: &SimKnobs) -> Result<Config, String> {
+        let fault_rate = knobs.fault_rate;
+        if !(0.0..=1.0).contains(&fault_rate) {
+            return Err("--sim-fault-rate must be between 0 and 1".into());
+        }
+        if knobs.latency_ms > MAX_LATENCY_MS {
+            return Err(format!("--sim-latency-ms must be at most {MAX_LATENCY_MS}"));
+        }
+        if knobs.generate > MAX_GENERATE {
+            return Err(format!("--sim-generate must be at most {MAX_GENERATE}"));
+        }
+        let mut config = Config {
+            quotas: quotas(knobs)?,
+            latency: Duration::from_millis(knobs.latency_ms),
+            fault_rate,
+            email_cap: knobs.email_cap,
+            deny: deny(&knobs.deny)?,
+            pool_defaults: pool_defaults(knobs)?,
+            pools: BTreeMap::new(),
+            users: Vec::new(),
+            generate: knobs.generate,
+            seed: knobs.seed,
+            static_answers: knobs.static_answers,
+        };
+        for id in &knobs.pools {
+            check_pool_id(id).map_err(|e| format!("--sim-pool {id:?}: {e}"))?;
+            config.add_pool(id);
+        }
+        if let Some(path) = &knobs.pools_file {
+            read_pools(path, &mut config)?;
+        }
+        if let Some(path) = &knobs.users {
+            config.users = read_seeds(path)?;
+        }
+        let seeded: Vec<String> = config
+            .users
+            .iter()
+            .filter_map(|s| s.user_pool_id.clone())
+            .collect();
+        for pool in &seeded {
+            config.add_pool(pool);
+        }
+        Ok(config)
+    }
+}
+
+fn quotas(knobs: &SimKnobs) -> Result<Quotas, String> {
+    let base = if knobs.no_quotas {
+        Quotas::none()
+    } else {
+        Quotas::aws_defaults()
+    };
+    let pick = |name: &str, knob: Option<f64>, base: Option<f64>| match knob {
+        None => Ok(base),
+        Some(q) if q.is_nan() || !(0.0..=MAX_QUOTA).contains(&q) => Err(format!(
+            "{name} must be a number of requests per second between 0 and {MAX_QUOTA}"
+        )),
+        Some(q) => Ok((q > 0.0).then_some(q)),
+    };
+    Ok(Quotas {
+        user_account_recovery: pick("--sim-quota", knobs.quota, base.user_account_recovery)?,
+        user_read: pick("--sim-read-quota", knobs.read_quota, base.user_read)?,
+        user_update: pick("--sim-update-quota", knobs.update_quota, base.user_update)?,
+        user_list: pick("--sim-list-quota", knobs.list_quota, base.user_list)?,
+        user_pool_read: pick(
+            "--sim-pool-read-quota",
+            knobs.pool_read_quota,
+            base.user_pool_read,
+        )?,
+    })
+}
+
+fn deny(names: &[String]) -> Result<std::collections::HashSet<String>, String> {
+    names
+        .iter()
+        .map(|name| {
+            let name = name.trim();
+            if deniable(name) {
+                Ok(name.to_owned())
+            } else {
+                let known: Vec<&str> = super::ops::Op::ALL.iter().map(|op| op.name()).collect();
+                Err(format!(
+                    "--sim-deny {name:?}: not an operation the simulator answers ({}, GetCallerIdentity)",
+                    known.join(", ")
+                ))
+            }
+        })
+        .collect()
+}
+
+fn pool_defaults(knobs: &SimKnobs) -> Result<PoolSettings, String> {
+    let mut settings = PoolSettings {
+        case_sensitive: knobs.case_sensitive,
+        ..PoolSettings::default()
+    };
+    if let Some(list) = &knobs.recovery {
+        settings.recovery =
+            parse_recovery(&split_list(list)).map_err(|e| format!("--sim-recovery: {e}"))?;
+    }
+    if let Some(sender) = &knobs.email_sender {
+        settings.email_sender =
+            parse_email_sender(sender).map_err(|e| format!("--sim-email-sender: {e}"))?;
+    }
+    if let Some(list) = &knobs.groups {
+        settings.groups =
+            parse_groups(&split_list(list)).map_err(|e| format!("--sim-groups: {e}"))?;
+    }
+    Ok(settings)
+}
+
+fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// RecoveryMechanisms as Cognito accepts them: one or two distinct verified
+/// channels in priority order, or `admin_only` alone.
+pub(crate) fn parse_recovery(names: &[String]) -> Result<Vec<String>, String> {
+    let known = ["verified_email", "verified_phone_number", "admin_only"];
+    if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(format!("{bad:?} is not one of {}", known.join(", ")));
+    }
+    match names {
+        [] => Err("name at least one recovery mechanism".into()),
+        [a, b] if a == b => Err(format!("{a} is listed twice")),
+        [_, _] if names.iter().any(|n| n == "admin_only") => {
+            Err("admin_only cannot be combined with another mechanism".into())
+        }
+        [_] | [_, _] => Ok(names.to_vec()),
+        _ => Err("at most two recovery mechanisms".into()),
+    }
+}
+
+pub(crate) fn parse_email_sender(text: &str) -> Result<Option<String>, String> {
+    match text {
+        "COGNITO_DEFAULT" | "DEVELOPER" => Ok(Some(text.to_owned())),
+        "absent" => Ok(None),
+        _ => Err(format!(
+            "{text:?} is not COGNITO_DEFAULT, DEVELOPER or absent"
+        )),
+    }
+}
+
+fn parse_groups(names: &[String]) -> Result<Vec<String>, String> {
+    for name in names {
+        check_group_name(name).map_err(|e| format!("group {name:?}: {e}"))?;
+    }
+    Ok(names.to_vec())
+}
+
+/// One line of a `--sim-pools` file; unset fields take the knobs' settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolLine {
+    id: String,
+    #[serde(default)]
+    recovery: Option<Recovery>,
+    #[serde(default)]
+    case_sensitive: Option<bool>,
+    /// Missing: the knobs' setting; `null` or `"absent"`: no field.
+    #[serde(default, deserialize_with = "present")]
+    email_sender: Option<Option<String>>,
+    #[serde(default)]
+    groups: Option<Vec<String>>,
+}
+
+/// RecoveryMechanisms in a pools file: a JSON list or a comma list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Recovery {
+    List(Vec<String>),
+    Text(String),
+}
+
+/// Tells a field set to `null` (`Some(None)`) from a missing one (`None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl PoolLine {
+    fn settings(self, defaults: &PoolSettings) -> Result<PoolSettings, String> {
+        check_pool_id(&self.id).map_err(|e| format!("id {:?}: {e}", self.id))?;
+        let mut settings = defaults.clone();
+        if let Some(recovery) = self.recovery {
+            let names = match recovery {
+                Recovery::List(names) => names,
+                Recovery::Text(text) => split_list(&text),
+            };
+            settings.recovery = parse_recovery(&names).map_err(|e| format!("recovery: {e}"))?;
+        }
+        if let Some(case_sensitive) = self.case_sensitive {
+            settings.case_sensitive = case_sensitive;
+        }
+        match self.email_sender {
+            None => {}
+            Some(None) => settings.email_sender = None,
+            Some(Some(text)) => {
+                settings.email_sender =
+                    parse_email_sender(&text).map_err(|e| format!("email_sender: {e}"))?;
+            }
+        }
+        if let Some(groups) = self.groups {
+            settings.groups = parse_groups(&groups)?;
+        }
+        Ok(settings)
+    }
+}
+
+/// The non-blank lines of a JSONL file, numbered from 1.
+fn jsonl_lines(path: &str) -> Result<Vec<(usize, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| (i + 1, line.to_owned()))
+        .collect())
+}
+
+fn read_pools(path: &str, config: &mut Config) -> Result<(), String> {
+    for (number, line) in jsonl_lines(path)? {
+        let parsed: PoolLine =
+            serde_json::from_str(&line).map_err(|e| format!("{path}:{number}: {e}"))?;
+        let id = parsed.id.clone();
+        let settings = parsed
+            .settings(&config.pool_defaults)
+            .map_err(|e| format!("{path}:{number}: {e}"))?;
+        // A line for the default pool or a `--sim-pool` replaces its settings.
+        config.pools.insert(id, settings);
+    }
+    Ok(())
+}
+
+fn read_seeds(path: &str) -> Result<Vec<SeedUser>, String> {
+    let mut users = Vec::new();
+    for (number, line) in jsonl_lines(path)? {
+        let seed: SeedUser =
+            serde_json::from_str(&line).map_err(|e| format!("{path}:{number}: {e}"))?;
+        check_seed(&seed).map_err(|e| format!("{path}:{number}: {e}"))?;
+        users.push(seed);
+    }
+    Ok(users)
+}
+
+fn check_seed(seed: &SeedUser) -> Result<(), String> {
+    check_username(&seed.username).map_err(|e| format!("username: {e}"))?;
+    if let Some(pool) = &seed.user_pool_id {
+        check_pool_id(pool).map_err(|e| format!("user_pool_id: {e}"))?;
+    }
+    if let Some(status) = &seed.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        return Err(format!(
+            "status {status:?} is not one of {}",
+            STATUSES.join(", ")
+        ));
+    }
+    parse_groups(&seed.groups)?;
+    if let Some(op) = &seed.fail_operation
+        && Op::from_name(op).is_none()
+    {
+        return Err(format!(
+            "fail_operation {op:?} is not an operation the simulator answers"
+        ));
+    }
+    match &seed.fail {
+        Some(code) if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) => Err(
+            format!("fail {code:?} is not an error code (letters and digits)"),
+        ),
+        None if seed.fail_message.is_some()
+            || seed.fail_times.is_some()
+            || seed.fail_operation.is_some() =>
+        {
+            Err("fail_message, fail_times and fail_operation need fail".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::DEFAULT_POOL;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimKnobs,
+    }
+
+    fn knobs(args: &[&str]) -> SimKnobs {
+        Cli::try_parse_from(std::iter::once("sim").chain(args.iter().copied()))
+            .unwrap()
+            .sim
+    }
+
+    fn load(args: &[&str]) -> Result<Config, String> {
+        Config::from_knobs(&knobs(args))
+    }
+
+    fn scratch(name: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("sim-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn knobs_parse_alongside_the_whole_command_line() {
+        crate::cli::Cli::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_are_a_new_pool_in_an_untouched_account() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.quotas, Quotas::aws_defaults());
+        assert_eq!(c.pool_defaults, PoolSettings::default());
+        assert!(!c.static_answers);
+    }
+
+    #[test]
+    fn quota_knobs_set_categories_and_zero_turns_one_off() {
+        let c = load(&["--sim-no-quotas", "--sim-read-quota", "7"]).unwrap();
+        assert_eq!(c.quotas.user_read, Some(7.0));
+        assert_eq!(c.quotas.user_account_recovery, None);
+        let c = load(&["--quota", "0", "--sim-list-quota", "2.5"]).unwrap();
+        assert_eq!(c.quotas.user_account_recovery, None);
+        assert_eq!(c.quotas.user_list, Some(2.5));
+        assert_eq!(c.quotas.user_update, Some(25.0));
+    }
+
+    #[test]
+    fn nonsense_knob_values_are_refused_not_panicked_on() {
+        for args in [
+            &["--sim-quota", "NaN"][..],
+            &["--sim-quota=-1"],
+            &["--sim-read-quota", "1e300"],
+            &["--sim-pool-read-quota", "inf"],
+            &["--sim-fault-rate", "NaN"],
+            &["--sim-fault-rate", "1.5"],
+            &["--sim-latency-ms", "18446744073709551615"],
+            &["--sim-generate", "99999999999"],
+            &["--sim-recovery", "verified_email,admin_only"],
+            &["--sim-recovery", "verified_email,verified_email"],
+            &["--sim-recovery", "email"],
+            &["--sim-recovery", ","],
+            &["--sim-email-sender", "SES"],
+            &["--sim-deny", "DeleteUserPool"],
+            &["--sim-pool", "no underscore"],
+            &["--sim-groups", "has space"],
+            &["--sim-users", "/nonexistent/seed.jsonl"],
+        ] {
+            let e = load(args).unwrap_err();
+            assert!(!e.is_empty(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn pool_knobs_set_the_default_settings() {
+        let c = load(&[
+            "--sim-recovery",
+            "verified_phone_number, verified_email",
+            "--sim-case-sensitive",
+            "--sim-email-sender",
+            "absent",
+            "--sim-groups",
+            "staff,admins",
+            "--sim-deny",
+            "GetCallerIdentity,AdminGetUser",
+            "--sim-pool",
+            "eu-west-1_Two",
+        ])
+        .unwrap();
+        let d = &c.pool_defaults;
+        assert_eq!(d.recovery, ["verified_phone_number", "verified_email"]);
+        assert!(d.case_sensitive);
+        assert_eq!(d.email_sender, None);
+        assert_eq!(d.groups, ["staff", "admins"]);
+        assert_eq!(c.pools["eu-west-1_Two"], *d);
+        assert!(c.deny.contains("GetCallerIdentity") && c.deny.contains("AdminGetUser"));
+    }
+
+    #[test]
+    fn pools_file_lines_override_the_defaults() {
+        let path = scratch(
+            "pools.jsonl",
+            "{\"id\": \"eu-west-1_A\", \"recovery\": [\"admin_only\"], \"groups\": [\"g\"]}\n\n\
+             {\"id\": \"us-east-1_SimPool1\", \"email_sender\": null, \"case_sensitive\": true}\n\
+             {\"id\": \"eu-west-1_B\", \"recovery\": \"verified_phone_number\", \"email_sender\": \"DEVELOPER\"}\n",
+        );
+        let c = load(&["--sim-pools", &path]).unwrap();
+        assert_eq!(c.pools["eu-west-1_A"].recovery, ["admin_only"]);
+        assert_eq!(c.pools["eu-west-1_A"].groups, ["g"]);
+        assert_eq!(
+            c.pools["eu-west-1_A"].email_sender.as_deref(),
+            Some("COGNITO_DEFAULT")
+        );
+        assert_eq!(c.pools[DEFAULT_POOL].email_sender, None);
+        assert!(c.pools[DEFAULT_POOL].case_sensitive);
+        assert_eq!(
+            c.pools["eu-west-1_B"].email_sender.as_deref(),
+            Some("DEVELOPER")
+        );
+        let bad = scratch(
+            "bad-pools.jsonl",
+            "{\"id\": \"eu-west-1_A\", \"colour\": 1}\n",
+        );
+        let e = load(&["--sim-pools", &bad]).unwrap_err();
+        assert!(e.contains(":1:"), "{e}");
+    }
+
+    #[test]
+    fn seed_file_is_checked_line_by_line() {
+        let good = scratch(
+            "seed.jsonl",
+            "{\"username\": \"a\", \"user_pool_id\": \"eu-west-1_Seeded\", \"status\": \"ARCHIVED\"}\n",
+        );
+        let c = load(&["--sim-users", &good]).unwrap();
+        assert!(c.pools.contains_key("eu-west-1_Seeded"));
+        for (i, line) in [
+            "{\"username\": \"\"}",
+            "{\"username\": \"a\", \"status\": \"ASLEEP\"}",
+            "{\"username\": \"a\", \"emial_verified\": true}",
+            "{\"username\": \"a\", \"fail_times\": 2}",
+            "{\"username\": \"a\", \"fail\": \"Bad Code\"}",
+            "{\"username\": \"a\", \"fail\": \"X\", \"fail_operation\": \"Nope\"}",
+            "[]",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let path = scratch(&format!("bad-seed-{i}.jsonl"), &format!("\n{line}\n"));
+            let e = load(&["--sim-users", &path]).unwrap_err();
+            assert!(e.contains(":2:"), "{line}: {e}");
+        }
+    }
+}
