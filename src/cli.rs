@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the Cognito simulator (AWS JSON 1.1) for other tools and tests.
-    Simulator(SimulatorArgs),
+    Simulator(Box<SimulatorArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.

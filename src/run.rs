@@ -36,7 +36,7 @@ pub async fn main(cli: Cli, stop: Arc<Stop>) -> i32 {
     }
 }
 
-async fn serve_simulator(args: SimulatorArgs, stop: Arc<Stop>) -> i32 {
+async fn serve_simulator(args: Box<SimulatorArgs>, stop: Arc<Stop>) -> i32 {
     let config = match simulator::Config::from_knobs(&args.sim) {
         Ok(c) => c,
         Err(e) => return fail(&StartError::Usage(e)),
