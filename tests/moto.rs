@@ -8,7 +8,10 @@ mod common;
 use std::process::Output;
 
 use aws_sdk_cognitoidentityprovider as cip;
-use cip::types::{AttributeType, AuthFlowType, ExplicitAuthFlowsType, UserStatusType};
+use cip::types::{
+    AccountRecoverySettingType, AttributeType, AuthFlowType, ExplicitAuthFlowsType,
+    RecoveryOptionNameType, RecoveryOptionType, UserStatusType, UsernameConfigurationType,
+};
 use common::*;
 
 fn moto_url() -> Option<String> {
@@ -48,10 +51,20 @@ struct Pool {
 
 impl Pool {
     async fn new(url: &str, name: &str) -> Pool {
+        Pool::with(url, name, |b| b).await
+    }
+
+    /// A pool with settings.
+    async fn with(
+        url: &str,
+        name: &str,
+        settings: impl FnOnce(
+            cip::operation::create_user_pool::builders::CreateUserPoolFluentBuilder,
+        )
+            -> cip::operation::create_user_pool::builders::CreateUserPoolFluentBuilder,
+    ) -> Pool {
         let client = client(url).await;
-        let out = client
-            .create_user_pool()
-            .pool_name(name)
+        let out = settings(client.create_user_pool().pool_name(name))
             .send()
             .await
             .unwrap();
@@ -95,6 +108,18 @@ impl Pool {
                 .await
                 .unwrap();
         }
+    }
+
+    async fn enabled(&self, name: &str) -> bool {
+        let out = self
+            .client
+            .admin_get_user()
+            .user_pool_id(&self.id)
+            .username(name)
+            .send()
+            .await
+            .unwrap();
+        out.enabled()
     }
 
     async fn status(&self, name: &str) -> UserStatusType {
@@ -148,7 +173,7 @@ async fn every_state_gives_the_expected_outcome_and_dry_run_predicts_it() {
     assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
     // moto has no GetProvisionedLimit: --rate auto falls back and says so.
     assert!(
-        stderr(&dry).contains("auto unavailable"),
+        stderr(&dry).contains("GetProvisionedLimit gave no quota"),
         "{}",
         stderr(&dry)
     );
@@ -294,4 +319,172 @@ async fn global_sign_out_revokes_refresh_tokens_issued_before_the_run() {
         refresh_with(refresh).await.is_err(),
         "the refresh token was revoked"
     );
+}
+
+fn recovery(names: &[RecoveryOptionNameType]) -> AccountRecoverySettingType {
+    let mut setting = AccountRecoverySettingType::builder();
+    for (i, name) in names.iter().enumerate() {
+        setting = setting.recovery_mechanisms(
+            RecoveryOptionType::builder()
+                .name(name.clone())
+                .priority(i as i32 + 1)
+                .build()
+                .unwrap(),
+        );
+    }
+    setting.build()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_preflight_reads_each_pools_settings_from_describe_user_pool() {
+    let Some(url) = moto_url() else { return };
+    let w = Workdir::new("moto-preflight");
+    let admin = Pool::with(&url, "admin-only", |b| {
+        b.account_recovery_setting(recovery(&[RecoveryOptionNameType::AdminOnly]))
+    })
+    .await;
+    admin.user("alice", true, true, true).await;
+    w.write("in.txt", "alice\n");
+    let out = tool(&w, &url, &["in.txt", "--user-pool-id", &admin.id]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("admin_only"), "{}", stderr(&out));
+    assert!(
+        !w.path("in.report.csv").exists(),
+        "a run that could not start leaves nothing"
+    );
+    assert_eq!(admin.status("alice").await, UserStatusType::Confirmed);
+    let phone = Pool::with(&url, "phone-first", |b| {
+        b.account_recovery_setting(recovery(&[
+            RecoveryOptionNameType::VerifiedPhoneNumber,
+            RecoveryOptionNameType::VerifiedEmail,
+        ]))
+    })
+    .await;
+    phone.user("alice", true, true, true).await;
+    let out = tool(&w, &url, &["in.txt", "--user-pool-id", &phone.id]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("SMS") && err.contains("50 emails a day"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_case_insensitive_pool_treats_alice_and_alice_capitalised_as_one_user() {
+    let Some(url) = moto_url() else { return };
+    let w = Workdir::new("moto-case");
+    let pool = Pool::with(&url, "case-insensitive", |b| {
+        b.username_configuration(
+            UsernameConfigurationType::builder()
+                .case_sensitive(false)
+                .build()
+                .unwrap(),
+        )
+    })
+    .await;
+    pool.user("Alice", true, true, true).await;
+    w.write("in.txt", "Alice\nalice\n");
+    let out = tool(&w, &url, &["in.txt", "--user-pool-id", &pool.id]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = w.report("in.report.csv");
+    let second = rows.iter().find(|r| r["username"] == "alice").unwrap();
+    assert_eq!(second["outcome"], "duplicate");
+    assert!(second["error_message"].contains("line 1"), "{second:?}");
+    assert_eq!(pool.status("Alice").await, UserStatusType::ResetRequired);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_a_reset_cannot_reach_are_disabled_and_signed_out() {
+    let Some(url) = moto_url() else { return };
+    let w = Workdir::new("moto-disable");
+    let pool = Pool::new(&url, "unreachable").await;
+    pool.user("ok", true, true, true).await;
+    pool.user("unverified", true, false, true).await;
+    pool.user("forced", false, true, true).await; // FORCE_CHANGE_PASSWORD
+    w.write("in.txt", "ok\nunverified\nforced\n");
+    let out = tool(
+        &w,
+        &url,
+        &[
+            "in.txt",
+            "--user-pool-id",
+            &pool.id,
+            "--unresettable",
+            "disable",
+            "--global-sign-out",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = w.report("in.report.csv");
+    let row = |u: &str| rows.iter().find(|r| r["username"] == u).unwrap().clone();
+    assert_eq!(row("ok")["outcome"], "reset");
+    for user in ["unverified", "forced"] {
+        assert_eq!(row(user)["outcome"], "disabled", "{user}");
+        assert_eq!(row(user)["signed_out"], "true", "{user}");
+        assert!(!pool.enabled(user).await, "{user} is disabled in moto");
+    }
+    assert!(pool.enabled("ok").await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_listing_predicts_from_the_listed_status_without_checks() {
+    let Some(url) = moto_url() else { return };
+    let w = Workdir::new("moto-listing");
+    let pool = Pool::new(&url, "listed").await;
+    pool.user("ok", true, true, true).await;
+    pool.user("forced", false, true, true).await;
+    pool.user("off", true, true, false).await;
+    let out = tool(
+        &w,
+        &url,
+        &[
+            "--from-pool",
+            "--user-pool-id",
+            &pool.id,
+            "--dry-run",
+            "--report",
+            "d.csv",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows = w.report("d.csv");
+    let row = |u: &str| rows.iter().find(|r| r["username"] == u).unwrap().clone();
+    assert_eq!(row("ok")["outcome"], "would_reset");
+    assert_eq!(row("forced")["outcome"], "would_fail");
+    assert_eq!(row("off")["outcome"], "would_fail");
+    assert!(
+        rows.iter().all(|r| r["attempts"] == "0"),
+        "the listing said it all: {rows:?}"
+    );
+    let out = tool(
+        &w,
+        &url,
+        &[
+            "--from-pool",
+            "--user-pool-id",
+            &pool.id,
+            "--unresettable",
+            "disable",
+            "--report",
+            "r.csv",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the disabled user fails: {}",
+        stderr(&out)
+    );
+    let rows = w.report("r.csv");
+    let forced = rows.iter().find(|r| r["username"] == "forced").unwrap();
+    assert_eq!(
+        (forced["outcome"].as_str(), forced["attempts"].as_str()),
+        ("disabled", "1")
+    );
+    assert!(!pool.enabled("forced").await);
+    assert_eq!(pool.status("ok").await, UserStatusType::ResetRequired);
 }
