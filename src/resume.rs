@@ -379,6 +379,71 @@ fn complete_len(file: &mut File) -> std::io::Result<u64> {
     Ok(0)
 }
 
+/// Whether an outcome could only have come from the other mode: a dry run
+/// never resets or disables, a real run never predicts.
+fn other_mode(outcome: Outcome, dry_run: bool) -> bool {
+    if dry_run {
+        matches!(outcome, Outcome::Reset | Outcome::Disabled)
+    } else {
+        outcome.is_dry_run()
+    }
+}
+
+/// Notes one report row: the latest row for a user says what is true now.
+fn note(done: &mut KeyMap<Done>, seen: &Seen, outcome: Outcome, key: u64) {
+    match outcome {
+        Outcome::Reset | Outcome::Disabled => {
+            done.insert(key, Done::new(outcome, &seen.code, seen.signed_out))
+        }
+        // Says nothing new about the user.
+        Outcome::Skipped | Outcome::Duplicate => {}
+        _ => {
+            if done.get(key).is_some() {
+                done.insert(key, Done::NOT);
+            }
+        }
+    }
+}
+
+/// Reads the rows of the report, up to its last complete line.
+fn read_rows(
+    opened: &mut Opened,
+    path: &Path,
+    dry_run: bool,
+    key: &impl Fn(&str, &str) -> u64,
+    earlier: &mut Earlier,
+) -> Result<u64, StartError> {
+    let io = |e| StartError::io(shown(path), e);
+    let complete = complete_len(&mut opened.file).map_err(io)?;
+    earlier.torn_line = complete < opened.file.metadata().map_err(io)?.len();
+    opened.file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let format = ReportFormat::from_path(path);
+    let mut reader = BufReader::new(&mut opened.file).take(complete);
+    if format == ReportFormat::Csv {
+        reader.read_until(b'\n', &mut Vec::new()).map_err(io)?;
+    }
+    let mut wrong_mode = false;
+    scan(reader, format, |seen| {
+        earlier.records += 1;
+        let Some(outcome) = seen.outcome else { return };
+        wrong_mode |= other_mode(outcome, dry_run);
+        note(
+            &mut earlier.done,
+            &seen,
+            outcome,
+            key(&seen.pool, &seen.username),
+        );
+    });
+    if wrong_mode {
+        return Err(StartError::Refused(format!(
+            "{} holds {} outcomes; a report belongs to one mode: choose another --report",
+            shown(path),
+            if dry_run { "real-run" } else { "dry-run" }
+        )));
+    }
+    Ok(complete)
+}
+
 /// Reads what the earlier runs left. `key` gives a user's key (pool,
 /// username), folding case where the pool does. Cuts a torn last line off
 /// the report, so that appending starts on a fresh line.
@@ -389,61 +454,19 @@ pub fn read(
     key: impl Fn(&str, &str) -> u64,
 ) -> Result<Earlier, StartError> {
     let io = |e| StartError::io(shown(path), e);
-    let complete = complete_len(&mut opened.file).map_err(io)?;
-    let torn = complete < opened.file.metadata().map_err(io)?.len();
-    opened.file.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut reader = BufReader::new(&mut opened.file).take(complete);
-    if ReportFormat::from_path(path) == ReportFormat::Csv {
-        reader.read_until(b'\n', &mut Vec::new()).map_err(io)?;
-    }
     let mut earlier = Earlier {
         check_all: opened.journal_lost,
-        torn_line: torn,
         ..Earlier::default()
     };
-    let mut wrong_mode = false;
     let dry_run = expect.header.mode == "dry_run";
-    scan(reader, ReportFormat::from_path(path), |seen| {
-        earlier.records += 1;
-        let Some(outcome) = seen.outcome else { return };
-        wrong_mode |= outcome.is_dry_run() != dry_run
-            && !matches!(
-                outcome,
-                Outcome::Invalid
-                    | Outcome::Duplicate
-                    | Outcome::Skipped
-                    | Outcome::Cancelled
-                    | Outcome::Excluded
-            );
-        let k = key(&seen.pool, &seen.username);
-        match outcome {
-            Outcome::Reset | Outcome::Disabled => earlier
-                .done
-                .insert(k, Done::new(outcome, &seen.code, seen.signed_out)),
-            // A later row for the same user says what is true now.
-            Outcome::Skipped | Outcome::Duplicate => {}
-            _ => {
-                if earlier.done.get(k).is_some() {
-                    earlier.done.insert(k, Done::NOT);
-                }
-            }
-        }
-    });
-    if wrong_mode {
-        return Err(StartError::Refused(format!(
-            "{} holds {} outcomes; a report belongs to one mode: choose another --report",
-            shown(path),
-            if dry_run { "real-run" } else { "dry-run" }
-        )));
-    }
-    if torn {
+    let complete = read_rows(opened, path, dry_run, &key, &mut earlier)?;
+    if earlier.torn_line {
         opened.file.set_len(complete).map_err(io)?;
     }
     opened.file.seek(SeekFrom::End(0)).map_err(io)?;
-    let journal_path = journal::path_for(path);
     let done = &earlier.done;
     let not_done = |p: &str, u: &str| !done.get(key(p, u)).is_some_and(Done::is_done);
-    if let Ok(Some(j)) = journal::read(&journal_path, not_done) {
+    if let Ok(Some(j)) = journal::read(&journal::path_for(path), not_done) {
         earlier.uncertain = j
             .intents
             .into_iter()

@@ -144,16 +144,7 @@ impl Session {
             .or(config.endpoint_url.clone())
             .unwrap_or_else(|| "AWS".into());
         warn_plain_http(&config);
-        let aws = Aws::load(&Connection {
-            profile: config.profile.clone(),
-            endpoint_url: sim
-                .as_ref()
-                .map(Simulator::url)
-                .or(config.endpoint_url.clone()),
-            dummy_credentials: sim.is_some(),
-            attempt_timeout: config.call_timeout,
-        })
-        .await?;
+        let aws = connect(&config, sim.as_ref()).await?;
         let limiters = Arc::new(Limiters::new(config.rates));
         let stats = Arc::new(Stats::default());
         let caller = Arc::new(Caller {
@@ -197,6 +188,17 @@ impl Session {
             endpoint,
         })
     }
+}
+
+/// Loads credentials from the standard chain (dummy ones for the simulator).
+async fn connect(config: &Config, sim: Option<&Simulator>) -> Result<Aws, StartError> {
+    Aws::load(&Connection {
+        profile: config.profile.clone(),
+        endpoint_url: sim.map(Simulator::url).or(config.endpoint_url.clone()),
+        dummy_credentials: sim.is_some(),
+        attempt_timeout: config.call_timeout,
+    })
+    .await
 }
 
 /// Surveys a file; opens a stream and reads its header.

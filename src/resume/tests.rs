@@ -220,3 +220,26 @@ fn done_packs_what_a_resume_needs() {
     assert_eq!((r.outcome(), r.signed_out()), (Outcome::Reset, None));
     assert!(!Done::NOT.is_done());
 }
+
+/// Regression: a dry run records `failed` when its checks are refused; the
+/// mode check took that for a real run's outcome and refused the resume.
+#[test]
+fn a_dry_runs_report_with_a_failed_row_resumes_as_a_dry_run() {
+    let s = Scratch::new("dry-failed");
+    let path = s.0.join("r.csv");
+    let header = Header::new("fp", true, false);
+    let rows = [
+        record("a", Outcome::WouldReset, None),
+        record("b", Outcome::Failed, None),
+    ];
+    make_report(&path, &header, &rows, &[]);
+    let e = expect(&header);
+    let mut opened = open(&path, &e).unwrap();
+    assert_eq!(read(&mut opened, &path, &e, key).unwrap().records, 2);
+    drop(opened);
+    let real = Header::new("fp", false, false);
+    assert!(
+        open(&path, &expect(&real)).is_err(),
+        "a real run may not resume it"
+    );
+}
