@@ -164,11 +164,22 @@ pub enum Display {
     Quiet,
 }
 
-/// The categories a run uses, for the rates shown.
+/// What a category's calls are, as the bar counts them.
+fn unit(category: Category) -> &'static str {
+    match category {
+        Category::UserAccountRecovery => "resets",
+        Category::UserRead => "checks",
+        Category::UserUpdate => "sign-outs",
+        Category::UserList => "pages",
+        Category::UserPoolRead => "describes",
+    }
+}
+
+/// The rate of each category the run uses.
 fn rates_line(stats: &Stats, categories: &[Category], secs: f64) -> String {
     categories
         .iter()
-        .map(|c| format!("{} {:.1}/s", c.name(), stats.calls(*c) as f64 / secs))
+        .map(|c| format!("{:.1} {}/s", stats.calls(*c) as f64 / secs, unit(*c)))
         .collect::<Vec<_>>()
         .join(" · ")
 }

@@ -153,7 +153,7 @@ fn show_of(session: &session::Session) -> Show {
     let config = &session.config;
     let display = match config.verbosity {
         Verbosity::Quiet => Display::Quiet,
-        Verbosity::Normal if std::io::stderr().is_terminal() => Display::Bar,
+        _ if std::io::stderr().is_terminal() => Display::Bar,
         _ => Display::Log,
     };
     Show {

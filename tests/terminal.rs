@@ -1,0 +1,208 @@
+//! The terminal as the operator sees it, through a pseudo-terminal: the
+//! plan, the confirmation prompt, the progress bar with its counts and rates,
+//! the summary.
+
+mod common;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cognito_reset::simulator::DEFAULT_POOL;
+use common::*;
+
+/// A pseudo-terminal: the master side for the test, the slave for the child.
+fn pty() -> (File, OwnedFd) {
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 160,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty with valid out-pointers and a valid winsize.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: openpty returned two open descriptors that we now own.
+    unsafe { (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) }
+}
+
+/// Runs the binary on a terminal, answering `answer` at the prompt; returns
+/// everything the terminal showed and the exit code.
+fn on_terminal(
+    dir: &std::path::Path,
+    url: &str,
+    args: &[&str],
+    answer: &str,
+) -> (String, Option<i32>) {
+    let (mut master, slave) = pty();
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(args)
+        .args(["--endpoint-url", url])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTESTONLY")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave));
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    let mut reader = master.try_clone().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once the child's side is closed.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut answered = false;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        while let Ok(chunk) = rx.try_recv() {
+            seen.extend(chunk);
+        }
+        if !answered && String::from_utf8_lossy(&seen).contains("[y/N]") {
+            master.write_all(answer.as_bytes()).unwrap();
+            answered = true;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            std::thread::sleep(Duration::from_millis(100));
+            while let Ok(chunk) = rx.try_recv() {
+                seen.extend(chunk);
+            }
+            break status.code();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            String::from_utf8_lossy(&seen)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (String::from_utf8_lossy(&seen).into_owned(), code)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_sees_the_plan_confirms_and_watches_the_bar() {
+    let w = Workdir::new("tty-yes");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &users(250));
+    let url = sim.url();
+    let dir = w.dir.clone();
+    let args = [
+        "in.txt",
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "--global-sign-out",
+        "--rate",
+        "100",
+        "--sign-out-rate",
+        "100",
+    ];
+    let (screen, code) = tokio::task::spawn_blocking(move || on_terminal(&dir, &url, &args, "y\n"))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{screen}");
+    for expected in [
+        "plan: RESET PASSWORDS",
+        "estimated duration",
+        "Reset these users' passwords? [y/N]",
+        "rows · eta",
+        "signed out",
+        "resets/s",
+        "sign-outs/s",
+        "summary: RESET PASSWORDS",
+        "signed out 250",
+    ] {
+        assert!(
+            screen.contains(expected),
+            "missing {expected:?} in:\n{screen}"
+        );
+    }
+    assert_eq!(resets(&sim, "user0250"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answering_no_sends_nothing_and_leaves_nothing() {
+    let w = Workdir::new("tty-no");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &users(5));
+    let url = sim.url();
+    let dir = w.dir.clone();
+    let args = ["in.txt", "--user-pool-id", DEFAULT_POOL];
+    let (screen, code) = tokio::task::spawn_blocking(move || on_terminal(&dir, &url, &args, "n\n"))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(screen.contains("not confirmed"), "{screen}");
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+    assert!(!w.path("in.report.csv").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verbose_lines_print_above_the_bar_and_quiet_prints_only_errors() {
+    let w = Workdir::new("tty-verbose");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &format!("{}missing-zed\n", users(100)));
+    let url = sim.url();
+    let dir = w.dir.clone();
+    let args = [
+        "in.txt",
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "--yes",
+        "-v",
+        "--rate",
+        "100",
+    ];
+    let (screen, code) = tokio::task::spawn_blocking(move || on_terminal(&dir, &url, &args, ""))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(1), "{screen}");
+    let line = screen
+        .lines()
+        .find(|l| l.contains("missing-zed"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(
+        line.contains("line 101: missing-zed failed: UserNotFoundException"),
+        "{line:?}"
+    );
+    assert!(
+        screen.contains("rows · eta"),
+        "the bar is shown too: {screen}"
+    );
+    let url = sim.url();
+    let dir = w.dir.clone();
+    let quiet = [
+        "in.txt",
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "--yes",
+        "--quiet",
+        "--overwrite",
+    ];
+    let (screen, code) = tokio::task::spawn_blocking(move || on_terminal(&dir, &url, &quiet, ""))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(screen.trim().is_empty(), "--quiet printed: {screen}");
+}
