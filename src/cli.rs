@@ -5,6 +5,27 @@ use clap::{Args, Parser, Subcommand};
 
 pub use crate::simulator::SimKnobs;
 
+/// Examples shown by `--help`.
+const EXAMPLES: &str = "Examples:
+  Rehearse on the built-in simulator (no AWS account needed):
+    cognito-reset users.csv --simulate
+  Plan only: validate every row and predict each outcome, change nothing:
+    cognito-reset users.csv --user-pool-id eu-west-1_AbC123 --dry-run
+  Post-breach forced reset: sign everyone out, disable who a reset cannot reach,
+  never touch the break-glass accounts, keep the audit record:
+    cognito-reset users.csv --user-pool-id eu-west-1_AbC123 --global-sign-out \\
+      --unresettable disable --exclude breakglass.txt --reason INC-1234 --summary run.json
+  Every enabled user of a pool, unattended (cron, CI):
+    cognito-reset --from-pool --user-pool-id eu-west-1_AbC123 --filter 'status = \"Enabled\"' \\
+      --yes --quiet --summary summary.json
+  After a crash, Ctrl-C or SIGTERM: continue where it stopped:
+    cognito-reset users.csv --user-pool-id eu-west-1_AbC123 --resume
+
+Exit codes: 0 every row reset, disabled, skipped, excluded or a duplicate, and every sign-out done;
+1 some rows failed or were invalid, a sign-out failed, or users keep a working password;
+2 could not start (nothing was changed); 3 aborted; 128+N stopped by signal N
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). The README has the full manual.";
+
 /// Force password resets for many Amazon Cognito users at once.
 #[derive(Debug, Parser)]
 #[command(
@@ -12,6 +33,7 @@ pub use crate::simulator::SimKnobs;
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
+    after_long_help = EXAMPLES,
     after_help = "Exit codes: 0 every row reset, disabled, skipped, excluded or a duplicate; \
 1 some rows failed or were invalid, a sign-out failed, or users keep a working password; \
 2 could not start; 3 aborted; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."
@@ -144,7 +166,7 @@ pub struct RunArgs {
     /// Calls in flight at most.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub concurrency: usize,
-    /// Attempts per row, the first included.
+    /// Attempts per call (each step of a row), the first included.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub max_attempts: u32,
     /// Change nothing: predict each row's outcome with AdminGetUser.

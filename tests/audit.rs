@@ -174,3 +174,24 @@ async fn completions_and_the_manual_are_printed() {
     assert!(man.starts_with(".ie") || man.contains(".TH"), "{man}");
     assert!(man.contains("global\\-sign\\-out"), "{man}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_shows_examples_and_exit_codes() {
+    let out = tokio::process::Command::new(BIN)
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "Examples:",
+        "--simulate",
+        "--dry-run",
+        "--resume",
+        "Exit codes:",
+        "128+N",
+    ] {
+        assert!(help.contains(expected), "{expected}: {help}");
+    }
+}
