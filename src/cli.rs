@@ -80,9 +80,7 @@ pub fn man_page() -> i32 {
 }
 
 fn print_bytes(bytes: &[u8]) -> i32 {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+    match crate::progress::print_stdout(bytes) {
         Ok(()) => crate::exit::EXIT_OK,
         Err(_) => crate::exit::EXIT_CANNOT_START,
     }

@@ -7,7 +7,6 @@
 //! sum sharing one budget.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
 
 use crate::config::Source;
 use crate::limiter::{Category, Limiters, Rate};
@@ -70,18 +69,6 @@ pub fn duration(seconds: f64) -> String {
     } else {
         format!("{seconds:.1}s")
     }
-}
-
-/// Asks a yes/no question on the terminal; anything but yes is no.
-pub fn ask(question: &str) -> bool {
-    let mut err = std::io::stderr();
-    let _ = write!(err, "{question} [y/N] ");
-    let _ = err.flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
-    }
-    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
 }
 
 fn input_line(s: &Session) -> String {

@@ -60,6 +60,27 @@ pub fn say(text: &str) {
     }
 }
 
+/// Asks a yes/no question on the terminal; anything but yes is no.
+pub fn ask(question: &str) -> bool {
+    use std::io::BufRead;
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{question} [y/N] ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
+}
+
+/// Prints on standard output (the simulator's address, completions, the
+/// manual); a closed or broken stdout is ignored.
+pub fn print_stdout(text: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text)?;
+    out.flush()
+}
+
 /// The `tracing` writer: every event goes through [`say`].
 #[derive(Clone, Copy, Default)]
 pub struct LogWriter;

@@ -45,7 +45,7 @@ async fn serve_simulator(args: Box<SimulatorArgs>, stop: Arc<Stop>) -> i32 {
         Ok(sim) => sim,
         Err(e) => return fail(&StartError::io(&args.listen, e)),
     };
-    session::print_stdout(&format!("simulator listening on {}", sim.url()));
+    let _ = progress::print_stdout(format!("simulator listening on {}\n", sim.url()).as_bytes());
     stop.stopped().await;
     EXIT_OK
 }

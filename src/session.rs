@@ -89,13 +89,6 @@ pub struct Outputs {
     pub summary_file: Option<File>,
 }
 
-/// Prints on standard output; a closed or broken stdout is ignored.
-pub fn print_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", escape(text));
-    let _ = out.flush();
-}
-
 /// A random run id (UUID v4 form).
 fn run_id() -> String {
     let bytes: [u8; 16] = rand::random();
@@ -521,7 +514,7 @@ impl Session {
                     .into(),
             ));
         }
-        if crate::plan::ask("Reset these users' passwords?") {
+        if crate::progress::ask("Reset these users' passwords?") {
             Ok(())
         } else {
             Err(StartError::NotConfirmed(
