@@ -270,6 +270,33 @@ fn rates_of(args: &RunArgs) -> Result<(RateSpec, Rates), StartError> {
     Ok((recovery, rates))
 }
 
+/// The report, its journal, the summary and the input must be four files.
+fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartError> {
+    let normal = |p: &std::path::Path| -> PathBuf {
+        p.components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect()
+    };
+    let report = normal(report);
+    let journal = normal(&crate::journal::path_for(&report));
+    let others = [
+        ("--summary", args.summary.as_deref()),
+        ("the input", args.input.as_deref().filter(|i| *i != "-")),
+        ("--exclude", args.exclude.as_deref()),
+    ];
+    for (name, path) in others {
+        let Some(path) = path.map(|p| normal(std::path::Path::new(p))) else {
+            continue;
+        };
+        if path == report || path == journal {
+            return Err(usage(format!(
+                "{name} and the report (or its journal) are the same file; give another --report"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn verbosity_of(args: &RunArgs) -> Verbosity {
     match (args.quiet, args.verbose) {
         (true, _) => Verbosity::Quiet,
@@ -305,6 +332,7 @@ impl Config {
             Some(path) => PathBuf::from(path),
             None => default_report(&source, dry_run),
         };
+        check_distinct(&report, args)?;
         Ok(Config {
             read: ReadOptions {
                 format,
@@ -382,6 +410,9 @@ mod tests {
         assert!(config(&["x.csv", "--max-attempts", "4000000000"]).is_err());
         assert!(config(&["x.csv", "--max-failure-rate", "inf"]).is_err());
         assert!(config(&["x.csv", "--concurrency", "0"]).is_err());
+        assert!(config(&["x.csv", "--summary", "x.report.csv"]).is_err());
+        assert!(config(&["x.csv", "--report", "./x.csv"]).is_err());
+        assert!(config(&["x.csv", "--report", "r.csv", "--summary", "r.csv.journal"]).is_err());
         assert!(config(&["x.dat"]).is_err());
         assert!(config(&["x.csv", "--user-pool-id", "nounderscore"]).is_err());
         assert!(config(&["x.csv", "--client-metadata", "novalue"]).is_err());

@@ -90,7 +90,7 @@ async fn run(args: RunArgs, stop: Arc<Stop>) -> i32 {
         return stopped_or(&stop, &e);
     }
     say_unless_quiet(&session.config, &session.plan());
-    if let Err(e) = session.confirm() {
+    if let Err(e) = session.confirm().await {
         return stopped_or(&stop, &e);
     }
     let outputs = match session.open_outputs() {

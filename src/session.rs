@@ -502,7 +502,7 @@ impl Session {
 
     /// Asks `[y/N]` on a terminal; off a terminal, `--yes` is needed. Dry
     /// runs and the simulator never ask.
-    pub fn confirm(&self) -> Result<(), StartError> {
+    pub async fn confirm(&self) -> Result<(), StartError> {
         let c = &self.config;
         if c.policy.dry_run || c.simulate.is_some() || c.yes {
             return Ok(());
@@ -514,7 +514,13 @@ impl Session {
                     .into(),
             ));
         }
-        if crate::progress::ask("Reset these users' passwords?") {
+        // The answer is read on a thread of its own, so that a signal at
+        // the prompt stops the run at once.
+        let answer = blocking(&self.stop, || {
+            Ok(crate::progress::ask("Reset these users' passwords?"))
+        })
+        .await?;
+        if answer {
             Ok(())
         } else {
             Err(StartError::NotConfirmed(
@@ -550,7 +556,9 @@ impl Session {
         let summary_file = match &self.config.summary {
             Some(path) => {
                 let existed = files::exists(path);
-                let f = files::open(path, Open::Create).map_err(|e| explain(path, e))?;
+                // Emptied now: a run that dies leaves no earlier run's
+                // summary looking like its own.
+                let f = files::open(path, Open::Truncate).map_err(|e| explain(path, e))?;
                 if !existed {
                     created.push(path.clone());
                 }
