@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use cognito_reset::simulator::DEFAULT_POOL;
 use common::*;
-use sha2::{Digest, Sha256};
 
 fn base(extra: &[&'static str]) -> Vec<&'static str> {
     let mut args = vec!["--user-pool-id", DEFAULT_POOL, "in.txt", "--yes", "--quiet"];
@@ -30,17 +29,9 @@ fn crashed_report(w: &Workdir, input: &str, uncertain: &[&str]) {
         "in.report.csv",
         "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at\n",
     );
-    let digest: String = Sha256::digest(input.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let mut journal = format!(
-        "{{\"cognito_reset_journal\":2,\"fingerprint\":\"sha256:{digest} pool:{DEFAULT_POOL}\",\"mode\":\"reset\",\"sign_out\":false}}\n"
-    );
+    let mut journal = journal_header(input);
     for user in uncertain {
-        journal.push_str(&format!(
-            "{{\"pool\":\"{DEFAULT_POOL}\",\"user\":\"{user}\"}}\n"
-        ));
+        journal.push_str(&intent_line(user));
     }
     w.write("in.report.csv.journal", &journal);
 }
@@ -66,7 +57,8 @@ async fn killed_during_sign_outs_then_resumed_every_reset_user_is_signed_out() {
             with_resume(args.clone())
         };
         let mut child = command(&w.dir, &sim, &run_args).spawn().unwrap();
-        tokio::time::sleep(Duration::from_millis(80 + next(&mut seed) % 200)).await;
+        wait_for_rows(&w, "in.report.csv", 0).await;
+        tokio::time::sleep(Duration::from_millis(next(&mut seed) % 150)).await;
         child.kill().await.unwrap();
     }
     let out = command(&w.dir, &sim, &with_resume(args))
@@ -119,7 +111,7 @@ async fn resume_beside_an_emptied_journal_refuses_and_check_all_resets_nobody_tw
     w.write("in.txt", &users(n));
     let args = base(&["--rate", "1500", "--concurrency", "16"]);
     let mut child = command(&w.dir, &sim, &args).spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    wait_for_rows(&w, "in.report.csv", 20).await;
     child.kill().await.unwrap();
     w.write("in.report.csv.journal", "");
     let report_before = w.read("in.report.csv");
@@ -164,7 +156,7 @@ async fn resume_stopped_before_its_uncertain_rows_keeps_their_intents() {
     let child = command(&w.dir, &sim, &with_resume(args.clone()))
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    wait_for_rows(&w, "in.report.csv", 10).await;
     signal(&child, libc::SIGINT);
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
@@ -195,7 +187,7 @@ async fn graceful_stop_by(sig: i32, code: i32) {
     w.write("in.txt", &users(300));
     let args = base(&["--rate", "100"]);
     let child = command(&w.dir, &sim, &args).spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    wait_for_rows(&w, "in.report.csv", 10).await;
     signal(&child, sig);
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
@@ -272,12 +264,7 @@ async fn a_second_signal_exits_at_once_with_the_report_readable() {
         .spawn()
         .unwrap();
     // Past the preflight's calls, with resets in flight.
-    for _ in 0..100 {
-        if w.path("in.report.csv").exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_rows(&w, "in.report.csv", 0).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     signal(&child, libc::SIGINT);
     tokio::time::sleep(Duration::from_millis(50)).await;

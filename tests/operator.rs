@@ -138,7 +138,7 @@ async fn client_metadata_values_never_appear_in_the_resume_hint_or_any_output() 
     )
     .spawn()
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    wait_for_rows(&w, "in.report.csv", 5).await;
     signal(&child, libc::SIGINT);
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
@@ -256,7 +256,7 @@ async fn ctrl_c_stops_a_run_reading_a_standard_input_that_never_closes() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"alice\nbob\n").await.unwrap();
     stdin.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    wait_for_rows(&w, "r.csv", 2).await;
     signal(&child, libc::SIGINT);
     let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
         .await
@@ -330,12 +330,7 @@ async fn two_runs_on_one_report_the_second_is_refused_naming_the_first() {
     ];
     let first = command(&w.dir, &sim, &args).spawn().unwrap();
     let pid = first.id().unwrap();
-    for _ in 0..100 {
-        if w.path("in.report.csv").exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_rows(&w, "in.report.csv", 0).await;
     let mut again = args.to_vec();
     again.push("--resume");
     let out = command(&w.dir, &sim, &again).output().await.unwrap();

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use cognito_reset::simulator::DEFAULT_POOL;
 use common::*;
-use sha2::{Digest, Sha256};
 
 fn latest_outcomes(w: &Workdir, report: &str) -> HashMap<String, String> {
     w.report(report)
@@ -50,8 +49,9 @@ async fn kill_9_at_random_moments_never_resets_anyone_twice_or_misses_anyone() {
             cmd_args.push("--resume");
         }
         let mut child = command(&w.dir, &sim, &cmd_args).spawn().unwrap();
-        let after = 100 + next(&mut seed) % 400;
+        let after = next(&mut seed) % 300;
         kills.push(after);
+        wait_for_rows(&w, "in.report.csv", 0).await;
         tokio::time::sleep(Duration::from_millis(after)).await;
         child.kill().await.unwrap(); // SIGKILL
     }
@@ -91,7 +91,7 @@ async fn sigint_cancels_the_rest_and_resume_completes() {
         "100",
     ];
     let child = command(&w.dir, &sim, &args).spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    wait_for_rows(&w, "in.report.csv", 10).await;
     let pid = child.id().unwrap().to_string();
     std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -145,16 +145,9 @@ async fn journaled_user_already_reset_is_confirmed_by_a_check_not_called_again()
     let input = "alice\nbob\n";
     w.write("in.txt", input);
     w.write("in.report.csv", "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at\n");
-    let digest: String = Sha256::digest(input.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     w.write(
         "in.report.csv.journal",
-        &format!(
-            "{{\"cognito_reset_journal\":2,\"fingerprint\":\"sha256:{digest} pool:{DEFAULT_POOL}\",\"mode\":\"reset\"}}\n\
-             {{\"pool\":\"{DEFAULT_POOL}\",\"user\":\"alice\"}}\n"
-        ),
+        &(journal_header(input) + &intent_line("alice")),
     );
     let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -271,16 +264,7 @@ async fn resume_of_a_report_killed_before_its_header_writes_the_header() {
     let input = "alice\nbob\n";
     w.write("in.txt", input);
     w.write("in.report.csv", "");
-    let digest: String = Sha256::digest(input.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    w.write(
-        "in.report.csv.journal",
-        &format!(
-            "{{\"cognito_reset_journal\":2,\"fingerprint\":\"sha256:{digest} pool:{DEFAULT_POOL}\",\"mode\":\"reset\"}}\n"
-        ),
-    );
+    w.write("in.report.csv.journal", &journal_header(input));
     let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(w.read("in.report.csv").starts_with("line,username,"));

@@ -181,3 +181,35 @@ pub fn next(seed: &mut u64) -> u64 {
         .wrapping_add(1442695040888963407);
     *seed >> 33
 }
+
+/// The first line of the journal a real run over `input` (a file) with the
+/// default pool writes: what the report belongs to.
+pub fn journal_header(input: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest: String = Sha256::digest(input.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{{\"cognito_reset_journal\":2,\"fingerprint\":\"sha256:{digest} pool:{DEFAULT_POOL}\",\"mode\":\"reset\",\"sign_out\":false}}\n"
+    )
+}
+
+/// A journal line recording the intent to reset `user` of the default pool.
+pub fn intent_line(user: &str) -> String {
+    format!("{{\"pool\":\"{DEFAULT_POOL}\",\"user\":\"{user}\"}}\n")
+}
+
+/// Waits (at most 30 s) until the report in `w` holds at least `rows` rows,
+/// so that a signal sent next finds the run past its preflight, whatever the
+/// machine's load.
+pub async fn wait_for_rows(w: &Workdir, report: &str, rows: usize) {
+    for _ in 0..1500 {
+        let text = std::fs::read_to_string(w.path(report)).unwrap_or_default();
+        if text.lines().count() > rows {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{report} never reached {rows} rows");
+}
