@@ -529,7 +529,9 @@ fn row_item(line: u64, raw: &[u8], columns: &Columns, default_pool: Option<&str>
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{DEFAULT_POOL, code, invalid, items, line, options, row};
+    use super::super::test_support::{
+        DEFAULT_POOL, code, invalid, items, items_trickled, line, options, row,
+    };
     use super::super::{Format, Item, ItemReader, Row};
     use super::MAX_RECORD_BYTES;
 
@@ -699,6 +701,21 @@ mod tests {
         assert_eq!(bad.line, 2, "the row starts on line 2");
         assert!(bad.message.contains("opened on line 3"), "{}", bad.message);
         assert_eq!(got[1..], [row(4, "carol")]);
+    }
+
+    /// Found by fuzzing (csv_reader): the line of a quote opened after a
+    /// quoted line break that came in an earlier read was counted from the
+    /// record's start, so the message named the wrong line and recovery read
+    /// again from there.
+    #[test]
+    fn regression_open_quote_line_counts_line_breaks_from_earlier_reads() {
+        let text = b"username,note\n\"x\ny\",\"\nz";
+        for got in [items(Format::Csv, text), items_trickled(Format::Csv, text)] {
+            let bad = invalid(&got[0]);
+            assert_eq!(bad.line, 2);
+            assert!(bad.message.contains("opened on line 3"), "{}", bad.message);
+            assert_eq!(got[1..], [row(4, "z")]);
+        }
     }
 
     #[test]

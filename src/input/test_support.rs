@@ -55,3 +55,12 @@ pub(crate) fn invalid(item: &Item) -> &Invalid {
         Item::Row(r) => panic!("expected an invalid item, got {r:?}"),
     }
 }
+
+/// Like [`items`], but the reader hands out one byte a read, so that every
+/// line ending and quote is split across reads.
+pub(crate) fn items_trickled(format: Format, text: &[u8]) -> Vec<Item> {
+    let reader = std::io::BufReader::with_capacity(1, text);
+    ItemReader::new(reader, &options(format), "test")
+        .unwrap()
+        .collect()
+}
