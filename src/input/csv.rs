@@ -106,6 +106,8 @@ pub(crate) fn read_record<R: BufRead>(input: &mut Input<R>, raw: &mut Vec<u8>) -
         quote_at: 0,
     };
     loop {
+        // Where this read starts: line breaks in earlier reads are counted.
+        let here = input.line();
         let chunk = match input.fill() {
             Ok(chunk) => chunk,
             Err(error) => return Record::Failed { line, error },
@@ -121,7 +123,7 @@ pub(crate) fn read_record<R: BufRead>(input: &mut Input<R>, raw: &mut Vec<u8>) -
                 _ => Record::Read { line },
             };
         }
-        let end = scan.chunk(chunk, line, raw.len());
+        let end = scan.chunk(chunk, here, raw.len());
         let content = end.unwrap_or(chunk.len());
         if raw.len() + content > MAX_RECORD_BYTES {
             return Record::TooLong { line };
@@ -138,8 +140,8 @@ pub(crate) fn read_record<R: BufRead>(input: &mut Input<R>, raw: &mut Vec<u8>) -
 }
 
 impl Scan {
-    /// Walks `chunk` (which follows `offset` bytes of the record that starts
-    /// on `line`) up to the record's end, if it is in the chunk.
+    /// Walks `chunk` (which starts on `line`, `offset` bytes into the record)
+    /// up to the record's end, if it is in the chunk.
     fn chunk(&mut self, chunk: &[u8], line: u64, offset: usize) -> Option<usize> {
         for (i, &byte) in chunk.iter().enumerate() {
             let (next, what) = step(self.state, byte);
