@@ -18,7 +18,7 @@ const CSV_HEADER: &[u8] = b"username,user_pool_id,meta.k,note\n";
 
 /// How many physical lines `bytes` has: each LF, CRLF or lone CR ends one,
 /// and bytes after the last ending make one more.
-pub fn physical_lines(bytes: &[u8]) -> u64 {
+fn physical_lines(bytes: &[u8]) -> u64 {
     let mut lines = 0;
     let mut i = 0;
     while i < bytes.len() {

@@ -25,7 +25,7 @@ mod source;
 mod test_support;
 
 #[doc(hidden)]
-pub use invariants::{check_reader_invariants, physical_lines};
+pub use invariants::check_reader_invariants;
 pub use readers::ItemReader;
 
 /// Longest username Cognito accepts (API reference: `Username`).
