@@ -2,12 +2,13 @@
 //! file or standard input, or the user pool itself (`--from-pool`,
 //! `--from-group`).
 //!
-//! Owns parsing and local validation: every record of the input becomes
-//! exactly one [`Item`] — a [`Row`] ready for a call, or an [`Invalid`] that
-//! names the problem and its line. Reading is streamed; the only state kept
-//! is the header. Also here: the survey of a file before the plan (rows,
-//! pools, fingerprint, which users may repeat), [`Duplicates`] for the
-//! dispatcher, which sees rows in order, and the `--exclude` list.
+//! Owns parsing and local validation. Every record of the input (blank lines
+//! aside) becomes exactly one [`Item`]: a [`Row`] ready for a call, or an
+//! [`Invalid`] that names the problem and its line. Reading is streamed; the
+//! only state kept is the header and the current record. Also here: the
+//! survey of a file before the plan (rows, pools, fingerprint, which users
+//! may repeat), [`Duplicates`] for the dispatcher, which sees rows in order,
+//! and the `--exclude` list.
 
 use std::sync::LazyLock;
 
@@ -15,13 +16,23 @@ use regex::Regex;
 
 use crate::cognito::UserState;
 
+mod csv;
 mod duplicates;
 mod exclude;
+mod invariants;
+mod jsonl;
+mod lines;
 mod listing;
 mod readers;
+mod source;
 mod survey;
+#[cfg(test)]
+mod test_support;
+
 pub use duplicates::Duplicates;
 pub use exclude::Exclusions;
+#[doc(hidden)]
+pub use invariants::check_reader_invariants;
 pub use listing::{FirstPage, Lister};
 pub use readers::ItemReader;
 pub use survey::{Survey, is_stream, survey};
@@ -201,9 +212,14 @@ pub(crate) fn validate(raw: RawRow, default_pool: Option<&str>) -> Item {
 }
 
 pub(crate) fn malformed(line: u64, message: impl Into<String>) -> Item {
+    malformed_for(line, String::new(), message)
+}
+
+/// A malformed row that still says whose it was.
+pub(crate) fn malformed_for(line: u64, username: String, message: impl Into<String>) -> Item {
     Item::Invalid(Invalid {
         line,
-        username: String::new(),
+        username,
         pool: String::new(),
         code: "MalformedRow",
         message: message.into(),
@@ -217,85 +233,8 @@ pub fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::test_support::{code, items};
     use super::*;
-
-    fn items(format: Format, text: &[u8]) -> Vec<Item> {
-        let options = ReadOptions {
-            format,
-            username_column: "username".into(),
-            default_pool: Some("eu-west-1_Default".into()),
-        };
-        ItemReader::new(text, &options, "test").unwrap().collect()
-    }
-
-    fn row(line: u64, username: &str, pool: &str) -> Item {
-        Item::Row(Row {
-            line,
-            username: username.into(),
-            pool: pool.into(),
-            metadata: vec![],
-            known: None,
-        })
-    }
-
-    fn code(item: &Item) -> &'static str {
-        match item {
-            Item::Invalid(i) => i.code,
-            Item::Row(_) => "ok",
-        }
-    }
-
-    #[test]
-    fn csv_header_is_case_insensitive_and_bom_is_accepted() {
-        let got = items(
-            Format::Csv,
-            "\u{feff}UserName,User_Pool_Id\nalice,\nbob,us-east-1_Other\n".as_bytes(),
-        );
-        assert_eq!(
-            got,
-            vec![
-                row(2, "alice", "eu-west-1_Default"),
-                row(3, "bob", "us-east-1_Other")
-            ]
-        );
-    }
-
-    #[test]
-    fn csv_meta_columns_become_client_metadata() {
-        let got = items(Format::Csv, b"username,meta.reason,other\nalice,breach,x\n");
-        let Item::Row(r) = &got[0] else { panic!() };
-        assert_eq!(r.metadata, vec![("reason".into(), "breach".into())]);
-    }
-
-    #[test]
-    fn csv_line_numbers_follow_multiline_quoted_fields() {
-        let got = items(Format::Csv, b"username,note\nalice,\"two\nlines\"\nbob,x\n");
-        assert_eq!(got[1], row(4, "bob", "eu-west-1_Default"));
-    }
-
-    #[test]
-    fn csv_missing_username_column_is_a_start_error() {
-        let options = ReadOptions {
-            format: Format::Csv,
-            username_column: "email".into(),
-            default_pool: None,
-        };
-        let err = ItemReader::new(&b"username\nalice\n"[..], &options, "x.csv")
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("no column \"email\""), "{err}");
-    }
-
-    #[test]
-    fn invalid_utf8_and_short_rows_are_malformed_not_fatal() {
-        let got = items(
-            Format::Csv,
-            b"note,username\n\xff\xfe,\xff\nonly\nx,carol\n",
-        );
-        assert_eq!(code(&got[0]), "MalformedRow");
-        assert_eq!(code(&got[1]), "MalformedRow");
-        assert_eq!(got[2], row(4, "carol", "eu-west-1_Default"));
-    }
 
     #[test]
     fn usernames_are_checked_against_the_api_pattern() {
@@ -331,49 +270,6 @@ mod tests {
     }
 
     #[test]
-    fn jsonl_rows_are_parsed_and_bad_lines_named() {
-        let got = items(
-            Format::Jsonl,
-            br#"{"username":"alice","client_metadata":{"k":"v"}}
-
-[1,2]
-{"username":5}
-{"username":"bob","user_pool_id":"bad"}
-{"username":"carol","client_metadata":{"k":1}}
-not json
-"#,
-        );
-        let Item::Row(r) = &got[0] else { panic!() };
-        assert_eq!((r.line, r.metadata.len()), (1, 1));
-        let codes: Vec<_> = got.iter().map(code).collect();
-        assert_eq!(
-            codes,
-            [
-                "ok",
-                "MalformedRow",
-                "MalformedRow",
-                "InvalidUserPoolId",
-                "MalformedRow",
-                "MalformedRow"
-            ]
-        );
-        let Item::Invalid(i) = &got[1] else { panic!() };
-        assert_eq!(i.line, 3, "blank lines still count");
-    }
-
-    #[test]
-    fn plain_lines_skip_blanks_and_trim() {
-        let got = items(Format::Lines, b"alice\r\n\n  bob  \n");
-        assert_eq!(
-            got,
-            vec![
-                row(1, "alice", "eu-west-1_Default"),
-                row(3, "bob", "eu-west-1_Default")
-            ]
-        );
-    }
-
-    #[test]
     fn format_comes_from_the_extension() {
         assert_eq!(Format::from_path("a/b.CSV"), Some(Format::Csv));
         assert_eq!(Format::from_path("x.ndjson"), Some(Format::Jsonl));
@@ -382,7 +278,15 @@ not json
     }
 
     #[test]
-    fn empty_csv_has_no_rows() {
-        assert!(items(Format::Csv, b"").is_empty());
+    fn survey_of_a_file_with_a_line_over_one_mib_stops_there() {
+        let path = std::env::temp_dir().join(format!("survey-long-{}.txt", std::process::id()));
+        let mut text = b"alice\n".to_vec();
+        text.resize(text.len() + 3 * 1024 * 1024, b'x');
+        std::fs::write(&path, &text).unwrap();
+        let options = test_support::options(Format::Lines);
+        let survey = survey(path.to_str().unwrap(), &options).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!((survey.rows, survey.valid), (2, 1));
+        assert_eq!(items(Format::Lines, &text).len(), 2);
     }
 }

@@ -1,215 +1,65 @@
-//! The three readers: CSV, JSONL and one username per line.
+//! [`ItemReader`]: one iterator over the three formats.
 //!
-//! Every record of the input becomes exactly one [`Item`]; a reader never
-//! panics on bad input.
+//! The formats' own rules live beside it (`csv`, `jsonl`, `lines`); this
+//! file picks one, and owns what they share: the end of the input. An input
+//! ends at its last byte, at a line too long to hold, or at an I/O error;
+//! after either of the last two the iterator yields one invalid item and
+//! stops for good, never reading further.
 
 use std::io::BufRead;
 
 use crate::exit::StartError;
 
-use super::{Format, Item, RawRow, ReadOptions, malformed, validate};
+use super::csv::CsvRows;
+use super::lines::next_line_item;
+use super::source::{Input, Next};
+use super::{Format, Item, ReadOptions};
 
-const BOM: &str = "\u{feff}";
-
-/// Where each column of a CSV header goes.
-struct CsvColumns {
-    username: usize,
-    pool: Option<usize>,
-    metadata: Vec<(usize, String)>,
+/// How the records of the input are told apart.
+enum Kind {
+    Csv(CsvRows),
+    Jsonl,
+    Lines,
 }
 
-enum Source<R: BufRead> {
-    Csv {
-        reader: csv::Reader<R>,
-        columns: Option<CsvColumns>,
-        record: csv::ByteRecord,
-    },
-    Lines {
-        reader: R,
-        json: bool,
-        line: u64,
-        buf: Vec<u8>,
-    },
-}
-
-/// Streams [`Item`]s out of any reader; never panics on bad input.
+/// Streams [`Item`]s out of any reader, one per record of the input, blank
+/// lines aside; never panics on any bytes, and never holds more than about
+/// one record (at most 1 MiB) besides the reader's own buffer.
 pub struct ItemReader<R: BufRead> {
-    source: Source<R>,
+    input: Input<R>,
+    kind: Kind,
+    /// The current line, for the line-based formats.
+    buf: Vec<u8>,
     default_pool: Option<String>,
     done: bool,
+    truncated: bool,
 }
 
 impl<R: BufRead> ItemReader<R> {
     /// Starts reading; for CSV this reads and checks the header. `name` is used
     /// in error messages.
     pub fn new(reader: R, options: &ReadOptions, name: &str) -> Result<Self, StartError> {
-        let source = match options.format {
-            Format::Csv => {
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(true)
-                    .flexible(true)
-                    .from_reader(reader);
-                let header = reader
-                    .byte_headers()
-                    .map_err(|e| StartError::Usage(format!("{name}: cannot read CSV header: {e}")))?
-                    .clone();
-                let columns = if header.is_empty() {
-                    None // empty input: no rows
-                } else {
-                    Some(csv_columns(&header, &options.username_column, name)?)
-                };
-                Source::Csv {
-                    reader,
-                    columns,
-                    record: csv::ByteRecord::new(),
-                }
-            }
-            Format::Jsonl | Format::Lines => Source::Lines {
-                reader,
-                json: options.format == Format::Jsonl,
-                line: 0,
-                buf: Vec::new(),
-            },
+        let mut input = Input::new(reader);
+        let kind = match options.format {
+            Format::Csv => Kind::Csv(CsvRows::start(&mut input, &options.username_column, name)?),
+            Format::Jsonl => Kind::Jsonl,
+            Format::Lines => Kind::Lines,
         };
         Ok(ItemReader {
-            source,
+            input,
+            kind,
+            buf: Vec::new(),
             default_pool: options.default_pool.clone(),
             done: false,
+            truncated: false,
         })
     }
-}
 
-fn csv_columns(
-    header: &csv::ByteRecord,
-    username_column: &str,
-    name: &str,
-) -> Result<CsvColumns, StartError> {
-    let names: Vec<String> = header
-        .iter()
-        .enumerate()
-        .map(|(i, field)| {
-            let text = String::from_utf8_lossy(field);
-            let text = if i == 0 {
-                text.trim_start_matches(BOM)
-            } else {
-                &text
-            };
-            text.trim().to_owned()
-        })
-        .collect();
-    let find = |wanted: &str| names.iter().position(|n| n.eq_ignore_ascii_case(wanted));
-    let username = find(username_column).ok_or_else(|| {
-        StartError::Usage(format!(
-            "{name}: the CSV header has no column {username_column:?} (columns: {}); \
-             name the username column with --username-column",
-            names.join(", ")
-        ))
-    })?;
-    let metadata = names
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| {
-            let is_meta = n.get(..5)?.eq_ignore_ascii_case("meta.") && n.len() > 5;
-            is_meta.then(|| (i, n[5..].to_owned()))
-        })
-        .collect();
-    Ok(CsvColumns {
-        username,
-        pool: find("user_pool_id"),
-        metadata,
-    })
-}
-
-fn csv_item(record: &csv::ByteRecord, columns: &CsvColumns, default_pool: Option<&str>) -> Item {
-    let line = record.position().map_or(0, |p| p.line());
-    let field = |i: usize| -> Result<String, Item> {
-        let bytes = record.get(i).unwrap_or_default();
-        std::str::from_utf8(bytes)
-            .map(|s| s.trim().to_owned())
-            .map_err(|_| malformed(line, format!("column {} is not valid UTF-8", i + 1)))
-    };
-    let parse = || -> Result<RawRow, Item> {
-        if record.len() <= columns.username {
-            return Err(malformed(
-                line,
-                format!(
-                    "row has {} fields; the username is in column {}",
-                    record.len(),
-                    columns.username + 1
-                ),
-            ));
-        }
-        let username = field(columns.username)?;
-        if username.contains(['\n', '\r']) {
-            return Err(malformed(
-                line,
-                "username field spans several lines (an unbalanced quote?)",
-            ));
-        }
-        let pool = columns.pool.map(field).transpose()?;
-        let mut metadata = Vec::new();
-        for (i, key) in &columns.metadata {
-            let value = field(*i)?;
-            if !value.is_empty() {
-                metadata.push((key.clone(), value));
-            }
-        }
-        Ok(RawRow {
-            line,
-            username,
-            pool,
-            metadata,
-        })
-    };
-    match parse() {
-        Ok(raw) => validate(raw, default_pool),
-        Err(item) => item,
+    /// Whether the input ended at a line (or CSV record) longer than 1 MiB,
+    /// so that whatever follows it was never read.
+    pub fn truncated(&self) -> bool {
+        self.truncated
     }
-}
-
-fn json_item(line: u64, text: &str, default_pool: Option<&str>) -> Item {
-    let value: serde_json::Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => return malformed(line, format!("not valid JSON: {e}")),
-    };
-    let serde_json::Value::Object(object) = value else {
-        return malformed(line, "not a JSON object");
-    };
-    let username = match object.get("username") {
-        Some(serde_json::Value::String(s)) => s.trim().to_owned(),
-        Some(_) => return malformed(line, "\"username\" is not a string"),
-        None => return malformed(line, "no \"username\" key"),
-    };
-    let pool = match object.get("user_pool_id") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s.trim().to_owned()),
-        Some(_) => return malformed(line, "\"user_pool_id\" is not a string"),
-    };
-    let mut metadata = Vec::new();
-    match object.get("client_metadata") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(serde_json::Value::Object(map)) => {
-            for (key, value) in map {
-                let serde_json::Value::String(value) = value else {
-                    return malformed(
-                        line,
-                        format!("client_metadata value for {key:?} is not a string"),
-                    );
-                };
-                metadata.push((key.clone(), value.clone()));
-            }
-        }
-        Some(_) => return malformed(line, "\"client_metadata\" is not an object"),
-    }
-    validate(
-        RawRow {
-            line,
-            username,
-            pool,
-            metadata,
-        },
-        default_pool,
-    )
 }
 
 impl<R: BufRead> Iterator for ItemReader<R> {
@@ -220,81 +70,130 @@ impl<R: BufRead> Iterator for ItemReader<R> {
             return None;
         }
         let default_pool = self.default_pool.as_deref();
-        match &mut self.source {
-            Source::Csv {
-                reader,
-                columns,
-                record,
-            } => {
-                let columns = columns.as_ref()?;
-                loop {
-                    match reader.read_byte_record(record) {
-                        Ok(false) => {
-                            self.done = true;
-                            return None;
-                        }
-                        Ok(true) => {
-                            // A line holding nothing at all is not a row.
-                            if record.len() == 1 && record[0].is_empty() {
-                                continue;
-                            }
-                            return Some(csv_item(record, columns, default_pool));
-                        }
-                        Err(e) => {
-                            let line = e.position().map_or(0, |p| p.line());
-                            if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                                // The stream itself failed: nothing more can be read.
-                                self.done = true;
-                            }
-                            return Some(malformed(line, format!("cannot parse CSV: {e}")));
-                        }
-                    }
-                }
+        let next = match &mut self.kind {
+            Kind::Csv(rows) => rows.next(&mut self.input, default_pool),
+            Kind::Jsonl => next_line_item(&mut self.input, &mut self.buf, true, default_pool),
+            Kind::Lines => next_line_item(&mut self.input, &mut self.buf, false, default_pool),
+        };
+        match next {
+            Next::Item(item) => Some(item),
+            Next::Last(item) => {
+                self.done = true;
+                self.truncated =
+                    matches!(&item, Item::Invalid(i) if i.message == super::source::TOO_LONG);
+                Some(item)
             }
-            Source::Lines {
-                reader,
-                json,
-                line,
-                buf,
-            } => loop {
-                buf.clear();
-                match reader.read_until(b'\n', buf) {
-                    Ok(0) => {
-                        self.done = true;
-                        return None;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        self.done = true;
-                        return Some(malformed(*line + 1, format!("cannot read input: {e}")));
-                    }
-                }
-                *line += 1;
-                let Ok(text) = std::str::from_utf8(buf) else {
-                    return Some(malformed(*line, "line is not valid UTF-8"));
-                };
-                let text = if *line == 1 {
-                    text.trim_start_matches(BOM)
-                } else {
-                    text
-                };
-                let text = text.trim();
-                if text.is_empty() {
-                    continue;
-                }
-                if *json {
-                    return Some(json_item(*line, text, default_pool));
-                }
-                return Some(validate(
-                    RawRow {
-                        line: *line,
-                        username: text.to_owned(),
-                        pool: None,
-                        metadata: Vec::new(),
-                    },
-                    default_pool,
-                ));
-            },
+            Next::End => {
+                self.done = true;
+                None
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, BufReader, Read};
+
+    use super::super::source::MAX_RECORD_BYTES;
+    use super::super::test_support::{invalid, options, row};
+    use super::super::{Format, Item, ItemReader};
+
+    /// Endless NUL bytes that count how many were read.
+    struct Zeros<'a>(&'a mut usize);
+
+    impl Read for Zeros<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf.fill(0);
+            *self.0 += buf.len();
+            Ok(buf.len())
+        }
+    }
+
+    /// Some bytes, then a failure.
+    struct Failing(&'static [u8]);
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn endless_input_without_a_newline_ends_with_one_invalid_item() {
+        for format in [Format::Lines, Format::Jsonl, Format::Csv] {
+            let mut read = 0;
+            let text: &[u8] = if format == Format::Csv {
+                b"username\n"
+            } else {
+                b""
+            };
+            let reader = BufReader::new(text.chain(Zeros(&mut read)));
+            let mut items = ItemReader::new(reader, &options(format), "zeros").unwrap();
+            let got: Vec<Item> = items.by_ref().collect();
+            assert!(items.truncated());
+            assert_eq!(got.len(), 1, "{format:?}");
+            let bad = invalid(&got[0]);
+            let line = if format == Format::Csv { 2 } else { 1 };
+            assert_eq!((bad.line, bad.code), (line, "MalformedRow"));
+            assert_eq!(
+                bad.message,
+                "longer than 1 MiB; input not read past this line"
+            );
+            assert!(
+                read <= MAX_RECORD_BYTES + 64 * 1024,
+                "{format:?} read {read} bytes"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dev_zero_ends_quickly() {
+        let file = std::fs::File::open("/dev/zero").unwrap();
+        let got: Vec<Item> = ItemReader::new(BufReader::new(file), &options(Format::Lines), "z")
+            .unwrap()
+            .collect();
+        assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn io_error_is_one_malformed_row_and_the_end() {
+        for format in [Format::Lines, Format::Jsonl, Format::Csv] {
+            let text: &[u8] = match format {
+                Format::Csv => b"username\nalice\n",
+                Format::Jsonl => b"{\"username\":\"alice\"}\n",
+                Format::Lines => b"alice\n",
+            };
+            let first = if format == Format::Csv { 2 } else { 1 };
+            let reader = BufReader::new(Failing(text));
+            let mut items = ItemReader::new(reader, &options(format), "t").unwrap();
+            let got: Vec<Item> = items.by_ref().collect();
+            assert!(!items.truncated());
+            assert_eq!(got.len(), 2, "{format:?}: {got:?}");
+            assert_eq!(got[0], row(first, "alice"));
+            let bad = invalid(&got[1]);
+            assert_eq!((bad.line, bad.code), (first + 1, "MalformedRow"));
+            assert!(
+                bad.message.starts_with("cannot read input: disk on fire"),
+                "{}",
+                bad.message
+            );
+        }
+    }
+
+    #[test]
+    fn io_error_in_the_csv_header_is_a_start_error() {
+        let reader = BufReader::new(Failing(b"user"));
+        let err = ItemReader::new(reader, &options(Format::Csv), "t")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("cannot read CSV header"), "{err}");
     }
 }

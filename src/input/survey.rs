@@ -62,9 +62,10 @@ pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
     };
     let mut survey = Survey::default();
     let mut keys: Vec<u64> = Vec::new();
-    {
+    let truncated = {
         let reader = std::io::BufReader::with_capacity(64 * 1024, &mut hashing);
-        for item in ItemReader::new(reader, options, path)? {
+        let mut items = ItemReader::new(reader, options, path)?;
+        for item in items.by_ref() {
             survey.rows += 1;
             if let Item::Row(row) = item {
                 survey.valid += 1;
@@ -77,9 +78,13 @@ pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
                 }
             }
         }
+        items.truncated()
+    };
+    // Whatever the parser left unread (after an I/O error) still counts;
+    // past a line over 1 MiB nothing is read, for it may never end.
+    if !truncated {
+        std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| StartError::io(path, e))?;
     }
-    // Whatever the parser left unread (after a bound or an error) still counts.
-    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| StartError::io(path, e))?;
     survey.sha256 = hex(&hashing.hasher.finalize());
     keys.sort_unstable();
     for run in keys.chunk_by(|a, b| a == b) {
