@@ -1,0 +1,299 @@
+//! Regression tests for what hostile reviews of the binary found: each is
+//! named after the failure it guards against.
+
+mod common;
+
+use std::time::Duration;
+
+use cognito_reset::simulator::DEFAULT_POOL;
+use common::*;
+
+/// Regression: with DescribeUserPool denied the pool's case rule is unknown;
+/// exclusions were compared case-sensitively, so `KEEP` and `Keep` were reset
+/// although `keep` was excluded.
+#[tokio::test(flavor = "multi_thread")]
+async fn exclusions_hold_whatever_the_case_when_the_pools_case_rule_is_unknown() {
+    let w = Workdir::new("rg-exclude-case");
+    let sim = simulator(|c| {
+        c.deny.insert("DescribeUserPool".into());
+    })
+    .await;
+    w.write("in.csv", "username\nKEEP\nKeep\nother\n");
+    w.write("breakglass.txt", "keep\n");
+    let out = run(
+        &w.dir,
+        &sim,
+        &["in.csv", "--yes", "--exclude", "breakglass.txt"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 1, "only `other`");
+    let rows = w.report("in.report.csv");
+    assert_eq!(
+        rows.iter().filter(|r| r["outcome"] == "excluded").count(),
+        2
+    );
+}
+
+/// Regression: a resume without `--exclude` reset the rows the first run had
+/// recorded `excluded`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_keeps_excluded_what_the_first_run_excluded() {
+    let w = Workdir::new("rg-resume-exclude");
+    let sim = simulator(|c| {
+        let mut broken = seed("broken");
+        broken.fail = Some("InternalErrorException".into());
+        c.users = vec![broken];
+    })
+    .await;
+    w.write("in.txt", "breakglass\nbroken\nalice\n");
+    w.write("ex.txt", "breakglass\n");
+    let first = [
+        "in.txt",
+        "--yes",
+        "--exclude",
+        "ex.txt",
+        "--max-attempts",
+        "2",
+    ];
+    let out = run(&w.dir, &sim, &first).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(resets(&sim, "breakglass"), 0);
+    let last = latest(&w, "in.report.csv");
+    assert_eq!(last["breakglass"]["outcome"], "excluded");
+}
+
+/// Regression: `--summary` naming the input (or the exclusion list)
+/// overwrote it with the summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_summary_may_not_be_the_input_or_the_exclusion_list() {
+    let w = Workdir::new("rg-summary-input");
+    let sim = simulator(|_| {}).await;
+    w.write("users.csv", "username\nalice\n");
+    w.write("ex.txt", "bob\n");
+    for args in [
+        vec!["users.csv", "--yes", "--summary", "users.csv"],
+        vec!["users.csv", "--yes", "--summary", "./users.csv"],
+        vec![
+            "users.csv",
+            "--yes",
+            "--exclude",
+            "ex.txt",
+            "--summary",
+            "ex.txt",
+        ],
+    ] {
+        let out = run(&w.dir, &sim, &args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(w.read("users.csv"), "username\nalice\n");
+    assert_eq!(w.read("ex.txt"), "bob\n");
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+}
+
+/// Regression: a dry run on an `admin_only` pool predicted `would_reset` for
+/// every row; the real run refuses the pool.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_on_an_admin_only_pool_predicts_every_reset_refused() {
+    let w = Workdir::new("rg-dry-admin");
+    let sim = simulator(|c| c.pool_defaults.recovery = vec!["admin_only".into()]).await;
+    w.write("in.txt", "alice\nbob\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows = w.report("in.dry-run.report.csv");
+    assert!(
+        rows.iter().all(|r| r["outcome"] == "would_fail"),
+        "{rows:?}"
+    );
+    assert!(rows[0]["error_message"].contains("admin_only"), "{rows:?}");
+}
+
+/// Regression: a run that could not start left an earlier run's summary in
+/// place, so a nightly job read yesterday's success.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_could_not_start_writes_its_failure_to_the_summary() {
+    let w = Workdir::new("rg-summary-fail");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--summary", "s.json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = command(
+        &w.dir,
+        &sim,
+        &[
+            "in.txt",
+            "--yes",
+            "--overwrite",
+            "--summary",
+            "s.json",
+            "--user-pool-id",
+            "us-east-1_Gone",
+        ],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    assert_eq!(s["exit_code"], 2);
+    assert!(
+        s["stopped"].as_str().unwrap().contains("could not start"),
+        "{s}"
+    );
+}
+
+/// Regression: with `AdminDisableUser` denied the run went on calling it for
+/// every unreachable user; a permission refused mid-run stops the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denied_disable_stops_the_run() {
+    let w = Workdir::new("rg-disable-denied");
+    let sim = simulator(|c| {
+        c.deny.insert("AdminDisableUser".into());
+    })
+    .await;
+    let input: String = (1..=50).map(|i| format!("unverified-{i:03}\n")).collect();
+    w.write("in.txt", &input);
+    let out = run(
+        &w.dir,
+        &sim,
+        &[
+            "in.txt",
+            "--yes",
+            "--unresettable",
+            "disable",
+            "--concurrency",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("AdminDisableUser"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(calls(&sim, "AdminDisableUser") <= 2);
+}
+
+/// Regression: the simulator dropped a request whose client went away before
+/// the answer (a killed run), so "applied but the answer lost" never
+/// happened in crash tests; Cognito carries such a request out.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_simulator_carries_out_a_request_whose_client_went_away() {
+    let sim = simulator(|c| c.latency = Duration::from_millis(300)).await;
+    let w = Workdir::new("rg-sim-inflight");
+    w.write("in.txt", "alice\n");
+    let mut child = command(
+        &w.dir,
+        &sim,
+        &["--user-pool-id", DEFAULT_POOL, "in.txt", "--yes"],
+    )
+    .spawn()
+    .unwrap();
+    for _ in 0..300 {
+        if calls(&sim, "AdminResetUserPassword") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(resets(&sim, "alice"), 1, "the reset reached Cognito");
+}
+
+/// Regression: the tool folded case character by character (`ΣΑΣ` became
+/// `σασ`) while Cognito folds whole words (`σας`): one user, two resets.
+#[tokio::test(flavor = "multi_thread")]
+async fn case_folding_matches_cognitos_for_final_sigma() {
+    let w = Workdir::new("rg-sigma");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "ΣΑΣ\nσας\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sim.state().totals().users_reset_twice, 0);
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 1);
+}
+
+/// Regression: a right-to-left override in a username reached the terminal
+/// raw with `-v`, able to disguise what is printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn bidirectional_controls_are_escaped_on_the_terminal() {
+    let w = Workdir::new("rg-bidi");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "evil\u{202e}txt.exe\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "-v"]).await;
+    assert!(!stderr(&out).contains('\u{202e}'), "{}", stderr(&out));
+}
+
+/// Regression: simulator knobs given without `--simulate` were silently
+/// ignored (a `--sim-deny` test against a real endpoint tested nothing).
+#[tokio::test(flavor = "multi_thread")]
+async fn simulator_knobs_without_simulate_are_refused() {
+    let w = Workdir::new("rg-knobs");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    let out = run(
+        &w.dir,
+        &sim,
+        &["in.txt", "--yes", "--sim-deny", "AdminGetUser"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--simulate"), "{}", stderr(&out));
+}
+
+/// Regression: an input file of zero bytes exited 0 as if every user had
+/// been reset (a failed export looked like success).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_csv_input_could_not_start() {
+    let w = Workdir::new("rg-empty");
+    let sim = simulator(|_| {}).await;
+    w.write("in.csv", "");
+    let out = run(&w.dir, &sim, &["in.csv", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("header"), "{}", stderr(&out));
+}
+
+/// Regression: the resume hint escaped a control character in `--reason`,
+/// so pasting it changed the reason; it must paste back to the same bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_resume_hint_pastes_back_to_the_same_arguments() {
+    let w = Workdir::new("rg-hint-quote");
+    let sim = simulator(|c| {
+        let mut broken = seed("broken");
+        broken.fail = Some("InternalErrorException".into());
+        c.users = vec![broken];
+    })
+    .await;
+    w.write("in.txt", "broken\n");
+    let reason = "INC-1 it's \u{1b}[31mred";
+    let out = run(
+        &w.dir,
+        &sim,
+        &["in.txt", "--yes", "--max-attempts", "1", "--reason", reason],
+    )
+    .await;
+    let err = stderr(&out);
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("to resume: "))
+        .expect("a hint");
+    assert!(!hint.contains('\u{1b}'), "{hint}");
+    let script = format!(
+        "for a in {}; do printf '%s\\0' \"$a\"; done",
+        &hint["to resume: ".len()..]
+    );
+    let echoed = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let args: Vec<String> = String::from_utf8(echoed.stdout)
+        .unwrap()
+        .split('\0')
+        .map(str::to_owned)
+        .collect();
+    assert!(args.contains(&reason.to_owned()), "{args:?}");
+}
