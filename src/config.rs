@@ -270,28 +270,39 @@ fn rates_of(args: &RunArgs) -> Result<(RateSpec, Rates), StartError> {
     Ok((recovery, rates))
 }
 
-/// The report, its journal, the summary and the input must be four files.
+/// The files a run reads and writes must be distinct: a summary written over
+/// the input would destroy the list of users it is resetting.
 fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartError> {
+    use std::os::unix::fs::MetadataExt;
     let normal = |p: &std::path::Path| -> PathBuf {
         p.components()
             .filter(|c| *c != std::path::Component::CurDir)
             .collect()
     };
-    let report = normal(report);
-    let journal = normal(&crate::journal::path_for(&report));
-    let others = [
-        ("--summary", args.summary.as_deref()),
-        ("the input", args.input.as_deref().filter(|i| *i != "-")),
-        ("--exclude", args.exclude.as_deref()),
-    ];
-    for (name, path) in others {
-        let Some(path) = path.map(|p| normal(std::path::Path::new(p))) else {
-            continue;
-        };
-        if path == report || path == journal {
-            return Err(usage(format!(
-                "{name} and the report (or its journal) are the same file; give another --report"
-            )));
+    let journal = crate::journal::path_for(report);
+    let named: Vec<(&str, PathBuf)> = [
+        ("--report", Some(report.to_path_buf())),
+        ("the report's journal", Some(journal)),
+        ("--summary", args.summary.as_ref().map(PathBuf::from)),
+        (
+            "the input",
+            args.input.as_ref().filter(|i| *i != "-").map(PathBuf::from),
+        ),
+        ("--exclude", args.exclude.as_ref().map(PathBuf::from)),
+    ]
+    .into_iter()
+    .filter_map(|(name, path)| Some((name, path?)))
+    .collect();
+    let identity = |p: &PathBuf| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    for (i, (a_name, a)) in named.iter().enumerate() {
+        for (b_name, b) in &named[i + 1..] {
+            let same_file = identity(a).is_some() && identity(a) == identity(b);
+            if normal(a) == normal(b) || same_file {
+                return Err(usage(format!(
+                    "{a_name} and {b_name} are the same file ({}); give each its own path",
+                    crate::progress::escape(&a.display().to_string())
+                )));
+            }
         }
     }
     Ok(())

@@ -73,6 +73,26 @@ pub struct RunLine {
     pub started: String,
 }
 
+impl RunLine {
+    /// A new run: a random id, this process, now.
+    pub fn now() -> RunLine {
+        let bytes: [u8; 16] = rand::random();
+        let hex = crate::input::hex(&bytes);
+        RunLine {
+            run: format!(
+                "{}-{}-4{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[13..16],
+                &hex[16..20],
+                &hex[20..32]
+            ),
+            pid: std::process::id(),
+            started: crate::report::now_rfc3339(),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Intent<'a> {
     pool: std::borrow::Cow<'a, str>,

@@ -26,7 +26,7 @@ use crate::journal::Journal;
 use crate::keys::row_key;
 use crate::life::{Effect, Event, Life, Policy, Start, Step, Tries};
 use crate::report::{Outcome, Record};
-use crate::resume::Earlier;
+use crate::resume::{Done, Earlier};
 use crate::retry::{Answer, Caller};
 use crate::shutdown::{Stop, StopReason};
 use crate::writer::{Finished, Writer, write_records};
@@ -46,8 +46,28 @@ const RECORD_QUEUE: usize = 1024;
 
 /// Per-pool facts the dispatcher needs, from the preflight.
 pub trait Pools: Send + Sync {
-    /// Whether the pool compares usernames case-insensitively.
-    fn folds_case(&self, pool: &str) -> bool;
+    /// Whether the pool compares usernames case-insensitively, when known.
+    fn case_rule(&self, pool: &str) -> Option<bool>;
+
+    /// Whether users of the pool are told apart ignoring case (duplicates,
+    /// resume): only when the pool says so, for folding where the pool does
+    /// not could leave a real user unreset.
+    fn folds_case(&self, pool: &str) -> bool {
+        self.case_rule(pool) == Some(true)
+    }
+
+    /// Whether `--exclude` entries match ignoring case: unless the pool says
+    /// it is case-sensitive, for an exclusion missed resets a break-glass
+    /// account.
+    fn excludes_ignoring_case(&self, pool: &str) -> bool {
+        self.case_rule(pool) != Some(false)
+    }
+    /// Why every reset in the pool would be refused, if it would (account
+    /// recovery `admin_only`): a dry run predicts that without calls.
+    fn refuses_resets(&self, _pool: &str) -> Option<String> {
+        None
+    }
+
     /// The region a pool's calls go to.
     fn region_of(&self, pool: &str) -> String;
     /// The client for a region.
@@ -182,11 +202,35 @@ async fn settle(
         row_key(&row.pool, &row.username, true)
     };
     let mut earlier = None;
-    let (outcome, message) = if p.exclusions.contains(&row.pool, &row.username, fold) {
+    let exclude_fold = p.pools.excludes_ignoring_case(&row.pool);
+    let refused = p
+        .policy
+        .dry_run
+        .then(|| p.pools.refuses_resets(&row.pool))
+        .flatten();
+    let (outcome, message) = if p
+        .exclusions
+        .contains(&row.pool, &row.username, exclude_fold)
+    {
         (
             Outcome::Excluded,
             "listed in --exclude; no call made".to_owned(),
         )
+    } else if let Some(why) = refused {
+        let mut record = Record::local(
+            row.line,
+            &row.username,
+            &row.pool,
+            Outcome::WouldFail,
+            "NotAuthorizedException",
+            &why,
+        );
+        record.key = key;
+        let _ = records.send(record).await;
+        return None;
+    } else if p.earlier.done.get(key).is_some_and(Done::is_excluded) {
+        let why = "excluded by an earlier run of this report; no call made";
+        (Outcome::Excluded, why.to_owned())
     } else if let Some(line) = p.duplicates.earlier(row.line, folded, key) {
         (
             Outcome::Duplicate,

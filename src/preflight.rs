@@ -70,8 +70,18 @@ impl PoolMap {
 }
 
 impl Pools for PoolMap {
-    fn folds_case(&self, pool: &str) -> bool {
-        self.facts.get(pool).is_some_and(|f| f.folds_case)
+    fn case_rule(&self, pool: &str) -> Option<bool> {
+        let facts = self.facts.get(pool)?;
+        facts.info.as_ref().map(|_| facts.folds_case)
+    }
+
+    fn refuses_resets(&self, pool: &str) -> Option<String> {
+        let info = self.facts.get(pool)?.info.as_ref()?;
+        info.recovery.iter().any(|m| m == "admin_only").then(|| {
+            "the pool's account recovery is admin_only: Cognito would refuse every reset \
+             (a real run refuses the pool before sending anything)"
+                .to_owned()
+        })
     }
 
     fn region_of(&self, pool: &str) -> String {
@@ -145,7 +155,9 @@ pub async fn describe_pools(
                 Class::Retryable | Class::Throttled => return Err(unreachable(ask.endpoint, &e)),
                 _ => facts.notes.push(format!(
                     "DescribeUserPool is not permitted or failed ({}: {}): the pool's recovery \
-                     and email settings were not checked, usernames compared case-sensitively",
+                     and email settings were not checked; not knowing whether usernames ignore \
+                     case, duplicates are compared case-sensitively and --exclude entries \
+                     ignoring case",
                     e.code, e.message
                 )),
             },

@@ -39,6 +39,7 @@ const DISABLED: u8 = 1;
 const SIGNED_OUT: u8 = 2;
 const SIGN_OUT_FAILED: u8 = 4;
 const INVALID_PARAMETER: u8 = 8;
+const EXCLUDED: u8 = 16;
 
 impl Done {
     /// From a report row.
@@ -61,9 +62,18 @@ impl Done {
     /// A later row says the user is not done after all.
     pub const NOT: Done = Done(NOT_DONE);
 
+    /// An earlier run recorded the user `excluded`: a resume keeps it so,
+    /// with or without `--exclude`.
+    pub const EXCLUDED: Done = Done(EXCLUDED);
+
     /// Whether the user is done (reset or disabled).
     pub fn is_done(self) -> bool {
-        self.0 & NOT_DONE == 0
+        self.0 & (NOT_DONE | EXCLUDED) == 0
+    }
+
+    /// Whether an earlier run excluded the user.
+    pub fn is_excluded(self) -> bool {
+        self.0 & EXCLUDED != 0
     }
 
     /// What was done.
@@ -227,27 +237,58 @@ fn check_header(file: &mut File, path: &Path) -> Result<Option<bool>, StartError
         .take(MAX_HEADER)
         .read_until(b'\n', &mut first)
         .map_err(|e| StartError::io(shown(path), e))?;
-    let not_ours = || {
+    judge_header(&first, ReportFormat::from_path(path)).ok_or_else(|| {
         StartError::Refused(format!(
             "{} is not a cognito-reset report (its first line is not a report header); \
              nothing was changed: pass the right --report",
             shown(path)
         ))
-    };
+    })
+}
+
+/// What a report's first line says: `None` if it is not this tool's;
+/// otherwise whether it has the sign-out columns, when the line tells.
+pub fn judge_header(first: &[u8], format: ReportFormat) -> Option<Option<bool>> {
     if first.is_empty() {
-        return Ok(None);
+        return Some(None);
     }
-    let line = String::from_utf8_lossy(&first);
+    let line = String::from_utf8_lossy(first);
     let line = line.trim_end_matches(['\n', '\r']);
-    match ReportFormat::from_path(path) {
-        ReportFormat::Csv if line == csv_header(false).join(",") => Ok(Some(false)),
-        ReportFormat::Csv if line == csv_header(true).join(",") => Ok(Some(true)),
-        ReportFormat::Csv => Err(not_ours()),
+    match format {
+        ReportFormat::Csv if line == csv_header(false).join(",") => Some(Some(false)),
+        ReportFormat::Csv if line == csv_header(true).join(",") => Some(Some(true)),
+        ReportFormat::Csv => None,
         ReportFormat::Jsonl => {
-            let value: serde_json::Value = serde_json::from_str(line).map_err(|_| not_ours())?;
-            let ours = COLUMNS.iter().all(|k| value.get(k).is_some());
-            if ours { Ok(None) } else { Err(not_ours()) }
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            COLUMNS
+                .iter()
+                .all(|k| value.get(k).is_some())
+                .then_some(None)
         }
+    }
+}
+
+/// The report reader's invariants on any bytes, in both formats: no panic,
+/// at most one row per line. Shared by the fuzz target and the corpus replay.
+#[doc(hidden)]
+pub fn check_report_reader_invariants(data: &[u8]) {
+    let lines = data.iter().filter(|b| matches!(**b, b'\n' | b'\r')).count() + 1;
+    let (first, rest) = match data.iter().position(|b| *b == b'\n') {
+        Some(i) => data.split_at(i + 1),
+        None => (data, &[][..]),
+    };
+    for format in [ReportFormat::Csv, ReportFormat::Jsonl] {
+        let _ = judge_header(first, format);
+        let mut rows = 0;
+        scan(rest, format, |seen| {
+            rows += 1;
+            let _ = Done::new(
+                seen.outcome.unwrap_or(Outcome::Failed),
+                &seen.code,
+                seen.signed_out,
+            );
+        });
+        assert!(rows <= lines, "{rows} rows from {lines} lines");
     }
 }
 
@@ -395,6 +436,7 @@ fn note(done: &mut KeyMap<Done>, seen: &Seen, outcome: Outcome, key: u64) {
         Outcome::Reset | Outcome::Disabled => {
             done.insert(key, Done::new(outcome, &seen.code, seen.signed_out))
         }
+        Outcome::Excluded => done.insert(key, Done::EXCLUDED),
         // Says nothing new about the user.
         Outcome::Skipped | Outcome::Duplicate => {}
         _ => {

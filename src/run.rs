@@ -16,10 +16,12 @@ use crate::cli::{Cli, Command, RunArgs, SimulatorArgs};
 use crate::config::{Config, Source, Verbosity};
 use crate::exit::{EXIT_OK, EXIT_ROW_FAILURES, StartError};
 use crate::input::{Item, ItemReader};
+use crate::journal::RunLine;
 use crate::progress::{self, Display, Show, say};
+use crate::session::Session;
 use crate::shutdown::Stop;
 use crate::simulator::{self, Simulator};
-use crate::{pool, session};
+use crate::{pool, session, summary};
 
 /// Items waiting between the reader and the dispatcher at most: enough to
 /// keep workers busy, small enough that memory does not grow with the input.
@@ -82,33 +84,43 @@ async fn run(args: RunArgs, stop: Arc<Stop>) -> i32 {
         Err(e) => return fail(&e),
     };
     init_tracing(config.verbosity);
-    let mut session = match session::Session::prepare(config, stop.clone()).await {
+    let this_run = RunLine::now();
+    let kept = config.clone();
+    // A run that cannot start says so in its summary too.
+    let failed = |e: StartError| {
+        let (code, why) = stopped_or(&stop, &e);
+        summary::write_failure(&kept, &this_run, &why, code);
+        code
+    };
+    let mut session = match Session::prepare(config, this_run.clone(), stop.clone()).await {
         Ok(s) => s,
-        Err(e) => return stopped_or(&stop, &e),
+        Err(e) => return failed(e),
     };
     if let Err(e) = session.preflight().await {
-        return stopped_or(&stop, &e);
+        return failed(e);
     }
     say_unless_quiet(&session.config, &session.plan());
     if let Err(e) = session.confirm().await {
-        return stopped_or(&stop, &e);
+        return failed(e);
     }
     let outputs = match session.open_outputs() {
         Ok(o) => o,
-        Err(e) => return stopped_or(&stop, &e),
+        Err(e) => return failed(e),
     };
     let executed = execute(&mut session, outputs).await;
     session.summarise(executed)
 }
 
-/// A signal that arrived before the run started decides the exit code.
-fn stopped_or(stop: &Stop, e: &StartError) -> i32 {
+/// Says why the run could not start; a signal that arrived meanwhile decides
+/// the exit code. Returns the code and the reason.
+fn stopped_or(stop: &Stop, e: &StartError) -> (i32, String) {
     match stop.reason() {
         Some(reason) => {
-            say(&format!("cognito-reset: {reason} before anything was sent"));
-            reason.exit_code()
+            let why = format!("{reason} before anything was sent");
+            say(&format!("cognito-reset: {why}"));
+            (reason.exit_code(), why)
         }
-        None => fail(e),
+        None => (fail(e), e.to_string()),
     }
 }
 

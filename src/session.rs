@@ -23,7 +23,7 @@ use crate::limiter::{Category, Limiters};
 use crate::pool::{Pipeline, Pools};
 use crate::preflight::{self, Ask, PROBE_USER, PoolMap};
 use crate::progress::{Stats, escape, say};
-use crate::report::{ReportWriter, now_rfc3339};
+use crate::report::ReportWriter;
 use crate::resume::{self, Earlier, Expect, Opened};
 use crate::retry::Caller;
 use crate::shutdown::Stop;
@@ -89,20 +89,6 @@ pub struct Outputs {
     pub summary_file: Option<File>,
 }
 
-/// A random run id (UUID v4 form).
-fn run_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    let hex = crate::input::hex(&bytes);
-    format!(
-        "{}-{}-4{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
 /// Runs blocking work (reading a file, opening a FIFO) without holding up
 /// the signals: a stop ends the wait.
 async fn blocking<T: Send + 'static>(
@@ -120,7 +106,11 @@ impl Session {
     /// Reads what can be read before any call: the input (surveyed when it
     /// is a file, its header when a stream), the exclusions; starts the
     /// simulator; loads credentials.
-    pub async fn prepare(config: Config, stop: Arc<Stop>) -> Result<Session, StartError> {
+    pub async fn prepare(
+        config: Config,
+        run: RunLine,
+        stop: Arc<Stop>,
+    ) -> Result<Session, StartError> {
         let (survey, stream) = read_input(&config, &stop).await?;
         let exclusions = match &config.exclude {
             Some(path) => Exclusions::read(path, &config.read.username_column)?,
@@ -153,11 +143,7 @@ impl Session {
             config.policy.sign_out,
         );
         Ok(Session {
-            run: RunLine {
-                run: run_id(),
-                pid: std::process::id(),
-                started: now_rfc3339(),
-            },
+            run,
             started_at: SystemTime::now(),
             earlier_runs: Vec::new(),
             config,
@@ -562,6 +548,12 @@ impl Session {
                 if !existed {
                     created.push(path.clone());
                 }
+                let provisional = f.try_clone().map_err(|e| explain(path, e))?;
+                crate::summary::write_summary(
+                    provisional,
+                    &self.provisional_summary(),
+                    &self.config.summary,
+                );
                 Some(f)
             }
             None => None,

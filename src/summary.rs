@@ -8,7 +8,7 @@ use std::io::{Seek, Write};
 
 use serde::Serialize;
 
-use crate::config::Source;
+use crate::config::{Config, Source};
 use crate::journal::RunLine;
 use crate::limiter::{Category, Rate};
 use crate::progress::{escape, say};
@@ -269,8 +269,71 @@ pub struct Summary {
     pub elapsed_seconds: f64,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
-    /// The process exit code.
-    pub exit_code: i32,
+    /// The process exit code; `null` while the run has not ended (a run
+    /// that was killed leaves it so).
+    pub exit_code: Option<i32>,
+}
+
+impl Summary {
+    /// What is known of a run from its flags alone, before anything else.
+    pub fn start(config: &Config, run: &RunLine) -> Summary {
+        let (source, path) = match &config.source {
+            Source::File(p) => ("file", Some(p.clone())),
+            Source::Stdin => ("stdin", None),
+            Source::Pool { pool, .. } => ("pool", Some(pool.clone())),
+            Source::Group { pool, group } => ("group", Some(format!("{pool}/{group}"))),
+        };
+        Summary {
+            tool: "cognito-reset".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            run_id: run.run.clone(),
+            runs: vec![run.clone()],
+            started_at: run.started.clone(),
+            ended_at: now_rfc3339(),
+            command_line: command_line(),
+            reason: config.reason.clone(),
+            mode: if config.policy.dry_run {
+                "dry_run"
+            } else {
+                "reset"
+            }
+            .into(),
+            input: InputRecord {
+                source: source.into(),
+                path,
+                sha256: None,
+                rows: None,
+                fingerprint: String::new(),
+            },
+            pools: Vec::new(),
+            regions: Vec::new(),
+            caller: serde_json::json!({ "error": "not asked" }),
+            report: config.report.display().to_string(),
+            counts: Tally::default(),
+            whole_report: None,
+            calls: BTreeMap::new(),
+            elapsed_seconds: 0.0,
+            stopped: None,
+            exit_code: None,
+        }
+    }
+}
+
+/// While a run goes on, its summary file says so.
+pub const RUNNING: &str = "running: this run has not ended; if it is no longer running it was \
+     killed, and its report and journal say how far it got (--resume continues it)";
+
+/// Writes the summary of a run that could not start (exit 2 or 3), so that
+/// no earlier run's summary is read as this one's.
+pub fn write_failure(config: &Config, run: &RunLine, why: &str, code: i32) {
+    let Some(path) = &config.summary else { return };
+    let mut summary = Summary::start(config, run);
+    summary.stopped = Some(format!("could not start: {why}"));
+    summary.exit_code = Some(code);
+    summary.caller = serde_json::json!({ "error": "not asked: the run could not start" });
+    if let Ok(file) = crate::files::open(path, crate::files::Open::Truncate) {
+        write_summary(file, &summary, &config.summary);
+    }
 }
 
 /// The command line with every `--client-metadata` value removed.
@@ -400,33 +463,35 @@ impl Session {
         stopped: Option<&StopReason>,
         code: i32,
     ) -> Summary {
-        let mut runs = self.earlier_runs.clone();
-        runs.push(self.run.clone());
-        Summary {
-            tool: "cognito-reset".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            run_id: self.run.run.clone(),
-            runs,
-            started_at: self.run.started.clone(),
-            ended_at: now_rfc3339(),
-            command_line: command_line(),
-            reason: self.config.reason.clone(),
-            mode: self.header.mode.clone(),
-            input: self.input_record(),
-            pools: self.pool_records(),
-            regions: self.pools().regions().into_iter().collect(),
-            caller: match &self.identity {
-                Ok(id) => serde_json::to_value(id).unwrap_or_default(),
-                Err(why) => serde_json::json!({ "error": why }),
-            },
-            report: self.config.report.display().to_string(),
-            counts,
-            whole_report: (!self.earlier_runs.is_empty()).then_some(whole),
-            calls: self.calls_record(elapsed),
-            elapsed_seconds: elapsed,
-            stopped: stopped.map(ToString::to_string),
-            exit_code: code,
-        }
+        let mut summary = Summary::start(&self.config, &self.run);
+        summary.runs = self.earlier_runs.clone();
+        summary.runs.push(self.run.clone());
+        summary.input = self.input_record();
+        summary.pools = self.pool_records();
+        summary.regions = self.pools().regions().into_iter().collect();
+        summary.caller = match &self.identity {
+            Ok(id) => serde_json::to_value(id).unwrap_or_default(),
+            Err(why) => serde_json::json!({ "error": why }),
+        };
+        summary.counts = counts;
+        summary.whole_report = (!self.earlier_runs.is_empty()).then_some(whole);
+        summary.calls = self.calls_record(elapsed);
+        summary.elapsed_seconds = elapsed;
+        summary.stopped = stopped.map(ToString::to_string);
+        summary.exit_code = Some(code);
+        summary
+    }
+
+    /// The summary file while the run goes on: parseable, and saying the run
+    /// has not ended.
+    pub fn provisional_summary(&self) -> Summary {
+        let mut summary = Summary::start(&self.config, &self.run);
+        summary.runs = self.earlier_runs.clone();
+        summary.runs.push(self.run.clone());
+        summary.input = self.input_record();
+        summary.pools = self.pool_records();
+        summary.stopped = Some(RUNNING.into());
+        summary
     }
 
     /// The summarise phase: makes the report durable, keeps the journal's
@@ -510,7 +575,7 @@ impl Session {
                 "finished"
             },
             s.elapsed_seconds,
-            s.exit_code
+            s.exit_code.unwrap_or_default()
         );
         s.counts.render(&mut out);
         if let Some(whole) = &s.whole_report {
@@ -545,7 +610,12 @@ impl Session {
     }
 }
 
-fn write_summary(mut file: std::fs::File, summary: &Summary, path: &Option<std::path::PathBuf>) {
+/// Writes a summary into its (open, private) file.
+pub fn write_summary(
+    mut file: std::fs::File,
+    summary: &Summary,
+    path: &Option<std::path::PathBuf>,
+) {
     let mut json = serde_json::to_vec_pretty(summary).unwrap_or_default();
     json.push(b'\n');
     let result = file
