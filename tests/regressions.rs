@@ -297,3 +297,264 @@ async fn the_resume_hint_pastes_back_to_the_same_arguments() {
         .collect();
     assert!(args.contains(&reason.to_owned()), "{args:?}");
 }
+
+/// Regression: a refused `--overwrite` replaced the running run's journal
+/// before it found the report locked (and named its own process); a crash of
+/// the running run then meant resets sent twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_overwrite_leaves_the_running_runs_journal_alone() {
+    let w = Workdir::new("rg-overwrite-journal");
+    let sim = simulator(|c| c.latency = Duration::from_millis(20)).await;
+    w.write("in.txt", &users(200));
+    let args = [
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "in.txt",
+        "--yes",
+        "--rate",
+        "50",
+        "--quiet",
+    ];
+    let first = command(&w.dir, &sim, &args).spawn().unwrap();
+    let pid = first.id().unwrap();
+    wait_for_rows(&w, "in.report.csv", 5).await;
+    let journal = w.read("in.report.csv.journal");
+    let mut overwrite = args.to_vec();
+    overwrite.push("--overwrite");
+    let out = command(&w.dir, &sim, &overwrite).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("process {pid}")),
+        "{}",
+        stderr(&out)
+    );
+    let now = w.read("in.report.csv.journal");
+    assert!(
+        now.starts_with(&journal[..journal.len().min(200)]),
+        "the journal was replaced"
+    );
+    let mut first = first;
+    first.kill().await.unwrap();
+    let mut resume = args.to_vec();
+    resume.extend(["--resume", "--rate", "2000"]);
+    let out = command(&w.dir, &sim, &resume).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sim.state().totals().users_reset_twice, 0);
+}
+
+/// Regression: `--summary` emptied whatever file it named, another run's
+/// report included.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_summary_never_replaces_a_file_that_is_not_a_summary() {
+    let w = Workdir::new("rg-summary-clobber");
+    let sim = simulator(|_| {}).await;
+    w.write("a.txt", "alice\n");
+    w.write("b.txt", "bob\n");
+    let out = run(&w.dir, &sim, &["a.txt", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = w.read("a.report.csv");
+    let out = run(
+        &w.dir,
+        &sim,
+        &["b.txt", "--yes", "--summary", "a.report.csv"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(w.read("a.report.csv"), report);
+    assert_eq!(resets(&sim, "bob"), 0);
+    // An earlier summary is this tool's own: replaced.
+    let out = run(&w.dir, &sim, &["b.txt", "--yes", "--summary", "s.json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(
+        &w.dir,
+        &sim,
+        &["b.txt", "--yes", "--overwrite", "--summary", "s.json"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Regression: resuming a `--from-pool` run whose filter no longer lists the
+/// users already reset dropped their owed sign-outs (and any reset in flight)
+/// and exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_finishes_owed_sign_outs_the_source_no_longer_lists() {
+    let w = Workdir::new("rg-owed-listing");
+    let sim = simulator(|c| {
+        c.generate = 40;
+        let mut stuck = seed("user000001");
+        stuck.fail = Some("InternalErrorException".into());
+        stuck.fail_operation = Some("AdminUserGlobalSignOut".into());
+        stuck.fail_times = Some(3);
+        c.users = vec![stuck];
+    })
+    .await;
+    let args = [
+        "--from-pool",
+        "--filter",
+        "cognito:user_status = \"CONFIRMED\"",
+        "--yes",
+        "--global-sign-out",
+        "--max-attempts",
+        "2",
+        "--report",
+        "r.csv",
+    ];
+    let out = run(&w.dir, &sim, &args).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(sign_outs(&sim, "user000001"), 0);
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let out = run(&w.dir, &sim, &resume).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        sign_outs(&sim, "user000001"),
+        1,
+        "the owed sign-out was done"
+    );
+    assert_eq!(resets(&sim, "user000001"), 1);
+}
+
+/// Regression: a run killed right after disabling an unreachable user left
+/// no record; the resume found the user disabled, took it for "already
+/// locked out" and never signed it out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_disabled_before_a_crash_is_signed_out_on_resume() {
+    let w = Workdir::new("rg-disable-crash");
+    let sim = simulator(|c| {
+        let mut u = seed("unverified-u");
+        u.enabled = Some(false); // what the killed run's AdminDisableUser did
+        c.users = vec![u];
+    })
+    .await;
+    let input = "unverified-u\n";
+    w.write("in.txt", input);
+    w.write(
+        "in.report.csv",
+        "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at,signed_out,sign_out_error\n",
+    );
+    let header = journal_header(input).replace("\"sign_out\":false", "\"sign_out\":true");
+    let disable =
+        format!("{{\"pool\":\"{DEFAULT_POOL}\",\"user\":\"unverified-u\",\"op\":\"disable\"}}\n");
+    w.write(
+        "in.report.csv.journal",
+        &(header + &intent_line("unverified-u") + &disable),
+    );
+    let args = [
+        "in.txt",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--unresettable",
+        "disable",
+    ];
+    let out = run(&w.dir, &sim, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let row = &latest(&w, "in.report.csv")["unverified-u"];
+    assert_eq!(
+        (row["outcome"].as_str(), row["signed_out"].as_str()),
+        ("disabled", "true")
+    );
+    assert_eq!(sign_outs(&sim, "unverified-u"), 1);
+}
+
+/// Regression: the resume hint put `--report … --resume` after a `--`, where
+/// they are read as input file names.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_resume_hint_works_after_a_double_dash() {
+    let w = Workdir::new("rg-hint-dashdash");
+    let sim = simulator(|c| {
+        let mut broken = seed("broken");
+        broken.fail = Some("InternalErrorException".into());
+        broken.fail_times = Some(2);
+        c.users = vec![broken];
+    })
+    .await;
+    w.write("-list.txt", "broken\n");
+    let out = run(
+        &w.dir,
+        &sim,
+        &["--yes", "--max-attempts", "1", "--", "-list.txt"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("to resume: "))
+        .expect("a hint");
+    let script = format!("exec {}", &hint["to resume: ".len()..]);
+    let out = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&w.dir)
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{script}: {}", stderr(&out));
+    assert_eq!(resets(&sim, "broken"), 1);
+}
+
+/// Regression: a closed standard input (`<&-`) read as an empty list and
+/// exited 0, as if every user had been reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_input_with_no_rows_could_not_start() {
+    let w = Workdir::new("rg-no-rows");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "\n\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no rows"), "{}", stderr(&out));
+    let out = run(
+        &w.dir,
+        &sim,
+        &["-", "--yes", "--format", "lines", "--report", "r.csv"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!w.path("r.csv").exists());
+}
+
+/// Regression: a symbolic link at `<report>.journal` was silently replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlink_at_the_journal_path_is_refused() {
+    let w = Workdir::new("rg-journal-link");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    w.write("victim", "keep\n");
+    std::os::unix::fs::symlink(w.path("victim"), w.path("in.report.csv.journal")).unwrap();
+    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert!(
+        std::fs::symlink_metadata(w.path("in.report.csv.journal"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(w.read("victim"), "keep\n");
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+}
+
+/// Regression: after a crash the operator deleted the report and started
+/// afresh; the journal's pending intents were dropped without a word and the
+/// users in flight got a second reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_with_pending_resets_but_no_report_is_not_dropped_silently() {
+    let w = Workdir::new("rg-deleted-report");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    w.write(
+        "in.report.csv.journal",
+        &(journal_header("alice\n") + &intent_line("alice")),
+    );
+    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("journal"), "{}", stderr(&out));
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+}
