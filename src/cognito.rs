@@ -303,6 +303,16 @@ impl UserState {
         }
     }
 
+    /// What a reset would do if the user were enabled: why a user someone
+    /// disabled could not be reached.
+    pub fn verdict_if_enabled(&self) -> Verdict {
+        UserState {
+            enabled: true,
+            ..self.clone()
+        }
+        .verdict()
+    }
+
     /// The error a reset of this user would meet, or `None` if it would
     /// succeed: what a dry run predicts.
     pub fn predicted_error(&self) -> Option<(&'static str, &'static str)> {

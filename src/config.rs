@@ -362,6 +362,7 @@ impl Config {
                 disable_unreachable: args.unresettable == "disable",
                 resend_unchecked: args.resend_unchecked,
                 max_attempts: args.max_attempts,
+                classify: true,
             },
             concurrency: args.concurrency,
             backoff: Backoff::default(),

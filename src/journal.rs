@@ -20,7 +20,7 @@
 //! and the mode); then one line per run that wrote to the report (for the
 //! audit record, and to name the process holding the report); then intents.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -97,6 +97,29 @@ impl RunLine {
 struct Intent<'a> {
     pool: std::borrow::Cow<'a, str>,
     user: std::borrow::Cow<'a, str>,
+    /// `disable` for an AdminDisableUser about to be sent; absent for a reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    op: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A journaled call: what is about to be sent for a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intended {
+    /// AdminResetUserPassword.
+    Reset,
+    /// AdminDisableUser.
+    Disable,
+}
+
+/// A row whose journaled calls have no final outcome yet.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pending {
+    /// The pool.
+    pub pool: String,
+    /// The username.
+    pub user: String,
+    /// A disable was journaled too.
+    pub disable: bool,
 }
 
 /// The journal that belongs to a report.
@@ -111,8 +134,8 @@ pub struct Previous {
     pub header: Option<Header>,
     /// The runs that wrote the report, oldest first.
     pub runs: Vec<RunLine>,
-    /// Intents, in order, each (pool, username) once.
-    pub intents: Vec<(String, String)>,
+    /// Rows with intents, in order, each (pool, username) once.
+    pub intents: Vec<Pending>,
 }
 
 /// Reads a journal, tolerating a torn last line. `Ok(None)` if there is none.
@@ -128,7 +151,7 @@ pub fn read(
         Err(e) => return Err(e),
     };
     let mut previous = Previous::default();
-    let mut seen = HashSet::new();
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
     let reader = BufReader::new(file);
     for (i, line) in reader.split(b'\n').enumerate() {
         let line = line?;
@@ -138,11 +161,20 @@ pub fn read(
             previous.runs.push(run);
         } else if let Ok(intent) = serde_json::from_slice::<Intent>(&line)
             && keep(&intent.pool, &intent.user)
-            && seen.insert((intent.pool.to_string(), intent.user.to_string()))
         {
-            previous
-                .intents
-                .push((intent.pool.into_owned(), intent.user.into_owned()));
+            let disable = intent.op.as_deref() == Some("disable");
+            let key = (intent.pool.into_owned(), intent.user.into_owned());
+            match seen.get(&key) {
+                Some(&at) => previous.intents[at].disable |= disable,
+                None => {
+                    seen.insert(key.clone(), previous.intents.len());
+                    previous.intents.push(Pending {
+                        pool: key.0,
+                        user: key.1,
+                        disable,
+                    });
+                }
+            }
         }
     }
     Ok(Some(previous))
@@ -264,12 +296,13 @@ fn commit_loop(mut file: File, mut rx: mpsc::Receiver<(Vec<u8>, Ack)>) {
 }
 
 impl Journal {
-    /// Records that a reset call for this row is about to be sent; returns
-    /// once that is on stable storage.
-    pub async fn intend(&self, pool: &str, user: &str) -> std::io::Result<()> {
+    /// Records that a call changing this row's user is about to be sent;
+    /// returns once that is on stable storage.
+    pub async fn intend(&self, pool: &str, user: &str, what: Intended) -> std::io::Result<()> {
         let intent = Intent {
             pool: pool.into(),
             user: user.into(),
+            op: (what == Intended::Disable).then_some("disable".into()),
         };
         let mut line = serde_json::to_vec(&intent)?;
         line.push(b'\n');
@@ -287,19 +320,25 @@ impl JournalFile {
     /// only once the report is synced.
     pub fn finish<'a>(
         mut self,
-        keep: impl IntoIterator<Item = (&'a str, &'a str)>,
+        keep: impl IntoIterator<Item = &'a Pending>,
     ) -> std::io::Result<()> {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
         let mut text = self.preamble.clone();
-        for (pool, user) in keep {
-            let intent = Intent {
-                pool: pool.into(),
-                user: user.into(),
+        for pending in keep {
+            let mut intent = Intent {
+                pool: pending.pool.as_str().into(),
+                user: pending.user.as_str().into(),
+                op: None,
             };
             serde_json::to_writer(&mut text, &intent)?;
             text.push(b'\n');
+            if pending.disable {
+                intent.op = Some("disable".into());
+                serde_json::to_writer(&mut text, &intent)?;
+                text.push(b'\n');
+            }
         }
         files::replace(&self.path, &text)
     }
@@ -326,8 +365,18 @@ mod tests {
         let header = Header::new("fp1", false, false);
         let (journal, file) = open(&path, Open::CreateNew, &header, &[], &run("a"), true).unwrap();
         let journal = journal.unwrap();
-        journal.intend("eu-west-1_P", "alice").await.unwrap();
-        journal.intend("eu-west-1_P", "bob").await.unwrap();
+        journal
+            .intend("eu-west-1_P", "alice", Intended::Reset)
+            .await
+            .unwrap();
+        journal
+            .intend("eu-west-1_P", "bob", Intended::Reset)
+            .await
+            .unwrap();
+        journal
+            .intend("eu-west-1_P", "bob", Intended::Disable)
+            .await
+            .unwrap();
         drop(journal);
         // A torn line, as after a crash mid-write.
         std::fs::OpenOptions::new()
@@ -340,12 +389,21 @@ mod tests {
         assert_eq!(prev.header, Some(header.clone()));
         assert_eq!(prev.runs, vec![run("a")]);
         assert_eq!(prev.intents.len(), 2);
+        let bob = Pending {
+            pool: "eu-west-1_P".into(),
+            user: "bob".into(),
+            disable: true,
+        };
         let only_bob = read(&path, |_, u| u == "bob").unwrap().unwrap();
-        assert_eq!(only_bob.intents, vec![("eu-west-1_P".into(), "bob".into())]);
-        file.finish([("eu-west-1_P", "bob")]).unwrap();
+        assert_eq!(
+            only_bob.intents,
+            vec![bob.clone()],
+            "both of bob's intents, as one"
+        );
+        file.finish([&bob]).unwrap();
         let prev = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(prev.runs, vec![run("a")]);
-        assert_eq!(prev.intents, vec![("eu-west-1_P".into(), "bob".into())]);
+        assert_eq!(prev.intents, vec![bob]);
         // A resume appends its run line and keeps what was there.
         let (_, file) = open(&path, Open::Existing, &header, &prev.runs, &run("b"), false).unwrap();
         let again = read(&path, |_, _| true).unwrap().unwrap();

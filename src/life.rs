@@ -45,6 +45,9 @@ pub struct Policy {
     pub resend_unchecked: bool,
     /// `--max-attempts`: attempts per call, the first included.
     pub max_attempts: u32,
+    /// AdminGetUser is permitted: a refused reset is followed by a check of
+    /// why, and a reset whose answer was lost by a check whether it applied.
+    pub classify: bool,
 }
 
 /// What an earlier run of the same report already did to a row that still
@@ -95,6 +98,10 @@ pub struct Start {
     pub known: Option<UserState>,
     /// An earlier run reset (or disabled) it but its sign-out failed.
     pub owes_sign_out: Option<Earlier>,
+    /// An earlier run may have disabled the user without recording it (its
+    /// disable intent is in the journal): a user found disabled was disabled
+    /// by this tool, and still owes its sign-out.
+    pub disable_intent: bool,
 }
 
 /// Why a check is made.
@@ -180,6 +187,8 @@ pub struct Ending {
     pub kept_password: Option<String>,
     /// A federated user: no password in Cognito to reset.
     pub federated: bool,
+    /// An AdminDisableUser was sent (its intent is journaled).
+    pub disable_attempted: bool,
 }
 
 /// What the row has achieved so far.
@@ -200,6 +209,12 @@ struct Facts {
     locked_out: bool,
     /// Set by an earlier run: the row only owes its sign-out.
     earlier: Option<Earlier>,
+    /// An earlier run's disable of this user may have gone through unseen.
+    disable_intent: bool,
+    /// This run sent an AdminDisableUser.
+    disable_attempted: bool,
+    /// A disable failed after it may have gone through.
+    disable_unsettled: bool,
     signed_out: Option<bool>,
     sign_out_error: Option<String>,
 }
@@ -233,6 +248,7 @@ impl Life {
             step: Step::Done,
             facts: Facts {
                 unverified_send: start.uncertain,
+                disable_intent: start.disable_intent,
                 ..Facts::default()
             },
             reset_failures: 0,
@@ -339,9 +355,10 @@ impl Life {
             message: message.into(),
             signed_out: self.facts.signed_out,
             sign_out_error: self.facts.sign_out_error.clone(),
-            uncertain: self.facts.unverified_send,
+            uncertain: self.facts.unverified_send || self.facts.disable_unsettled,
             unreachable: self.facts.unreachable.clone(),
             federated: self.facts.federated,
+            disable_attempted: self.facts.disable_attempted || self.facts.disable_intent,
         });
     }
 
@@ -477,6 +494,20 @@ impl Life {
                 self.confirm(CONFIRMED_BY_CHECK);
                 Effect::None
             }
+            Event::Ok(Some(state)) if !state.enabled && self.facts.disable_intent => {
+                // The earlier run's disable went through: finish its work.
+                self.facts.unverified_send = false;
+                self.facts.disabled = true;
+                let refusal = match state.verdict_if_enabled() {
+                    Verdict::Unreachable(Unreachable::NoVerifiedContact) => {
+                        RefusalCode::InvalidParameter
+                    }
+                    _ => RefusalCode::NotAuthorized,
+                };
+                self.facts.earlier = Some(Earlier::Disabled(refusal));
+                self.after_achieved();
+                Effect::None
+            }
             Event::Ok(_) => {
                 self.facts.unverified_send = false;
                 self.goto(Step::Reset);
@@ -520,8 +551,19 @@ impl Life {
         };
         if e.may_have_applied() {
             self.facts.unverified_send = true;
-            if self.tries.failures < self.policy.max_attempts {
+            let budget = self.tries.failures < self.policy.max_attempts;
+            if budget && self.policy.classify {
                 self.goto(Step::Check(CheckFor::Verify));
+            } else if budget && self.policy.resend_unchecked {
+                self.goto(Step::Reset);
+            } else if budget {
+                let message = format!(
+                    "the answer was lost ({}) and AdminGetUser is not permitted to check whether \
+                     the reset went through; not sent again: --resume with AdminGetUser allowed \
+                     checks it, --resend-unchecked sends it",
+                    e.message
+                );
+                self.finish(Outcome::Failed, &e.code, message);
             } else {
                 let message = format!(
                     "gave up after {} attempts; the last answer was lost ({}), so the reset may \
@@ -544,7 +586,7 @@ impl Life {
                 let message = format!("{} — {ATTEMPT_LIMIT_HINT}", e.message);
                 self.finish(Outcome::Failed, &e.code, message);
             }
-            Class::RowFinal if may_be_unreachable(&e) => {
+            Class::RowFinal if may_be_unreachable(&e) && self.policy.classify => {
                 self.facts.refusal = Some(e);
                 self.goto(Step::Check(CheckFor::Classify));
             }
@@ -572,14 +614,14 @@ impl Life {
                 self.classified(verdict, &refusal);
             }
             // The refusal stands; without the state nothing more is safe to do
-            // (a federated user must never be disabled). Not run-fatal: other
-            // rows' resets need no check.
+            // (a federated user must never be disabled).
             Event::Err(e) => {
                 let message = format!(
                     "{} (the user's state could not be read: {}: {}; not remediated)",
                     refusal.message, e.code, e.message
                 );
                 self.finish(Outcome::Failed, &refusal.code, message);
+                return run_effect(&e);
             }
             Event::Stopped => return self.stopped(),
         }
@@ -618,6 +660,9 @@ impl Life {
     }
 
     fn on_disable(&mut self, event: Event) -> Effect {
+        if event != Event::Stopped {
+            self.facts.disable_attempted = true;
+        }
         match event {
             Event::Ok(_) => {
                 self.facts.disabled = true;
@@ -626,13 +671,16 @@ impl Life {
                 Effect::None
             }
             Event::Err(e) => {
+                // A disable whose answer was lost may have gone through:
+                // the next resume checks the user before anything else.
+                self.facts.disable_unsettled = e.may_have_applied();
                 let refusal = self.facts.refusal.clone().expect("a refusal led here");
                 let message = format!(
                     "{} — AdminDisableUser failed ({}: {}), so the user keeps a working password",
                     refusal.message, e.code, e.message
                 );
                 self.finish(Outcome::Failed, &refusal.code, message);
-                pool_effect(&e)
+                run_effect(&e)
             }
             Event::Stopped => self.stopped(),
         }

@@ -22,7 +22,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::cognito::{CallError, Class, Cognito, Op};
 use crate::input::{Duplicates, Exclusions, Item, Row};
-use crate::journal::Journal;
+use crate::journal::{Intended, Journal};
 use crate::keys::row_key;
 use crate::life::{Effect, Event, Life, Policy, Start, Step, Tries};
 use crate::report::{Outcome, Record};
@@ -252,6 +252,7 @@ async fn settle(
                         && (p.earlier.check_all || p.earlier.uncertain.contains_key(&key)),
                     known: row.known.clone(),
                     owes_sign_out: done.map(|d| d.earlier()),
+                    disable_intent: p.earlier.uncertain.get(&key).is_some_and(|i| i.disable),
                 };
                 return Some((row, start));
             }
@@ -302,7 +303,7 @@ async fn work(row: Row, start: Start, ctx: &Ctx) -> Record {
         metadata: metadata(&ctx.metadata, &row.metadata),
     };
     let mut life = Life::new(start, ctx.policy);
-    let mut journaled = false;
+    let mut journaled = Journaled::default();
     while life.step() != Step::Done {
         let step = life.step();
         let event = call.make(step, life.tries(), &mut journaled).await;
@@ -333,6 +334,13 @@ fn step_op(step: Step) -> Op {
     }
 }
 
+/// Which of a row's intents are already in the journal.
+#[derive(Default)]
+struct Journaled {
+    reset: bool,
+    disable: bool,
+}
+
 /// What one row needs to make its calls.
 struct Call<'a> {
     ctx: &'a Ctx,
@@ -344,7 +352,7 @@ struct Call<'a> {
 
 impl Call<'_> {
     /// Makes the call a step needs, through the retry driver.
-    async fn make(&self, step: Step, tries: &mut Tries, journaled: &mut bool) -> Event {
+    async fn make(&self, step: Step, tries: &mut Tries, journaled: &mut Journaled) -> Event {
         let (pool, user) = (self.row.pool.as_str(), self.row.username.as_str());
         if self.ctx.gone.lock().expect("gone pools").contains(pool) {
             return Event::Err(CallError::local(
@@ -364,7 +372,7 @@ impl Call<'_> {
                 return event(answer, Some);
             }
             Step::Reset => {
-                if let Err(e) = self.journal(journaled).await {
+                if let Err(e) = self.journal(&mut journaled.reset, Intended::Reset).await {
                     return Event::Err(e);
                 }
                 let meta = &self.metadata;
@@ -378,6 +386,12 @@ impl Call<'_> {
                     .await
             }
             Step::Disable => {
+                if let Err(e) = self
+                    .journal(&mut journaled.disable, Intended::Disable)
+                    .await
+                {
+                    return Event::Err(e);
+                }
                 caller
                     .call(self.region, op, tries, || c.disable_user(pool, user))
                     .await
@@ -387,8 +401,8 @@ impl Call<'_> {
         event(answer, |()| None)
     }
 
-    /// Records the row's intent before its first reset is sent.
-    async fn journal(&self, journaled: &mut bool) -> Result<(), CallError> {
+    /// Records the row's intent before its first reset (or disable) is sent.
+    async fn journal(&self, journaled: &mut bool, what: Intended) -> Result<(), CallError> {
         let Some(journal) = &self.ctx.journal else {
             return Ok(());
         };
@@ -396,13 +410,13 @@ impl Call<'_> {
             return Ok(());
         }
         journal
-            .intend(&self.row.pool, &self.row.username)
+            .intend(&self.row.pool, &self.row.username, what)
             .await
             .map_err(|e| {
                 CallError::local(
                     Class::RunFatal,
                     "JournalError",
-                    format!("cannot write the intent journal, so no reset can be sent safely: {e}"),
+                    format!("cannot write the intent journal, so nothing can be sent safely: {e}"),
                 )
             })?;
         *journaled = true;
@@ -443,6 +457,7 @@ fn record_of(row: &Row, life: &Life, started: Instant, ctx: &Ctx) -> Record {
     record.unreachable.clone_from(&ending.unreachable);
     record.kept_password.clone_from(&ending.kept_password);
     record.federated = ending.federated;
+    record.disable_attempted = ending.disable_attempted;
     record
 }
 

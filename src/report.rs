@@ -144,6 +144,9 @@ pub struct Record {
     /// Not written: the user's key (pool, username), for the journal.
     #[serde(skip)]
     pub key: u64,
+    /// Not written: an AdminDisableUser was journaled for the row.
+    #[serde(skip)]
+    pub disable_attempted: bool,
     /// Not written: for a `skipped` row, what the earlier run recorded.
     #[serde(skip)]
     pub earlier: Option<crate::resume::Done>,
@@ -177,6 +180,7 @@ impl Record {
             kept_password: None,
             federated: false,
             key: 0,
+            disable_attempted: false,
             earlier: None,
         }
     }

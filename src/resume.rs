@@ -21,7 +21,7 @@ use std::path::Path;
 
 use crate::exit::StartError;
 use crate::files::{self, Open};
-use crate::journal::{self, Header, RunLine};
+use crate::journal::{self, Header, Pending, RunLine};
 use crate::keys::KeyMap;
 use crate::life::{Earlier as Owed, RefusalCode};
 use crate::report::{COLUMNS, Outcome, ReportFormat, SIGN_OUT_COLUMNS, csv_header};
@@ -128,9 +128,9 @@ pub struct Opened {
 pub struct Earlier {
     /// Users whose latest outcome is done (reset or disabled), by key.
     pub done: KeyMap<Done>,
-    /// Users whose reset may have been sent without its outcome recorded:
-    /// checked before any call. Key → (pool, username).
-    pub uncertain: HashMap<u64, (String, String)>,
+    /// Users whose reset (or disable) may have been sent without its outcome
+    /// recorded: checked before any call. Key → the journal's record.
+    pub uncertain: HashMap<u64, Pending>,
     /// Every row not done is checked first (`--check-all`).
     pub check_all: bool,
     /// Records read.
@@ -512,7 +512,7 @@ pub fn read(
         earlier.uncertain = j
             .intents
             .into_iter()
-            .map(|(p, u)| (key(&p, &u), (p, u)))
+            .map(|pending| (key(&pending.pool, &pending.user), pending))
             .collect();
     }
     Ok(earlier)

@@ -77,6 +77,16 @@ pub struct Session {
     pub endpoint: String,
 }
 
+/// How the report is taken for this run.
+enum Report {
+    /// `--resume`: opened, verified and locked before the plan.
+    Resumed(File),
+    /// `--overwrite` of this tool's report: locked, to be emptied.
+    Overwritten(File),
+    /// Created now.
+    New,
+}
+
 /// The files a run writes, opened after the confirmation.
 pub struct Outputs {
     /// The report writer task's inputs.
@@ -350,10 +360,45 @@ impl Session {
         }
         if let Some(summary) = &self.config.summary {
             files::check_writable(summary).map_err(StartError::Usage)?;
+            crate::summary::check_replaceable(summary)?;
         }
+        self.check_journal_path()?;
         if self.config.check_all && self.resume.as_ref().is_some_and(|r| !r.journal_lost) {
             self.notes
                 .push("--check-all: every user not yet reset is checked before sending".into());
+        }
+        Ok(())
+    }
+
+    /// The journal's path: never a symbolic link; for a new report, no
+    /// journal of another run with resets it never recorded.
+    fn check_journal_path(&self) -> Result<(), StartError> {
+        let path = journal::path_for(&self.config.report);
+        let shown = escape(&path.display().to_string());
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(StartError::Usage(format!(
+                    "{shown} is a symbolic link; refusing to write through it (remove it)"
+                )));
+            }
+            Ok(m) if !m.is_file() => {
+                return Err(StartError::Usage(format!("{shown} is not a regular file")));
+            }
+            _ => {}
+        }
+        if self.config.resume || files::exists(&self.config.report) {
+            return Ok(());
+        }
+        let pending = journal::read(&path, |_, _| true)
+            .ok()
+            .flatten()
+            .map_or(0, |j| j.intents.len());
+        if pending > 0 {
+            return Err(StartError::Refused(format!(
+                "{shown} holds {pending} reset(s) sent by an earlier run whose report is gone: put \
+                 the report back and --resume (the journal says whom to check), or delete the \
+                 journal to start afresh (every user is then sent a reset again)"
+            )));
         }
         Ok(())
     }
@@ -428,15 +473,11 @@ impl Session {
     async fn probe(&mut self) -> Result<(), StartError> {
         let p = self.config.policy;
         let must_verify = self.earlier.check_all || !self.earlier.uncertain.is_empty();
-        let needed = p.dry_run || p.disable_unreachable || (must_verify && !p.resend_unchecked);
         let Some(pool) = self.pool_ids.first().cloned() else {
             return Ok(());
         };
-        if !needed {
-            return Ok(());
-        }
         let pool = match self.earlier.uncertain.values().next() {
-            Some((p, _)) => p.clone(),
+            Some(pending) => pending.pool.clone(),
             None => pool,
         };
         let pools = self.pools();
@@ -454,14 +495,25 @@ impl Session {
                  pass --resend-unchecked to send those users a reset again; nothing was sent"
             )));
         }
-        let purpose = if p.dry_run {
-            "--dry-run predicts each row with it"
-        } else {
-            "--unresettable disable needs it to tell federated users (never disabled) apart"
-        };
-        Err(StartError::Usage(format!(
-            "{why}: {purpose}; nothing was sent"
-        )))
+        if p.dry_run || p.disable_unreachable {
+            let purpose = if p.dry_run {
+                "--dry-run predicts each row with it"
+            } else {
+                "--unresettable disable needs it to tell federated users (never disabled) apart"
+            };
+            return Err(StartError::Usage(format!(
+                "{why}: {purpose}; nothing was sent"
+            )));
+        }
+        // Not needed to reset: without it a refused reset is reported as the
+        // service's refusal, without finding out why.
+        self.config.policy.classify = false;
+        self.notes.push(format!(
+            "{why}: a reset Cognito refuses is reported without reading the user's state (who \
+             has no verified contact, who is federated); a reset whose answer is lost is \
+             reported failed rather than sent again unchecked"
+        ));
+        Ok(())
     }
 }
 
@@ -539,50 +591,38 @@ impl Session {
     ) -> Result<Outputs, StartError> {
         let explain =
             |p: &std::path::Path, e: std::io::Error| StartError::Usage(files::explain(p, &e));
-        let summary_file = match &self.config.summary {
-            Some(path) => {
-                let existed = files::exists(path);
-                // Emptied now: a run that dies leaves no earlier run's
-                // summary looking like its own.
-                let f = files::open(path, Open::Truncate).map_err(|e| explain(path, e))?;
-                if !existed {
-                    created.push(path.clone());
-                }
-                let provisional = f.try_clone().map_err(|e| explain(path, e))?;
-                crate::summary::write_summary(
-                    provisional,
-                    &self.provisional_summary(),
-                    &self.config.summary,
-                );
-                Some(f)
+        let summary_file = self.open_summary(created)?;
+        // The report's lock comes first: nothing another run holds (its
+        // journal above all) is touched before this run holds the report.
+        let report = match self.resume.take() {
+            Some(opened) => {
+                self.earlier_runs.clone_from(&opened.runs);
+                Report::Resumed(opened.file)
             }
-            None => None,
+            None if self.config.overwrite && files::exists(report_path) => {
+                Report::Overwritten(self.existing_report(report_path)?)
+            }
+            None => Report::New,
         };
-        // The journal first, then the report: a report never exists without
-        // its journal, and a journal alone means a run that died before its
-        // first call.
-        let resumed = self.resume.take();
-        let how = match (&resumed, self.config.overwrite) {
-            (Some(_), _) => Open::Existing,
-            (None, true) if files::exists(report_path) => Open::Truncate,
-            (None, _) => {
+        // Then the journal, then a new report: a report never exists
+        // without its journal.
+        let how = match &report {
+            Report::Resumed(_) => Open::Existing,
+            Report::Overwritten(_) => Open::Truncate,
+            Report::New => {
+                // A journal without its report holds no intent (checked
+                // before the plan): a run that died before its first call.
                 let _ = std::fs::remove_file(journal_path);
                 created.push(journal_path.to_owned());
                 Open::CreateNew
             }
         };
-        if let Some(opened) = &resumed {
-            self.earlier_runs.clone_from(&opened.runs);
-        }
         let dry_run = self.config.policy.dry_run;
         let runs = self.earlier_runs.clone();
         let (journal, journal_file) =
             journal::open(journal_path, how, &self.header, &runs, &self.run, !dry_run)
                 .map_err(|e| explain(journal_path, e))?;
-        let report = match resumed {
-            Some(opened) => self.resumed_report(opened.file, report_path)?,
-            None => self.fresh_report(report_path, created)?,
-        };
+        let report = self.report_file(report, report_path, created)?;
         let report = ReportWriter::new(report, report_path, self.config.policy.sign_out)
             .map_err(|e| explain(report_path, e))?;
         let writer = Writer {
@@ -601,43 +641,73 @@ impl Session {
         })
     }
 
-    /// A resumed report: an empty one (a run killed as it created it) gets
-    /// its header.
-    fn resumed_report(&self, mut file: File, path: &std::path::Path) -> Result<File, StartError> {
-        let io = |e| StartError::io(escape(&path.display().to_string()), e);
-        if file.metadata().map_err(io)?.len() == 0 {
-            let header = crate::report::header_bytes(path, self.config.policy.sign_out);
-            file.write_all(&header).map_err(io)?;
+    /// `--summary`, emptied and given a provisional summary now: a run that
+    /// dies leaves no earlier run's summary looking like its own.
+    fn open_summary(
+        &self,
+        created: &mut Vec<std::path::PathBuf>,
+    ) -> Result<Option<File>, StartError> {
+        let Some(path) = &self.config.summary else {
+            return Ok(None);
+        };
+        let explain = |e: std::io::Error| StartError::Usage(files::explain(path, &e));
+        crate::summary::check_replaceable(path)?;
+        let existed = files::exists(path);
+        let f = files::open(path, Open::Truncate).map_err(explain)?;
+        if !existed {
+            created.push(path.clone());
         }
+        let provisional = f.try_clone().map_err(explain)?;
+        let summary = self.provisional_summary();
+        crate::summary::write_summary(provisional, &summary, &self.config.summary);
+        Ok(Some(f))
+    }
+
+    /// An existing report `--overwrite` may empty: locked, this tool's, not
+    /// the input.
+    fn existing_report(&self, path: &std::path::Path) -> Result<File, StartError> {
+        let file = files::open(path, Open::Existing)
+            .map_err(|e| StartError::Usage(files::explain(path, &e)))?;
+        let file = self.lock(file, path)?;
+        self.check_not_input(&file, path)?;
+        resume::check_ours(&file, path)?;
         Ok(file)
     }
 
-    /// A fresh report: created new with its header (never over anything),
-    /// or with `--overwrite` emptied — but only if it is this tool's report.
-    fn fresh_report(
+    /// The report file, ready for appending: a resumed one (an empty one, a
+    /// run killed as it created it, gets its header), an overwritten one
+    /// emptied down to its header, or a new one created with it.
+    fn report_file(
         &self,
+        report: Report,
         path: &std::path::Path,
         created: &mut Vec<std::path::PathBuf>,
     ) -> Result<File, StartError> {
         let shown = escape(&path.display().to_string());
+        let io = |e| StartError::io(&shown, e);
         let header = crate::report::header_bytes(path, self.config.policy.sign_out);
-        if !self.config.overwrite || !files::exists(path) {
-            let file = files::create_with(path, &header).map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => StartError::ReportExists(shown.clone()),
-                _ => StartError::Usage(files::explain(path, &e)),
-            })?;
-            created.push(path.to_owned());
-            return self.lock(file, path);
+        match report {
+            Report::Resumed(mut file) => {
+                if file.metadata().map_err(io)?.len() == 0 {
+                    file.write_all(&header).map_err(io)?;
+                }
+                Ok(file)
+            }
+            Report::Overwritten(mut file) => {
+                file.set_len(0)
+                    .and_then(|_| file.write_all(&header))
+                    .map_err(io)?;
+                Ok(file)
+            }
+            Report::New => {
+                let file = files::create_with(path, &header).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => StartError::ReportExists(shown.clone()),
+                    _ => StartError::Usage(files::explain(path, &e)),
+                })?;
+                created.push(path.to_owned());
+                self.lock(file, path)
+            }
         }
-        let file = files::open(path, Open::Existing)
-            .map_err(|e| StartError::Usage(files::explain(path, &e)))?;
-        let mut file = self.lock(file, path)?;
-        self.check_not_input(&file, path)?;
-        resume::check_ours(&file, path)?;
-        file.set_len(0)
-            .and_then(|_| file.write_all(&header))
-            .map_err(|e| StartError::io(&shown, e))?;
-        Ok(file)
     }
 
     fn lock(&self, file: File, path: &std::path::Path) -> Result<File, StartError> {

@@ -323,10 +323,38 @@ impl Summary {
 pub const RUNNING: &str = "running: this run has not ended; if it is no longer running it was \
      killed, and its report and journal say how far it got (--resume continues it)";
 
+/// Refuses to empty an existing file that is not a summary of this tool's
+/// (another run's report, a user list): `--summary` never destroys data.
+pub fn check_replaceable(path: &std::path::Path) -> Result<(), crate::exit::StartError> {
+    use std::io::Read;
+    let Ok(file) = crate::files::open(path, crate::files::Open::Existing) else {
+        return Ok(());
+    };
+    let mut head = Vec::new();
+    let _ = file.take(64 * 1024).read_to_end(&mut head);
+    let ours = head.is_empty()
+        || serde_json::from_slice::<serde_json::Value>(&head)
+            .map(|v| v.get("tool").and_then(|t| t.as_str()) == Some("cognito-reset"))
+            .unwrap_or(false)
+        || String::from_utf8_lossy(&head).contains("\"tool\": \"cognito-reset\"");
+    if ours {
+        Ok(())
+    } else {
+        Err(crate::exit::StartError::Usage(format!(
+            "--summary {} is an existing file that is not a cognito-reset summary; refusing to \
+             replace it (give a new path)",
+            escape(&path.display().to_string())
+        )))
+    }
+}
+
 /// Writes the summary of a run that could not start (exit 2 or 3), so that
 /// no earlier run's summary is read as this one's.
 pub fn write_failure(config: &Config, run: &RunLine, why: &str, code: i32) {
     let Some(path) = &config.summary else { return };
+    if check_replaceable(path).is_err() || crate::files::check_writable(path).is_err() {
+        return;
+    }
     let mut summary = Summary::start(config, run);
     summary.stopped = Some(format!("could not start: {why}"));
     summary.exit_code = Some(code);
@@ -506,13 +534,11 @@ impl Session {
         let synced = finished.write_error.is_none() && finished.report.sync().is_ok();
         // The journal is rewritten only once every outcome is on disk;
         // otherwise it keeps everything it had.
-        if synced {
-            let keep = finished.keep.iter().map(|(p, u)| (p.as_str(), u.as_str()));
-            if let Err(e) = run.journal_file.finish(keep) {
-                say(&format!(
-                    "cognito-reset: warning: cannot rewrite the journal: {e} (it keeps every intent; a resume checks them)"
-                ));
-            }
+        if synced && let Err(e) = run.journal_file.finish(&finished.keep) {
+            say(&format!(
+                "cognito-reset: warning: cannot rewrite the journal: {e} (it keeps every \
+                 intent; a resume checks them)"
+            ));
         }
         let stopped = self.stop.reason().cloned();
         let code = match &stopped {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::journal::Pending;
 use crate::progress::{Stats, escape};
 use crate::report::{Outcome, Record, ReportWriter};
 use crate::resume::Earlier;
@@ -49,7 +50,7 @@ pub struct Finished {
     /// The report, for a final sync.
     pub report: ReportWriter,
     /// Intents the journal must keep: rows without a final outcome.
-    pub keep: Vec<(String, String)>,
+    pub keep: Vec<Pending>,
     /// A report write error, if one happened (the run was stopped).
     pub write_error: Option<String>,
 }
@@ -125,7 +126,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
         failed: 0,
     };
     let mut resolved: HashSet<u64> = HashSet::new();
-    let mut keep_now: Vec<(String, String)> = Vec::new();
+    let mut keep_now: Vec<Pending> = Vec::new();
     let mut write_error = None;
     let mut unflushed = 0u64;
     while let Some(record) = rx.recv().await {
@@ -164,7 +165,11 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
             resolved.insert(record.key);
         }
         if record.uncertain {
-            keep_now.push((record.user_pool_id.clone(), record.username.clone()));
+            keep_now.push(Pending {
+                pool: record.user_pool_id.clone(),
+                user: record.username.clone(),
+                disable: record.disable_attempted,
+            });
         }
     }
     let _ = report.flush();
@@ -180,14 +185,14 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
 /// The intents to keep: earlier ones this run did not settle, and this run's
 /// own unsettled ones.
 fn keep(
-    earlier: &HashMap<u64, (String, String)>,
+    earlier: &HashMap<u64, Pending>,
     resolved: &HashSet<u64>,
-    now: Vec<(String, String)>,
-) -> Vec<(String, String)> {
-    let mut keep: Vec<(String, String)> = earlier
+    now: Vec<Pending>,
+) -> Vec<Pending> {
+    let mut keep: Vec<Pending> = earlier
         .iter()
         .filter(|(k, _)| !resolved.contains(k))
-        .map(|(_, pair)| pair.clone())
+        .map(|(_, pending)| pending.clone())
         .collect();
     keep.extend(now);
     keep.sort();
@@ -201,7 +206,11 @@ mod tests {
 
     #[test]
     fn earlier_intents_stay_unless_this_run_settled_them() {
-        let pair = |u: &str| ("eu-west-1_P".to_owned(), u.to_owned());
+        let pair = |u: &str| Pending {
+            pool: "eu-west-1_P".to_owned(),
+            user: u.to_owned(),
+            disable: false,
+        };
         let earlier = HashMap::from([(1, pair("a")), (2, pair("b"))]);
         let resolved = HashSet::from([1]);
         let keep = keep(&earlier, &resolved, vec![pair("c"), pair("b")]);

@@ -335,8 +335,14 @@ async fn a_refused_overwrite_leaves_the_running_runs_journal_alone() {
     );
     let mut first = first;
     first.kill().await.unwrap();
-    let mut resume = args.to_vec();
-    resume.extend(["--resume", "--rate", "2000"]);
+    let resume = [
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "in.txt",
+        "--yes",
+        "--quiet",
+        "--resume",
+    ];
     let out = command(&w.dir, &sim, &resume).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(sim.state().totals().users_reset_twice, 0);

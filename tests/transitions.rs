@@ -30,6 +30,7 @@ const REAL: Policy = Policy {
     disable_unreachable: false,
     resend_unchecked: false,
     max_attempts: 4,
+    classify: true,
 };
 
 /// What earlier runs left, for the rows that need it.
@@ -70,9 +71,12 @@ async fn drive(
     let key = |u: &str| row_key(DEFAULT_POOL, u, false);
     let mut earlier = Earlier::default();
     for user in before.uncertain {
-        earlier
-            .uncertain
-            .insert(key(user), (DEFAULT_POOL.into(), user.into()));
+        let pending = cognito_reset::journal::Pending {
+            pool: DEFAULT_POOL.into(),
+            user: user.into(),
+            disable: false,
+        };
+        earlier.uncertain.insert(key(user), pending);
     }
     for user in before.owes_sign_out {
         earlier

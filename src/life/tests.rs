@@ -8,6 +8,7 @@ const REAL: Policy = Policy {
     disable_unreachable: false,
     resend_unchecked: false,
     max_attempts: 3,
+    classify: true,
 };
 
 fn with(change: impl FnOnce(&mut Policy)) -> Policy {

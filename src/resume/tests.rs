@@ -178,7 +178,7 @@ fn the_latest_outcome_wins_and_owed_sign_outs_and_intents_are_found() {
         let mut uncertain: Vec<&str> = earlier
             .uncertain
             .values()
-            .map(|(_, u)| u.as_str())
+            .map(|pending| pending.user.as_str())
             .collect();
         uncertain.sort();
         assert_eq!(
