@@ -111,14 +111,13 @@ struct Ctx {
 
 /// Runs every item through the pool and the report writer.
 pub async fn execute(
-    mut items: mpsc::Receiver<Item>,
+    items: mpsc::Receiver<Item>,
     mut pipeline: Pipeline,
     writer: Writer,
 ) -> Finished {
-    let stop = pipeline.caller.stop.clone();
-    let concurrency = pipeline.concurrency.max(1);
     let (records, record_rx) = mpsc::channel(RECORD_QUEUE);
     let writer_task = tokio::spawn(write_records(record_rx, writer));
+    let concurrency = pipeline.concurrency.max(1);
     let ctx = Arc::new(Ctx {
         policy: pipeline.policy,
         caller: pipeline.caller.clone(),
@@ -127,142 +126,203 @@ pub async fn execute(
         metadata: std::mem::take(&mut pipeline.metadata),
         gone: Mutex::new(HashSet::new()),
     });
-    // Each running worker holds one permit; acquiring them all at the end
-    // waits for the last one.
-    let slots = Arc::new(Semaphore::new(concurrency));
-    loop {
-        let item = tokio::select! {
-            biased;
-            _ = stop.stopped(), if !pipeline.drain => break,
-            item = items.recv() => match item {
-                Some(item) => item,
-                None => break,
-            },
-        };
-        let Some((row, start)) = settle(item, &mut pipeline, &records).await else {
-            continue;
+    let mut d = Dispatcher {
+        stop: pipeline.caller.stop.clone(),
+        p: pipeline,
+        ctx,
+        // Each running worker holds one permit; acquiring them all at the
+        // end waits for the last one.
+        slots: Arc::new(Semaphore::new(concurrency)),
+        records,
+        seen_earlier: HashSet::new(),
+    };
+    d.run(items).await;
+    let _ = d.slots.acquire_many(concurrency as u32).await;
+    drop(d);
+    writer_task.await.expect("the report writer does not panic")
+}
+
+/// The dispatcher's state: rows in, workers out, records to the writer.
+struct Dispatcher {
+    p: Pipeline,
+    ctx: Arc<Ctx>,
+    stop: Arc<Stop>,
+    slots: Arc<Semaphore>,
+    /// Sent by the dispatcher and every worker, received by the writer;
+    /// closes when the dispatcher and the last worker drop their clones.
+    records: mpsc::Sender<Record>,
+    /// Keys of rows an earlier run left owing something that this run's
+    /// source has handed over.
+    seen_earlier: HashSet<u64>,
+}
+
+impl Dispatcher {
+    async fn run(&mut self, mut items: mpsc::Receiver<Item>) {
+        loop {
+            let item = tokio::select! {
+                biased;
+                _ = self.stop.stopped(), if !self.p.drain => break,
+                item = items.recv() => match item {
+                    Some(item) => item,
+                    None => break,
+                },
+            };
+            self.dispatch(item).await;
+        }
+        // A stream is not read further; what it already handed over is recorded.
+        items.close();
+        while let Some(item) = items.recv().await {
+            if let Some((row, start)) = self.settle(item).await {
+                let record = cancelled(&row, &start, &self.stop, &self.ctx);
+                let _ = self.records.send(record).await;
+            }
+        }
+        if !self.stop.is_stopped() {
+            for row in self.leftovers() {
+                self.dispatch(Item::Row(row)).await;
+            }
+        }
+    }
+
+    /// Settles an item, or starts a worker for it once a slot is free.
+    async fn dispatch(&mut self, item: Item) {
+        let Some((row, start)) = self.settle(item).await else {
+            return;
         };
         let permit = tokio::select! {
             biased;
-            _ = stop.stopped() => None,
-            permit = slots.clone().acquire_owned() => permit.ok(),
+            _ = self.stop.stopped() => None,
+            permit = self.slots.clone().acquire_owned() => permit.ok(),
         };
         let Some(permit) = permit else {
-            let _ = records.send(cancelled(&row, &start, &stop, &ctx)).await;
-            continue;
+            let record = cancelled(&row, &start, &self.stop, &self.ctx);
+            let _ = self.records.send(record).await;
+            return;
         };
-        let ctx = ctx.clone();
-        let records = records.clone();
+        let ctx = self.ctx.clone();
+        let records = self.records.clone();
         tokio::spawn(async move {
             let record = work(row, start, &ctx).await;
             let _ = records.send(record).await;
             drop(permit);
         });
     }
-    // A stream is not read further; what it already handed over is recorded.
-    items.close();
-    while let Some(item) = items.recv().await {
-        if let Some((row, start)) = settle(item, &mut pipeline, &records).await {
-            let _ = records.send(cancelled(&row, &start, &stop, &ctx)).await;
+
+    /// Rows an earlier run left owing something (a reset or disable in
+    /// flight, a sign-out) that this run's source did not hand over — a
+    /// filtered listing no longer lists users already reset: finished all
+    /// the same.
+    fn leftovers(&self) -> Vec<Row> {
+        let e = &self.p.earlier;
+        let pending = e.uncertain.iter().map(|(k, p)| (k, &p.pool, &p.user));
+        let owed = e.owed.iter().map(|(k, (pool, user))| (k, pool, user));
+        let mut rows: Vec<Row> = pending
+            .chain(owed)
+            .filter(|(k, _, _)| !self.seen_earlier.contains(k))
+            .map(|(_, pool, user)| Row {
+                line: 0,
+                username: user.clone(),
+                pool: pool.clone(),
+                metadata: Vec::new(),
+                known: None,
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.pool, &a.username).cmp(&(&b.pool, &b.username)));
+        rows.dedup_by(|a, b| a.pool == b.pool && a.username == b.username);
+        rows
+    }
+
+    /// Records what needs no call; returns the rows that do, with what is
+    /// known of them before their first call.
+    async fn settle(&mut self, item: Item) -> Option<(Row, Start)> {
+        let row = match item {
+            Item::Invalid(i) => {
+                let record = Record::local(
+                    i.line,
+                    &i.username,
+                    &i.pool,
+                    Outcome::Invalid,
+                    i.code,
+                    &i.message,
+                );
+                let _ = self.records.send(record).await;
+                return None;
+            }
+            Item::Row(row) => row,
+        };
+        let key = row_key(&row.pool, &row.username, self.p.pools.folds_case(&row.pool));
+        if self.p.earlier.uncertain.contains_key(&key) || self.p.earlier.owed.contains_key(&key) {
+            self.seen_earlier.insert(key);
+        }
+        match self.needs_no_call(&row, key) {
+            Some(record) => {
+                let _ = self.records.send(record).await;
+                None
+            }
+            None => {
+                let start = self.start_of(&row, key);
+                Some((row, start))
+            }
         }
     }
-    let _ = slots.acquire_many(concurrency as u32).await;
-    drop(ctx);
-    drop(records);
-    writer_task.await.expect("the report writer does not panic")
-}
 
-/// Records what needs no call; returns the rows that do, with what is known
-/// of them before their first call.
-async fn settle(
-    item: Item,
-    p: &mut Pipeline,
-    records: &mpsc::Sender<Record>,
-) -> Option<(Row, Start)> {
-    let row = match item {
-        Item::Invalid(i) => {
-            let record = Record::local(
-                i.line,
-                &i.username,
-                &i.pool,
-                Outcome::Invalid,
-                i.code,
-                &i.message,
-            );
-            let _ = records.send(record).await;
-            return None;
+    /// The record of a row that needs no call: excluded, a predicted
+    /// refusal, a duplicate, or done by an earlier run.
+    fn needs_no_call(&mut self, row: &Row, key: u64) -> Option<Record> {
+        let p = &mut self.p;
+        let local = |outcome, code: &str, message: &str| {
+            let mut record =
+                Record::local(row.line, &row.username, &row.pool, outcome, code, message);
+            record.key = key;
+            record
+        };
+        let exclude_fold = p.pools.excludes_ignoring_case(&row.pool);
+        if p.exclusions
+            .contains(&row.pool, &row.username, exclude_fold)
+        {
+            return Some(local(
+                Outcome::Excluded,
+                "",
+                "listed in --exclude; no call made",
+            ));
         }
-        Item::Row(row) => row,
-    };
-    let fold = p.pools.folds_case(&row.pool);
-    let key = row_key(&row.pool, &row.username, fold);
-    let folded = if fold {
-        key
-    } else {
-        row_key(&row.pool, &row.username, true)
-    };
-    let mut earlier = None;
-    let exclude_fold = p.pools.excludes_ignoring_case(&row.pool);
-    let refused = p
-        .policy
-        .dry_run
-        .then(|| p.pools.refuses_resets(&row.pool))
-        .flatten();
-    let (outcome, message) = if p
-        .exclusions
-        .contains(&row.pool, &row.username, exclude_fold)
-    {
-        (
-            Outcome::Excluded,
-            "listed in --exclude; no call made".to_owned(),
-        )
-    } else if let Some(why) = refused {
-        let mut record = Record::local(
-            row.line,
-            &row.username,
-            &row.pool,
-            Outcome::WouldFail,
-            "NotAuthorizedException",
-            &why,
-        );
-        record.key = key;
-        let _ = records.send(record).await;
-        return None;
-    } else if p.earlier.done.get(key).is_some_and(Done::is_excluded) {
-        let why = "excluded by an earlier run of this report; no call made";
-        (Outcome::Excluded, why.to_owned())
-    } else if let Some(line) = p.duplicates.earlier(row.line, folded, key) {
-        (
-            Outcome::Duplicate,
-            format!("same user as line {line}; no call made"),
-        )
-    } else {
-        let done = p.earlier.done.get(key).filter(|d| d.is_done());
-        match done {
-            Some(d) if !d.owes_sign_out() => {
-                earlier = Some(d);
-                (
-                    Outcome::Skipped,
-                    format!("{} by an earlier run of this report", d.outcome().as_str()),
-                )
-            }
-            _ => {
-                let start = Start {
-                    uncertain: done.is_none()
-                        && (p.earlier.check_all || p.earlier.uncertain.contains_key(&key)),
-                    known: row.known.clone(),
-                    owes_sign_out: done.map(|d| d.earlier()),
-                    disable_intent: p.earlier.uncertain.get(&key).is_some_and(|i| i.disable),
-                };
-                return Some((row, start));
-            }
+        let done = p.earlier.done.get(key);
+        if done.is_some_and(Done::is_excluded) {
+            let why = "excluded by an earlier run of this report; no call made";
+            return Some(local(Outcome::Excluded, "", why));
         }
-    };
-    let mut record = Record::local(row.line, &row.username, &row.pool, outcome, "", &message);
-    record.key = key;
-    record.earlier = earlier;
-    let _ = records.send(record).await;
-    None
+        if p.policy.dry_run
+            && let Some(why) = p.pools.refuses_resets(&row.pool)
+        {
+            return Some(local(Outcome::WouldFail, "NotAuthorizedException", &why));
+        }
+        let folded = row_key(&row.pool, &row.username, true);
+        if let Some(line) = p.duplicates.earlier(row.line, folded, key) {
+            return Some(local(
+                Outcome::Duplicate,
+                "",
+                &format!("same user as line {line}; no call made"),
+            ));
+        }
+        let d = done.filter(|d| d.is_done() && !d.owes_sign_out())?;
+        let message = format!("{} by an earlier run of this report", d.outcome().as_str());
+        let mut record = local(Outcome::Skipped, "", &message);
+        record.earlier = Some(d);
+        Some(record)
+    }
+
+    /// What is known of a row before its first call.
+    fn start_of(&self, row: &Row, key: u64) -> Start {
+        let e = &self.p.earlier;
+        let done = e.done.get(key).filter(|d| d.is_done());
+        let pending = e.uncertain.get(&key);
+        Start {
+            uncertain: done.is_none() && (e.check_all || pending.is_some()),
+            known: row.known.clone(),
+            owes_sign_out: done.map(|d| d.earlier()),
+            disable_intent: pending.is_some_and(|i| i.disable),
+        }
+    }
 }
 
 /// A row that the run stopped before any call.

@@ -131,6 +131,10 @@ pub struct Earlier {
     /// Users whose reset (or disable) may have been sent without its outcome
     /// recorded: checked before any call. Key → the journal's record.
     pub uncertain: HashMap<u64, Pending>,
+    /// Users reset (or disabled) whose sign-out failed: key → (pool,
+    /// username), so that a resume finishes them even when its source no
+    /// longer lists them.
+    pub owed: HashMap<u64, (String, String)>,
     /// Every row not done is checked first (`--check-all`).
     pub check_all: bool,
     /// Records read.
@@ -431,7 +435,17 @@ fn other_mode(outcome: Outcome, dry_run: bool) -> bool {
 }
 
 /// Notes one report row: the latest row for a user says what is true now.
-fn note(done: &mut KeyMap<Done>, seen: &Seen, outcome: Outcome, key: u64) {
+fn note(earlier: &mut Earlier, seen: &Seen, outcome: Outcome, key: u64) {
+    let owes =
+        matches!(outcome, Outcome::Reset | Outcome::Disabled) && seen.signed_out == Some(false);
+    if owes {
+        earlier
+            .owed
+            .insert(key, (seen.pool.clone(), seen.username.clone()));
+    } else if !matches!(outcome, Outcome::Skipped | Outcome::Duplicate) {
+        earlier.owed.remove(&key);
+    }
+    let done = &mut earlier.done;
     match outcome {
         Outcome::Reset | Outcome::Disabled => {
             done.insert(key, Done::new(outcome, &seen.code, seen.signed_out))
@@ -469,12 +483,7 @@ fn read_rows(
         earlier.records += 1;
         let Some(outcome) = seen.outcome else { return };
         wrong_mode |= other_mode(outcome, dry_run);
-        note(
-            &mut earlier.done,
-            &seen,
-            outcome,
-            key(&seen.pool, &seen.username),
-        );
+        note(earlier, &seen, outcome, key(&seen.pool, &seen.username));
     });
     if wrong_mode {
         return Err(StartError::Refused(format!(
