@@ -317,9 +317,27 @@ fn verbosity_of(args: &RunArgs) -> Verbosity {
     }
 }
 
+/// Simulator knobs only act with `--simulate`: given without it, they would
+/// test nothing and say nothing.
+fn check_knobs(args: &RunArgs) -> Result<(), StartError> {
+    if args.simulate {
+        return Ok(());
+    }
+    let defaults = <crate::cli::Cli as clap::Parser>::try_parse_from(["cognito-reset", "-"])
+        .map(|cli| format!("{:?}", cli.run.sim))
+        .unwrap_or_default();
+    if format!("{:?}", args.sim) != defaults {
+        return Err(usage(
+            "the --sim-* options configure the built-in simulator and need --simulate",
+        ));
+    }
+    Ok(())
+}
+
 impl Config {
     /// Checks the flags.
     pub fn from_args(args: &RunArgs) -> Result<Config, StartError> {
+        check_knobs(args)?;
         let simulate = if args.simulate {
             Some(simulator::Config::from_knobs(&args.sim).map_err(usage)?)
         } else {

@@ -23,9 +23,8 @@ pub fn row_key(pool: &str, username: &str, fold: bool) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     pool.hash(&mut hasher);
     if fold {
-        for c in username.chars().flat_map(char::to_lowercase) {
-            c.hash(&mut hasher);
-        }
+        // Whole-string lower-casing, as Cognito's does (a final sigma too).
+        username.to_lowercase().hash(&mut hasher);
     } else {
         username.hash(&mut hasher);
     }

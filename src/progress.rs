@@ -28,10 +28,23 @@ pub const LOG_EVERY: Duration = Duration::from_secs(10);
 /// The bar, while one is shown: lines are printed above it.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
-/// Escapes control characters (and nothing else), so that text from an input
-/// prints as data: `\n` becomes `\\n`, ESC becomes `\\u{1b}`.
+/// Whether a character could change how the terminal shows text: control
+/// characters, and the invisible format characters (bidirectional
+/// overrides, zero-width characters) that can make text read as something
+/// it is not.
+fn disguises(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00ad}' | '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Escapes control and invisible format characters (and nothing else), so
+/// that text from an input prints as data: `\n` becomes `\\n`, ESC becomes
+/// `\\u{1b}`, a right-to-left override `\\u{202e}`.
 pub fn escape(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(disguises) {
         return text.to_owned();
     }
     text.chars()
@@ -39,7 +52,7 @@ pub fn escape(text: &str) -> String {
             '\n' => "\\n".to_owned(),
             '\r' => "\\r".to_owned(),
             '\t' => "\\t".to_owned(),
-            c if c.is_control() => c.escape_unicode().to_string(),
+            c if disguises(c) => c.escape_unicode().to_string(),
             c => c.to_string(),
         })
         .collect()
@@ -297,6 +310,7 @@ mod tests {
         assert_eq!(escape("a\u{1b}[31mb"), "a\\u{1b}[31mb");
         assert_eq!(escape("x\ny\r\t"), "x\\ny\\r\\t");
         assert_eq!(escape("Zoë"), "Zoë");
+        assert_eq!(escape("a\u{202e}b"), "a\\u{202e}b");
     }
 
     #[test]

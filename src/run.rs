@@ -6,7 +6,7 @@
 //! read-only: no call that changes anything is sent before the operator said
 //! yes, and a run that cannot start leaves no report or journal behind.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Cli, Command, RunArgs, SimulatorArgs};
 use crate::config::{Config, Source, Verbosity};
 use crate::exit::{EXIT_OK, EXIT_ROW_FAILURES, StartError};
-use crate::input::{Item, ItemReader};
+use crate::input::Item;
 use crate::journal::RunLine;
 use crate::progress::{self, Display, Show, say};
 use crate::session::Session;
@@ -180,7 +180,7 @@ fn show_of(session: &session::Session) -> Show {
 /// Reads items on a thread of its own (file and stdin reads block) into the
 /// bounded queue; the thread ends at the end of the input or when the queue's
 /// receiver is gone (the run stopped reading a stream).
-pub fn feed_thread<R: BufRead + Send + 'static>(reader: ItemReader<R>, tx: mpsc::Sender<Item>) {
+pub fn feed_thread(reader: impl Iterator<Item = Item> + Send + 'static, tx: mpsc::Sender<Item>) {
     let _ = std::thread::Builder::new()
         .name("reader".into())
         .spawn(move || {

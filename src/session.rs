@@ -30,8 +30,19 @@ use crate::shutdown::Stop;
 use crate::simulator::Simulator;
 use crate::writer::Writer;
 
-/// A stream's reader, its header already read.
-type StreamReader = ItemReader<Box<dyn BufRead + Send>>;
+/// A stream's reader, its header and first row already read.
+pub struct StreamReader {
+    first: Option<Item>,
+    rest: ItemReader<Box<dyn BufRead + Send>>,
+}
+
+impl Iterator for StreamReader {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        self.first.take().or_else(|| self.rest.next())
+    }
+}
 
 /// Everything a run knows between its phases.
 pub struct Session {
@@ -190,6 +201,35 @@ async fn connect(config: &Config, sim: Option<&Simulator>) -> Result<Aws, StartE
     .await
 }
 
+/// The message for an input that holds no row: a failed export must not
+/// look like a run that reset everyone.
+fn no_rows(name: &str) -> StartError {
+    StartError::Usage(format!(
+        "{} holds no rows (a CSV input needs its header line and at least one row); nothing to do",
+        escape(name)
+    ))
+}
+
+/// Opens a stream (standard input, a FIFO) and reads its header and first
+/// row, on a thread of its own: the header tells its columns, the first row
+/// that it is not empty.
+async fn open_stream(
+    stop: &Stop,
+    name: String,
+    options: crate::input::ReadOptions,
+    open: impl FnOnce() -> Result<Box<dyn BufRead + Send>, StartError> + Send + 'static,
+) -> Result<StreamReader, StartError> {
+    blocking(stop, move || {
+        let mut reader = ItemReader::new(open()?, &options, &name)?;
+        let first = reader.next().ok_or_else(|| no_rows(&name))?;
+        Ok(StreamReader {
+            first: Some(first),
+            rest: reader,
+        })
+    })
+    .await
+}
+
 /// Surveys a file; opens a stream and reads its header.
 async fn read_input(
     config: &Config,
@@ -199,30 +239,34 @@ async fn read_input(
     match &config.source {
         Source::File(path) if !is_stream(path) => {
             let path = path.clone();
-            let survey = blocking(stop, move || crate::input::survey(&path, &options)).await?;
+            let survey = blocking(stop, move || {
+                let survey = crate::input::survey(&path, &options)?;
+                if survey.rows == 0 {
+                    return Err(no_rows(&path));
+                }
+                Ok(survey)
+            })
+            .await?;
             Ok((Some(survey), None))
         }
         Source::File(path) => {
+            let name = path.clone();
             let path = path.clone();
-            let reader = blocking(stop, move || {
+            let open = move || -> Result<Box<dyn BufRead + Send>, StartError> {
                 let file = File::open(&path).map_err(|e| StartError::io(escape(&path), e))?;
-                let buffered: Box<dyn BufRead + Send> =
-                    Box::new(std::io::BufReader::with_capacity(64 * 1024, file));
-                ItemReader::new(buffered, &options, &path)
-            })
-            .await?;
-            Ok((None, Some(reader)))
+                Ok(Box::new(std::io::BufReader::with_capacity(64 * 1024, file)))
+            };
+            Ok((None, Some(open_stream(stop, name, options, open).await?)))
         }
         Source::Stdin => {
-            let reader = blocking(stop, move || {
-                let stdin: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::with_capacity(
+            let open = || -> Result<Box<dyn BufRead + Send>, StartError> {
+                Ok(Box::new(std::io::BufReader::with_capacity(
                     64 * 1024,
                     std::io::stdin(),
-                ));
-                ItemReader::new(stdin, &options, "standard input")
-            })
-            .await?;
-            Ok((None, Some(reader)))
+                )))
+            };
+            let name = "standard input".to_owned();
+            Ok((None, Some(open_stream(stop, name, options, open).await?)))
         }
         Source::Pool { .. } | Source::Group { .. } => Ok((None, None)),
     }

@@ -309,7 +309,7 @@ async fn the_resume_hint_of_a_standard_input_run_names_the_report() {
         .find(|l| l.starts_with("to resume:"))
         .expect("a hint");
     assert!(
-        hint.contains("--report cognito-reset-") && hint.contains("--resume"),
+        hint.contains("--report=cognito-reset-") && hint.contains("--resume"),
         "{hint}"
     );
 }

@@ -472,17 +472,32 @@ async fn the_resume_hint_works_after_a_double_dash() {
     let sim = simulator(|c| {
         let mut broken = seed("broken");
         broken.fail = Some("InternalErrorException".into());
-        broken.fail_times = Some(2);
+        broken.fail_times = Some(1);
         c.users = vec![broken];
     })
     .await;
     w.write("-list.txt", "broken\n");
-    let out = run(
-        &w.dir,
-        &sim,
-        &["--yes", "--max-attempts", "1", "--", "-list.txt"],
-    )
-    .await;
+    let url = sim.url();
+    let args = [
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "--endpoint-url",
+        &url,
+        "--yes",
+        "--max-attempts",
+        "1",
+        "--",
+        "-list.txt",
+    ];
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.current_dir(&w.dir)
+        .args(args)
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let out = cmd.output().await.unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     let hint = err

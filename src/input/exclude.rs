@@ -19,7 +19,7 @@ pub struct Exclusions {
 }
 
 fn fold(username: &str) -> String {
-    username.chars().flat_map(char::to_lowercase).collect()
+    username.to_lowercase()
 }
 
 impl Exclusions {
