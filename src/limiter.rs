@@ -38,9 +38,19 @@ pub const AUTO_RATE_SHARE: f64 = 0.8;
 const GENTLE_CUT: f64 = 0.9;
 /// Rate kept after a throttle that came before any success at the cut rate.
 const DEEP_CUT: f64 = 0.7;
-/// Fraction of the ceiling regained per second without throttles (at least
-/// one call per second per second).
-const CLIMB_SHARE_PER_SEC: f64 = 0.01;
+/// Share of the current rate regained per second while well below the rate
+/// at which the last throttle came: quick recovery from a cut.
+const FAST_CLIMB_PER_SEC: f64 = 0.05;
+/// Share of the current rate regained per second near that rate: the real
+/// quota is close, so it is probed slowly, with few throttles.
+const PROBE_CLIMB_PER_SEC: f64 = 0.005;
+/// Least climb, calls per second per second, so that a low rate still moves.
+const MIN_CLIMB_PER_SEC: f64 = 0.005;
+/// Above this share of the rate at the last throttle, the climb probes.
+const PROBE_ZONE: f64 = 0.95;
+/// A throttle this old says nothing more of the quota: the climb is fast
+/// again, up to the ceiling.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
 
 /// A category of Cognito operations with a request-rate quota of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -141,6 +151,8 @@ struct Adaptive {
     /// Cuts so far: a slot reserved before a cut is void and is reserved again
     /// at the new rate.
     cuts: u64,
+    /// The rate when the last throttle came: where the real quota probably is.
+    throttled_at: f64,
 }
 
 /// The pace for one region.
@@ -176,6 +188,7 @@ impl Limiter {
                 last_climb: now,
                 success_since_cut: true,
                 cuts: 0,
+                throttled_at: ceiling_rate,
             }),
         }
     }
@@ -187,11 +200,29 @@ impl Limiter {
         a.rate
     }
 
+    /// Climbs back toward the ceiling: quickly up to just under the rate at
+    /// which the last throttle came, then slowly, probing for the quota.
     fn climb(&self, a: &mut Adaptive, now: Instant) {
-        if a.rate < self.ceiling_rate {
-            let step = (self.ceiling_rate * CLIMB_SHARE_PER_SEC).max(1.0);
-            let secs = now.saturating_duration_since(a.last_climb).as_secs_f64();
-            a.rate = (a.rate + step * secs).min(self.ceiling_rate);
+        if a.last_cut
+            .is_some_and(|cut| now.saturating_duration_since(cut) > FORGET_AFTER)
+        {
+            a.throttled_at = self.ceiling_rate;
+        }
+        let mut secs = now.saturating_duration_since(a.last_climb).as_secs_f64();
+        let zone = PROBE_ZONE * a.throttled_at;
+        while a.rate < self.ceiling_rate && secs > 0.0 {
+            let (share, limit) = if a.rate < zone {
+                (FAST_CLIMB_PER_SEC, zone.min(self.ceiling_rate))
+            } else {
+                (PROBE_CLIMB_PER_SEC, self.ceiling_rate)
+            };
+            let step = (a.rate * share).max(MIN_CLIMB_PER_SEC);
+            let used = ((limit - a.rate) / step).min(secs);
+            a.rate = (a.rate + step * used).min(limit);
+            secs -= used;
+            if used <= 0.0 {
+                break;
+            }
         }
         a.last_climb = now;
     }
@@ -254,6 +285,7 @@ impl Limiter {
             DEEP_CUT
         };
         let floor = self.ceiling_rate.min(1.0);
+        a.throttled_at = a.rate;
         a.rate = (a.rate * keep).max(floor);
         a.last_cut = Some(now);
         a.success_since_cut = false;
@@ -348,11 +380,50 @@ mod tests {
         let sent = limiter.acquire().await;
         limiter.throttled(sent);
         assert!((limiter.current_rate() - 63.0).abs() < 0.5);
-        // One call per second per second back up to the ceiling.
-        tokio::time::advance(Duration::from_secs(10)).await;
-        assert!((limiter.current_rate() - 73.0).abs() < 0.5);
-        tokio::time::advance(Duration::from_secs(100)).await;
+        // Quickly back to just under the rate of the last throttle (90)…
+        tokio::time::advance(Duration::from_secs(8)).await;
+        let r = limiter.current_rate();
+        assert!((r - 85.5).abs() < 1.0, "{r}");
+        // …then probing slowly: about half a percent a second.
+        tokio::time::advance(Duration::from_secs(4)).await;
+        let r = limiter.current_rate();
+        assert!(r > 86.0 && r < 88.0, "{r}");
+        // A throttle long past says nothing more: back to the ceiling.
+        tokio::time::advance(Duration::from_secs(120)).await;
         assert_eq!(limiter.current_rate(), 100.0);
+    }
+
+    /// Regression: against a quota well below the ceiling the rate climbed
+    /// back by a fixed call per second every second, so at a 5/s quota one
+    /// call in four or five was throttled to the end of the run.
+    #[tokio::test(start_paused = true)]
+    async fn against_a_low_quota_few_calls_are_throttled() {
+        let limiter = Limiter::new(Rate::PerSecond(25.0));
+        let quota = 5.0;
+        let (mut calls, mut throttled) = (0u32, 0u32);
+        // A token bucket of one second's worth, as Cognito enforces.
+        let (mut tokens, mut last) = (quota, Instant::now());
+        while calls < 2000 {
+            // A call at the rate in force (the gate's pacing, without the
+            // ceiling's real-time clock).
+            let rate = limiter.current_rate();
+            tokio::time::advance(Duration::from_secs_f64(1.0 / rate)).await;
+            let now = Instant::now();
+            tokens = (tokens + now.duration_since(last).as_secs_f64() * quota).min(quota);
+            last = now;
+            calls += 1;
+            if tokens >= 1.0 {
+                tokens -= 1.0;
+                limiter.succeeded(now);
+            } else {
+                throttled += 1;
+                limiter.throttled(now);
+            }
+        }
+        let share = f64::from(throttled) / f64::from(calls);
+        assert!(share < 0.05, "{throttled} of {calls} throttled");
+        let rate = limiter.current_rate();
+        assert!(rate > 4.0 && rate < 5.5, "settled at {rate}/s");
     }
 
     #[tokio::test(start_paused = true)]
