@@ -25,6 +25,8 @@ pub const MAX_ATTEMPTS: u32 = 100;
 pub const MAX_CALL_TIMEOUT: f64 = 3600.0;
 /// Any rate at most, calls per second: far above any Cognito quota.
 pub const MAX_RATE: f64 = 1_000_000.0;
+/// Any rate at least, calls per second: one call every 100 s.
+pub const MIN_RATE: f64 = 0.01;
 
 /// Where rows come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,9 +134,9 @@ pub fn parse_rate(flag: &str, text: &str, auto: bool) -> Result<RateSpec, StartE
         "auto" if auto => Ok(RateSpec::Auto),
         "unlimited" => Ok(RateSpec::Fixed(Rate::Unlimited)),
         _ => match text.trim().parse::<f64>() {
-            Ok(r) if r > 0.0 && r <= MAX_RATE => Ok(RateSpec::Fixed(Rate::PerSecond(r))),
+            Ok(r) if (MIN_RATE..=MAX_RATE).contains(&r) => Ok(RateSpec::Fixed(Rate::PerSecond(r))),
             _ => Err(usage(format!(
-                "{flag} {}: expected a number of calls per second above 0 and at most {MAX_RATE}, \
+                "{flag} {}: expected a number of calls per second from {MIN_RATE} to {MAX_RATE}, \
                  or \"unlimited\"{}",
                 crate::progress::escape(text),
                 if auto { " or \"auto\"" } else { "" }
@@ -432,6 +434,7 @@ mod tests {
         assert!(config(&["x.csv", "--rate", "fast"]).is_err());
         assert!(config(&["x.csv", "--rate", "NaN"]).is_err());
         assert!(config(&["x.csv", "--rate", "1e300"]).is_err());
+        assert!(config(&["x.csv", "--rate", "1e-300"]).is_err());
         assert!(config(&["x.csv", "--check-rate", "auto"]).is_err());
         assert!(config(&["x.csv", "--sign-out-rate", "-3"]).is_err());
         assert!(config(&["x.csv", "--call-timeout", "1e300"]).is_err());

@@ -340,7 +340,6 @@ impl Life {
             {
                 Some(format!("not reset: {code}"))
             }
-            Outcome::Cancelled => Some("not attempted: the run stopped".to_owned()),
             _ => None,
         }
     }

@@ -74,7 +74,7 @@ pub fn duration(seconds: f64) -> String {
 fn input_line(s: &Session) -> String {
     match (&s.config.source, &s.survey) {
         (Source::File(path), Some(v)) => format!(
-            "input: {}: {} rows, {} valid ({} distinct users), {} invalid; sha256 {}",
+            "input: {}: {} rows, {} valid ({} distinct users, case aside), {} invalid; sha256 {}",
             escape(path),
             v.rows,
             v.valid,

@@ -103,8 +103,9 @@ impl Pools for PoolMap {
 pub struct Ask<'a> {
     /// The pools the run names.
     pub pools: &'a [String],
-    /// Rows that will be called, when known (for the email warning).
-    pub rows: Option<u64>,
+    /// Distinct users of each pool that the run may reset, when known (for
+    /// the email warning).
+    pub rows: Option<BTreeMap<String, u64>>,
     /// A dry run.
     pub dry_run: bool,
     /// The endpoint, for messages.
@@ -203,7 +204,9 @@ fn judge(facts: &mut PoolFacts, info: PoolInfo, ask: &Ask<'_>) -> Result<(), Sta
     if default_sender {
         let count = ask
             .rows
-            .map_or("an unknown number of".into(), |n| n.to_string());
+            .as_ref()
+            .and_then(|r| r.get(&facts.id))
+            .map_or("an unknown number of".into(), |n| format!("up to {n}"));
         facts.notes.push(format!(
             "WARNING: email goes through Cognito's default sender, which delivers at most \
              {COGNITO_DEFAULT_EMAIL_PER_DAY} emails a day per account; this run may send {count} \

@@ -181,6 +181,11 @@ impl Stats {
         Stats::get(&self.calls[category.index()])
     }
 
+    /// Calls sent so far in every category, in [`Category::ALL`]'s order.
+    pub fn snapshot(&self) -> [u64; 5] {
+        Category::ALL.map(|c| self.calls(c))
+    }
+
     /// Calls throttled in `category`.
     pub fn throttles(&self, category: Category) -> u64 {
         Stats::get(&self.throttled[category.index()])

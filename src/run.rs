@@ -43,6 +43,16 @@ async fn serve_simulator(args: Box<SimulatorArgs>, stop: Arc<Stop>) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(&StartError::Usage(e)),
     };
+    // The simulator answers anyone without credentials: loopback only.
+    let loopback = std::net::ToSocketAddrs::to_socket_addrs(args.listen.as_str())
+        .map(|mut addrs| addrs.all(|a| a.ip().is_loopback()))
+        .unwrap_or(false);
+    if !loopback {
+        return fail(&StartError::Usage(format!(
+            "--listen {}: the simulator listens on a loopback address only (127.0.0.1, ::1, localhost)",
+            progress::escape(&args.listen)
+        )));
+    }
     let sim = match Simulator::start(&args.listen, config).await {
         Ok(sim) => sim,
         Err(e) => return fail(&StartError::io(&args.listen, e)),
@@ -137,6 +147,8 @@ pub struct Executed {
     pub finished: pool::FinishedRun,
     /// Wall time of the execute phase.
     pub elapsed: std::time::Duration,
+    /// Calls per category made before it (the preflight's).
+    pub calls_before: [u64; 5],
 }
 
 /// The execute phase: rows in, workers, report out; progress on the terminal.
@@ -146,6 +158,7 @@ async fn execute(session: &mut session::Session, outputs: session::Outputs) -> E
     let progress_done = CancellationToken::new();
     let progress_task = tokio::spawn(progress::show(show_of(session), progress_done.clone()));
     let started = std::time::Instant::now();
+    let calls_before = session.stats.snapshot();
     let pipeline = session.pipeline(outputs.journal);
     let finished = pool::execute(items_rx, pipeline, outputs.writer).await;
     let elapsed = started.elapsed();
@@ -158,6 +171,7 @@ async fn execute(session: &mut session::Session, outputs: session::Outputs) -> E
             summary_file: outputs.summary_file,
         },
         elapsed,
+        calls_before,
     }
 }
 

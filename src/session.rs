@@ -356,7 +356,7 @@ impl Session {
         let mut map = PoolMap::new(self.aws.clone(), self.config.region.clone());
         let ask = Ask {
             pools: &self.pool_ids,
-            rows: self.survey.as_ref().map(|s| s.valid),
+            rows: self.survey.as_ref().map(Survey::distinct_by_pool),
             dry_run: self.config.policy.dry_run,
             endpoint: &self.endpoint,
         };

@@ -47,7 +47,14 @@ pub struct Tally {
 }
 
 /// Codes of failures that a later resume may get past.
-const PASSING: [&str; 8] = [
+const PASSING: [&str; 15] = [
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "ExpiredTokenException",
+    "InvalidSignatureException",
+    "CredentialsError",
+    "JournalError",
+    "ReportError",
     "TooManyRequestsException",
     "LimitExceededException",
     "InternalErrorException",
@@ -139,8 +146,9 @@ impl Tally {
             || self.sign_outs_failed() > 0
     }
 
-    /// The counts as the operator reads them.
-    pub fn render(&self, out: &mut String) {
+    /// The counts as the operator reads them; `dry_run` words what would
+    /// happen as such.
+    pub fn render(&self, out: &mut String, dry_run: bool) {
         let outcomes: Vec<String> = self
             .outcomes
             .iter()
@@ -177,7 +185,12 @@ impl Tally {
             ));
         }
         for (reason, n) in &self.kept_password {
-            out.push_str(&format!("  LEFT WITH A WORKING PASSWORD: {n} ({reason})\n"));
+            let kept = if dry_run {
+                "WOULD BE LEFT WITH A WORKING PASSWORD"
+            } else {
+                "LEFT WITH A WORKING PASSWORD"
+            };
+            out.push_str(&format!("  {kept}: {n} ({reason})\n"));
         }
     }
 }
@@ -447,6 +460,18 @@ pub fn resume_command(report: &str) -> String {
         .join(" ")
 }
 
+/// How a run ended, for its summary.
+struct Ended {
+    counts: Tally,
+    whole: Tally,
+    /// Wall time of the execute phase.
+    execute_secs: f64,
+    /// Calls per category made before it.
+    calls_before: [u64; 5],
+    stopped: Option<StopReason>,
+    code: i32,
+}
+
 impl Session {
     fn input_record(&self) -> InputRecord {
         let (source, path) = match &self.config.source {
@@ -482,7 +507,9 @@ impl Session {
             .collect()
     }
 
-    fn calls_record(&self, secs: f64) -> BTreeMap<String, CallsRecord> {
+    /// Calls per category: all of them, and the rate achieved while the rows
+    /// ran (`before`: the preflight's calls, made before that).
+    fn calls_record(&self, secs: f64, before: [u64; 5]) -> BTreeMap<String, CallsRecord> {
         let region = self
             .pools()
             .regions()
@@ -501,7 +528,8 @@ impl Session {
                     calls: self.stats.calls(c),
                     throttled: self.stats.throttles(c),
                     rate_per_second: rate,
-                    achieved_per_second: self.stats.calls(c) as f64 / secs.max(1e-9),
+                    achieved_per_second: (self.stats.calls(c) - before[c.index()]) as f64
+                        / secs.max(1e-9),
                 };
                 (c.name().to_owned(), record)
             })
@@ -509,14 +537,7 @@ impl Session {
     }
 
     /// Builds the audit record.
-    fn summary(
-        &self,
-        counts: Tally,
-        whole: Tally,
-        elapsed: f64,
-        stopped: Option<&StopReason>,
-        code: i32,
-    ) -> Summary {
+    fn summary(&self, ended: Ended) -> Summary {
         let mut summary = Summary::start(&self.config, &self.run);
         summary.runs = self.earlier_runs.clone();
         summary.runs.push(self.run.clone());
@@ -527,12 +548,12 @@ impl Session {
             Ok(id) => serde_json::to_value(id).unwrap_or_default(),
             Err(why) => serde_json::json!({ "error": why }),
         };
-        summary.counts = counts;
-        summary.whole_report = (!self.earlier_runs.is_empty()).then_some(whole);
-        summary.calls = self.calls_record(elapsed);
-        summary.elapsed_seconds = elapsed;
-        summary.stopped = stopped.map(ToString::to_string);
-        summary.exit_code = Some(code);
+        summary.counts = ended.counts;
+        summary.whole_report = (!self.earlier_runs.is_empty()).then_some(ended.whole);
+        summary.calls = self.calls_record(ended.execute_secs, ended.calls_before);
+        summary.elapsed_seconds = self.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
+        summary.stopped = ended.stopped.map(|r| r.to_string());
+        summary.exit_code = Some(ended.code);
         summary
     }
 
@@ -555,6 +576,7 @@ impl Session {
         let Executed {
             finished: run,
             elapsed,
+            calls_before,
         } = executed;
         let mut finished = run.finished;
         let synced = finished.write_error.is_none() && finished.report.sync().is_ok();
@@ -572,13 +594,14 @@ impl Session {
             None => finished_code(finished.tally.any_failure()),
         };
         let secs = elapsed.as_secs_f64();
-        let summary = self.summary(
-            finished.tally.clone(),
-            finished.whole.clone(),
-            secs,
-            stopped.as_ref(),
+        let summary = self.summary(Ended {
+            counts: finished.tally.clone(),
+            whole: finished.whole.clone(),
+            execute_secs: secs,
+            calls_before,
+            stopped: stopped.clone(),
             code,
-        );
+        });
         say_unless_quiet(&self.config, &self.render(&summary));
         if let Some(reason) = &stopped
             && !matches!(reason, StopReason::Signal(_))
@@ -629,14 +652,15 @@ impl Session {
             s.elapsed_seconds,
             s.exit_code.unwrap_or_default()
         );
-        s.counts.render(&mut out);
+        let dry_run = s.mode == "dry_run";
+        s.counts.render(&mut out, dry_run);
         if let Some(whole) = &s.whole_report {
             out.push_str(&format!(
                 "  the whole report after {} runs:\n",
                 s.runs.len()
             ));
             let mut text = String::new();
-            whole.render(&mut text);
+            whole.render(&mut text, dry_run);
             for line in text.lines() {
                 out.push_str(&format!("  {line}\n"));
             }
@@ -714,7 +738,7 @@ mod tests {
         t.add(&f);
         assert_eq!(t.kept(), 1);
         let mut text = String::new();
-        t.render(&mut text);
+        t.render(&mut text, false);
         assert!(text.contains("LEFT WITH A WORKING PASSWORD: 1"), "{text}");
         assert!(text.contains("signed out 1 · sign-outs failed 1"), "{text}");
     }

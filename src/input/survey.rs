@@ -34,6 +34,18 @@ pub struct Survey {
     pub distinct: u64,
 }
 
+impl Survey {
+    /// Distinct users per pool, estimated: each pool's valid rows, less its
+    /// share of the repeats.
+    pub fn distinct_by_pool(&self) -> BTreeMap<String, u64> {
+        let share = self.distinct as f64 / self.valid.max(1) as f64;
+        self.pools
+            .iter()
+            .map(|(pool, rows)| (pool.clone(), (*rows as f64 * share).round() as u64))
+            .collect()
+    }
+}
+
 /// Whether `path` must be read as a stream (anything but a regular file).
 pub fn is_stream(path: &str) -> bool {
     std::fs::metadata(path).map_or(true, |m| !m.is_file())

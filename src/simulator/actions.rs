@@ -31,7 +31,8 @@ pub(crate) fn apply(state: &State, inner: &mut Inner, op: Op, params: &Params) -
         Op::ListUsers | Op::ListUsersInGroup => listing::list(pool, op, params, &state.token_key),
         _ => {
             let settings = pool.settings.clone();
-            let Some(entry) = pool.find_or_implicit(&params.username) else {
+            let read = op == Op::AdminGetUser;
+            let Some(entry) = pool.find_or_implicit(&params.username, read) else {
                 return fail("UserNotFoundException", "User does not exist.");
             };
             match op {

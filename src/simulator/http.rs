@@ -137,21 +137,28 @@ async fn handle(
             // A body that never arrives, or a broken connection.
             Ok(Err(_)) | Err(_) => return Err(Dropped),
         };
-    let path = parts.uri.path();
-    if !state.config.latency.is_zero() && !state.config.static_answers && path != "/_sim/stats" {
-        tokio::time::sleep(state.config.latency).await;
-    }
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let reply = dispatch::respond(
-        &state,
-        &dispatch::Request {
-            method: &parts.method,
-            path,
-            target: header("x-amz-target"),
-            content_type: header("content-type"),
-            body: &body,
-        },
-    );
+    // Carried out on a task of its own: Cognito applies a request whose
+    // client has gone away (a killed run), and so must the simulator, or a
+    // crash test never meets "applied, but the answer lost".
+    let task = tokio::spawn(async move {
+        let path = parts.uri.path();
+        let latency = state.config.latency;
+        if !latency.is_zero() && !state.config.static_answers && path != "/_sim/stats" {
+            tokio::time::sleep(latency).await;
+        }
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        dispatch::respond(
+            &state,
+            &dispatch::Request {
+                method: &parts.method,
+                path,
+                target: header("x-amz-target"),
+                content_type: header("content-type"),
+                body: &body,
+            },
+        )
+    });
+    let reply = task.await.map_err(|_| Dropped)?;
     if reply.drop {
         return Err(Dropped);
     }

@@ -41,7 +41,9 @@ pub(crate) fn list(pool: &Pool, op: Op, params: &Params, key: &[u8; 16]) -> Answ
     let mut page: Vec<(&String, &Entry)> = Vec::new();
     let mut next = None;
     for (k, entry) in pool.after(after.as_deref()) {
-        if group.is_some_and(|g| !entry.user.groups.iter().any(|ug| ug == g)) {
+        if entry.user.only_read
+            || group.is_some_and(|g| !entry.user.groups.iter().any(|ug| ug == g))
+        {
             continue;
         }
         if params

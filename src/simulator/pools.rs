@@ -67,11 +67,12 @@ impl Pool {
     }
 
     /// The user, made real if it exists only by the demo prefixes; `None`
-    /// when no such user exists.
-    pub(crate) fn find_or_implicit(&mut self, username: &str) -> Option<&mut Entry> {
+    /// when no such user exists. `read` says the request only reads it.
+    pub(crate) fn find_or_implicit(&mut self, username: &str, read: bool) -> Option<&mut Entry> {
         let key = self.key(username);
         if !self.users.contains_key(&key) {
-            let user = User::implicit(&key, self.created)?;
+            let mut user = User::implicit(&key, self.created)?;
+            user.only_read = read;
             self.users.insert(
                 key.clone(),
                 Entry {
@@ -80,7 +81,9 @@ impl Pool {
                 },
             );
         }
-        self.users.get_mut(&key)
+        let entry = self.users.get_mut(&key)?;
+        entry.user.only_read &= read;
+        Some(entry)
     }
 
     /// Every seeded or touched user, by key.
@@ -151,7 +154,7 @@ mod tests {
         let mut p = pool(false);
         p.insert("alice", User::new("CONFIRMED", 1.0));
         assert_eq!(p.find("Alice").unwrap().name, "alice");
-        assert_eq!(p.find_or_implicit("ALICE").unwrap().name, "alice");
+        assert_eq!(p.find_or_implicit("ALICE", false).unwrap().name, "alice");
         assert_eq!(p.entries().count(), 1);
     }
 
@@ -160,16 +163,16 @@ mod tests {
         let mut p = pool(true);
         p.insert("alice", User::new("CONFIRMED", 1.0));
         assert!(p.find("Alice").is_none());
-        assert_eq!(p.find_or_implicit("Alice").unwrap().name, "Alice");
+        assert_eq!(p.find_or_implicit("Alice", false).unwrap().name, "Alice");
         assert_eq!(p.entries().count(), 2);
     }
 
     #[test]
     fn implicit_user_keeps_the_spelling_first_seen() {
         let mut p = pool(false);
-        p.find_or_implicit("Bob");
+        p.find_or_implicit("Bob", false);
         assert_eq!(p.find("bob").unwrap().name, "Bob");
-        assert!(p.find_or_implicit("Missing-Carol").is_none());
+        assert!(p.find_or_implicit("Missing-Carol", false).is_none());
     }
 
     #[test]

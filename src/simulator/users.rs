@@ -62,6 +62,10 @@ pub struct User {
     pub modified: f64,
     #[serde(skip)]
     fail: Option<Script>,
+    /// Made real by a read alone (AdminGetUser of a name nobody seeded):
+    /// not listed, for reading a user creates nothing.
+    #[serde(skip)]
+    pub(crate) only_read: bool,
 }
 
 impl User {
@@ -83,6 +87,7 @@ impl User {
             created,
             modified: created,
             fail: None,
+            only_read: false,
         }
     }
 
