@@ -350,6 +350,19 @@ impl Config {
                 .as_ref()
                 .map(|_| simulator::DEFAULT_POOL.to_owned())
         });
+        let region_ok = |r: &str| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        if args.region.as_deref().is_some_and(|r| !region_ok(r)) {
+            return Err(usage(
+                "--region expects an AWS region name such as eu-west-1",
+            ));
+        }
+        if args.summary.as_deref() == Some("") {
+            return Err(usage("--summary needs a path"));
+        }
         if let Some(pool) = &args.user_pool_id {
             check_pool_id(pool).map_err(|m| usage(format!("--user-pool-id: {m}")))?;
         }

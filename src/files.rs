@@ -36,10 +36,15 @@ pub fn explain(path: &Path, e: &std::io::Error) -> String {
             "{shown} is a symbolic link; refusing to write through it (give the real path)"
         );
     }
+    if e.raw_os_error() == Some(libc::ENAMETOOLONG) {
+        return format!("{shown}: the name is too long for the file system; choose a shorter path");
+    }
     match e.kind() {
         ErrorKind::AlreadyExists => format!("{shown} already exists"),
-        ErrorKind::NotFound => format!("{shown}: no such file or directory"),
-        ErrorKind::PermissionDenied => format!("{shown}: permission denied"),
+        ErrorKind::NotFound => format!("{shown}: no such file or directory; check the path"),
+        ErrorKind::PermissionDenied => {
+            format!("{shown}: permission denied; choose a path you may write to")
+        }
         _ => format!("{shown}: {e}"),
     }
 }
@@ -171,6 +176,11 @@ fn writable(path: &Path) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
+}
+
+/// Whether a symbolic link is at `path`.
+pub fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// Whether something (a file, a link, even a dangling one) is at `path`.

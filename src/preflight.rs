@@ -114,7 +114,9 @@ pub struct Ask<'a> {
 
 fn unreachable(endpoint: &str, e: &CallError) -> StartError {
     StartError::Aws(format!(
-        "cannot reach Cognito at {endpoint} ({}: {}); nothing was sent that changes anything",
+        "cannot reach Cognito at {endpoint} ({}: {}); check the network, --region and \
+         --endpoint-url (and that --call-timeout is not too short); nothing was sent that \
+         changes anything",
         e.code, e.message
     ))
 }

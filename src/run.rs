@@ -113,6 +113,11 @@ async fn run(args: RunArgs, stop: Arc<Stop>) -> i32 {
     if let Err(e) = session.confirm().await {
         return failed(e);
     }
+    // A signal during the preflight or the plan: nothing was sent, so no
+    // report is made for it.
+    if stop.is_stopped() {
+        return failed(StartError::NotConfirmed("stopped".into()));
+    }
     let outputs = match session.open_outputs() {
         Ok(o) => o,
         Err(e) => return failed(e),

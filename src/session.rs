@@ -389,6 +389,16 @@ impl Session {
                 check_all: self.config.check_all,
             };
             self.resume = Some(resume::open(&report, &expect)?);
+        } else if std::fs::symlink_metadata(&report).is_ok_and(|m| !m.is_file()) {
+            let shown = escape(&report.display().to_string());
+            let what = if files::is_symlink(&report) {
+                "a symbolic link; refusing to write through it"
+            } else {
+                "not a regular file (a directory, FIFO or device)"
+            };
+            return Err(StartError::Usage(format!(
+                "--report {shown} is {what}: give the path of a report file"
+            )));
         } else if !self.config.overwrite && files::exists(&report) {
             return Err(StartError::ReportExists(escape(
                 &report.display().to_string(),

@@ -579,3 +579,78 @@ async fn a_journal_with_pending_resets_but_no_report_is_not_dropped_silently() {
     assert!(stderr(&out).contains("journal"), "{}", stderr(&out));
     assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
 }
+
+/// Regression: a signal during the preflight, with `--yes`, left a report of
+/// `cancelled` rows (and a journal) that then blocked a plain re-run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_during_the_preflight_leaves_no_report() {
+    let w = Workdir::new("rg-preflight-signal");
+    let sim = simulator(|c| c.latency = Duration::from_millis(700)).await;
+    w.write("in.txt", "alice\n");
+    let child = command(
+        &w.dir,
+        &sim,
+        &["--user-pool-id", DEFAULT_POOL, "in.txt", "--yes"],
+    )
+    .spawn()
+    .unwrap();
+    for _ in 0..300 {
+        if calls(&sim, "DescribeUserPool") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    signal(&child, libc::SIGINT);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(!w.path("in.report.csv").exists() && !w.path("in.report.csv.journal").exists());
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+}
+
+/// Regression: a directory (or FIFO) given as `--report` was answered
+/// "already exists: pass --resume or --overwrite", and both failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_path_that_is_not_a_file_says_to_give_a_file() {
+    let w = Workdir::new("rg-report-dir");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    std::fs::create_dir(w.path("adir")).unwrap();
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--report", "adir"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("not a regular file") && !err.contains("--overwrite"),
+        "{err}"
+    );
+}
+
+/// Regression: the permission probe's AdminGetUser made its made-up user
+/// real in the simulator, and a later `--from-pool` reset it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_permission_probe_leaves_no_user_in_a_listing() {
+    let w = Workdir::new("rg-probe-listed");
+    let sim = simulator(|c| c.users = vec![seed("alice")]).await;
+    w.write("in.txt", "alice\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&w.dir, &sim, &["--from-pool", "--yes", "--report", "r.csv"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let users: Vec<String> = w
+        .report("r.csv")
+        .into_iter()
+        .map(|r| r["username"].clone())
+        .collect();
+    assert_eq!(users, ["alice"]);
+}
+
+/// Regression: `--region ''` was taken, and the run then said it could not
+/// reach Cognito.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_region_is_a_usage_error() {
+    let w = Workdir::new("rg-region");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--region", ""]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--region"), "{}", stderr(&out));
+}
