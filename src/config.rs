@@ -310,6 +310,27 @@ fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartE
     Ok(())
 }
 
+/// Word flags that must not be empty or malformed.
+fn check_words(args: &RunArgs) -> Result<(), StartError> {
+    let region_ok = |r: &str| {
+        !r.is_empty()
+            && r.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if args.region.as_deref().is_some_and(|r| !region_ok(r)) {
+        return Err(usage(
+            "--region expects an AWS region name such as eu-west-1",
+        ));
+    }
+    if args.summary.as_deref() == Some("") {
+        return Err(usage("--summary needs a path"));
+    }
+    if args.report.as_deref() == Some("") {
+        return Err(usage("--report needs a path"));
+    }
+    Ok(())
+}
+
 fn verbosity_of(args: &RunArgs) -> Verbosity {
     match (args.quiet, args.verbose) {
         (true, _) => Verbosity::Quiet,
@@ -350,19 +371,7 @@ impl Config {
                 .as_ref()
                 .map(|_| simulator::DEFAULT_POOL.to_owned())
         });
-        let region_ok = |r: &str| {
-            !r.is_empty()
-                && r.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        };
-        if args.region.as_deref().is_some_and(|r| !region_ok(r)) {
-            return Err(usage(
-                "--region expects an AWS region name such as eu-west-1",
-            ));
-        }
-        if args.summary.as_deref() == Some("") {
-            return Err(usage("--summary needs a path"));
-        }
+        check_words(args)?;
         if let Some(pool) = &args.user_pool_id {
             check_pool_id(pool).map_err(|m| usage(format!("--user-pool-id: {m}")))?;
         }
@@ -372,7 +381,6 @@ impl Config {
         let (recovery_rate, rates) = rates_of(args)?;
         let dry_run = args.dry_run;
         let report = match &args.report {
-            Some(path) if path.is_empty() => return Err(usage("--report needs a path")),
             Some(path) => PathBuf::from(path),
             None => default_report(&source, dry_run),
         };
