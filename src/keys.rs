@@ -86,6 +86,22 @@ impl<V: Copy> KeyMap<V> {
         self.values.iter().chain(self.pending.values()).copied()
     }
 
+    /// Merges what is pending, so that every entry has a fixed position
+    /// (for a bit set beside the map) until the next insert.
+    pub fn settle(&mut self) {
+        self.merge();
+    }
+
+    /// The position of `key` among the settled entries.
+    pub fn position(&self, key: u64) -> Option<usize> {
+        self.keys.binary_search(&key).ok()
+    }
+
+    /// The settled entries' values, by position.
+    pub fn settled_values(&self) -> &[V] {
+        &self.values
+    }
+
     /// Merges the pending inserts into the sorted arrays, in place from the
     /// back, so the arrays never exist twice in memory.
     fn merge(&mut self) {

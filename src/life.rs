@@ -227,6 +227,9 @@ pub struct Life {
     facts: Facts,
     /// The reset's own failed attempts, kept across the checks that verify it.
     reset_failures: u32,
+    /// Calls made before the current step began: more now means the step's
+    /// call was sent (perhaps with its answer lost).
+    step_calls: u32,
     tries: Tries,
     ending: Option<Ending>,
 }
@@ -252,6 +255,7 @@ impl Life {
                 ..Facts::default()
             },
             reset_failures: 0,
+            step_calls: 0,
             tries: Tries::default(),
             ending: None,
         };
@@ -320,6 +324,7 @@ impl Life {
         } else {
             0
         };
+        self.step_calls = self.tries.calls;
         self.step = step;
     }
 
@@ -364,6 +369,20 @@ impl Life {
     /// The row is stopping before its next call: record what it achieved.
     fn stopped(&mut self) -> Effect {
         const NOT_ATTEMPTED: &str = "not attempted: the run stopped before this call";
+        if self.step == Step::Disable && self.tries.calls > self.step_calls {
+            // A disable was sent and its answer not seen: it may have gone
+            // through, so the next resume checks the user first.
+            self.facts.disable_attempted = true;
+            self.facts.disable_unsettled = true;
+            let refusal = self.facts.refusal.clone().expect("a refusal led here");
+            let message = format!(
+                "{}; AdminDisableUser was sent but its answer not seen before the run stopped: \
+                 --resume checks the user",
+                refusal.message
+            );
+            self.finish(Outcome::Failed, &refusal.code, message);
+            return Effect::None;
+        }
         if self.facts.reset || self.facts.disabled || self.facts.federated {
             if self.step == Step::SignOut {
                 self.facts.signed_out = Some(false);

@@ -276,39 +276,42 @@ impl Dispatcher {
             record.key = key;
             record
         };
+        let folded = row_key(&row.pool, &row.username, true);
+        if let Some(line) = p.duplicates.earlier(row.line, folded, key) {
+            let why = format!("same user as line {line}; no call made");
+            return Some(local(Outcome::Duplicate, "", &why));
+        }
+        let done = p.earlier.done.get(key).filter(|d| d.is_done());
+        if let Some(d) = done.filter(|d| !d.owes_sign_out()) {
+            // Done before it was excluded, if it is now: the record says so.
+            let message = format!("{} by an earlier run of this report", d.outcome().as_str());
+            let mut record = local(Outcome::Skipped, "", &message);
+            record.earlier = Some(d);
+            return Some(record);
+        }
         let exclude_fold = p.pools.excludes_ignoring_case(&row.pool);
-        if p.exclusions
+        let excluded = if p
+            .exclusions
             .contains(&row.pool, &row.username, exclude_fold)
         {
-            return Some(local(
-                Outcome::Excluded,
-                "",
-                "listed in --exclude; no call made",
-            ));
-        }
-        let done = p.earlier.done.get(key);
-        if done.is_some_and(Done::is_excluded) {
-            let why = "excluded by an earlier run of this report; no call made";
-            return Some(local(Outcome::Excluded, "", why));
+            Some("listed in --exclude; no call made")
+        } else if p.earlier.done.get(key).is_some_and(Done::is_excluded) {
+            Some("excluded by an earlier run of this report; no call made")
+        } else {
+            None
+        };
+        if let Some(why) = excluded {
+            let mut record = local(Outcome::Excluded, "", why);
+            // Reset earlier, its sign-out still owed: now left alone.
+            record.earlier = done;
+            return Some(record);
         }
         if p.policy.dry_run
             && let Some(why) = p.pools.refuses_resets(&row.pool)
         {
             return Some(local(Outcome::WouldFail, "NotAuthorizedException", &why));
         }
-        let folded = row_key(&row.pool, &row.username, true);
-        if let Some(line) = p.duplicates.earlier(row.line, folded, key) {
-            return Some(local(
-                Outcome::Duplicate,
-                "",
-                &format!("same user as line {line}; no call made"),
-            ));
-        }
-        let d = done.filter(|d| d.is_done() && !d.owes_sign_out())?;
-        let message = format!("{} by an earlier run of this report", d.outcome().as_str());
-        let mut record = local(Outcome::Skipped, "", &message);
-        record.earlier = Some(d);
-        Some(record)
+        None
     }
 
     /// What is known of a row before its first call.

@@ -29,27 +29,25 @@ use crate::report::{COLUMNS, Outcome, ReportFormat, SIGN_OUT_COLUMNS, csv_header
 /// The longest report header this reads.
 const MAX_HEADER: u64 = 64 * 1024;
 
-/// What an earlier run recorded for a user who is done (reset or disabled),
-/// packed into a byte: a report of millions of rows stays small in memory.
+/// The latest outcome an earlier run recorded for a user, with what a resume
+/// needs of it, packed into a byte: a report of millions of rows stays small
+/// in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Done(u8);
 
-const NOT_DONE: u8 = 0x80;
-const DISABLED: u8 = 1;
-const SIGNED_OUT: u8 = 2;
-const SIGN_OUT_FAILED: u8 = 4;
-const INVALID_PARAMETER: u8 = 8;
-const EXCLUDED: u8 = 16;
+/// Bits 0–3: the outcome's position in [`Outcome::ALL`].
+const OUTCOME: u8 = 0x0f;
+const SIGNED_OUT: u8 = 0x10;
+const SIGN_OUT_FAILED: u8 = 0x20;
+const INVALID_PARAMETER: u8 = 0x40;
 
 impl Done {
     /// From a report row.
     pub fn new(outcome: Outcome, code: &str, signed_out: Option<bool>) -> Done {
-        let mut bits = 0;
-        if outcome == Outcome::Disabled {
-            bits |= DISABLED;
-            if RefusalCode::parse(code) == RefusalCode::InvalidParameter {
-                bits |= INVALID_PARAMETER;
-            }
+        let index = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(1);
+        let mut bits = index as u8 & OUTCOME;
+        if RefusalCode::parse(code) == RefusalCode::InvalidParameter {
+            bits |= INVALID_PARAMETER;
         }
         match signed_out {
             Some(true) => bits |= SIGNED_OUT,
@@ -59,45 +57,37 @@ impl Done {
         Done(bits)
     }
 
-    /// A later row says the user is not done after all.
-    pub const NOT: Done = Done(NOT_DONE);
-
-    /// An earlier run recorded the user `excluded`: a resume keeps it so,
-    /// with or without `--exclude`.
-    pub const EXCLUDED: Done = Done(EXCLUDED);
+    /// The outcome recorded.
+    pub fn outcome(self) -> Outcome {
+        Outcome::ALL
+            .get(usize::from(self.0 & OUTCOME))
+            .copied()
+            .unwrap_or(Outcome::Failed)
+    }
 
     /// Whether the user is done (reset or disabled).
     pub fn is_done(self) -> bool {
-        self.0 & (NOT_DONE | EXCLUDED) == 0
+        matches!(self.outcome(), Outcome::Reset | Outcome::Disabled)
     }
 
-    /// Whether an earlier run excluded the user.
+    /// Whether an earlier run excluded the user: a resume keeps it so, with
+    /// or without `--exclude`.
     pub fn is_excluded(self) -> bool {
-        self.0 & EXCLUDED != 0
+        self.outcome() == Outcome::Excluded
     }
 
     /// What was done.
     pub fn earlier(self) -> Owed {
-        if self.0 & DISABLED == 0 {
-            Owed::Reset
-        } else if self.0 & INVALID_PARAMETER != 0 {
-            Owed::Disabled(RefusalCode::InvalidParameter)
-        } else {
-            Owed::Disabled(RefusalCode::NotAuthorized)
+        match (self.outcome(), self.0 & INVALID_PARAMETER != 0) {
+            (Outcome::Disabled, true) => Owed::Disabled(RefusalCode::InvalidParameter),
+            (Outcome::Disabled, false) => Owed::Disabled(RefusalCode::NotAuthorized),
+            _ => Owed::Reset,
         }
     }
 
-    /// Whether its sign-out failed and is still owed.
+    /// Whether it is done and its sign-out failed and is still owed.
     pub fn owes_sign_out(self) -> bool {
-        self.0 & SIGN_OUT_FAILED != 0
-    }
-
-    /// The outcome recorded.
-    pub fn outcome(self) -> Outcome {
-        match self.earlier() {
-            Owed::Reset => Outcome::Reset,
-            Owed::Disabled(_) => Outcome::Disabled,
-        }
+        self.is_done() && self.0 & SIGN_OUT_FAILED != 0
     }
 
     /// Whether the user was signed out (`None`: not asked).
@@ -109,6 +99,17 @@ impl Done {
         } else {
             None
         }
+    }
+
+    /// A record standing for this earlier row, for counting.
+    pub fn as_record(self) -> crate::report::Record {
+        let code = match self.earlier() {
+            Owed::Disabled(code) => code.as_str(),
+            Owed::Reset => "",
+        };
+        let mut record = crate::report::Record::local(0, "", "", self.outcome(), code, "");
+        record.signed_out = self.signed_out();
+        record
     }
 }
 
@@ -445,19 +446,14 @@ fn note(earlier: &mut Earlier, seen: &Seen, outcome: Outcome, key: u64) {
     } else if !matches!(outcome, Outcome::Skipped | Outcome::Duplicate) {
         earlier.owed.remove(&key);
     }
-    let done = &mut earlier.done;
-    match outcome {
-        Outcome::Reset | Outcome::Disabled => {
-            done.insert(key, Done::new(outcome, &seen.code, seen.signed_out))
-        }
-        Outcome::Excluded => done.insert(key, Done::EXCLUDED),
-        // Says nothing new about the user.
-        Outcome::Skipped | Outcome::Duplicate => {}
-        _ => {
-            if done.get(key).is_some() {
-                done.insert(key, Done::NOT);
-            }
-        }
+    // Skipped and duplicate rows say nothing new of the user; an invalid
+    // row names no user for sure.
+    if !matches!(
+        outcome,
+        Outcome::Skipped | Outcome::Duplicate | Outcome::Invalid
+    ) {
+        let done = Done::new(outcome, &seen.code, seen.signed_out);
+        earlier.done.insert(key, done);
     }
 }
 
@@ -511,6 +507,7 @@ pub fn read(
     };
     let dry_run = expect.header.mode == "dry_run";
     let complete = read_rows(opened, path, dry_run, &key, &mut earlier)?;
+    earlier.done.settle();
     if earlier.torn_line {
         opened.file.set_len(complete).map_err(io)?;
     }

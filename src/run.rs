@@ -91,10 +91,15 @@ fn init_tracing(verbosity: Verbosity) {
 async fn run(args: RunArgs, stop: Arc<Stop>) -> i32 {
     let config = match Config::from_args(&args) {
         Ok(c) => c,
-        Err(e) => return fail(&e),
+        Err(e) => {
+            let code = fail(&e);
+            summary::write_refused_flags(&args, &e.to_string(), code);
+            return code;
+        }
     };
     init_tracing(config.verbosity);
     let this_run = RunLine::now();
+    summary::write_running(&config, &this_run);
     let kept = config.clone();
     // A run that cannot start says so in its summary too.
     let failed = |e: StartError| {

@@ -648,9 +648,11 @@ impl Session {
         let summary_file = self.open_summary(created)?;
         // The report's lock comes first: nothing another run holds (its
         // journal above all) is touched before this run holds the report.
+        let mut journal_lost = false;
         let report = match self.resume.take() {
             Some(opened) => {
                 self.earlier_runs.clone_from(&opened.runs);
+                journal_lost = opened.journal_lost;
                 Report::Resumed(opened.file)
             }
             None if self.config.overwrite && files::exists(report_path) => {
@@ -661,6 +663,8 @@ impl Session {
         // Then the journal, then a new report: a report never exists
         // without its journal.
         let how = match &report {
+            // A lost journal (resumed with --check-all) starts over.
+            Report::Resumed(_) if journal_lost => Open::Truncate,
             Report::Resumed(_) => Open::Existing,
             Report::Overwritten(_) => Open::Truncate,
             Report::New => {

@@ -8,6 +8,7 @@ use std::io::{Seek, Write};
 
 use serde::Serialize;
 
+use crate::cli::RunArgs;
 use crate::config::{Config, Source};
 use crate::journal::RunLine;
 use crate::limiter::{Category, Rate};
@@ -109,7 +110,7 @@ impl Tally {
     /// what the earlier run did to it.
     pub fn add_whole(&mut self, record: &Record) {
         match (record.outcome, record.earlier) {
-            (Outcome::Skipped, Some(done)) => {
+            (Outcome::Skipped | Outcome::Excluded, Some(done)) => {
                 let code = match done.earlier() {
                     crate::life::Earlier::Disabled(code) => code.as_str(),
                     crate::life::Earlier::Reset => "",
@@ -296,6 +297,37 @@ impl Summary {
             Source::Pool { pool, .. } => ("pool", Some(pool.clone())),
             Source::Group { pool, group } => ("group", Some(format!("{pool}/{group}"))),
         };
+        let mut summary = Summary::bare(run, source, path);
+        summary.reason.clone_from(&config.reason);
+        summary.mode = if config.policy.dry_run {
+            "dry_run"
+        } else {
+            "reset"
+        }
+        .into();
+        summary.report = config.report.display().to_string();
+        summary
+    }
+
+    /// What is known of a run whose flags could not even be checked.
+    fn from_args(args: &RunArgs, run: &RunLine) -> Summary {
+        let (source, path) = if args.from_pool {
+            ("pool", args.user_pool_id.clone())
+        } else if args.from_group.is_some() {
+            ("group", args.from_group.clone())
+        } else if args.input.as_deref() == Some("-") {
+            ("stdin", None)
+        } else {
+            ("file", args.input.clone())
+        };
+        let mut summary = Summary::bare(run, source, path);
+        summary.reason.clone_from(&args.reason);
+        summary.mode = if args.dry_run { "dry_run" } else { "reset" }.into();
+        summary.report = args.report.clone().unwrap_or_default();
+        summary
+    }
+
+    fn bare(run: &RunLine, source: &str, path: Option<String>) -> Summary {
         Summary {
             tool: "cognito-reset".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -304,13 +336,8 @@ impl Summary {
             started_at: run.started.clone(),
             ended_at: now_rfc3339(),
             command_line: command_line(),
-            reason: config.reason.clone(),
-            mode: if config.policy.dry_run {
-                "dry_run"
-            } else {
-                "reset"
-            }
-            .into(),
+            reason: None,
+            mode: "reset".into(),
             input: InputRecord {
                 source: source.into(),
                 path,
@@ -321,7 +348,7 @@ impl Summary {
             pools: Vec::new(),
             regions: Vec::new(),
             caller: serde_json::json!({ "error": "not asked" }),
-            report: config.report.display().to_string(),
+            report: String::new(),
             counts: Tally::default(),
             whole_report: None,
             calls: BTreeMap::new(),
@@ -361,20 +388,50 @@ pub fn check_replaceable(path: &std::path::Path) -> Result<(), crate::exit::Star
     }
 }
 
+/// Writes `summary` to `path` unless that would replace a file that is not
+/// a summary, or cannot be done.
+fn write_to(path: &std::path::Path, summary: &Summary) {
+    if check_replaceable(path).is_err() || crate::files::check_writable(path).is_err() {
+        return;
+    }
+    if let Ok(file) = crate::files::open(path, crate::files::Open::Truncate) {
+        write_summary(file, summary, &Some(path.to_path_buf()));
+    }
+}
+
+/// The summary file as soon as the flags are checked: the run is going on,
+/// so that a run killed at any moment never leaves an earlier run's summary
+/// looking like its own.
+pub fn write_running(config: &Config, run: &RunLine) {
+    let Some(path) = &config.summary else { return };
+    let mut summary = Summary::start(config, run);
+    summary.stopped = Some(RUNNING.into());
+    write_to(path, &summary);
+}
+
 /// Writes the summary of a run that could not start (exit 2 or 3), so that
 /// no earlier run's summary is read as this one's.
 pub fn write_failure(config: &Config, run: &RunLine, why: &str, code: i32) {
     let Some(path) = &config.summary else { return };
-    if check_replaceable(path).is_err() || crate::files::check_writable(path).is_err() {
-        return;
-    }
     let mut summary = Summary::start(config, run);
+    failed(&mut summary, why, code);
+    write_to(path, &summary);
+}
+
+/// The same for a run whose flags were refused.
+pub fn write_refused_flags(args: &RunArgs, why: &str, code: i32) {
+    let Some(path) = args.summary.as_deref().filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let mut summary = Summary::from_args(args, &RunLine::now());
+    failed(&mut summary, why, code);
+    write_to(std::path::Path::new(path), &summary);
+}
+
+fn failed(summary: &mut Summary, why: &str, code: i32) {
     summary.stopped = Some(format!("could not start: {why}"));
     summary.exit_code = Some(code);
     summary.caller = serde_json::json!({ "error": "not asked: the run could not start" });
-    if let Ok(file) = crate::files::open(path, crate::files::Open::Truncate) {
-        write_summary(file, &summary, &config.summary);
-    }
 }
 
 /// The command line with every `--client-metadata` value removed.

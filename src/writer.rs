@@ -126,6 +126,8 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
         failed: 0,
     };
     let mut resolved: HashSet<u64> = HashSet::new();
+    // One bit per user of the earlier report: recorded again by this run.
+    let mut seen = vec![0u64; earlier.done.settled_values().len().div_ceil(64)];
     let mut keep_now: Vec<Pending> = Vec::new();
     let mut write_error = None;
     let mut unflushed = 0u64;
@@ -149,6 +151,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
         }
         tally.add(&record);
         whole.add_whole(&record);
+        mark_seen(&mut seen, &earlier, &record);
         bump_stats(&stats, &record);
         guard.add(record.outcome, &stop);
         if verbose && record.outcome.is_failure() {
@@ -173,12 +176,29 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
         }
     }
     let _ = report.flush();
+    // The whole report: the users this run did not record again count as
+    // the earlier runs left them.
+    for (i, done) in earlier.done.settled_values().iter().enumerate() {
+        if seen[i / 64] & (1 << (i % 64)) == 0 {
+            whole.add(&done.as_record());
+        }
+    }
     Finished {
         tally,
         whole,
         report,
         keep: keep(&earlier.uncertain, &resolved, keep_now),
         write_error,
+    }
+}
+
+/// Marks the earlier report's user this record is about as recorded again.
+fn mark_seen(seen: &mut [u64], earlier: &Earlier, record: &Record) {
+    if record.key == 0 || matches!(record.outcome, Outcome::Invalid | Outcome::Duplicate) {
+        return;
+    }
+    if let Some(i) = earlier.done.position(record.key) {
+        seen[i / 64] |= 1 << (i % 64);
     }
 }
 

@@ -654,3 +654,171 @@ async fn an_empty_region_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--region"), "{}", stderr(&out));
 }
+
+/// Regression: an unclosed quote mid-CSV, closed by a later row's quote,
+/// made the rows between vanish and exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quote_closed_rows_later_loses_no_row() {
+    let w = Workdir::new("rg-late-quote");
+    let sim = simulator(|_| {}).await;
+    w.write(
+        "in.csv",
+        "username,name\nu1,\"Smith, John\nu2,Doe\nu3,\"Roe, Jane\"\nu4,Poe\n",
+    );
+    let out = run(&w.dir, &sim, &["in.csv", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows = latest(&w, "in.report.csv");
+    for user in ["u2", "u3", "u4"] {
+        assert_eq!(rows[user]["outcome"], "reset", "{user}");
+    }
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 3);
+}
+
+/// Regression: a resume with a new `--exclude` recorded a user it had
+/// already reset as `excluded` ("no call made").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_reset_before_being_excluded_stays_reset() {
+    let w = Workdir::new("rg-exclude-after");
+    let sim = simulator(|c| {
+        let mut broken = seed("broken");
+        broken.fail = Some("InternalErrorException".into());
+        c.users = vec![broken];
+    })
+    .await;
+    w.write("in.txt", "alice\nbreakglass\nbroken\n");
+    w.write("bg.txt", "breakglass\n");
+    let out = run(
+        &w.dir,
+        &sim,
+        &[
+            "in.txt",
+            "--yes",
+            "--max-attempts",
+            "1",
+            "--summary",
+            "s.json",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let resume = [
+        "in.txt",
+        "--yes",
+        "--resume",
+        "--exclude",
+        "bg.txt",
+        "--max-attempts",
+        "1",
+        "--summary",
+        "s.json",
+    ];
+    let out = run(&w.dir, &sim, &resume).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        latest(&w, "in.report.csv")["breakglass"]["outcome"],
+        "skipped"
+    );
+    let s: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    assert_eq!(s["whole_report"]["outcomes"]["reset"], 2, "{s}");
+}
+
+/// Regression: the whole report of a resume left out every earlier row its
+/// source did not list again (a filtered listing no longer shows users
+/// already reset).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_report_counts_rows_this_run_did_not_list_again() {
+    let w = Workdir::new("rg-whole");
+    let sim = simulator(|c| c.generate = 5).await;
+    let args = [
+        "--from-pool",
+        "--filter",
+        "cognito:user_status = \"CONFIRMED\"",
+        "--yes",
+        "--report",
+        "r.csv",
+        "--summary",
+        "s.json",
+    ];
+    let out = run(&w.dir, &sim, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let out = run(&w.dir, &sim, &resume).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    assert_eq!(s["whole_report"]["outcomes"]["reset"], 5, "{s}");
+}
+
+/// Regression: `--check-all`, the answer to a deleted journal, failed
+/// because the journal it was to replace did not exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_all_resumes_a_report_whose_journal_was_deleted() {
+    let w = Workdir::new("rg-check-all");
+    let sim = simulator(|c| {
+        let mut broken = seed("broken");
+        broken.fail = Some("InternalErrorException".into());
+        broken.fail_times = Some(1);
+        c.users = vec![broken];
+    })
+    .await;
+    w.write("in.txt", "alice\nbroken\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--max-attempts", "1"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    std::fs::remove_file(w.path("in.report.csv.journal")).unwrap();
+    let out = run(
+        &w.dir,
+        &sim,
+        &["in.txt", "--yes", "--resume", "--check-all"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(resets(&sim, "broken"), 1);
+    assert!(
+        w.read("in.report.csv.journal")
+            .contains("cognito_reset_journal")
+    );
+}
+
+/// Regression: a run whose flags were refused, or that was killed before
+/// its plan, left an earlier run's summary in place, looking like its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_never_got_going_never_leaves_an_earlier_summary() {
+    let w = Workdir::new("rg-never-going");
+    let sim = simulator(|c| c.latency = Duration::from_millis(500)).await;
+    w.write("in.txt", "alice\n");
+    let earlier = "{\"tool\": \"cognito-reset\", \"exit_code\": 0}";
+    w.write("s.json", earlier);
+    let out = run(
+        &w.dir,
+        &sim,
+        &["in.txt", "--yes", "--rate", "0", "--summary", "s.json"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    assert_eq!(s["exit_code"], 2, "{s}");
+    let mut child = command(
+        &w.dir,
+        &sim,
+        &[
+            "--user-pool-id",
+            DEFAULT_POOL,
+            "in.txt",
+            "--yes",
+            "--summary",
+            "s.json",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    for _ in 0..300 {
+        if calls(&sim, "DescribeUserPool") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().await.unwrap();
+    let s: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    assert!(s["exit_code"].is_null(), "{s}");
+    assert!(s["stopped"].as_str().unwrap().starts_with("running"), "{s}");
+}

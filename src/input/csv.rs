@@ -14,7 +14,13 @@
 //!
 //! Leniency: a quote inside an unquoted field (`ab"c`) is data, and so is
 //! anything after a closing quote up to the next comma (`"ab"c` is `abc`),
-//! as most CSV readers do; neither loses or merges a row.
+//! as most CSV readers do; neither loses or merges a row. But a quoted field
+//! that spans lines and is followed by more text after its closing quote is
+//! taken for what it almost always is — a quote left open, closed by
+//! another row's quote further down — and handled as a quote never closed:
+//! the row where it opened is malformed and the lines after it are read
+//! again. A row with more fields than the header (an unquoted comma in a
+//! value) is malformed too: its columns cannot be trusted to name the user.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -92,6 +98,11 @@ struct Scan {
     prev_cr: bool,
     quote_line: u64,
     quote_at: usize,
+    /// A line ending was met since the last quote opened.
+    quote_spans: bool,
+    /// A quoted field that spanned lines was followed by text after its
+    /// closing quote: a quote left open, closed by a later row's quote.
+    late_close: bool,
 }
 
 /// Reads the next record's raw bytes (terminator dropped) into `raw`.
@@ -104,6 +115,8 @@ pub(crate) fn read_record<R: BufRead>(input: &mut Input<R>, raw: &mut Vec<u8>) -
         prev_cr: false,
         quote_line: line,
         quote_at: 0,
+        quote_spans: false,
+        late_close: false,
     };
     loop {
         // Where this read starts: line breaks in earlier reads are counted.
@@ -115,6 +128,11 @@ pub(crate) fn read_record<R: BufRead>(input: &mut Input<R>, raw: &mut Vec<u8>) -
         if chunk.is_empty() {
             return match scan.state {
                 _ if raw.is_empty() => Record::End,
+                _ if scan.late_close => Record::OpenQuote {
+                    line,
+                    quote_line: scan.quote_line,
+                    at: scan.quote_at,
+                },
                 State::Quoted => Record::OpenQuote {
                     line,
                     quote_line: scan.quote_line,
@@ -130,6 +148,17 @@ pub(crate) fn read_record<R: BufRead>(input: &mut Input<R>, raw: &mut Vec<u8>) -
         }
         raw.extend_from_slice(&chunk[..content]);
         let cr = end.map(|i| chunk[i] == b'\r');
+        if end.is_some() && scan.late_close {
+            // Its line ending is left unread: the lines read again end
+            // with it, as they did in the input.
+            input.consume(content);
+            input.count_lines(std::mem::take(&mut scan.lines));
+            return Record::OpenQuote {
+                line,
+                quote_line: scan.quote_line,
+                at: scan.quote_at,
+            };
+        }
         input.consume(end.map_or(content, |i| i + 1));
         input.count_lines(std::mem::take(&mut scan.lines));
         if let Some(cr) = cr {
@@ -145,15 +174,24 @@ impl Scan {
     fn chunk(&mut self, chunk: &[u8], line: u64, offset: usize) -> Option<usize> {
         for (i, &byte) in chunk.iter().enumerate() {
             let (next, what) = step(self.state, byte);
+            if self.state == State::QuoteInQuoted
+                && next == State::Unquoted
+                && self.quote_spans
+                && !self.late_close
+            {
+                self.late_close = true;
+            }
             match what {
                 Step::RecordEnd => return Some(i),
-                Step::OpenQuote => {
+                Step::OpenQuote if !self.late_close => {
                     self.quote_line = line + self.lines;
                     self.quote_at = offset + i;
+                    self.quote_spans = false;
                 }
                 // A line ending kept inside quotes; CRLF counts once.
                 Step::Data if byte == b'\r' || (byte == b'\n' && !self.prev_cr) => {
                     self.lines += 1;
+                    self.quote_spans = true;
                 }
                 _ => {}
             }
@@ -243,6 +281,8 @@ impl Column {
 /// Where each column of a CSV header goes.
 #[derive(Debug)]
 pub(crate) struct Columns {
+    /// Fields in the header.
+    count: usize,
     username: Column,
     pool: Option<Column>,
     /// ClientMetadata columns and their keys, in column order.
@@ -317,7 +357,9 @@ fn header_columns(raw: &[u8], username_column: &str) -> Result<Columns, String> 
     let mut metadata: Vec<(Column, String)> = Vec::new();
     // Key to its place in `metadata`: a header may have many columns.
     let mut keys: HashMap<String, usize> = HashMap::new();
+    let mut count = 0;
     for (index, field) in Fields::new(raw).enumerate() {
+        count = index + 1;
         let name = header_name(field);
         let column = || Column {
             index,
@@ -346,10 +388,20 @@ fn header_columns(raw: &[u8], username_column: &str) -> Result<Columns, String> 
         ));
     };
     Ok(Columns {
+        count,
         username,
         pool,
         metadata,
     })
+}
+
+impl Columns {
+    /// The last column in use: an extra field before it shifts it.
+    fn last_used(&self) -> usize {
+        let meta = self.metadata.iter().map(|(c, _)| c.index);
+        let pool = self.pool.iter().map(|c| c.index);
+        meta.chain(pool).fold(self.username.index, usize::max)
+    }
 }
 
 /// The ClientMetadata key of a `meta.KEY` column name.
@@ -447,6 +499,9 @@ fn recover<R: BufRead>(
 #[derive(Default)]
 struct UsedFields<'a> {
     count: usize,
+    /// Fields up to the last one that is not empty: trailing empty fields
+    /// (`alice,,`) do not count against the header.
+    filled: usize,
     username: Option<&'a [u8]>,
     pool: Option<&'a [u8]>,
     metadata: Vec<(&'a (Column, String), &'a [u8])>,
@@ -458,6 +513,9 @@ fn used_fields<'a>(raw: &'a [u8], columns: &'a Columns) -> UsedFields<'a> {
     let mut metadata = columns.metadata.iter().peekable();
     for (index, field) in Fields::new(raw).enumerate() {
         used.count = index + 1;
+        if !field.iter().all(u8::is_ascii_whitespace) {
+            used.filled = index + 1;
+        }
         if index == columns.username.index {
             used.username = Some(field);
         }
@@ -482,6 +540,16 @@ fn text(field: &[u8], column: &Column) -> Result<String, String> {
 /// The item for one non-blank record after the header.
 fn row_item(line: u64, raw: &[u8], columns: &Columns, default_pool: Option<&str>) -> Item {
     let used = used_fields(raw, columns);
+    if used.filled > columns.count && columns.last_used() > 0 {
+        return malformed(
+            line,
+            format!(
+                "row has {} fields; the header has {} (an unquoted comma in a value?): its \
+                 columns cannot be trusted to name the user",
+                used.filled, columns.count
+            ),
+        );
+    }
     let Some(field) = used.username else {
         return malformed(
             line,
@@ -738,6 +806,39 @@ mod tests {
     fn quote_inside_an_unquoted_field_is_data() {
         let got = items(Format::Csv, b"username,note\nab\"c,x\"y\nbob,\"q\"r,s\n");
         assert_eq!(got, vec![row(2, "ab\"c"), row(3, "bob")]);
+    }
+
+    /// Regression: a quote left open mid-file was closed by a later row's
+    /// quote; the rows between vanished and a username pieced together from
+    /// two rows was reset.
+    #[test]
+    fn a_quote_closed_rows_later_is_taken_for_one_left_open() {
+        let got = items(
+            Format::Csv,
+            b"username,name\nu1,\"Smith, John\nu2,Doe\nu3,\"Roe, Jane\"\nu4,Poe\n",
+        );
+        let got: Vec<(u64, &str)> = got.iter().map(|i| (line(i), code(i))).collect();
+        assert_eq!(
+            got,
+            [(2, "MalformedRow"), (3, "ok"), (4, "ok"), (5, "ok")],
+            "u1's row is malformed; u2, u3 and u4 are read"
+        );
+    }
+
+    /// Regression: an unquoted comma in a value shifted the columns, and the
+    /// user named by the wrong column was reset.
+    #[test]
+    fn a_row_with_more_fields_than_the_header_is_malformed() {
+        let got = items(
+            Format::Csv,
+            b"name,username\nSmith, John,u1\nDoe,u2\nRoe,u3,,\n",
+        );
+        let codes: Vec<&str> = got.iter().map(code).collect();
+        assert_eq!(
+            codes,
+            ["MalformedRow", "ok", "ok"],
+            "trailing empty fields are fine"
+        );
     }
 
     #[test]

@@ -382,3 +382,23 @@ fn pool_and_run_fatal_answers_reach_beyond_the_row() {
     assert!(matches!(life.on(denied()), Effect::StopRun(_)));
     assert_eq!(ending(&life).outcome, Outcome::Failed);
 }
+
+/// Regression: a disable whose answer was lost, retried when a SIGTERM
+/// came, was recorded "not remediated: not attempted" and its intent
+/// dropped; the user, disabled in fact, was never signed out.
+#[test]
+fn a_disable_sent_before_a_stop_keeps_its_intent() {
+    let policy = with(|p| {
+        p.disable_unreachable = true;
+        p.sign_out = true;
+    });
+    let mut life = Life::new(Start::default(), policy);
+    life.on(unverified_refusal());
+    life.on(checked(state("CONFIRMED", true, false)));
+    assert_eq!(life.step(), Step::Disable);
+    life.tries().calls += 1; // the retry driver sent it; the answer was lost
+    life.on(Event::Stopped);
+    let e = ending(&life);
+    assert!(e.uncertain && e.disable_attempted, "{e:?}");
+    assert!(!e.message.contains("not attempted"), "{}", e.message);
+}

@@ -218,7 +218,10 @@ fn done_packs_what_a_resume_needs() {
     assert_eq!(d.signed_out(), Some(false));
     let r = Done::new(Outcome::Reset, "", None);
     assert_eq!((r.outcome(), r.signed_out()), (Outcome::Reset, None));
-    assert!(!Done::NOT.is_done());
+    let f = Done::new(Outcome::Failed, "UserNotFoundException", None);
+    assert!(!f.is_done() && !f.owes_sign_out());
+    assert_eq!(f.outcome(), Outcome::Failed);
+    assert!(Done::new(Outcome::Excluded, "", None).is_excluded());
 }
 
 /// Regression: a dry run records `failed` when its checks are refused; the
