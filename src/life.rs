@@ -215,6 +215,9 @@ struct Facts {
     disable_attempted: bool,
     /// A disable failed after it may have gone through.
     disable_unsettled: bool,
+    /// The reset was sent again without the check that could not be made
+    /// (`--resend-unchecked`): the user may have had two codes.
+    resent_unchecked: bool,
     signed_out: Option<bool>,
     sign_out_error: Option<String>,
 }
@@ -352,11 +355,18 @@ impl Life {
     fn finish(&mut self, outcome: Outcome, code: &str, message: impl Into<String>) {
         self.goto(Step::Done);
         let kept_password = self.kept_password(outcome, code);
+        let mut message = message.into();
+        if self.facts.resent_unchecked {
+            message = join(
+                &message,
+                "sent again without a check (--resend-unchecked): the user may have two codes",
+            );
+        }
         self.ending = Some(Ending {
             kept_password,
             outcome,
             code: code.to_owned(),
-            message: message.into(),
+            message,
             signed_out: self.facts.signed_out,
             sign_out_error: self.facts.sign_out_error.clone(),
             uncertain: self.facts.unverified_send || self.facts.disable_unsettled,
@@ -539,6 +549,7 @@ impl Life {
             }
             Event::Err(_) if self.policy.resend_unchecked => {
                 self.facts.unverified_send = false;
+                self.facts.resent_unchecked = true;
                 self.goto(Step::Reset);
                 Effect::None
             }
@@ -573,6 +584,7 @@ impl Life {
             if budget && self.policy.classify {
                 self.goto(Step::Check(CheckFor::Verify));
             } else if budget && self.policy.resend_unchecked {
+                self.facts.resent_unchecked = true;
                 self.goto(Step::Reset);
             } else if budget {
                 let message = format!(

@@ -178,6 +178,20 @@ pub fn render(s: &Session) -> String {
         "RESET PASSWORDS"
     };
     let mut out = vec![format!("plan: {verb}"), input_line(s), steps_line(s)];
+    if s.survey.as_ref().is_some_and(|v| v.truncated) {
+        out.push(
+            "WARNING: a line longer than 1 MiB ends the input: nothing after it is read (the \
+             report names its line); fix the file and --resume"
+                .into(),
+        );
+    }
+    if s.pools().regions().len() > 1 {
+        out.push(
+            "regions run in parallel only as far as the input mixes them: with rows grouped \
+             by region, one region's rows fill the calls in flight at a time"
+                .into(),
+        );
+    }
     if let Some(reason) = &c.reason {
         out.push(format!("reason: {}", escape(reason)));
     }

@@ -32,6 +32,9 @@ pub struct Tally {
     pub signed_out: u64,
     /// Sign-outs that failed, by error code.
     pub sign_out_failed: BTreeMap<String, u64>,
+    /// Sign-outs not attempted because the run stopped first (a resume does
+    /// them).
+    pub sign_outs_not_attempted: u64,
     /// Users left with a working password, by reason (in a dry run: who
     /// would be).
     pub kept_password: BTreeMap<String, u64>,
@@ -82,6 +85,7 @@ impl Tally {
         }
         match (record.signed_out, &record.sign_out_error) {
             (Some(true), _) => self.signed_out += 1,
+            (Some(false), Some(code)) if code == "Cancelled" => self.sign_outs_not_attempted += 1,
             (Some(false), code) => {
                 let code = code.clone().unwrap_or_default();
                 *self.sign_out_failed.entry(code).or_default() += 1;
@@ -169,11 +173,12 @@ impl Tally {
                 .collect();
             out.push_str(&format!("  errors: {}\n", codes.join(" · ")));
         }
-        if self.signed_out + self.sign_outs_failed() > 0 {
+        if self.signed_out + self.sign_outs_failed() + self.sign_outs_not_attempted > 0 {
             out.push_str(&format!(
-                "  signed out {} · sign-outs failed {}\n",
+                "  signed out {} · sign-outs failed {} · not attempted (the run stopped) {}\n",
                 self.signed_out,
-                self.sign_outs_failed()
+                self.sign_outs_failed(),
+                self.sign_outs_not_attempted
             ));
         }
         if self.would_disable > 0 {
@@ -797,6 +802,9 @@ mod tests {
         let mut text = String::new();
         t.render(&mut text, false);
         assert!(text.contains("LEFT WITH A WORKING PASSWORD: 1"), "{text}");
-        assert!(text.contains("signed out 1 · sign-outs failed 1"), "{text}");
+        assert!(
+            text.contains("signed out 1 · sign-outs failed 1 · not attempted"),
+            "{text}"
+        );
     }
 }

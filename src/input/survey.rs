@@ -32,6 +32,8 @@ pub struct Survey {
     pub repeated: HashSet<u64>,
     /// Distinct users, counting case variants as one.
     pub distinct: u64,
+    /// A line longer than 1 MiB ended the input: nothing after it is read.
+    pub truncated: bool,
 }
 
 impl Survey {
@@ -97,6 +99,7 @@ pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
     if !truncated {
         std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| StartError::io(path, e))?;
     }
+    survey.truncated = truncated;
     survey.sha256 = hex(&hashing.hasher.finalize());
     keys.sort_unstable();
     for run in keys.chunk_by(|a, b| a == b) {
