@@ -41,6 +41,9 @@ pub struct Totals {
     pub users_signed_out: u64,
     /// Users with at least one successful AdminDisableUser.
     pub users_disabled: u64,
+    /// When the first AdminResetUserPassword request arrived, in
+    /// milliseconds since the Unix epoch (for time-to-first-call figures).
+    pub first_reset_unix_ms: Option<u64>,
 }
 
 /// What changes under the lock.
@@ -61,6 +64,8 @@ pub struct State {
     /// Calls per operation in benchmark mode, counted without the lock
     /// (the last slot is GetCallerIdentity).
     static_calls: [AtomicU64; Op::ALL.len() + 1],
+    /// [`Totals::first_reset_unix_ms`], 0 until then.
+    first_reset_ms: AtomicU64,
     /// Key of the pagination tokens this simulator issues.
     pub(crate) token_key: [u8; 16],
 }
@@ -83,6 +88,7 @@ impl State {
             }),
             requests: AtomicU64::new(0),
             static_calls: Default::default(),
+            first_reset_ms: AtomicU64::new(0),
             token_key: rand::random(),
             config,
         }
@@ -146,13 +152,34 @@ impl State {
                 *totals.calls.entry(name.to_owned()).or_default() += count;
             }
         }
+        let first = self.first_reset_ms.load(Ordering::Relaxed);
+        totals.first_reset_unix_ms = (first > 0).then_some(first);
         totals
+    }
+
+    /// Notes the arrival of a request for `op` (only the first reset's time
+    /// is kept).
+    pub(crate) fn arrived(&self, op: Op) {
+        if op == Op::AdminResetUserPassword && self.first_reset_ms.load(Ordering::Relaxed) == 0 {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_millis() as u64);
+            let _ = self.first_reset_ms.compare_exchange(
+                0,
+                ms.max(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
     }
 
     /// Counts a call that bypasses the lock (benchmark mode).
     pub(crate) fn count_static(&self, op: Option<Op>) {
         let slot = op.map_or(Op::ALL.len(), Op::index);
         self.static_calls[slot].fetch_add(1, Ordering::Relaxed);
+        if let Some(op) = op {
+            self.arrived(op);
+        }
     }
 
     /// Counts a call under the lock.
@@ -162,6 +189,7 @@ impl State {
 
     /// One Cognito request, its body already a JSON object.
     pub(crate) fn call(&self, op: Op, body: &Map<String, Value>) -> Answer {
+        self.arrived(op);
         let params = validate::parse(op, body);
         let mut inner = self.lock();
         *inner.totals.calls.entry(op.name().to_owned()).or_default() += 1;

@@ -657,7 +657,14 @@ fn unknown_target_and_bad_bodies_answer_protocol_errors() {
 #[test]
 fn stats_page_answers_totals() {
     let state = config(|_| {});
+    assert!(state.totals().first_reset_unix_ms.is_none());
     assert_eq!(reset(&state, "a"), "ok");
+    let first = state
+        .totals()
+        .first_reset_unix_ms
+        .expect("first reset time");
+    assert_eq!(reset(&state, "b"), "ok");
+    assert_eq!(state.totals().first_reset_unix_ms, Some(first));
     let reply = dispatch::respond(
         &state,
         &Request {
@@ -669,8 +676,9 @@ fn stats_page_answers_totals() {
         },
     );
     let totals = json_of(&reply);
-    assert_eq!(totals["users_reset"], 1);
-    assert_eq!(totals["calls"]["AdminResetUserPassword"], 1);
+    assert_eq!(totals["users_reset"], 2);
+    assert_eq!(totals["calls"]["AdminResetUserPassword"], 2);
+    assert_eq!(totals["first_reset_unix_ms"], first);
     assert!(totals["throttled_by_category"].is_object());
 }
 
