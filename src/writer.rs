@@ -1,16 +1,18 @@
 //! The report writer task: the only task that writes the report.
 //!
 //! Workers and the dispatcher send it one [`Record`] per row. It writes
-//! them in batches (flushed whenever no more records are waiting, or every
-//! [`FLUSH_EVERY`] records, so an outcome reaches the file within a fraction
-//! of a second), counts them, watches the failure rate, names failed rows
+//! them in batches (flushed every [`FLUSH_EVERY`] records, and at the latest
+//! [`FLUSH_AFTER`] after the oldest unflushed one, so an outcome reaches the
+//! file within a fraction of a second), counts them, watches the failure rate, names failed rows
 //! with `-v`, and learns which journal intents the run resolved and which it
 //! must keep.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::journal::Pending;
 use crate::progress::{Stats, escape};
@@ -21,6 +23,8 @@ use crate::summary::Tally;
 
 /// Records written between two flushes at most.
 pub const FLUSH_EVERY: u64 = 1024;
+/// How long a written record may wait for its flush at most.
+pub const FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// Failure-rate aborts only after this many attempted rows, so that a few
 /// early failures cannot abort a large run.
 pub const FAILURE_RATE_MIN_ROWS: u64 = 200;
@@ -111,7 +115,7 @@ fn settles(record: &Record) -> bool {
 /// Writes every record it receives until every sender is gone.
 pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finished {
     let Writer {
-        mut report,
+        report,
         stats,
         stop,
         max_failure_rate,
@@ -129,26 +133,25 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
     // One bit per user of the earlier report: recorded again by this run.
     let mut seen = vec![0u64; earlier.done.settled_values().len().div_ceil(64)];
     let mut keep_now: Vec<Pending> = Vec::new();
-    let mut write_error = None;
-    let mut unflushed = 0u64;
-    while let Some(record) = rx.recv().await {
-        if write_error.is_none() {
-            let mut result = report.write(&record);
-            unflushed += 1;
-            if result.is_ok() && (rx.is_empty() || unflushed >= FLUSH_EVERY) {
-                result = report.flush();
-                unflushed = 0;
+    let mut out = Output {
+        report,
+        unflushed: 0,
+        oldest: None,
+        error: None,
+    };
+    loop {
+        let record = tokio::select! {
+            biased;
+            record = rx.recv() => match record {
+                Some(record) => record,
+                None => break,
+            },
+            () = out.flush_due() => {
+                out.flush(&stop);
+                continue;
             }
-            if let Err(e) = result {
-                let message = format!("cannot write the report {}: {e}", report.path());
-                stop.stop(StopReason::Fatal {
-                    code: "ReportError".into(),
-                    message: message.clone(),
-                    hint: crate::cognito::fatal_hint("ReportError").into(),
-                });
-                write_error = Some(message);
-            }
-        }
+        };
+        out.write(&record, &stop);
         tally.add(&record);
         whole.add_whole(&record);
         mark_seen(&mut seen, &earlier, &record);
@@ -175,7 +178,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
             });
         }
     }
-    let _ = report.flush();
+    out.flush(&stop);
     // The whole report: the users this run did not record again count as
     // the earlier runs left them.
     for (i, done) in earlier.done.settled_values().iter().enumerate() {
@@ -186,9 +189,65 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
     Finished {
         tally,
         whole,
-        report,
+        report: out.report,
         keep: keep(&earlier.uncertain, &resolved, keep_now),
-        write_error,
+        write_error: out.error,
+    }
+}
+
+/// The report as the writer task fills it: written records wait in its
+/// buffer until a flush is due by count or by time.
+struct Output {
+    report: ReportWriter,
+    /// Records written since the last flush.
+    unflushed: u64,
+    /// When the oldest of those was written.
+    oldest: Option<Instant>,
+    /// The first write error; nothing is written after it.
+    error: Option<String>,
+}
+
+impl Output {
+    fn write(&mut self, record: &Record, stop: &Stop) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.report.write(record) {
+            return self.failed(&e, stop);
+        }
+        self.unflushed += 1;
+        self.oldest.get_or_insert_with(Instant::now);
+        if self.unflushed >= FLUSH_EVERY {
+            self.flush(stop);
+        }
+    }
+
+    /// Resolves when the oldest unflushed record has waited [`FLUSH_AFTER`].
+    async fn flush_due(&self) {
+        match self.oldest {
+            Some(oldest) => tokio::time::sleep_until(oldest + FLUSH_AFTER).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn flush(&mut self, stop: &Stop) {
+        self.unflushed = 0;
+        self.oldest = None;
+        if self.error.is_none()
+            && let Err(e) = self.report.flush()
+        {
+            self.failed(&e, stop);
+        }
+    }
+
+    fn failed(&mut self, e: &std::io::Error, stop: &Stop) {
+        let message = format!("cannot write the report {}: {e}", self.report.path());
+        stop.stop(StopReason::Fatal {
+            code: "ReportError".into(),
+            message: message.clone(),
+            hint: crate::cognito::fatal_hint("ReportError").into(),
+        });
+        self.error = Some(message);
     }
 }
 
@@ -246,5 +305,33 @@ mod tests {
         r.outcome = Outcome::Failed;
         r.uncertain = true;
         assert!(!settles(&r));
+    }
+
+    #[tokio::test]
+    async fn an_outcome_reaches_the_file_within_the_flush_time_while_the_run_goes_on() {
+        let dir = std::env::temp_dir().join(format!("cr-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.csv");
+        let header = crate::report::header_bytes(&path, false);
+        let file = crate::files::create_with(&path, &header).unwrap();
+        let writer = Writer {
+            report: ReportWriter::new(file, &path, false).unwrap(),
+            stats: Arc::new(Stats::default()),
+            stop: Arc::new(Stop::default()),
+            max_failure_rate: None,
+            verbose: false,
+            earlier: Arc::new(Earlier::default()),
+        };
+        let (tx, rx) = mpsc::channel(4);
+        let task = tokio::spawn(write_records(rx, writer));
+        let record = Record::local(1, "alice", "eu-west-1_P", Outcome::Reset, "", "");
+        tx.send(record).await.unwrap();
+        let written = || std::fs::read_to_string(&path).unwrap().contains("alice");
+        tokio::time::sleep(FLUSH_AFTER * 3).await;
+        assert!(written(), "flushed by time, the channel still open");
+        drop(tx);
+        let finished = task.await.unwrap();
+        assert_eq!(finished.tally.rows, 1);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
