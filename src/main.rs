@@ -31,7 +31,14 @@ fn main() {
     };
     let stop = Arc::new(Stop::default());
     runtime.block_on(listen(stop.clone(), &ignored));
-    let code = runtime.block_on(cognito_reset::run::main(cli, stop));
+    // On a worker thread, not the main thread that `block_on` polls: waking
+    // that thread costs a system call and a context switch every time.
+    let code = runtime.block_on(async move {
+        match tokio::spawn(cognito_reset::run::main(cli, stop)).await {
+            Ok(code) => code,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    });
     // Do not wait for a reader blocked on standard input or a FIFO.
     runtime.shutdown_background();
     std::process::exit(code);

@@ -15,12 +15,13 @@
 //! run up.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::cognito::{CallError, Class, Cognito, Op};
+use crate::cognito::{CallError, CallResult, Class, Cognito, Op};
 use crate::input::{Duplicates, Exclusions, Item, Row};
 use crate::journal::{Intended, Journal};
 use crate::keys::row_key;
@@ -43,6 +44,9 @@ pub struct FinishedRun {
 
 /// Records waiting for the writer at most.
 const RECORD_QUEUE: usize = 1024;
+/// Rows in progress per `--concurrency` slot (calls in flight are bounded by
+/// the retry driver).
+const ROWS_PER_CALL: usize = 2;
 
 /// Per-pool facts the dispatcher needs, from the preflight.
 pub trait Pools: Send + Sync {
@@ -111,13 +115,15 @@ struct Ctx {
 
 /// Runs every item through the pool and the report writer.
 pub async fn execute(
-    items: mpsc::Receiver<Item>,
+    items: mpsc::Receiver<Vec<Item>>,
     mut pipeline: Pipeline,
     writer: Writer,
 ) -> Finished {
     let (records, record_rx) = mpsc::channel(RECORD_QUEUE);
     let writer_task = tokio::spawn(write_records(record_rx, writer));
-    let concurrency = pipeline.concurrency.max(1);
+    // Rows in progress: twice the calls in flight, so that rows waiting for
+    // their journal intent or a backoff do not leave call slots idle.
+    let rows = pipeline.concurrency.max(1).saturating_mul(ROWS_PER_CALL);
     let ctx = Arc::new(Ctx {
         policy: pipeline.policy,
         caller: pipeline.caller.clone(),
@@ -132,12 +138,12 @@ pub async fn execute(
         ctx,
         // Each running worker holds one permit; acquiring them all at the
         // end waits for the last one.
-        slots: Arc::new(Semaphore::new(concurrency)),
+        slots: Arc::new(Semaphore::new(rows)),
         records,
         seen_earlier: HashSet::new(),
     };
     d.run(items).await;
-    let _ = d.slots.acquire_many(concurrency as u32).await;
+    let _ = d.slots.acquire_many(rows as u32).await;
     drop(d);
     writer_task.await.expect("the report writer does not panic")
 }
@@ -157,30 +163,48 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    async fn run(&mut self, mut items: mpsc::Receiver<Item>) {
+    async fn run(&mut self, mut items: mpsc::Receiver<Vec<Item>>) {
+        // The rest of the batch being dispatched.
+        let mut batch = Vec::new().into_iter();
         loop {
-            let item = tokio::select! {
-                biased;
-                _ = self.stop.stopped(), if !self.p.drain => break,
-                item = items.recv() => match item {
-                    Some(item) => item,
-                    None => break,
-                },
-            };
-            self.dispatch(item).await;
+            let stopping = !self.p.drain && self.stop.is_stopped();
+            match batch.next() {
+                _ if stopping => break,
+                Some(item) => self.dispatch(item).await,
+                None => {
+                    batch = tokio::select! {
+                        biased;
+                        _ = self.stop.stopped(), if !self.p.drain => break,
+                        items = items.recv() => match items {
+                            Some(items) => items.into_iter(),
+                            None => break,
+                        },
+                    };
+                }
+            }
         }
         // A stream is not read further; what it already handed over is recorded.
         items.close();
-        while let Some(item) = items.recv().await {
-            if let Some((row, start)) = self.settle(item).await {
-                let record = cancelled(&row, &start, &self.stop, &self.ctx);
-                let _ = self.records.send(record).await;
+        for item in batch {
+            self.cancel(item).await;
+        }
+        while let Some(batch) = items.recv().await {
+            for item in batch {
+                self.cancel(item).await;
             }
         }
         if !self.stop.is_stopped() {
             for row in self.leftovers() {
                 self.dispatch(Item::Row(row)).await;
             }
+        }
+    }
+
+    /// Records an item the run will not work on.
+    async fn cancel(&mut self, item: Item) {
+        if let Some((row, start)) = self.settle(item).await {
+            let record = cancelled(&row, &start, &self.stop, &self.ctx);
+            let _ = self.records.send(record).await;
         }
     }
 
@@ -372,12 +396,8 @@ async fn work(row: Row, start: Start, ctx: &Ctx) -> Record {
         let event = call.make(step, life.tries(), &mut journaled).await;
         match life.on(event) {
             Effect::None => {}
-            Effect::PoolGone => {
-                ctx.gone
-                    .lock()
-                    .expect("gone pools")
-                    .insert(row.pool.clone());
-            }
+            // Already noted by `Call::watched` when the answer came.
+            Effect::PoolGone => {}
             Effect::StopRun(e) => ctx.caller.stop.stop(StopReason::Fatal {
                 hint: crate::cognito::fatal_hint(&e.code).to_owned(),
                 code: e.code,
@@ -417,20 +437,18 @@ impl Call<'_> {
     /// Makes the call a step needs, through the retry driver.
     async fn make(&self, step: Step, tries: &mut Tries, journaled: &mut Journaled) -> Event {
         let (pool, user) = (self.row.pool.as_str(), self.row.username.as_str());
-        if self.ctx.gone.lock().expect("gone pools").contains(pool) {
-            return Event::Err(CallError::local(
-                Class::PoolFatal,
-                "ResourceNotFoundException",
-                "the user pool does not exist (an earlier call for this pool said so)".into(),
-            ));
+        if let Some(e) = self.pool_gone() {
+            return Event::Err(e);
         }
         let caller = &self.ctx.caller;
         let c = &self.cognito;
-        let op = step_op(step);
+        let (region, op, gone) = (self.region, step_op(step), || self.pool_gone());
         let answer = match step {
             Step::Check(_) => {
                 let answer = caller
-                    .call(self.region, op, tries, || c.get_user(pool, user))
+                    .call_unless(region, op, tries, gone, || {
+                        self.watched(c.get_user(pool, user))
+                    })
                     .await;
                 return event(answer, Some);
             }
@@ -440,12 +458,16 @@ impl Call<'_> {
                 }
                 let meta = &self.metadata;
                 caller
-                    .call(self.region, op, tries, || c.reset(pool, user, meta))
+                    .call_unless(region, op, tries, gone, || {
+                        self.watched(c.reset(pool, user, meta))
+                    })
                     .await
             }
             Step::SignOut => {
                 caller
-                    .call(self.region, op, tries, || c.global_sign_out(pool, user))
+                    .call_unless(region, op, tries, gone, || {
+                        self.watched(c.global_sign_out(pool, user))
+                    })
                     .await
             }
             Step::Disable => {
@@ -456,12 +478,42 @@ impl Call<'_> {
                     return Event::Err(e);
                 }
                 caller
-                    .call(self.region, op, tries, || c.disable_user(pool, user))
+                    .call_unless(region, op, tries, gone, || {
+                        self.watched(c.disable_user(pool, user))
+                    })
                     .await
             }
             Step::Done => return Event::Stopped,
         };
         event(answer, |()| None)
+    }
+
+    /// Sends a call; an answer saying the pool does not exist is noted at
+    /// once, while the call still holds its slot, so that no other row's
+    /// attempt for the pool is sent after it (the row's life then says the
+    /// same as [`Effect::PoolGone`]).
+    async fn watched<T>(&self, sent: impl Future<Output = CallResult<T>>) -> CallResult<T> {
+        let answer = sent.await;
+        if answer.as_ref().is_err_and(|e| e.class == Class::PoolFatal) {
+            self.ctx
+                .gone
+                .lock()
+                .expect("gone pools")
+                .insert(self.row.pool.clone());
+        }
+        answer
+    }
+
+    /// The row's pool was found not to exist (by another row's call).
+    fn pool_gone(&self) -> Option<CallError> {
+        let gone = self.ctx.gone.lock().expect("gone pools");
+        gone.contains(&self.row.pool).then(|| {
+            CallError::local(
+                Class::PoolFatal,
+                "ResourceNotFoundException",
+                "the user pool does not exist (an earlier call for this pool said so)".into(),
+            )
+        })
     }
 
     /// Records the row's intent before its first reset (or disable) is sent.

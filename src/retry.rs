@@ -2,7 +2,8 @@
 //! [`Caller::call`] — resets, checks, sign-outs, disables, listing pages,
 //! pool descriptions. Only the operation and its limiter differ.
 //!
-//! Each attempt waits for its category's limiter permit; a failed attempt
+//! Each attempt holds one of the `--concurrency` slots for calls in flight
+//! and waits for its category's limiter permit; a failed attempt
 //! waits its backoff (exponential with full jitter, as the AWS SDKs do:
 //! `rand(0, min(cap, base · 2^(attempt-1)))`) and the permit again. A
 //! throttle slows the category's limiter. Transient failures are retried up
@@ -15,6 +16,8 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use crate::cognito::{CallError, CallResult, Class, Op, Reply};
 use crate::life::Tries;
@@ -88,6 +91,9 @@ pub struct Caller {
     pub stop: Arc<Stop>,
     /// Live counters: calls, throttles and retries per category.
     pub stats: Arc<Stats>,
+    /// `--concurrency` permits: one per call in flight. Rows waiting for
+    /// their journal intent or a backoff hold none.
+    pub in_flight: Semaphore,
 }
 
 impl Caller {
@@ -99,6 +105,24 @@ impl Caller {
         region: &str,
         op: Op,
         tries: &mut Tries,
+        send: F,
+    ) -> Answer<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CallResult<T>>,
+    {
+        self.call_unless(region, op, tries, || None, send).await
+    }
+
+    /// [`Caller::call`], but each attempt asks `refusal` first, once it holds
+    /// its slot and permit, whether something learnt meanwhile (another row's
+    /// answer) forbids it; if so, that is the answer and nothing is sent.
+    pub async fn call_unless<T, F, Fut>(
+        &self,
+        region: &str,
+        op: Op,
+        tries: &mut Tries,
+        refusal: impl Fn() -> Option<CallError>,
         mut send: F,
     ) -> Answer<T>
     where
@@ -111,11 +135,17 @@ impl Caller {
             if tries.failures > 0 && !self.wait(tries.failures).await {
                 return Answer::Stopped;
             }
-            let sent = tokio::select! {
+            let (sent, _slot) = tokio::select! {
                 biased;
                 _ = self.stop.stopped() => return Answer::Stopped,
-                sent = limiter.acquire() => sent,
+                got = async {
+                    let slot = self.in_flight.acquire().await;
+                    (limiter.acquire().await, slot)
+                } => got,
             };
+            if let Some(e) = refusal() {
+                return Answer::Err(e);
+            }
             tries.calls += 1;
             self.stats.count_call(category);
             let result = send().await;

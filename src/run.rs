@@ -23,9 +23,15 @@ use crate::shutdown::Stop;
 use crate::simulator::{self, Simulator};
 use crate::{pool, session, summary};
 
-/// Items waiting between the reader and the dispatcher at most: enough to
-/// keep workers busy, small enough that memory does not grow with the input.
-pub const ITEM_QUEUE: usize = 1024;
+/// Batches of items waiting between the reader and the dispatcher at most:
+/// enough to keep workers busy, few enough that memory does not grow with
+/// the input.
+pub const ITEM_QUEUE: usize = 4;
+/// Items per batch read from a file. A file never blocks, so the reader
+/// hands rows over a batch at a time: one wake-up of the dispatcher per
+/// batch, not per row. A stream (a pipe, a terminal) hands over each row as
+/// it comes, for the next may be a long time coming.
+pub const FILE_BATCH: usize = 256;
 
 /// Runs what the command line asks; returns the process exit code. `stop`
 /// is the cancellation `main` wired to the signals.
@@ -202,14 +208,20 @@ fn show_of(session: &session::Session) -> Show {
 }
 
 /// Reads items on a thread of its own (file and stdin reads block) into the
-/// bounded queue; the thread ends at the end of the input or when the queue's
-/// receiver is gone (the run stopped reading a stream).
-pub fn feed_thread(reader: impl Iterator<Item = Item> + Send + 'static, tx: mpsc::Sender<Item>) {
+/// bounded queue, `batch` at a time; the thread ends at the end of the input
+/// or when the queue's receiver is gone (the run stopped reading a stream).
+pub fn feed_thread(
+    reader: impl Iterator<Item = Item> + Send + 'static,
+    tx: mpsc::Sender<Vec<Item>>,
+    batch: usize,
+) {
     let _ = std::thread::Builder::new()
         .name("reader".into())
         .spawn(move || {
-            for item in reader {
-                if tx.blocking_send(item).is_err() {
+            let mut reader = reader.peekable();
+            while reader.peek().is_some() {
+                let items: Vec<Item> = reader.by_ref().take(batch.max(1)).collect();
+                if tx.blocking_send(items).is_err() {
                     return;
                 }
             }

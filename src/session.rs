@@ -33,7 +33,7 @@ use crate::writer::Writer;
 /// A stream's reader, its header and first row already read.
 pub struct StreamReader {
     first: Option<Item>,
-    rest: ItemReader<Box<dyn BufRead + Send>>,
+    rest: ItemReader<Box<dyn BufRead + Send + Sync>>,
 }
 
 impl Iterator for StreamReader {
@@ -157,6 +157,7 @@ impl Session {
             limiters: limiters.clone(),
             stop: stop.clone(),
             stats: stats.clone(),
+            in_flight: tokio::sync::Semaphore::new(config.concurrency.max(1)),
         });
         let header = Header::new(
             &fingerprint(&config, survey.as_ref()),
@@ -217,7 +218,7 @@ async fn open_stream(
     stop: &Stop,
     name: String,
     options: crate::input::ReadOptions,
-    open: impl FnOnce() -> Result<Box<dyn BufRead + Send>, StartError> + Send + 'static,
+    open: impl FnOnce() -> Result<Box<dyn BufRead + Send + Sync>, StartError> + Send + 'static,
 ) -> Result<StreamReader, StartError> {
     blocking(stop, move || {
         let mut reader = ItemReader::new(open()?, &options, &name)?;
@@ -252,14 +253,14 @@ async fn read_input(
         Source::File(path) => {
             let name = path.clone();
             let path = path.clone();
-            let open = move || -> Result<Box<dyn BufRead + Send>, StartError> {
+            let open = move || -> Result<Box<dyn BufRead + Send + Sync>, StartError> {
                 let file = File::open(&path).map_err(|e| StartError::io(escape(&path), e))?;
                 Ok(Box::new(std::io::BufReader::with_capacity(64 * 1024, file)))
             };
             Ok((None, Some(open_stream(stop, name, options, open).await?)))
         }
         Source::Stdin => {
-            let open = || -> Result<Box<dyn BufRead + Send>, StartError> {
+            let open = || -> Result<Box<dyn BufRead + Send + Sync>, StartError> {
                 Ok(Box::new(std::io::BufReader::with_capacity(
                     64 * 1024,
                     std::io::stdin(),
@@ -798,13 +799,13 @@ impl Session {
 impl Session {
     /// Starts feeding rows into the queue: a file or stream on a thread of
     /// its own, a listing as a task.
-    pub fn feed(&mut self, tx: mpsc::Sender<Item>) {
+    pub fn feed(&mut self, tx: mpsc::Sender<Vec<Item>>) {
         if let Some((lister, first)) = self.listing.take() {
             tokio::spawn(lister.feed(first, tx));
             return;
         }
         if let Some(reader) = self.stream.take() {
-            crate::run::feed_thread(reader, tx);
+            crate::run::feed_thread(reader, tx, 1);
             return;
         }
         let Source::File(path) = &self.config.source else {
@@ -820,7 +821,7 @@ impl Session {
                 )
             });
         match opened {
-            Ok(reader) => crate::run::feed_thread(reader, tx),
+            Ok(reader) => crate::run::feed_thread(reader, tx, crate::run::FILE_BATCH),
             Err(e) => say(&format!("cognito-reset: {e}")),
         }
     }

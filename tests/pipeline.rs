@@ -328,11 +328,16 @@ async fn missing_pool_stops_before_any_reset() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pool_that_vanishes_fails_its_rows_without_more_calls() {
     let w = Workdir::new("poolfatal");
-    // The first row's call finds the pool gone (as if deleted mid-run).
+    // The first call, whichever row makes it, finds the pool gone (as if
+    // deleted mid-run); rows waiting meanwhile must not call after it.
     let sim = simulator(|c| {
-        let mut first = seed("user0001");
-        first.fail = Some("ResourceNotFoundException".into());
-        c.users = vec![first];
+        c.users = (1..=20)
+            .map(|i| {
+                let mut user = seed(&format!("user{i:04}"));
+                user.fail = Some("ResourceNotFoundException".into());
+                user
+            })
+            .collect();
     })
     .await;
     w.write("in.txt", &users(20));

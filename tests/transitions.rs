@@ -67,6 +67,7 @@ async fn drive(
         limiters: Arc::new(Limiters::new(Rates::default())),
         stop: stop.clone(),
         stats: stats.clone(),
+        in_flight: tokio::sync::Semaphore::new(64),
     });
     let key = |u: &str| row_key(DEFAULT_POOL, u, false);
     let mut earlier = Earlier::default();
@@ -110,7 +111,7 @@ async fn drive(
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
         for row in rows {
-            tx.send(Item::Row(row)).await.unwrap();
+            tx.send(vec![Item::Row(row)]).await.unwrap();
         }
     });
     let finished = pool::execute(rx, pipeline, writer).await;

@@ -63,25 +63,27 @@ impl Lister {
         }
     }
 
-    /// Streams `first` and every following page into `tx`; stops the run if
+    /// Streams `first` and every following page into `tx`, a page at a
+    /// time; stops the run if
     /// the listing cannot go on. Ends when the listing does, when the run
     /// stops, or when the queue's receiver is gone.
-    pub async fn feed(self, first: UserPage, tx: mpsc::Sender<Item>) {
+    pub async fn feed(self, first: UserPage, tx: mpsc::Sender<Vec<Item>>) {
         let mut page = first;
         let mut position = 0u64;
         loop {
-            for user in std::mem::take(&mut page.users) {
+            let rows = std::mem::take(&mut page.users).into_iter().map(|user| {
                 position += 1;
-                let row = Row {
+                Item::Row(Row {
                     line: position,
                     username: user.username,
                     pool: self.pool.clone(),
                     metadata: Vec::new(),
                     known: Some(user.state),
-                };
-                if tx.send(Item::Row(row)).await.is_err() {
-                    return;
-                }
+                })
+            });
+            let rows: Vec<Item> = rows.collect();
+            if !rows.is_empty() && tx.send(rows).await.is_err() {
+                return;
             }
             let Some(token) = page.next.take() else {
                 return;
