@@ -25,7 +25,11 @@ pub(crate) fn answer(state: &State, op: Op, body: &Map<String, Value>) -> Answer
             "Username": params.username,
             "UserStatus": "CONFIRMED",
             "Enabled": true,
-            "UserAttributes": [],
+            // A verified email: a dry run predicts a reset, as for most users.
+            "UserAttributes": [
+                {"Name": "email", "Value": "user@example.com"},
+                {"Name": "email_verified", "Value": "true"},
+            ],
             "UserCreateDate": 0.0,
             "UserLastModifiedDate": 0.0,
         })),

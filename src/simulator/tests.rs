@@ -731,6 +731,7 @@ fn static_mode_answers_success_without_state() {
         br#"{"UserPoolId":"us-east-1_X","Username":"u"}"#,
     );
     assert_eq!(json_of(&got)["Username"], "u");
+    assert_eq!(json_of(&got)["UserAttributes"][1]["Value"], "true");
     let listed = send(
         &state,
         Some("ListUsers"),
