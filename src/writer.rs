@@ -158,24 +158,13 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
         bump_stats(&stats, &record);
         guard.add(record.outcome, &stop);
         if verbose && record.outcome.is_failure() {
-            tracing::info!(
-                "line {}: {} {}: {} {}",
-                record.line,
-                escape(&record.username),
-                record.outcome.as_str(),
-                record.error_code,
-                escape(&record.error_message)
-            );
+            name_failure(&record);
         }
         if earlier.uncertain.contains_key(&record.key) && settles(&record) {
             resolved.insert(record.key);
         }
         if record.uncertain {
-            keep_now.push(Pending {
-                pool: record.user_pool_id.clone(),
-                user: record.username.clone(),
-                disable: record.disable_attempted,
-            });
+            keep_now.push(pending_of(&record));
         }
     }
     out.flush(&stop);
@@ -192,6 +181,27 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
         report: out.report,
         keep: keep(&earlier.uncertain, &resolved, keep_now),
         write_error: out.error,
+    }
+}
+
+/// `-v`: names a row that did not succeed as it ends.
+fn name_failure(record: &Record) {
+    tracing::info!(
+        "line {}: {} {}: {} {}",
+        record.line,
+        escape(&record.username),
+        record.outcome.as_str(),
+        record.error_code,
+        escape(&record.error_message)
+    );
+}
+
+/// The journal intent a row without a final outcome keeps.
+fn pending_of(record: &Record) -> Pending {
+    Pending {
+        pool: record.user_pool_id.clone(),
+        user: record.username.clone(),
+        disable: record.disable_attempted,
     }
 }
 
