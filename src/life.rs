@@ -218,6 +218,13 @@ struct Facts {
     /// The reset was sent again without the check that could not be made
     /// (`--resend-unchecked`): the user may have had two codes.
     resent_unchecked: bool,
+    /// One of this run's resets timed out: unlike a 5xx or a closed
+    /// connection, whose request the service has finished with, the call
+    /// may still be queued on its way, so the check waits before it looks.
+    timed_out_here: bool,
+    /// A check after a timed-out reset found it not applied, so it was sent
+    /// again: had the lost call still arrived, the user had two codes.
+    resent_after_check: bool,
     signed_out: Option<bool>,
     sign_out_error: Option<String>,
 }
@@ -247,6 +254,13 @@ const ALREADY_DISABLED: &str =
     "the user is disabled, so already cannot sign in; nothing more was done";
 
 impl Life {
+    /// Whether the next step is a check after one of this run's resets
+    /// timed out: it should wait a while first, for the timed-out call may
+    /// still arrive and be applied after the check has looked.
+    pub fn settles_first(&self) -> bool {
+        self.step == Step::Check(CheckFor::Verify) && self.facts.timed_out_here
+    }
+
     /// A row's life from what is known before its first call.
     pub fn new(start: Start, policy: Policy) -> Life {
         let mut life = Life {
@@ -360,6 +374,12 @@ impl Life {
             message = join(
                 &message,
                 "sent again without a check (--resend-unchecked): the user may have two codes",
+            );
+        }
+        if self.facts.resent_after_check && outcome == Outcome::Reset {
+            message = join(
+                &message,
+                "sent again: an answer was lost and a check found the reset not applied; had                  the lost call arrived still later, the user got two codes (the later one counts)",
             );
         }
         self.ending = Some(Ending {
@@ -538,6 +558,7 @@ impl Life {
             }
             Event::Ok(_) => {
                 self.facts.unverified_send = false;
+                self.facts.resent_after_check |= self.facts.timed_out_here;
                 self.goto(Step::Reset);
                 Effect::None
             }
@@ -580,6 +601,7 @@ impl Life {
         };
         if e.may_have_applied() {
             self.facts.unverified_send = true;
+            self.facts.timed_out_here |= e.code == "Timeout";
             let budget = self.tries.failures < self.policy.max_attempts;
             if budget && self.policy.classify {
                 self.goto(Step::Check(CheckFor::Verify));

@@ -98,6 +98,10 @@ pub struct Pipeline {
     pub journal: Option<Journal>,
     /// `--client-metadata` (row values win).
     pub metadata: Vec<(String, String)>,
+    /// How long a check after a timed-out reset waits first
+    /// (`--call-timeout`: the call had that long to arrive; it gets as long
+    /// again).
+    pub settle: std::time::Duration,
     /// Whether the source may be drained after a stop (a file), or must not
     /// be read further (a stream or a listing).
     pub drain: bool,
@@ -105,6 +109,7 @@ pub struct Pipeline {
 
 struct Ctx {
     policy: Policy,
+    settle: std::time::Duration,
     caller: Arc<Caller>,
     pools: Arc<dyn Pools>,
     journal: Option<Journal>,
@@ -126,6 +131,7 @@ pub async fn execute(
     let rows = pipeline.concurrency.max(1).saturating_mul(ROWS_PER_CALL);
     let ctx = Arc::new(Ctx {
         policy: pipeline.policy,
+        settle: pipeline.settle,
         caller: pipeline.caller.clone(),
         pools: pipeline.pools.clone(),
         journal: pipeline.journal.take(),
@@ -393,7 +399,11 @@ async fn work(row: Row, start: Start, ctx: &Ctx) -> Record {
     let mut journaled = Journaled::default();
     while life.step() != Step::Done {
         let step = life.step();
-        let event = call.make(step, life.tries(), &mut journaled).await;
+        let event = if life.settles_first() && !call.settle().await {
+            Event::Stopped
+        } else {
+            call.make(step, life.tries(), &mut journaled).await
+        };
         match life.on(event) {
             Effect::None => {}
             // Already noted by `Call::watched` when the answer came.
@@ -502,6 +512,16 @@ impl Call<'_> {
                 .insert(self.row.pool.clone());
         }
         answer
+    }
+
+    /// Waits before a check after a timed-out reset; `false` if the run
+    /// stopped meanwhile.
+    async fn settle(&self) -> bool {
+        let stop = &self.ctx.caller.stop;
+        tokio::select! {
+            _ = stop.stopped() => false,
+            _ = tokio::time::sleep(self.ctx.settle) => true,
+        }
     }
 
     /// The row's pool was found not to exist (by another row's call).

@@ -843,6 +843,7 @@ impl Session {
             exclusions: std::mem::take(&mut self.exclusions),
             journal,
             metadata: self.config.client_metadata.clone(),
+            settle: self.config.call_timeout,
             drain: matches!(self.config.source, Source::File(_)) && self.survey.is_some(),
         }
     }

@@ -106,6 +106,7 @@ async fn drive(
         exclusions: Exclusions::default(),
         journal: None,
         metadata: Vec::new(),
+        settle: Duration::from_millis(20),
         drain: true,
     };
     let (tx, rx) = tokio::sync::mpsc::channel(16);

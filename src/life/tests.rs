@@ -402,3 +402,34 @@ fn a_disable_sent_before_a_stop_keeps_its_intent() {
     assert!(e.uncertain && e.disable_attempted, "{e:?}");
     assert!(!e.message.contains("not attempted"), "{}", e.message);
 }
+
+#[test]
+fn regression_timed_out_reset_applied_late_waits_before_its_check_and_says_so_when_sent_again() {
+    // A reset that timed out may still be queued on its way: the check
+    // waits first; if the check still finds it not applied and the reset is
+    // sent again, the record says the user may have had two codes.
+    let mut life = Life::new(Start::default(), REAL);
+    assert!(!life.settles_first());
+    life.on(timeout());
+    assert_eq!(life.step(), Step::Check(CheckFor::Verify));
+    assert!(life.settles_first());
+    life.on(checked(state("CONFIRMED", true, true)));
+    assert_eq!(life.step(), Step::Reset);
+    life.on(ok());
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Reset);
+    assert!(
+        e.message.contains("the user got two codes"),
+        "{}",
+        e.message
+    );
+
+    // A 5xx: the service is done with the request; no wait, no note.
+    let mut life = Life::new(Start::default(), REAL);
+    life.on(error(Class::Retryable, "InternalErrorException", "boom"));
+    assert_eq!(life.step(), Step::Check(CheckFor::Verify));
+    assert!(!life.settles_first());
+    life.on(checked(state("CONFIRMED", true, true)));
+    life.on(ok());
+    assert!(!ending(&life).message.contains("two codes"));
+}
