@@ -82,10 +82,16 @@ struct FailureRate {
 }
 
 impl FailureRate {
-    fn add(&mut self, outcome: Outcome, stop: &Stop) {
+    /// Counts a row. A row that failed in an earlier run of the report and
+    /// fails again is not counted: a resume retries those rows first, and
+    /// failures already known say nothing about this run going wrong.
+    fn add(&mut self, outcome: Outcome, failed_before: bool, stop: &Stop) {
         let Some(threshold) = self.threshold else {
             return;
         };
+        if failed_before && outcome == Outcome::Failed {
+            return;
+        }
         if !matches!(
             outcome,
             Outcome::Reset | Outcome::Failed | Outcome::Disabled
@@ -105,6 +111,15 @@ impl FailureRate {
             });
         }
     }
+}
+
+/// Whether an earlier run of the report recorded this row's user as failed.
+fn failed_before(earlier: &Earlier, record: &Record) -> bool {
+    record.key != 0
+        && earlier
+            .done
+            .get(record.key)
+            .is_some_and(|done| done.outcome() == Outcome::Failed)
 }
 
 /// Whether a record settles its row's intent: the row has a final outcome.
@@ -156,7 +171,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
         whole.add_whole(&record);
         mark_seen(&mut seen, &earlier, &record);
         bump_stats(&stats, &record);
-        guard.add(record.outcome, &stop);
+        guard.add(record.outcome, failed_before(&earlier, &record), &stop);
         if verbose && record.outcome.is_failure() {
             name_failure(&record);
         }

@@ -822,3 +822,32 @@ async fn a_run_that_never_got_going_never_leaves_an_earlier_summary() {
     assert!(s["exit_code"].is_null(), "{s}");
     assert!(s["stopped"].as_str().unwrap().starts_with("running"), "{s}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_resume_aborted_by_max_failure_rate_on_rows_that_had_failed_before() {
+    let w = Workdir::new("refail");
+    let sim = simulator(|_| {}).await;
+    // 250 users that do not exist, then 250 that do: 50 % fail for good.
+    let input: String = (1..=250)
+        .map(|i| format!("missing-{i}\n"))
+        .chain((1..=250).map(|i| format!("user{i:04}\n")))
+        .collect();
+    w.write("in.txt", &input);
+    let args = ["in.txt", "--yes", "--rate", "2000"];
+    let first = run(
+        &w.dir,
+        &sim,
+        &[&args[..], &["--max-failure-rate", "100"]].concat(),
+    )
+    .await;
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    // The resume retries the 250 failed rows first; they fail as before and
+    // must not count as this run going wrong.
+    let again = run(&w.dir, &sim, &[&args[..], &["--resume"]].concat()).await;
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("--max-failure-rate"),
+        "{}",
+        stderr(&again)
+    );
+}
