@@ -133,6 +133,7 @@ async fn run(args: RunArgs, stop: Arc<Stop>) -> i32 {
         Ok(o) => o,
         Err(e) => return failed(e),
     };
+    summary::write_running_locked(&session.config, &this_run);
     let executed = execute(&mut session, outputs).await;
     session.summarise(executed)
 }

@@ -406,8 +406,22 @@ fn write_to(path: &std::path::Path, summary: &Summary) {
 
 /// The summary file as soon as the flags are checked: the run is going on,
 /// so that a run killed at any moment never leaves an earlier run's summary
-/// looking like its own.
+/// looking like its own. A summary of another run of the same report that
+/// this run has no claim to replace (see `records_another_run_of`) is left
+/// alone until this run holds the report ([`write_running_locked`]): a run
+/// refused because that report is in use or already exists must not destroy
+/// the record of the run that made it.
 pub fn write_running(config: &Config, run: &RunLine) {
+    let Some(path) = &config.summary else { return };
+    let mut summary = Summary::start(config, run);
+    summary.stopped = Some(RUNNING.into());
+    if !records_another_run_of(path, &summary, config) {
+        write_to(path, &summary);
+    }
+}
+
+/// [`write_running`] once the run holds the report's lock.
+pub fn write_running_locked(config: &Config, run: &RunLine) {
     let Some(path) = &config.summary else { return };
     let mut summary = Summary::start(config, run);
     summary.stopped = Some(RUNNING.into());
@@ -415,12 +429,47 @@ pub fn write_running(config: &Config, run: &RunLine) {
 }
 
 /// Writes the summary of a run that could not start (exit 2 or 3), so that
-/// no earlier run's summary is read as this one's.
+/// no earlier run's summary is read as this one's — unless the file records
+/// another run of the same report, which it keeps.
 pub fn write_failure(config: &Config, run: &RunLine, why: &str, code: i32) {
     let Some(path) = &config.summary else { return };
     let mut summary = Summary::start(config, run);
     failed(&mut summary, why, code);
+    if records_another_run_of(path, &summary, config) {
+        crate::progress::say(&format!(
+            "cognito-reset: --summary {} records another run of the report {}; left as it is",
+            escape(&path.display().to_string()),
+            escape(&summary.report)
+        ));
+        return;
+    }
     write_to(path, &summary);
+}
+
+/// Whether the summary at `path` is that of another run (one that started)
+/// of the same report as `ours`, which this run has no claim to replace: it
+/// is still running, or this run neither resumes nor overwrites the report.
+fn records_another_run_of(path: &std::path::Path, ours: &Summary, config: &Config) -> bool {
+    use std::io::Read;
+    let Ok(file) = crate::files::open(path, crate::files::Open::Existing) else {
+        return false;
+    };
+    let mut text = Vec::new();
+    let _ = file.take(4 << 20).read_to_end(&mut text);
+    let Ok(theirs) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let field = |name: &str| {
+        theirs
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+    };
+    field("tool") == "cognito-reset"
+        && field("report") == ours.report
+        && field("run_id") != ours.run_id
+        && !field("stopped").starts_with("could not start")
+        && (!(config.resume || config.overwrite) || field("stopped") == RUNNING)
 }
 
 /// The same for a run whose flags were refused.

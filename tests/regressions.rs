@@ -851,3 +851,37 @@ async fn regression_resume_aborted_by_max_failure_rate_on_rows_that_had_failed_b
         stderr(&again)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_a_refused_second_run_replaced_the_summary_of_the_run_that_made_the_report() {
+    let w = Workdir::new("sumkeep");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &users(3));
+    let args = ["in.txt", "--yes", "--summary", "s.json"];
+    let first = run(&w.dir, &sim, &args).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let before = std::fs::read_to_string(w.dir.join("s.json")).unwrap();
+    // The report exists: the second run cannot start, and must leave the
+    // first run's audit record as it was.
+    let second = run(&w.dir, &sim, &args).await;
+    assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("left as it is"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.dir.join("s.json")).unwrap(),
+        before
+    );
+    // A run on another report may replace it.
+    let third = run(
+        &w.dir,
+        &sim,
+        &[&args[..], &["--report", "other.csv"]].concat(),
+    )
+    .await;
+    assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
+    let after = std::fs::read_to_string(w.dir.join("s.json")).unwrap();
+    assert!(after.contains("other.csv"), "{after}");
+}
