@@ -441,21 +441,28 @@ impl Session {
             }
             _ => {}
         }
-        if self.config.resume || files::exists(&self.config.report) {
+        let report_exists = files::exists(&self.config.report);
+        if self.config.resume || (report_exists && !self.config.overwrite) {
             return Ok(());
         }
         let pending = journal::read(&path, |_, _| true)
             .ok()
             .flatten()
             .map_or(0, |j| j.intents.len());
-        if pending > 0 {
-            return Err(StartError::Refused(format!(
-                "{shown} holds {pending} reset(s) sent by an earlier run whose report is gone: put \
-                 the report back and --resume (the journal says whom to check), or delete the \
-                 journal to start afresh (every user is then sent a reset again)"
-            )));
+        if pending == 0 {
+            return Ok(());
         }
-        Ok(())
+        let why = if report_exists {
+            "whose outcome no report row records (a run was killed or stopped with calls in \
+             flight): --resume checks them first; --overwrite would send them again"
+        } else {
+            "by an earlier run whose report is gone: put the report back and --resume (the \
+             journal says whom to check)"
+        };
+        Err(StartError::Refused(format!(
+            "{shown} holds {pending} reset(s) sent {why}; or delete the journal to start afresh \
+             (every user is then sent a reset again)"
+        )))
     }
 
     /// A listing's first page: Cognito refusing it stops the run here.

@@ -885,3 +885,28 @@ async fn regression_a_refused_second_run_replaced_the_summary_of_the_run_that_ma
     let after = std::fs::read_to_string(w.dir.join("s.json")).unwrap();
     assert!(after.contains("other.csv"), "{after}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_overwrite_after_a_kill_sent_the_journaled_resets_again() {
+    let w = Workdir::new("owpending");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &users(3));
+    let first = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    // As a kill -9 leaves it: a reset journaled, its outcome never recorded.
+    let journal = w.dir.join("in.report.csv.journal");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str(&format!(
+        "{{\"pool\":\"{DEFAULT_POOL}\",\"user\":\"user0004\"}}\n"
+    ));
+    std::fs::write(&journal, text).unwrap();
+    let sent = calls(&sim, "AdminResetUserPassword");
+    let again = run(&w.dir, &sim, &["in.txt", "--yes", "--overwrite"]).await;
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("--resume checks them first"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), sent);
+}
