@@ -475,12 +475,23 @@ fn read_rows(
         reader.read_until(b'\n', &mut Vec::new()).map_err(io)?;
     }
     let mut wrong_mode = false;
+    let mut unknown = None;
     scan(reader, format, |seen| {
         earlier.records += 1;
-        let Some(outcome) = seen.outcome else { return };
+        let Some(outcome) = seen.outcome else {
+            unknown.get_or_insert(earlier.records);
+            return;
+        };
         wrong_mode |= other_mode(outcome, dry_run);
         note(earlier, &seen, outcome, key(&seen.pool, &seen.username));
     });
+    if let Some(row) = unknown {
+        return Err(StartError::Refused(format!(
+            "{} row {row} has no outcome this tool writes: the report was edited or damaged, \
+             so what was done to that user is unknown; restore the report, or start a new one",
+            shown(path)
+        )));
+    }
     if wrong_mode {
         return Err(StartError::Refused(format!(
             "{} holds {} outcomes; a report belongs to one mode: choose another --report",

@@ -910,3 +910,24 @@ async fn regression_overwrite_after_a_kill_sent_the_journaled_resets_again() {
     );
     assert_eq!(calls(&sim, "AdminResetUserPassword"), sent);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_a_damaged_outcome_word_was_ignored_and_the_user_reset_again() {
+    let w = Workdir::new("damaged");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &users(3));
+    let first = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let report = w.dir.join("in.report.csv");
+    let text = std::fs::read_to_string(&report).unwrap();
+    std::fs::write(&report, text.replacen(",reset,", ",rXset,", 1)).unwrap();
+    let sent = calls(&sim, "AdminResetUserPassword");
+    let again = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("edited or damaged"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), sent);
+}
