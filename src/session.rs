@@ -123,6 +123,28 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+/// The `--exclude` list, read without holding up the signals (it may be a
+/// FIFO no one writes to). An empty list is refused: it is most likely a
+/// failed export, and would protect nobody.
+async fn read_exclusions(config: &Config, stop: &Stop) -> Result<Exclusions, StartError> {
+    let Some(path) = config.exclude.clone() else {
+        return Ok(Exclusions::default());
+    };
+    let column = config.read.username_column.clone();
+    let read = {
+        let path = path.clone();
+        blocking(stop, move || Exclusions::read(&path, &column)).await?
+    };
+    if read.is_empty() {
+        return Err(StartError::Usage(format!(
+            "--exclude {} lists no user: an empty list is most likely a failed export, and \
+             would protect nobody (give the accounts to keep, or leave --exclude out)",
+            escape(&path)
+        )));
+    }
+    Ok(read)
+}
+
 impl Session {
     /// Reads what can be read before any call: the input (surveyed when it
     /// is a file, its header when a stream), the exclusions; starts the
@@ -133,10 +155,7 @@ impl Session {
         stop: Arc<Stop>,
     ) -> Result<Session, StartError> {
         let (survey, stream) = read_input(&config, &stop).await?;
-        let exclusions = match &config.exclude {
-            Some(path) => Exclusions::read(path, &config.read.username_column)?,
-            None => Exclusions::default(),
-        };
+        let exclusions = read_exclusions(&config, &stop).await?;
         let pool_ids: Vec<String> = match &survey {
             Some(s) => s.pools.keys().cloned().collect(),
             None => config.read.default_pool.iter().cloned().collect(),

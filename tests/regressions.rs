@@ -931,3 +931,35 @@ async fn regression_a_damaged_outcome_word_was_ignored_and_the_user_reset_again(
     );
     assert_eq!(calls(&sim, "AdminResetUserPassword"), sent);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_an_empty_exclude_list_protected_nobody_without_a_word() {
+    let w = Workdir::new("exempty");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &users(3));
+    w.write("keep.txt", "");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--exclude", "keep.txt"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lists no user"), "{}", stderr(&out));
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_sigterm_was_ignored_while_opening_an_exclude_fifo_no_one_writes_to() {
+    let w = Workdir::new("exfifo");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &users(3));
+    let fifo = std::ffi::CString::new(w.dir.join("keep.fifo").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let child = command(&w.dir, &sim, &["in.txt", "--yes", "--exclude", "keep.fifo"])
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(&child, libc::SIGTERM);
+    let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
+        .await
+        .expect("one SIGTERM ends the run")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+}
