@@ -181,7 +181,8 @@ pub fn render(s: &Session) -> String {
     if s.survey.as_ref().is_some_and(|v| v.truncated) {
         out.push(
             "WARNING: a line longer than 1 MiB ends the input: nothing after it is read (the \
-             report names its line); fix the file and --resume"
+             report names its line); give the rows after it as a new input, with a new \
+             --report (a fixed file is another input: --resume refuses it)"
                 .into(),
         );
     }

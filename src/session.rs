@@ -269,6 +269,12 @@ async fn read_input(
             .await?;
             Ok((Some(survey), None))
         }
+        Source::File(path) if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) => {
+            Err(StartError::Usage(format!(
+                "{} is a directory, not an input file",
+                escape(path)
+            )))
+        }
         Source::File(path) => {
             let name = path.clone();
             let path = path.clone();
@@ -470,6 +476,12 @@ impl Session {
             .map_or(0, |j| j.intents.len());
         if pending == 0 {
             return Ok(());
+        }
+        if report_exists {
+            // A run holding the report is still writing its journal: say so.
+            let file = files::open(&self.config.report, Open::Existing)
+                .map_err(|e| StartError::Usage(files::explain(&self.config.report, &e)))?;
+            drop(self.lock(file, &self.config.report)?);
         }
         let why = if report_exists {
             "whose outcome no report row records (a run was killed or stopped with calls in \

@@ -477,9 +477,24 @@ pub fn write_refused_flags(args: &RunArgs, why: &str, code: i32) {
     let Some(path) = args.summary.as_deref().filter(|p| !p.is_empty()) else {
         return;
     };
+    // A summary path refused for naming another of the run's files is not
+    // written either.
+    let same = |other: &Option<String>| other.as_deref().is_some_and(|o| same_file(o, path));
+    if same(&args.report) || same(&args.input) || path.ends_with(".journal") {
+        return;
+    }
     let mut summary = Summary::from_args(args, &RunLine::now());
     failed(&mut summary, why, code);
     write_to(std::path::Path::new(path), &summary);
+}
+
+/// The same path, as written or once resolved.
+fn same_file(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 fn failed(summary: &mut Summary, why: &str, code: i32) {

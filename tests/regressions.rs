@@ -963,3 +963,25 @@ async fn regression_sigterm_was_ignored_while_opening_an_exclude_fifo_no_one_wri
     assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
     assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_a_directory_as_input_made_a_report_and_exit_1() {
+    let w = Workdir::new("dirinput");
+    let sim = simulator(|_| {}).await;
+    std::fs::create_dir(w.dir.join("adir")).unwrap();
+    let out = run(&w.dir, &sim, &["adir", "--yes", "--format", "lines"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
+    assert!(!w.dir.join("adir.report.csv").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_a_summary_refused_for_naming_the_report_was_written_there() {
+    let w = Workdir::new("sumreport");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &users(2));
+    let args = ["in.txt", "--yes", "--report", "x.csv", "--summary", "x.csv"];
+    let out = run(&w.dir, &sim, &args).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!w.dir.join("x.csv").exists(), "nothing left behind");
+}
