@@ -288,7 +288,10 @@ fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartE
         ("--summary", args.summary.as_ref().map(PathBuf::from)),
         (
             "the input",
-            args.input.as_ref().filter(|i| *i != "-").map(PathBuf::from),
+            // Standard input is the file behind fd 0 (`--exclude /dev/stdin`).
+            args.input
+                .as_ref()
+                .map(|i| PathBuf::from(if i == "-" { "/dev/stdin" } else { i })),
         ),
         ("--exclude", args.exclude.as_ref().map(PathBuf::from)),
     ]

@@ -419,6 +419,14 @@ impl Life {
                 self.facts.sign_out_error = Some("Cancelled".into());
             }
             self.finish_achieved("the run stopped before the sign-out; --resume signs out");
+        } else if self.facts.unverified_send {
+            // Still uncertain, so its intent is kept and a resume checks it.
+            self.finish(
+                Outcome::Cancelled,
+                "",
+                "a reset was sent but its answer was lost, and the run stopped before checking \
+                 whether it went through: --resume checks the user before sending again",
+            );
         } else if let Some(refusal) = self.facts.refusal.clone() {
             let message = format!("{}; not remediated: {NOT_ATTEMPTED}", refusal.message);
             self.finish(Outcome::Failed, &refusal.code, message);

@@ -985,3 +985,23 @@ async fn regression_a_summary_refused_for_naming_the_report_was_written_there() 
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!w.dir.join("x.csv").exists(), "nothing left behind");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_exclude_dev_stdin_with_the_input_on_stdin_excluded_every_row() {
+    let w = Workdir::new("exstdin");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", &users(2));
+    let mut child = command(
+        &w.dir,
+        &sim,
+        &["-", "--yes", "--format", "lines", "--exclude", "/dev/stdin"],
+    )
+    .stdin(std::process::Stdio::from(
+        std::fs::File::open(w.dir.join("in.txt")).unwrap(),
+    ))
+    .spawn()
+    .unwrap();
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+}

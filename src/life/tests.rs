@@ -433,3 +433,16 @@ fn regression_timed_out_reset_applied_late_waits_before_its_check_and_says_so_wh
     life.on(ok());
     assert!(!ending(&life).message.contains("two codes"));
 }
+
+#[test]
+fn regression_a_reset_sent_then_stopped_before_its_check_was_recorded_as_not_attempted() {
+    let mut life = Life::new(Start::default(), REAL);
+    life.on(timeout());
+    assert_eq!(life.step(), Step::Check(CheckFor::Verify));
+    life.on(Event::Stopped);
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Cancelled);
+    assert!(e.message.contains("a reset was sent"), "{}", e.message);
+    assert!(!e.message.contains("not attempted"), "{}", e.message);
+    assert!(e.uncertain, "the intent is kept for the resume's check");
+}
