@@ -189,6 +189,9 @@ pub struct Ending {
     pub federated: bool,
     /// An AdminDisableUser was sent (its intent is journaled).
     pub disable_attempted: bool,
+    /// Reset, but sent again after a timed-out call or without a check
+    /// (`--resend-unchecked`): the user may have had two codes.
+    pub maybe_two_codes: bool,
 }
 
 /// What the row has achieved so far.
@@ -393,6 +396,8 @@ impl Life {
             unreachable: self.facts.unreachable.clone(),
             federated: self.facts.federated,
             disable_attempted: self.facts.disable_attempted || self.facts.disable_intent,
+            maybe_two_codes: outcome == Outcome::Reset
+                && (self.facts.resent_after_check || self.facts.resent_unchecked),
         });
     }
 

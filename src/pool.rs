@@ -593,6 +593,7 @@ fn record_of(row: &Row, life: &Life, started: Instant, ctx: &Ctx) -> Record {
     record.kept_password.clone_from(&ending.kept_password);
     record.federated = ending.federated;
     record.disable_attempted = ending.disable_attempted;
+    record.maybe_two_codes = ending.maybe_two_codes;
     record
 }
 

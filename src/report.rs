@@ -147,6 +147,9 @@ pub struct Record {
     /// Not written: an AdminDisableUser was journaled for the row.
     #[serde(skip)]
     pub disable_attempted: bool,
+    /// Not written: reset, but the user may have had two codes.
+    #[serde(skip)]
+    pub maybe_two_codes: bool,
     /// Not written: for a `skipped` row, what the earlier run recorded.
     #[serde(skip)]
     pub earlier: Option<crate::resume::Done>,
@@ -181,6 +184,7 @@ impl Record {
             federated: false,
             key: 0,
             disable_attempted: false,
+            maybe_two_codes: false,
             earlier: None,
         }
     }

@@ -42,6 +42,10 @@ pub struct Tally {
     pub would_disable: u64,
     /// Federated users (no password in Cognito; reset at their identity provider).
     pub federated: u64,
+    /// Users reset whose reset was sent again after a timed-out call (or
+    /// without a check, `--resend-unchecked`): they may have had two codes,
+    /// the later one valid. Their report rows say so.
+    pub maybe_two_codes: u64,
     /// API calls made for rows.
     pub attempts: u64,
     /// Rows a resume may still finish: cancelled, failed for a reason that
@@ -102,6 +106,7 @@ impl Tally {
             self.would_disable += 1;
         }
         self.federated += u64::from(record.federated);
+        self.maybe_two_codes += u64::from(record.maybe_two_codes);
         self.attempts += u64::from(record.attempts);
         let passing =
             record.outcome == Outcome::Failed && PASSING.contains(&record.error_code.as_str());
@@ -188,6 +193,12 @@ impl Tally {
             out.push_str(&format!(
                 "  federated users (reset at their identity provider): {}\n",
                 self.federated
+            ));
+        }
+        if self.maybe_two_codes > 0 {
+            out.push_str(&format!(
+                "  sent again after a lost answer, so may have had two codes: {}\n",
+                self.maybe_two_codes
             ));
         }
         for (reason, n) in &self.kept_password {

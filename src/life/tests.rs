@@ -423,6 +423,7 @@ fn regression_timed_out_reset_applied_late_waits_before_its_check_and_says_so_wh
         "{}",
         e.message
     );
+    assert!(e.maybe_two_codes, "counted in the summary");
 
     // A 5xx: the service is done with the request; no wait, no note.
     let mut life = Life::new(Start::default(), REAL);
@@ -432,6 +433,7 @@ fn regression_timed_out_reset_applied_late_waits_before_its_check_and_says_so_wh
     life.on(checked(state("CONFIRMED", true, true)));
     life.on(ok());
     assert!(!ending(&life).message.contains("two codes"));
+    assert!(!ending(&life).maybe_two_codes);
 }
 
 #[test]
