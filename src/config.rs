@@ -274,13 +274,20 @@ fn rates_of(args: &RunArgs) -> Result<(RateSpec, Rates), StartError> {
 
 /// The files a run reads and writes must be distinct: a summary written over
 /// the input would destroy the list of users it is resetting.
-fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartError> {
+/// Whether two paths name the same file: the same once `.` parts are
+/// dropped, or the same device and inode.
+pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let normal = |p: &std::path::Path| -> PathBuf {
         p.components()
             .filter(|c| *c != std::path::Component::CurDir)
             .collect()
     };
+    let identity = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    normal(a) == normal(b) || (identity(a).is_some() && identity(a) == identity(b))
+}
+
+fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartError> {
     let journal = crate::journal::path_for(report);
     let named: Vec<(&str, PathBuf)> = [
         ("--report", Some(report.to_path_buf())),
@@ -298,11 +305,9 @@ fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartE
     .into_iter()
     .filter_map(|(name, path)| Some((name, path?)))
     .collect();
-    let identity = |p: &PathBuf| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
     for (i, (a_name, a)) in named.iter().enumerate() {
         for (b_name, b) in &named[i + 1..] {
-            let same_file = identity(a).is_some() && identity(a) == identity(b);
-            if normal(a) == normal(b) || same_file {
+            if same_file(a, b) {
                 return Err(usage(format!(
                     "{a_name} and {b_name} are the same file ({}); give each its own path",
                     crate::progress::escape(&a.display().to_string())

@@ -382,7 +382,8 @@ impl Life {
         if self.facts.resent_after_check && outcome == Outcome::Reset {
             message = join(
                 &message,
-                "sent again: an answer was lost and a check found the reset not applied; had                  the lost call arrived still later, the user got two codes (the later one counts)",
+                "sent again: a reset timed out and a check found it not applied; had the \
+                 timed-out call arrived still later, the user got two codes (the later one counts)",
             );
         }
         self.ending = Some(Ending {

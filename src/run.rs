@@ -105,7 +105,7 @@ async fn run(args: RunArgs, stop: Arc<Stop>) -> i32 {
     };
     init_tracing(config.verbosity);
     let this_run = RunLine::now();
-    summary::write_running(&config, &this_run);
+    summary::write_running(&config, &this_run, false);
     let kept = config.clone();
     // A run that cannot start says so in its summary too.
     let failed = |e: StartError| {
@@ -133,7 +133,7 @@ async fn run(args: RunArgs, stop: Arc<Stop>) -> i32 {
         Ok(o) => o,
         Err(e) => return failed(e),
     };
-    summary::write_running_locked(&session.config, &this_run);
+    summary::write_running(&session.config, &this_run, true);
     let executed = execute(&mut session, outputs).await;
     session.summarise(executed)
 }

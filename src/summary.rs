@@ -419,24 +419,16 @@ fn write_to(path: &std::path::Path, summary: &Summary) {
 /// so that a run killed at any moment never leaves an earlier run's summary
 /// looking like its own. A summary of another run of the same report that
 /// this run has no claim to replace (see `records_another_run_of`) is left
-/// alone until this run holds the report ([`write_running_locked`]): a run
-/// refused because that report is in use or already exists must not destroy
-/// the record of the run that made it.
-pub fn write_running(config: &Config, run: &RunLine) {
+/// alone until this run holds the report (`locked`, when it is written
+/// again): a run refused because that report is in use or already exists
+/// must not destroy the record of the run that made it.
+pub fn write_running(config: &Config, run: &RunLine, locked: bool) {
     let Some(path) = &config.summary else { return };
     let mut summary = Summary::start(config, run);
     summary.stopped = Some(RUNNING.into());
-    if !records_another_run_of(path, &summary, config) {
+    if locked || !records_another_run_of(path, &summary, config) {
         write_to(path, &summary);
     }
-}
-
-/// [`write_running`] once the run holds the report's lock.
-pub fn write_running_locked(config: &Config, run: &RunLine) {
-    let Some(path) = &config.summary else { return };
-    let mut summary = Summary::start(config, run);
-    summary.stopped = Some(RUNNING.into());
-    write_to(path, &summary);
 }
 
 /// Writes the summary of a run that could not start (exit 2 or 3), so that
@@ -490,22 +482,20 @@ pub fn write_refused_flags(args: &RunArgs, why: &str, code: i32) {
     };
     // A summary path refused for naming another of the run's files is not
     // written either.
-    let same = |other: &Option<String>| other.as_deref().is_some_and(|o| same_file(o, path));
-    if same(&args.report) || same(&args.input) || path.ends_with(".journal") {
+    let summary = std::path::Path::new(path);
+    let report = args.report.as_deref().map(std::path::PathBuf::from);
+    let journal = report.as_deref().map(crate::journal::path_for);
+    let input = args.input.as_deref().map(std::path::PathBuf::from);
+    if [report, journal, input]
+        .iter()
+        .flatten()
+        .any(|other| crate::config::same_file(other, summary))
+    {
         return;
     }
     let mut summary = Summary::from_args(args, &RunLine::now());
     failed(&mut summary, why, code);
     write_to(std::path::Path::new(path), &summary);
-}
-
-/// The same path, as written or once resolved.
-fn same_file(a: &str, b: &str) -> bool {
-    a == b
-        || matches!(
-            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
 }
 
 fn failed(summary: &mut Summary, why: &str, code: i32) {

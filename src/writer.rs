@@ -3,9 +3,9 @@
 //! Workers and the dispatcher send it one [`Record`] per row. It writes
 //! them in batches (flushed every [`FLUSH_EVERY`] records, and at the latest
 //! [`FLUSH_AFTER`] after the oldest unflushed one, so an outcome reaches the
-//! file within a fraction of a second), counts them, watches the failure rate, names failed rows
-//! with `-v`, and learns which journal intents the run resolved and which it
-//! must keep.
+//! file within a fraction of a second), counts them, watches the failure
+//! rate, names failed rows with `-v`, and learns which journal intents the
+//! run resolved and which it must keep.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

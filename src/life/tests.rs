@@ -424,6 +424,7 @@ fn regression_timed_out_reset_applied_late_waits_before_its_check_and_says_so_wh
         e.message
     );
     assert!(e.maybe_two_codes, "counted in the summary");
+    assert!(!e.message.contains("  "), "one sentence: {}", e.message);
 
     // A 5xx: the service is done with the request; no wait, no note.
     let mut life = Life::new(Start::default(), REAL);
