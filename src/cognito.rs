@@ -175,6 +175,41 @@ impl CallError {
         self.class == Class::Retryable
     }
 
+    /// Why a reset was refused, when the answer is a refusal of the user.
+    pub fn refusal(&self) -> Option<Refusal> {
+        if self.class != Class::RowFinal {
+            return None;
+        }
+        let lower = || self.message.to_ascii_lowercase();
+        match self.code.as_str() {
+            "InvalidParameterException" => {
+                let m = lower();
+                (m.contains("verified") || m.contains("registered"))
+                    .then_some(Refusal::NoVerifiedContact)
+            }
+            "NotAuthorizedException" if lower().contains("disabled") => Some(Refusal::Disabled),
+            "NotAuthorizedException" => Some(Refusal::State),
+            _ => None,
+        }
+    }
+
+    /// `UserNotFoundException`.
+    pub fn user_not_found(&self) -> bool {
+        self.code == "UserNotFoundException"
+    }
+
+    /// `LimitExceededException` "Attempt limit exceeded": the user asked for
+    /// too many codes lately (the daily email limit is run-fatal instead).
+    pub fn attempt_limit(&self) -> bool {
+        self.class == Class::RowFinal && self.code == "LimitExceededException"
+    }
+
+    /// No answer came within the attempt timeout: unlike a 5xx or a closed
+    /// connection, the request may still be on its way.
+    pub fn timed_out(&self) -> bool {
+        self.code == "Timeout"
+    }
+
     /// An error made here, not by the service.
     pub fn local(class: Class, code: &str, message: String) -> CallError {
         CallError {
@@ -352,14 +387,79 @@ impl UserState {
 /// Whether a reset refusal may mean the user cannot be reached (as opposed to
 /// "User is disabled", which means the user is already locked out).
 pub fn may_be_unreachable(error: &CallError) -> bool {
-    match error.code.as_str() {
-        "InvalidParameterException" => {
-            let m = error.message.to_ascii_lowercase();
-            m.contains("verified") || m.contains("registered")
+    matches!(
+        error.refusal(),
+        Some(Refusal::NoVerifiedContact | Refusal::State)
+    )
+}
+
+/// Why Cognito refused to reset a user, as far as its answer tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `InvalidParameterException`: no registered or verified email or phone.
+    NoVerifiedContact,
+    /// `NotAuthorizedException`: a status in which a reset is refused
+    /// (`FORCE_CHANGE_PASSWORD`, federated, ...).
+    State,
+    /// `NotAuthorizedException` "User is disabled": already locked out.
+    Disabled,
+}
+
+/// The two codes with which Cognito refuses to reset an unreachable user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalCode {
+    /// No verified email or phone.
+    InvalidParameter,
+    /// A status that cannot be reset.
+    NotAuthorized,
+}
+
+impl RefusalCode {
+    /// The service's code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalCode::InvalidParameter => "InvalidParameterException",
+            RefusalCode::NotAuthorized => "NotAuthorizedException",
         }
-        "NotAuthorizedException" => !error.message.to_ascii_lowercase().contains("disabled"),
-        _ => false,
     }
+
+    /// From the service's code.
+    pub fn parse(code: &str) -> RefusalCode {
+        if code == "InvalidParameterException" {
+            RefusalCode::InvalidParameter
+        } else {
+            RefusalCode::NotAuthorized
+        }
+    }
+}
+
+/// Codes of failures that a later resume may get past: the service was
+/// throttling, unreachable or refusing the credentials, the user asked for
+/// too many codes lately, or the state could not be checked.
+pub fn may_pass_later(code: &str) -> bool {
+    matches!(
+        code,
+        "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "ExpiredTokenException"
+            | "InvalidSignatureException"
+            | "CredentialsError"
+            | "JournalError"
+            | "ReportError"
+            | "TooManyRequestsException"
+            | "LimitExceededException"
+            | "InternalErrorException"
+            | "Timeout"
+            | "ConnectionError"
+            | "StateUnknown"
+            | "ServiceUnavailable"
+            | "InternalFailure"
+    )
+}
+
+/// Codes that mean there is no such user (or pool): nobody holds a password.
+pub fn means_no_user(code: &str) -> bool {
+    matches!(code, "UserNotFoundException" | "ResourceNotFoundException")
 }
 
 /// What the preflight needs of a pool, from DescribeUserPool.

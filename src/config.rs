@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use crate::cli::RunArgs;
 use crate::exit::StartError;
-use crate::input::{Format, ReadOptions, check_pool_id};
+use crate::input::{Format, ReadOptions, Source, check_pool_id};
 use crate::life::Policy;
 use crate::limiter::{Category, Rate, Rates};
+pub use crate::progress::Verbosity;
 use crate::retry::Backoff;
 use crate::simulator;
 
@@ -28,29 +29,6 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 /// Any rate at least, calls per second: one call every 100 s.
 pub const MIN_RATE: f64 = 0.01;
 
-/// Where rows come from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Source {
-    /// A file.
-    File(String),
-    /// Standard input.
-    Stdin,
-    /// Every user of a pool (ListUsers), optionally filtered.
-    Pool {
-        /// The pool.
-        pool: String,
-        /// ListUsers filter.
-        filter: Option<String>,
-    },
-    /// Every user of a group (ListUsersInGroup).
-    Group {
-        /// The pool.
-        pool: String,
-        /// The group.
-        group: String,
-    },
-}
-
 /// The rate asked for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RateSpec {
@@ -58,19 +36,6 @@ pub enum RateSpec {
     Fixed(Rate),
     /// 80 % of GetProvisionedLimit's answer, per region.
     Auto,
-}
-
-/// How much goes to stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verbosity {
-    /// Errors only.
-    Quiet,
-    /// Plan, progress, summary.
-    Normal,
-    /// Also every row that did not succeed (`-v`).
-    Verbose,
-    /// Also every call (`-vv`).
-    Calls,
 }
 
 /// Everything a run needs to know, checked.
@@ -187,46 +152,22 @@ fn source_of(args: &RunArgs, default_pool: Option<&String>) -> Result<Source, St
 }
 
 fn format_of(args: &RunArgs, source: &Source) -> Result<Format, StartError> {
-    Ok(match (&args.format, source) {
-        (Some(f), _) => match f.as_str() {
-            "jsonl" => Format::Jsonl,
-            "lines" => Format::Lines,
-            _ => Format::Csv,
-        },
-        (None, Source::File(path)) => Format::from_path(path).ok_or_else(|| {
+    match args.format.as_deref() {
+        Some("jsonl") => Ok(Format::Jsonl),
+        Some("lines") => Ok(Format::Lines),
+        Some(_) => Ok(Format::Csv),
+        None => source.format().ok_or_else(|| {
             usage(format!(
                 "{}: cannot tell the format from the extension; pass --format csv|jsonl|lines",
-                crate::progress::escape(path)
+                crate::progress::escape(&source.named().1.unwrap_or_default())
             ))
-        })?,
-        (None, _) => Format::Csv,
-    })
+        }),
+    }
 }
 
 fn default_report(source: &Source, dry_run: bool) -> PathBuf {
     let dry = if dry_run { ".dry-run" } else { "" };
-    let stem = match source {
-        Source::File(path) => std::path::Path::new(path)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "input".into()),
-        Source::Stdin => format!("cognito-reset-{}", utc_stamp()),
-        Source::Pool { pool, .. } => pool.clone(),
-        Source::Group { pool, group } => {
-            let group: String = group
-                .chars()
-                .map(|c| {
-                    if c.is_alphanumeric() || "-_.".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            format!("{pool}-{group}")
-        }
-    };
+    let stem = source.report_stem(&utc_stamp());
     PathBuf::from(format!("{stem}{dry}.report.csv"))
 }
 

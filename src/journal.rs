@@ -89,7 +89,7 @@ impl RunLine {
                 &hex[20..32]
             ),
             pid: std::process::id(),
-            started: crate::report::now_rfc3339(),
+            started: crate::clock::now_rfc3339(),
         }
     }
 }

@@ -1,24 +1,28 @@
 //! `cognito-reset` forces password resets for many Amazon Cognito users at once.
 //!
-//! The pipeline, one module per stage:
+//! The modules, from the top (the order of a run) down to the leaves; each
+//! imports only modules below it:
 //!
 //! ```text
-//! cli → config → input ──bounded queue──▶ pool ──records──▶ writer ──▶ report
-//!                  │                        │ (a row's life: life)
-//!            (survey, listing)        retry (one driver) → limiter (region × category)
-//!                                           │
-//!                                        cognito (the only SDK user)
+//! run (prepare → check → plan → execute → finish)
+//!  ├─ outputs (claim and open report, journal, summary)   audit (summary JSON)
+//!  ├─ preflight (pools, rates, caller)
+//!  ├─ pool (dispatch, workers) ──▶ writer (the one report writer) ──▶ tally
+//!  │    └─ life (a row's state machine) ──▶ retry (the one driver) ──▶ limiter
+//!  ├─ input (rows from files, streams, listings)   resume (earlier runs)
+//!  ├─ journal (intents)   report (the row's record and its columns)
+//!  └─ cognito (the only SDK user; classification)
+//! leaves: config, cli, files, keys, clock, exit, shutdown, progress
 //! ```
 //!
-//! `run` names the phases (prepare → preflight → plan → confirm → execute →
-//! summarise) and `session` carries a run's state through them. `journal`
-//! and `resume` make runs crash-safe; `files` opens every output the one
-//! safe way; `progress` owns the terminal; `shutdown` is the cancellation
-//! `main` wires to the signals; `simulator` is a Cognito-compatible endpoint
-//! used by `--simulate` and by the test suite.
+//! `simulator` is a Cognito-compatible endpoint used by `--simulate` and by
+//! the test suite. The README's *Architecture* section says where a row
+//! goes and where a new step or output would be added.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod cognito;
 pub mod config;
 pub mod exit;
@@ -28,7 +32,7 @@ pub mod journal;
 pub mod keys;
 pub mod life;
 pub mod limiter;
-pub mod plan;
+pub mod outputs;
 pub mod pool;
 pub mod preflight;
 pub mod progress;
@@ -36,8 +40,7 @@ pub mod report;
 pub mod resume;
 pub mod retry;
 pub mod run;
-pub mod session;
 pub mod shutdown;
 pub mod simulator;
-pub mod summary;
+pub mod tally;
 pub mod writer;

@@ -2,19 +2,27 @@
 //! remediation → recorded.
 //!
 //! [`Life`] is pure: it never calls anything. The worker in `pool` asks it
-//! for the next [`Step`], makes that one call through the retry driver, and
-//! hands the answer back as an [`Event`]; [`Life::on`] moves to the next step
-//! and says whether the answer concerns the whole run ([`Effect`]). When the
-//! step is [`Step::Done`] the row's record is ready. A new step is a new
-//! state here, never a new branch in the worker.
+//! for the next [`Step`] and the [`Attempts`] that step may still use, makes
+//! that one call through the retry driver, and hands the answer back with
+//! what the call spent; [`Life::on`] moves to the next step and says whether
+//! the answer concerns the whole run ([`Effect`]). When the step is
+//! [`Step::Done`], [`Life::record`] is the row's record. A new step is a new
+//! state here, never a new branch in the worker. Rows that need no call
+//! (invalid, duplicate, done earlier, excluded) go through it too: they are
+//! done from the start.
 //!
-//! The transitions, in one table (`→` is the next step):
+//! The transitions, in one table (`→` is the next step); [`Life::on`] is
+//! this table as a `match`, row for row:
 //!
 //! | step | answer | next |
 //! |---|---|---|
+//! | any | run stopping | Done `cancelled` (or what the row already achieved) |
 //! | Check(Predict) | state | Done: `would_reset` / `would_fail` (dry run) |
+//! | Check(Predict) | error | Done `would_fail` (`failed` if it concerns the run) |
 //! | Check(Verify) | `RESET_REQUIRED` | the reset is confirmed → SignOut or Done `reset` |
+//! | Check(Verify) | disabled, an earlier disable journaled | the disable is confirmed → SignOut or Done `disabled` |
 //! | Check(Verify) | other state | → Reset |
+//! | Check(Verify) | no such user, no such pool | Done `failed` |
 //! | Check(Verify) | cannot check | Done `failed`/`StateUnknown`, intent kept (→ Reset with `--resend-unchecked`) |
 //! | Reset | success | → SignOut or Done `reset` |
 //! | Reset | answer lost (timeout, 5xx) | → Check(Verify), while attempts remain |
@@ -22,15 +30,27 @@
 //! | Reset | refused otherwise | Done `failed` |
 //! | Check(Classify) | unreachable | → Disable (`--unresettable disable`) or Done `failed`, keeps password |
 //! | Check(Classify) | federated | → SignOut or Done `failed` (reset belongs at the identity provider) |
+//! | Check(Classify) | cannot check | Done `failed` with the refusal, not remediated |
 //! | Disable | success | → SignOut or Done `disabled` |
+//! | Disable | error | Done `failed`, keeps password (intent kept if it may have applied) |
 //! | SignOut | any | Done, `signed_out` true/false |
-//! | any | run stopping | Done `cancelled` (or what the row already achieved) |
+//!
+//! Before the first call ([`Life::new`]): invalid, duplicate, done by an
+//! earlier run (`skipped`), excluded, and a pool that refuses every reset
+//! (dry run) are Done at once; a row owing only its sign-out starts at
+//! SignOut; a state already known (a listing) or an uncertain earlier reset
+//! decides where the rest start.
 
 use crate::cognito::{
-    ATTEMPT_LIMIT_HINT, CallError, Class, RESET_REQUIRED, Unreachable, UserState, Verdict,
-    may_be_unreachable,
+    ATTEMPT_LIMIT_HINT, CallError, Class, RESET_REQUIRED, Refusal, RefusalCode, Unreachable,
+    UserState, Verdict, means_no_user,
 };
-use crate::report::Outcome;
+use crate::report::{Meaning, Outcome, Record, Unsettled};
+use crate::retry::{Attempts, Spent};
+
+/// The sign-out error code of a row whose sign-out the run stopped before
+/// attempting (a resume does it).
+pub const SIGN_OUT_NOT_ATTEMPTED: &str = "Cancelled";
 
 /// How rows are to be treated, from the flags.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,8 +70,7 @@ pub struct Policy {
     pub classify: bool,
 }
 
-/// What an earlier run of the same report already did to a row that still
-/// owes its sign-out.
+/// What an earlier run of the same report already did to a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Earlier {
     /// Reset.
@@ -60,30 +79,11 @@ pub enum Earlier {
     Disabled(RefusalCode),
 }
 
-/// The two codes with which Cognito refuses to reset an unreachable user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefusalCode {
-    /// No verified email or phone.
-    InvalidParameter,
-    /// A status that cannot be reset.
-    NotAuthorized,
-}
-
-impl RefusalCode {
-    /// The service's code.
-    pub fn as_str(self) -> &'static str {
+impl Earlier {
+    fn outcome(self) -> Outcome {
         match self {
-            RefusalCode::InvalidParameter => "InvalidParameterException",
-            RefusalCode::NotAuthorized => "NotAuthorizedException",
-        }
-    }
-
-    /// From the service's code.
-    pub fn parse(code: &str) -> RefusalCode {
-        if code == "InvalidParameterException" {
-            RefusalCode::InvalidParameter
-        } else {
-            RefusalCode::NotAuthorized
+            Earlier::Reset => Outcome::Reset,
+            Earlier::Disabled(_) => Outcome::Disabled,
         }
     }
 }
@@ -91,6 +91,19 @@ impl RefusalCode {
 /// What is known of a row before its first call.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Start {
+    /// The row failed local validation: its code and message.
+    pub invalid: Option<(String, String)>,
+    /// The line where the same user appeared earlier in the input.
+    pub duplicate_of: Option<u64>,
+    /// An earlier run of the report reset or disabled the user and owes
+    /// nothing more.
+    pub done_earlier: Option<Earlier>,
+    /// Why the user is never to be touched (`--exclude`, or an earlier run
+    /// that excluded it).
+    pub excluded: Option<&'static str>,
+    /// Why every reset in the row's pool would be refused (account recovery
+    /// `admin_only`): a dry run predicts it without calls.
+    pub pool_refuses: Option<String>,
     /// An earlier run may have sent a reset whose outcome it never recorded
     /// (it is in the journal), or the journal was lost (`--check-all`).
     pub uncertain: bool,
@@ -124,7 +137,7 @@ pub enum Step {
     Reset,
     /// `AdminUserGlobalSignOut`.
     SignOut,
-    /// `AdminDisableUser`.
+    /// `AdminDisableUser` (journaled before it is sent).
     Disable,
     /// Nothing more: the record is ready.
     Done,
@@ -139,6 +152,33 @@ pub enum Event {
     Err(CallError),
     /// The run is stopping; the call was not sent.
     Stopped,
+    /// The run was aborted for this reason; the call was not sent.
+    Aborted(String),
+}
+
+/// An answer and what its call spent of the step's attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered {
+    /// The answer.
+    pub event: Event,
+    /// Attempts made, failed attempts, the last request id.
+    pub spent: Spent,
+}
+
+impl From<Event> for Answered {
+    fn from(event: Event) -> Answered {
+        Answered {
+            event,
+            spent: Spent::default(),
+        }
+    }
+}
+
+impl Event {
+    /// This answer, after a call that spent `spent`.
+    pub fn after(self, spent: Spent) -> Answered {
+        Answered { event: self, spent }
+    }
 }
 
 /// What an answer means beyond this row.
@@ -152,84 +192,95 @@ pub enum Effect {
     PoolGone,
 }
 
-/// Attempts spent on the current call, and what every call of the row added up to.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tries {
-    /// Failed attempts of the current call; the retry driver gives up at
-    /// `--max-attempts`.
-    pub failures: u32,
-    /// Calls made for the row so far (every step).
-    pub calls: u32,
-    /// The service's request id of the row's last call.
-    pub request_id: String,
+/// Who the row is about, for its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowId {
+    /// Line of the input where the row starts (or position in a listing).
+    pub line: u64,
+    /// The username, as read.
+    pub username: String,
+    /// The pool, as read or defaulted.
+    pub pool: String,
 }
 
-/// How a row ended, when [`Life::step`] is [`Step::Done`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ending {
-    /// The report's outcome.
-    pub outcome: Outcome,
-    /// Error code (empty on success).
-    pub code: String,
-    /// What happened, for a person.
-    pub message: String,
-    /// With `--global-sign-out`: whether the user was signed out.
-    pub signed_out: Option<bool>,
-    /// The sign-out's error code.
-    pub sign_out_error: Option<String>,
-    /// The reset may have reached the user without the outcome being known:
-    /// its intent stays in the journal for the next resume to check.
-    pub uncertain: bool,
-    /// A reset cannot reach the user (or, in a dry run, would not).
-    pub unreachable: Option<Unreachable>,
-    /// The user is left with a working password, and why (in a dry run:
-    /// would be left with one).
-    pub kept_password: Option<String>,
-    /// A federated user: no password in Cognito to reset.
-    pub federated: bool,
-    /// An AdminDisableUser was sent (its intent is journaled).
-    pub disable_attempted: bool,
-    /// Reset, but sent again after a timed-out call or without a check
-    /// (`--resend-unchecked`): the user may have had two codes.
-    pub maybe_two_codes: bool,
-}
-
-/// What the row has achieved so far.
+/// What the row achieved for the user.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Facts {
+struct Achieved {
     /// The reset was sent and succeeded, or a check confirmed it.
     reset: bool,
     /// How the reset was confirmed, when it was not by its own answer.
     confirmed: Option<&'static str>,
-    /// An answer was lost after a reset was sent, and no check has settled it.
-    unverified_send: bool,
-    /// The refusal of a reset that may have met an unreachable user.
-    refusal: Option<CallError>,
-    unreachable: Option<Unreachable>,
-    federated: bool,
     disabled: bool,
+    federated: bool,
     /// The user was found disabled: already locked out.
     locked_out: bool,
     /// Set by an earlier run: the row only owes its sign-out.
     earlier: Option<Earlier>,
-    /// An earlier run's disable of this user may have gone through unseen.
-    disable_intent: bool,
-    /// This run sent an AdminDisableUser.
-    disable_attempted: bool,
-    /// A disable failed after it may have gone through.
-    disable_unsettled: bool,
-    /// The reset was sent again without the check that could not be made
-    /// (`--resend-unchecked`): the user may have had two codes.
-    resent_unchecked: bool,
+}
+
+/// Calls whose effect on the user is not known.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Doubts {
+    /// A reset was sent and its answer lost, and no check has settled it.
+    reset_sent: bool,
     /// One of this run's resets timed out: unlike a 5xx or a closed
     /// connection, whose request the service has finished with, the call
     /// may still be queued on its way, so the check waits before it looks.
     timed_out_here: bool,
+    /// An earlier run's disable of this user may have gone through unseen.
+    disable_intent: bool,
+    /// This run sent an AdminDisableUser.
+    disable_sent: bool,
+    /// A disable failed after it may have gone through.
+    disable_unsettled: bool,
+}
+
+/// Why the user may have had two codes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Resent {
+    /// Sent again without the check that could not be made
+    /// (`--resend-unchecked`).
+    unchecked: bool,
     /// A check after a timed-out reset found it not applied, so it was sent
     /// again: had the lost call still arrived, the user had two codes.
-    resent_after_check: bool,
+    after_check: bool,
+}
+
+/// What the row knows so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Facts {
+    achieved: Achieved,
+    doubts: Doubts,
+    resent: Resent,
+    /// The refusal of a reset that may have met an unreachable user.
+    refusal: Option<CallError>,
+    unreachable: Option<Unreachable>,
     signed_out: Option<bool>,
     sign_out_error: Option<String>,
+}
+
+/// The attempt budget: [`Life`] alone owns it.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Budget {
+    /// Failed attempts of the current step.
+    failed: u32,
+    /// The reset's own failed attempts, kept across the checks that verify it.
+    reset_failed: u32,
+    /// Calls made for the row so far (every step).
+    calls: u32,
+    /// Calls made before the current step began: more now means the step's
+    /// call was sent (perhaps with its answer lost).
+    step_calls: u32,
+    /// The service's request id of the row's last call.
+    request_id: String,
+}
+
+/// How the row ended.
+#[derive(Debug, Clone, PartialEq)]
+struct Ended {
+    outcome: Outcome,
+    code: String,
+    message: String,
 }
 
 /// One row's life.
@@ -238,13 +289,8 @@ pub struct Life {
     policy: Policy,
     step: Step,
     facts: Facts,
-    /// The reset's own failed attempts, kept across the checks that verify it.
-    reset_failures: u32,
-    /// Calls made before the current step began: more now means the step's
-    /// call was sent (perhaps with its answer lost).
-    step_calls: u32,
-    tries: Tries,
-    ending: Option<Ending>,
+    budget: Budget,
+    ended: Option<Ended>,
 }
 
 const CONFIRMED_BY_CHECK: &str = "confirmed by an AdminGetUser check: the user is already \
@@ -255,51 +301,80 @@ const FEDERATED: &str = "federated user (EXTERNAL_PROVIDER): there is no passwor
      the reset belongs at the user's identity provider";
 const ALREADY_DISABLED: &str =
     "the user is disabled, so already cannot sign in; nothing more was done";
+const NOT_ATTEMPTED: &str = "not attempted: the run stopped before this call";
 
 impl Life {
-    /// Whether the next step is a check after one of this run's resets
-    /// timed out: it should wait a while first, for the timed-out call may
-    /// still arrive and be applied after the check has looked.
-    pub fn settles_first(&self) -> bool {
-        self.step == Step::Check(CheckFor::Verify) && self.facts.timed_out_here
-    }
-
     /// A row's life from what is known before its first call.
     pub fn new(start: Start, policy: Policy) -> Life {
         let mut life = Life {
             policy,
             step: Step::Done,
             facts: Facts {
-                unverified_send: start.uncertain,
-                disable_intent: start.disable_intent,
+                doubts: Doubts {
+                    reset_sent: start.uncertain,
+                    disable_intent: start.disable_intent,
+                    ..Doubts::default()
+                },
                 ..Facts::default()
             },
-            reset_failures: 0,
-            step_calls: 0,
-            tries: Tries::default(),
-            ending: None,
+            budget: Budget::default(),
+            ended: None,
         };
+        if !life.settled(&start) {
+            life.first_step(start);
+        }
+        life
+    }
+
+    /// Rows that need no call: done at once. `false` if the row needs calls.
+    fn settled(&mut self, start: &Start) -> bool {
+        if let Some((code, message)) = &start.invalid {
+            self.finish(Outcome::Invalid, code, message.clone());
+        } else if let Some(line) = start.duplicate_of {
+            let why = format!("same user as line {line}; no call made");
+            self.finish(Outcome::Duplicate, "", why);
+        } else if let Some(done) = start.done_earlier {
+            let why = format!(
+                "{} by an earlier run of this report",
+                done.outcome().as_str()
+            );
+            self.finish(Outcome::Skipped, "", why);
+        } else if let Some(why) = start.excluded {
+            self.finish(Outcome::Excluded, "", why);
+        } else if let Some(why) = start.pool_refuses.as_ref().filter(|_| self.policy.dry_run) {
+            self.finish(Outcome::WouldFail, "NotAuthorizedException", why.clone());
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Where a row that needs calls starts.
+    fn first_step(&mut self, start: Start) {
         if let Some(earlier) = start.owes_sign_out {
-            life.facts.earlier = Some(earlier);
-            life.facts.reset = earlier == Earlier::Reset;
-            life.facts.disabled = earlier != Earlier::Reset;
-            life.goto(Step::SignOut);
-        } else if policy.dry_run {
+            self.facts.achieved.earlier = Some(earlier);
+            self.facts.achieved.reset = earlier == Earlier::Reset;
+            self.facts.achieved.disabled = earlier != Earlier::Reset;
+            self.goto(Step::SignOut);
+        } else if self.policy.dry_run {
             match start.known {
-                Some(state) => life.predict(&state),
-                None => life.goto(Step::Check(CheckFor::Predict)),
+                Some(state) => {
+                    self.predict(&state);
+                }
+                None => self.goto(Step::Check(CheckFor::Predict)),
             }
         } else {
             match (start.known, start.uncertain) {
                 (Some(state), true) if state.status == RESET_REQUIRED => {
-                    life.confirm(CONFIRMED_BY_LISTING)
+                    self.confirm(CONFIRMED_BY_LISTING);
                 }
-                (Some(state), _) => life.as_listed(&state),
-                (None, true) => life.goto(Step::Check(CheckFor::Verify)),
-                (None, false) => life.goto(Step::Reset),
+                (Some(state), _) => {
+                    self.as_listed(&state);
+                }
+                (None, true) => self.goto(Step::Check(CheckFor::Verify)),
+                (None, false) => self.goto(Step::Reset),
             }
         }
-        life
     }
 
     /// The call the row needs next.
@@ -307,61 +382,134 @@ impl Life {
         self.step
     }
 
-    /// The budget and counters of the current call, for the retry driver.
-    pub fn tries(&mut self) -> &mut Tries {
-        &mut self.tries
+    /// The attempts the current step's call may still make.
+    pub fn attempts(&self) -> Attempts {
+        Attempts {
+            failed: self.budget.failed,
+            max: self.policy.max_attempts,
+        }
     }
 
-    /// Calls made so far and the last request id.
-    pub fn tried(&self) -> &Tries {
-        &self.tries
+    /// Whether the next step is a check after one of this run's resets
+    /// timed out: it should wait a while first, for the timed-out call may
+    /// still arrive and be applied after the check has looked.
+    pub fn settles_first(&self) -> bool {
+        self.step == Step::Check(CheckFor::Verify) && self.facts.doubts.timed_out_here
     }
 
-    /// How the row ended; `Some` once the step is [`Step::Done`].
-    pub fn ending(&self) -> Option<&Ending> {
-        self.ending.as_ref()
+    /// Takes the answer to the current step's call: the transition table.
+    pub fn on(&mut self, answer: impl Into<Answered>) -> Effect {
+        let Answered { event, spent } = answer.into();
+        self.spend(&spent);
+        use CheckFor::{Classify, Predict, Verify};
+        match (self.step, event) {
+            (Step::Done, _) => Effect::None,
+            (_, Event::Stopped) => self.stopped(None),
+            (_, Event::Aborted(why)) => self.stopped(Some(why)),
+            (Step::Check(Predict), Event::Ok(state)) => self.predict(&state.unwrap_or_default()),
+            (Step::Check(Predict), Event::Err(e)) => self.unpredictable(e),
+            (Step::Check(Verify), Event::Ok(Some(s))) if s.status == RESET_REQUIRED => {
+                self.confirm(CONFIRMED_BY_CHECK)
+            }
+            (Step::Check(Verify), Event::Ok(Some(s)))
+                if !s.enabled && self.facts.doubts.disable_intent =>
+            {
+                self.disable_went_through(&s)
+            }
+            (Step::Check(Verify), Event::Ok(_)) => self.not_applied(),
+            (Step::Check(Verify), Event::Err(e))
+                if e.user_not_found() || e.class == Class::PoolFatal =>
+            {
+                self.gone(e)
+            }
+            (Step::Check(Verify), Event::Err(_)) if self.policy.resend_unchecked => {
+                self.resend_unchecked()
+            }
+            (Step::Check(Verify), Event::Err(e)) => self.unverifiable(e),
+            (Step::Reset, Event::Ok(_)) => self.reset_succeeded(),
+            (Step::Reset, Event::Err(e)) if e.may_have_applied() => self.answer_lost(e),
+            (Step::Reset, Event::Err(e)) => self.reset_refused(e),
+            (Step::Check(Classify), Event::Ok(state)) => {
+                let refusal = self.refusal();
+                self.classified(state.unwrap_or_default().verdict(), &refusal)
+            }
+            (Step::Check(Classify), Event::Err(e)) => self.unclassifiable(e),
+            (Step::Disable, Event::Ok(_)) => self.disabled(),
+            (Step::Disable, Event::Err(e)) => self.disable_failed(e),
+            (Step::SignOut, Event::Ok(_)) => self.signed_out(),
+            (Step::SignOut, Event::Err(e)) => self.sign_out_failed(e),
+        }
     }
 
-    /// Takes the answer to the current step's call.
-    pub fn on(&mut self, event: Event) -> Effect {
-        match self.step {
-            Step::Check(CheckFor::Predict) => self.on_predict(event),
-            Step::Check(CheckFor::Verify) => self.on_verify(event),
-            Step::Check(CheckFor::Classify) => self.on_classify(event),
-            Step::Reset => self.on_reset(event),
-            Step::Disable => self.on_disable(event),
-            Step::SignOut => self.on_sign_out(event),
-            Step::Done => Effect::None,
+    /// The row's record, once the step is [`Step::Done`].
+    pub fn record(&self, row: &RowId, duration_ms: u64) -> Option<Record> {
+        let ended = self.ended.as_ref()?;
+        let f = &self.facts;
+        let mut record = Record::local(
+            row.line,
+            &row.username,
+            &row.pool,
+            ended.outcome,
+            &ended.code,
+            &ended.message,
+        );
+        record.attempts = self.budget.calls;
+        record.request_id.clone_from(&self.budget.request_id);
+        record.duration_ms = duration_ms;
+        if self.policy.sign_out {
+            record.signed_out = f.signed_out;
+            record.sign_out_error.clone_from(&f.sign_out_error);
+        }
+        let kept_password = self.kept_password(ended.outcome, &ended.code);
+        record.meaning = Meaning {
+            would_disable: ended.outcome == Outcome::WouldFail
+                && f.unreachable.is_some()
+                && kept_password.is_none(),
+            kept_password,
+            federated: f.achieved.federated,
+            maybe_two_codes: ended.outcome == Outcome::Reset
+                && (f.resent.after_check || f.resent.unchecked),
+        };
+        record.unsettled = Unsettled {
+            intent: f.doubts.reset_sent || f.doubts.disable_unsettled,
+            disable: f.doubts.disable_sent || f.doubts.disable_intent,
+        };
+        Some(record)
+    }
+
+    fn spend(&mut self, spent: &Spent) {
+        self.budget.calls += spent.calls;
+        self.budget.failed += spent.failures;
+        if let Some(id) = &spent.request_id {
+            self.budget.request_id.clone_from(id);
         }
     }
 
     fn goto(&mut self, step: Step) {
+        let b = &mut self.budget;
         if self.step == Step::Reset {
-            self.reset_failures = self.tries.failures;
+            b.reset_failed = b.failed;
         }
-        self.tries.failures = if step == Step::Reset {
-            self.reset_failures
+        b.failed = if step == Step::Reset {
+            b.reset_failed
         } else {
             0
         };
-        self.step_calls = self.tries.calls;
+        b.step_calls = b.calls;
         self.step = step;
     }
 
     /// Whether (and why) a row ending so leaves the user a working password.
     fn kept_password(&self, outcome: Outcome, code: &str) -> Option<String> {
         let f = &self.facts;
-        match outcome {
-            Outcome::Failed | Outcome::WouldFail if f.unreachable.is_some() => {
-                let u = f.unreachable.as_ref().expect("checked");
+        match (outcome, &f.unreachable) {
+            (Outcome::Failed | Outcome::WouldFail, Some(u)) => {
                 let would_disable =
                     outcome == Outcome::WouldFail && self.policy.disable_unreachable;
                 (!would_disable).then(|| u.to_string())
             }
-            Outcome::Failed
-                if !f.federated
-                    && !f.locked_out
-                    && !matches!(code, "UserNotFoundException" | "ResourceNotFoundException") =>
+            (Outcome::Failed, None)
+                if !f.achieved.federated && !f.achieved.locked_out && !means_no_user(code) =>
             {
                 Some(format!("not reset: {code}"))
             }
@@ -369,129 +517,138 @@ impl Life {
         }
     }
 
-    fn finish(&mut self, outcome: Outcome, code: &str, message: impl Into<String>) {
+    fn finish(&mut self, outcome: Outcome, code: &str, message: impl Into<String>) -> Effect {
         self.goto(Step::Done);
-        let kept_password = self.kept_password(outcome, code);
         let mut message = message.into();
-        if self.facts.resent_unchecked {
+        if self.facts.resent.unchecked {
             message = join(
                 &message,
                 "sent again without a check (--resend-unchecked): the user may have two codes",
             );
         }
-        if self.facts.resent_after_check && outcome == Outcome::Reset {
+        if self.facts.resent.after_check && outcome == Outcome::Reset {
             message = join(
                 &message,
                 "sent again: a reset timed out and a check found it not applied; had the \
                  timed-out call arrived still later, the user got two codes (the later one counts)",
             );
         }
-        self.ending = Some(Ending {
-            kept_password,
+        self.ended = Some(Ended {
             outcome,
             code: code.to_owned(),
             message,
-            signed_out: self.facts.signed_out,
-            sign_out_error: self.facts.sign_out_error.clone(),
-            uncertain: self.facts.unverified_send || self.facts.disable_unsettled,
-            unreachable: self.facts.unreachable.clone(),
-            federated: self.facts.federated,
-            disable_attempted: self.facts.disable_attempted || self.facts.disable_intent,
-            maybe_two_codes: outcome == Outcome::Reset
-                && (self.facts.resent_after_check || self.facts.resent_unchecked),
         });
+        Effect::None
     }
 
+    /// Done, with an effect beyond the row.
+    fn finish_with(&mut self, outcome: Outcome, e: &CallError, message: String) -> Effect {
+        self.finish(outcome, &e.code, message);
+        run_effect(e)
+    }
+}
+
+impl Life {
     /// The row is stopping before its next call: record what it achieved.
-    fn stopped(&mut self) -> Effect {
-        const NOT_ATTEMPTED: &str = "not attempted: the run stopped before this call";
-        if self.step == Step::Disable && self.tries.calls > self.step_calls {
+    fn stopped(&mut self, aborted: Option<String>) -> Effect {
+        let not_attempted = match &aborted {
+            Some(reason) => format!("not attempted: the run was aborted ({reason})"),
+            None => NOT_ATTEMPTED.to_owned(),
+        };
+        let f = &self.facts;
+        if self.step == Step::Disable && self.budget.calls > self.budget.step_calls {
             // A disable was sent and its answer not seen: it may have gone
             // through, so the next resume checks the user first.
-            self.facts.disable_attempted = true;
-            self.facts.disable_unsettled = true;
-            let refusal = self.facts.refusal.clone().expect("a refusal led here");
+            self.facts.doubts.disable_sent = true;
+            self.facts.doubts.disable_unsettled = true;
+            let refusal = self.refusal();
             let message = format!(
                 "{}; AdminDisableUser was sent but its answer not seen before the run stopped: \
                  --resume checks the user",
                 refusal.message
             );
-            self.finish(Outcome::Failed, &refusal.code, message);
-            return Effect::None;
+            return self.finish(Outcome::Failed, &refusal.code, message);
         }
-        if self.facts.reset || self.facts.disabled || self.facts.federated {
+        if f.achieved.reset || f.achieved.disabled || f.achieved.federated {
             if self.step == Step::SignOut {
                 self.facts.signed_out = Some(false);
-                self.facts.sign_out_error = Some("Cancelled".into());
+                self.facts.sign_out_error = Some(SIGN_OUT_NOT_ATTEMPTED.into());
             }
-            self.finish_achieved("the run stopped before the sign-out; --resume signs out");
-        } else if self.facts.unverified_send {
+            self.finish_achieved("the run stopped before the sign-out; --resume signs out")
+        } else if f.doubts.reset_sent {
             // Still uncertain, so its intent is kept and a resume checks it.
             self.finish(
                 Outcome::Cancelled,
                 "",
                 "a reset was sent but its answer was lost, and the run stopped before checking \
                  whether it went through: --resume checks the user before sending again",
-            );
-        } else if let Some(refusal) = self.facts.refusal.clone() {
-            let message = format!("{}; not remediated: {NOT_ATTEMPTED}", refusal.message);
-            self.finish(Outcome::Failed, &refusal.code, message);
+            )
+        } else if let Some(refusal) = f.refusal.clone() {
+            let message = format!("{}; not remediated: {not_attempted}", refusal.message);
+            self.finish(Outcome::Failed, &refusal.code, message)
         } else {
-            self.finish(Outcome::Cancelled, "", NOT_ATTEMPTED);
+            self.finish(Outcome::Cancelled, "", not_attempted)
         }
-        Effect::None
     }
 
     /// Done with what was achieved: reset, disabled or federated.
-    fn finish_achieved(&mut self, note: &str) {
-        let refusal_code = |f: &Facts| match (&f.refusal, f.earlier) {
+    fn finish_achieved(&mut self, note: &str) -> Effect {
+        let a = &self.facts.achieved;
+        let code = match (&self.facts.refusal, a.earlier) {
             (Some(r), _) => r.code.clone(),
             (None, Some(Earlier::Disabled(code))) => code.as_str().to_owned(),
             _ => String::new(),
         };
-        let code = refusal_code(&self.facts);
-        if self.facts.disabled {
+        if a.disabled {
             let message = match &self.facts.refusal {
                 Some(r) => format!("reset refused ({}); the user was disabled", r.message),
                 None => "disabled by an earlier run of this report".to_owned(),
             };
-            self.finish(Outcome::Disabled, &code, join(&message, note));
-        } else if self.facts.federated {
-            self.finish(Outcome::Failed, &code, join(FEDERATED, note));
+            self.finish(Outcome::Disabled, &code, join(&message, note))
+        } else if a.federated {
+            self.finish(Outcome::Failed, &code, join(FEDERATED, note))
         } else {
-            let message = match (self.facts.confirmed, self.facts.earlier) {
+            let message = match (a.confirmed, a.earlier) {
                 (Some(how), _) => how,
                 (None, Some(_)) => "reset by an earlier run of this report",
                 (None, None) => "",
             };
-            self.finish(Outcome::Reset, "", join(message, note));
+            self.finish(Outcome::Reset, "", join(message, note))
         }
     }
 
     /// After the reset (or disable) is done: sign out if asked, else done.
-    fn after_achieved(&mut self) {
+    fn after_achieved(&mut self) -> Effect {
         if self.policy.sign_out {
             self.goto(Step::SignOut);
+            Effect::None
         } else {
-            self.finish_achieved("");
+            self.finish_achieved("")
         }
     }
 
-    fn confirm(&mut self, how: &'static str) {
-        self.facts.reset = true;
-        self.facts.unverified_send = false;
-        self.facts.confirmed = Some(how);
-        self.after_achieved();
+    fn confirm(&mut self, how: &'static str) -> Effect {
+        self.facts.achieved.reset = true;
+        self.facts.achieved.confirmed = Some(how);
+        self.facts.doubts.reset_sent = false;
+        self.after_achieved()
+    }
+
+    /// The refusal that led to a check or a disable.
+    fn refusal(&self) -> CallError {
+        self.facts.refusal.clone().unwrap_or_else(|| {
+            CallError::local(Class::RowFinal, "NotAuthorizedException", String::new())
+        })
     }
 
     /// A dry run's prediction from a user's state.
-    fn predict(&mut self, state: &UserState) {
+    fn predict(&mut self, state: &UserState) -> Effect {
         let verdict = state.verdict();
         if let Verdict::Unreachable(u) = &verdict {
             self.facts.unreachable = Some(u.clone());
         }
-        self.facts.federated = verdict == Verdict::Federated;
-        self.facts.locked_out = verdict == Verdict::Disabled;
+        self.facts.achieved.federated = verdict == Verdict::Federated;
+        self.facts.achieved.locked_out = verdict == Verdict::Disabled;
         let Some((code, message)) = state.predicted_error() else {
             let note = if self.policy.sign_out {
                 "would be reset and signed out"
@@ -510,13 +667,26 @@ impl Life {
             }
             _ => message.to_owned(),
         };
-        self.finish(Outcome::WouldFail, code, message);
+        self.finish(Outcome::WouldFail, code, message)
+    }
+
+    /// A dry run whose check failed.
+    fn unpredictable(&mut self, e: CallError) -> Effect {
+        let outcome = match run_effect(&e) {
+            Effect::None => Outcome::WouldFail,
+            _ => Outcome::Failed,
+        };
+        let message = e.message.clone();
+        self.finish_with(outcome, &e, message)
     }
 
     /// A real run, for a user whose state the listing already showed.
-    fn as_listed(&mut self, state: &UserState) {
+    fn as_listed(&mut self, state: &UserState) -> Effect {
         match state.verdict() {
-            Verdict::Resettable => self.goto(Step::Reset),
+            Verdict::Resettable => {
+                self.goto(Step::Reset);
+                Effect::None
+            }
             verdict => {
                 let (code, message) = state.predicted_error().unwrap_or_default();
                 let refusal = CallError::local(
@@ -525,252 +695,204 @@ impl Life {
                     format!("{message} (as listed; no reset sent)"),
                 );
                 self.facts.refusal = Some(refusal.clone());
-                self.classified(verdict, &refusal);
+                self.classified(verdict, &refusal)
             }
         }
     }
+}
 
-    fn on_predict(&mut self, event: Event) -> Effect {
-        match event {
-            Event::Ok(state) => {
-                self.predict(&state.unwrap_or_default());
-                Effect::None
-            }
-            Event::Err(e) => {
-                let effect = run_effect(&e);
-                let outcome = if effect == Effect::None {
-                    Outcome::WouldFail
-                } else {
-                    Outcome::Failed
-                };
-                self.finish(outcome, &e.code, e.message.clone());
-                effect
-            }
-            Event::Stopped => self.stopped(),
-        }
-    }
-
-    fn on_verify(&mut self, event: Event) -> Effect {
-        match event {
-            Event::Ok(Some(state)) if state.status == RESET_REQUIRED => {
-                self.confirm(CONFIRMED_BY_CHECK);
-                Effect::None
-            }
-            Event::Ok(Some(state)) if !state.enabled && self.facts.disable_intent => {
-                // The earlier run's disable went through: finish its work.
-                self.facts.unverified_send = false;
-                self.facts.disabled = true;
-                let refusal = match state.verdict_if_enabled() {
-                    Verdict::Unreachable(Unreachable::NoVerifiedContact) => {
-                        RefusalCode::InvalidParameter
-                    }
-                    _ => RefusalCode::NotAuthorized,
-                };
-                self.facts.earlier = Some(Earlier::Disabled(refusal));
-                self.after_achieved();
-                Effect::None
-            }
-            Event::Ok(_) => {
-                self.facts.unverified_send = false;
-                self.facts.resent_after_check |= self.facts.timed_out_here;
-                self.goto(Step::Reset);
-                Effect::None
-            }
-            Event::Err(e) if e.code == "UserNotFoundException" || e.class == Class::PoolFatal => {
-                self.facts.unverified_send = false;
-                let effect = pool_effect(&e);
-                self.finish(Outcome::Failed, &e.code, e.message.clone());
-                effect
-            }
-            Event::Err(_) if self.policy.resend_unchecked => {
-                self.facts.unverified_send = false;
-                self.facts.resent_unchecked = true;
-                self.goto(Step::Reset);
-                Effect::None
-            }
-            Event::Err(e) => {
-                let message = format!(
-                    "could not check whether an earlier reset reached the user ({}: {}); not sent \
-                     again: --resume checks it again, --resend-unchecked sends it",
-                    e.code, e.message
-                );
-                let effect = run_effect(&e);
-                self.finish(Outcome::Failed, "StateUnknown", message);
-                effect
-            }
-            Event::Stopped => self.stopped(),
-        }
-    }
-
-    fn on_reset(&mut self, event: Event) -> Effect {
-        let e = match event {
-            Event::Ok(_) => {
-                self.facts.reset = true;
-                self.facts.unverified_send = false;
-                self.after_achieved();
-                return Effect::None;
-            }
-            Event::Stopped => return self.stopped(),
-            Event::Err(e) => e,
+impl Life {
+    /// A check found the user disabled, and an earlier run had journaled a
+    /// disable: it went through; finish its work.
+    fn disable_went_through(&mut self, state: &UserState) -> Effect {
+        self.facts.doubts.reset_sent = false;
+        self.facts.achieved.disabled = true;
+        let code = match state.verdict_if_enabled() {
+            Verdict::Unreachable(Unreachable::NoVerifiedContact) => RefusalCode::InvalidParameter,
+            _ => RefusalCode::NotAuthorized,
         };
-        if e.may_have_applied() {
-            self.facts.unverified_send = true;
-            self.facts.timed_out_here |= e.code == "Timeout";
-            let budget = self.tries.failures < self.policy.max_attempts;
-            if budget && self.policy.classify {
-                self.goto(Step::Check(CheckFor::Verify));
-            } else if budget && self.policy.resend_unchecked {
-                self.facts.resent_unchecked = true;
-                self.goto(Step::Reset);
-            } else if budget {
-                let message = format!(
-                    "the answer was lost ({}) and AdminGetUser is not permitted to check whether \
-                     the reset went through; not sent again: --resume with AdminGetUser allowed \
-                     checks it, --resend-unchecked sends it",
-                    e.message
-                );
-                self.finish(Outcome::Failed, &e.code, message);
-            } else {
-                let message = format!(
-                    "gave up after {} attempts; the last answer was lost ({}), so the reset may \
-                     have reached the user: --resume checks it",
-                    self.tries.failures, e.message
-                );
-                self.finish(Outcome::Failed, &e.code, message);
-            }
+        self.facts.achieved.earlier = Some(Earlier::Disabled(code));
+        self.after_achieved()
+    }
+
+    /// A check found the reset not applied: send it.
+    fn not_applied(&mut self) -> Effect {
+        self.facts.doubts.reset_sent = false;
+        self.facts.resent.after_check |= self.facts.doubts.timed_out_here;
+        self.goto(Step::Reset);
+        Effect::None
+    }
+
+    /// The user (or the pool) does not exist.
+    fn gone(&mut self, e: CallError) -> Effect {
+        self.facts.doubts.reset_sent = false;
+        let effect = pool_effect(&e);
+        self.finish(Outcome::Failed, &e.code, e.message.clone());
+        effect
+    }
+
+    fn resend_unchecked(&mut self) -> Effect {
+        self.facts.doubts.reset_sent = false;
+        self.facts.resent.unchecked = true;
+        self.goto(Step::Reset);
+        Effect::None
+    }
+
+    /// A check that cannot be made never becomes a second reset on a guess.
+    fn unverifiable(&mut self, e: CallError) -> Effect {
+        let message = format!(
+            "could not check whether an earlier reset reached the user ({}: {}); not sent \
+             again: --resume checks it again, --resend-unchecked sends it",
+            e.code, e.message
+        );
+        self.finish(Outcome::Failed, "StateUnknown", message);
+        run_effect(&e)
+    }
+
+    fn reset_succeeded(&mut self) -> Effect {
+        self.facts.achieved.reset = true;
+        self.facts.doubts.reset_sent = false;
+        self.after_achieved()
+    }
+
+    /// The reset's answer was lost: it may have been applied.
+    fn answer_lost(&mut self, e: CallError) -> Effect {
+        self.facts.doubts.reset_sent = true;
+        self.facts.doubts.timed_out_here |= e.timed_out();
+        let budget = self.budget.failed < self.policy.max_attempts;
+        if budget && self.policy.classify {
+            self.goto(Step::Check(CheckFor::Verify));
             return Effect::None;
         }
-        match e.class {
-            Class::Throttled => {
-                let message = format!(
-                    "gave up after {} attempts: {}",
-                    self.tries.failures, e.message
-                );
-                self.finish(Outcome::Failed, &e.code, message);
-            }
-            Class::RowFinal if e.code == "LimitExceededException" => {
-                let message = format!("{} — {ATTEMPT_LIMIT_HINT}", e.message);
-                self.finish(Outcome::Failed, &e.code, message);
-            }
-            Class::RowFinal if may_be_unreachable(&e) && self.policy.classify => {
-                self.facts.refusal = Some(e);
-                self.goto(Step::Check(CheckFor::Classify));
-            }
-            Class::RowFinal if e.code == "NotAuthorizedException" => {
-                self.facts.locked_out = true;
-                let message = format!("{} — {ALREADY_DISABLED}", e.message);
-                self.finish(Outcome::Failed, &e.code, message);
-            }
-            _ => {
-                let effect = run_effect(&e);
-                self.finish(Outcome::Failed, &e.code, e.message.clone());
-                return effect;
-            }
+        if budget && self.policy.resend_unchecked {
+            self.facts.resent.unchecked = true;
+            self.goto(Step::Reset);
+            return Effect::None;
         }
-        Effect::None
+        let message = if budget {
+            format!(
+                "the answer was lost ({}) and AdminGetUser is not permitted to check whether \
+                 the reset went through; not sent again: --resume with AdminGetUser allowed \
+                 checks it, --resend-unchecked sends it",
+                e.message
+            )
+        } else {
+            format!(
+                "gave up after {} attempts; the last answer was lost ({}), so the reset may \
+                 have reached the user: --resume checks it",
+                self.budget.failed, e.message
+            )
+        };
+        self.finish(Outcome::Failed, &e.code, message)
     }
 
-    fn on_classify(&mut self, event: Event) -> Effect {
-        let refusal = self.facts.refusal.clone().unwrap_or_else(|| {
-            CallError::local(Class::RowFinal, "NotAuthorizedException", String::new())
-        });
-        match event {
-            Event::Ok(state) => {
-                let verdict = state.unwrap_or_default().verdict();
-                self.classified(verdict, &refusal);
-            }
-            // The refusal stands; without the state nothing more is safe to do
-            // (a federated user must never be disabled).
-            Event::Err(e) => {
-                let message = format!(
-                    "{} (the user's state could not be read: {}: {}; not remediated)",
-                    refusal.message, e.code, e.message
-                );
-                self.finish(Outcome::Failed, &refusal.code, message);
-                return run_effect(&e);
-            }
-            Event::Stopped => return self.stopped(),
+    /// The reset was refused, or retries ran out.
+    fn reset_refused(&mut self, e: CallError) -> Effect {
+        let refusal = e.refusal();
+        if e.class == Class::Throttled {
+            let message = format!(
+                "gave up after {} attempts: {}",
+                self.budget.failed, e.message
+            );
+            self.finish(Outcome::Failed, &e.code, message)
+        } else if e.attempt_limit() {
+            let message = format!("{} — {ATTEMPT_LIMIT_HINT}", e.message);
+            self.finish(Outcome::Failed, &e.code, message)
+        } else if matches!(refusal, Some(Refusal::NoVerifiedContact | Refusal::State))
+            && self.policy.classify
+        {
+            self.facts.refusal = Some(e);
+            self.goto(Step::Check(CheckFor::Classify));
+            Effect::None
+        } else if matches!(refusal, Some(Refusal::State | Refusal::Disabled)) {
+            self.facts.achieved.locked_out = true;
+            let message = format!("{} — {ALREADY_DISABLED}", e.message);
+            self.finish(Outcome::Failed, &e.code, message)
+        } else {
+            let message = e.message.clone();
+            self.finish_with(Outcome::Failed, &e, message)
         }
-        Effect::None
     }
 
     /// After a refusal, with the user's state known.
-    fn classified(&mut self, verdict: Verdict, refusal: &CallError) {
+    fn classified(&mut self, verdict: Verdict, refusal: &CallError) -> Effect {
         match verdict {
             Verdict::Federated => {
-                self.facts.federated = true;
-                self.after_achieved();
+                self.facts.achieved.federated = true;
+                self.after_achieved()
+            }
+            Verdict::Unreachable(u) if self.policy.disable_unreachable => {
+                self.facts.unreachable = Some(u);
+                self.goto(Step::Disable);
+                Effect::None
             }
             Verdict::Unreachable(u) => {
-                self.facts.unreachable = Some(u.clone());
-                if self.policy.disable_unreachable {
-                    self.goto(Step::Disable);
-                } else {
-                    let message = format!(
-                        "{} — the user keeps a working password ({u}); --unresettable disable \
-                         would disable the user",
-                        refusal.message
-                    );
-                    self.finish(Outcome::Failed, &refusal.code, message);
-                }
+                let message = format!(
+                    "{} — the user keeps a working password ({u}); --unresettable disable \
+                     would disable the user",
+                    refusal.message
+                );
+                self.facts.unreachable = Some(u);
+                self.finish(Outcome::Failed, &refusal.code, message)
             }
             Verdict::Disabled => {
-                self.facts.locked_out = true;
+                self.facts.achieved.locked_out = true;
                 let message = format!("{} — {ALREADY_DISABLED}", refusal.message);
-                self.finish(Outcome::Failed, &refusal.code, message);
+                self.finish(Outcome::Failed, &refusal.code, message)
             }
             Verdict::Resettable => {
-                self.finish(Outcome::Failed, &refusal.code, refusal.message.clone());
+                self.finish(Outcome::Failed, &refusal.code, refusal.message.clone())
             }
         }
     }
 
-    fn on_disable(&mut self, event: Event) -> Effect {
-        if event != Event::Stopped {
-            self.facts.disable_attempted = true;
-        }
-        match event {
-            Event::Ok(_) => {
-                self.facts.disabled = true;
-                self.facts.unreachable = None;
-                self.after_achieved();
-                Effect::None
-            }
-            Event::Err(e) => {
-                // A disable whose answer was lost may have gone through:
-                // the next resume checks the user before anything else.
-                self.facts.disable_unsettled = e.may_have_applied();
-                let refusal = self.facts.refusal.clone().expect("a refusal led here");
-                let message = format!(
-                    "{} — AdminDisableUser failed ({}: {}), so the user keeps a working password",
-                    refusal.message, e.code, e.message
-                );
-                self.finish(Outcome::Failed, &refusal.code, message);
-                run_effect(&e)
-            }
-            Event::Stopped => self.stopped(),
-        }
+    /// The refusal stands; without the state nothing more is safe to do (a
+    /// federated user must never be disabled).
+    fn unclassifiable(&mut self, e: CallError) -> Effect {
+        let refusal = self.refusal();
+        let message = format!(
+            "{} (the user's state could not be read: {}: {}; not remediated)",
+            refusal.message, e.code, e.message
+        );
+        self.finish(Outcome::Failed, &refusal.code, message);
+        run_effect(&e)
     }
 
-    fn on_sign_out(&mut self, event: Event) -> Effect {
-        match event {
-            Event::Ok(_) => {
-                self.facts.signed_out = Some(true);
-                self.finish_achieved("");
-                Effect::None
-            }
-            Event::Err(e) => {
-                self.facts.signed_out = Some(false);
-                self.facts.sign_out_error = Some(e.code.clone());
-                let note = format!(
-                    "the sign-out failed ({}: {}): --resume signs out",
-                    e.code, e.message
-                );
-                self.finish_achieved(&note);
-                run_effect(&e)
-            }
-            Event::Stopped => self.stopped(),
-        }
+    fn disabled(&mut self) -> Effect {
+        self.facts.doubts.disable_sent = true;
+        self.facts.achieved.disabled = true;
+        self.facts.unreachable = None;
+        self.after_achieved()
+    }
+
+    fn disable_failed(&mut self, e: CallError) -> Effect {
+        // A disable whose answer was lost may have gone through: the next
+        // resume checks the user before anything else.
+        self.facts.doubts.disable_sent = true;
+        self.facts.doubts.disable_unsettled = e.may_have_applied();
+        let refusal = self.refusal();
+        let message = format!(
+            "{} — AdminDisableUser failed ({}: {}), so the user keeps a working password",
+            refusal.message, e.code, e.message
+        );
+        self.finish(Outcome::Failed, &refusal.code, message);
+        run_effect(&e)
+    }
+
+    fn signed_out(&mut self) -> Effect {
+        self.facts.signed_out = Some(true);
+        self.finish_achieved("")
+    }
+
+    fn sign_out_failed(&mut self, e: CallError) -> Effect {
+        self.facts.signed_out = Some(false);
+        self.facts.sign_out_error = Some(e.code.clone());
+        let note = format!(
+            "the sign-out failed ({}: {}): --resume signs out",
+            e.code, e.message
+        );
+        self.finish_achieved(&note);
+        run_effect(&e)
     }
 }
 

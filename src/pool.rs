@@ -1,11 +1,14 @@
 //! The worker pool: dispatch, row lives, and the one writer.
 //!
 //! One dispatcher reads [`Item`]s in input order from a bounded queue,
-//! settles what needs no call (invalid, excluded, duplicate, skipped) and
-//! starts a worker per row while fewer than `--concurrency` are in flight.
-//! A worker drives one row's [`Life`] — each step one call through the
-//! retry driver — and sends exactly one [`Record`] to the report writer, the
-//! only task that touches the report.
+//! gathers what is known of each row before any call (invalid, a duplicate,
+//! done or excluded by an earlier run, listed in `--exclude`, its listed
+//! state, an uncertain earlier reset) and gives it to the row's [`Life`]:
+//! a row that needs no call is done at once; for the others it starts a
+//! worker while fewer than twice `--concurrency` rows are in progress. A
+//! worker drives one row's [`Life`] — each step one call through the retry
+//! driver — and every row sends exactly one [`Record`](crate::report::Record) to the report
+//! writer, the only task that touches the report.
 //!
 //! Stopping is passed in as [`Stop`]. Once it fires no call is sent; calls
 //! in flight finish and are recorded; rows not yet called are recorded
@@ -25,22 +28,11 @@ use crate::cognito::{CallError, CallResult, Class, Cognito, Op};
 use crate::input::{Duplicates, Exclusions, Item, Row};
 use crate::journal::{Intended, Journal};
 use crate::keys::row_key;
-use crate::life::{Effect, Event, Life, Policy, Start, Step, Tries};
-use crate::report::{Outcome, Record};
+use crate::life::{Answered, Effect, Event, Life, Policy, RowId, Start, Step};
 use crate::resume::{Done, Earlier};
-use crate::retry::{Answer, Caller};
+use crate::retry::{Answer, Attempts, Caller};
 use crate::shutdown::{Stop, StopReason};
-use crate::writer::{Finished, Writer, write_records};
-
-/// A finished run's writer results and the files still to close.
-pub struct FinishedRun {
-    /// What the writer counted and must keep.
-    pub finished: Finished,
-    /// The journal file, rewritten once the report is synced.
-    pub journal_file: crate::journal::JournalFile,
-    /// `--summary`.
-    pub summary_file: Option<std::fs::File>,
-}
+use crate::writer::{Finished, Recorded, Writer, write_records};
 
 /// Records waiting for the writer at most.
 const RECORD_QUEUE: usize = 1024;
@@ -108,7 +100,6 @@ pub struct Pipeline {
 }
 
 struct Ctx {
-    policy: Policy,
     settle: std::time::Duration,
     caller: Arc<Caller>,
     pools: Arc<dyn Pools>,
@@ -130,7 +121,6 @@ pub async fn execute(
     // their journal intent or a backoff do not leave call slots idle.
     let rows = pipeline.concurrency.max(1).saturating_mul(ROWS_PER_CALL);
     let ctx = Arc::new(Ctx {
-        policy: pipeline.policy,
         settle: pipeline.settle,
         caller: pipeline.caller.clone(),
         pools: pipeline.pools.clone(),
@@ -162,7 +152,7 @@ struct Dispatcher {
     slots: Arc<Semaphore>,
     /// Sent by the dispatcher and every worker, received by the writer;
     /// closes when the dispatcher and the last worker drop their clones.
-    records: mpsc::Sender<Record>,
+    records: mpsc::Sender<Recorded>,
     /// Keys of rows an earlier run left owing something that this run's
     /// source has handed over.
     seen_earlier: HashSet<u64>,
@@ -208,15 +198,15 @@ impl Dispatcher {
 
     /// Records an item the run will not work on.
     async fn cancel(&mut self, item: Item) {
-        if let Some((row, start)) = self.settle(item).await {
-            let record = cancelled(&row, &start, &self.stop, &self.ctx);
+        if let Some(pending) = self.settle(item).await {
+            let record = cancelled(pending, &self.stop);
             let _ = self.records.send(record).await;
         }
     }
 
     /// Settles an item, or starts a worker for it once a slot is free.
     async fn dispatch(&mut self, item: Item) {
-        let Some((row, start)) = self.settle(item).await else {
+        let Some(pending) = self.settle(item).await else {
             return;
         };
         let permit = tokio::select! {
@@ -225,14 +215,14 @@ impl Dispatcher {
             permit = self.slots.clone().acquire_owned() => permit.ok(),
         };
         let Some(permit) = permit else {
-            let record = cancelled(&row, &start, &self.stop, &self.ctx);
+            let record = cancelled(pending, &self.stop);
             let _ = self.records.send(record).await;
             return;
         };
         let ctx = self.ctx.clone();
         let records = self.records.clone();
         tokio::spawn(async move {
-            let record = work(row, start, &ctx).await;
+            let record = work(pending, &ctx).await;
             let _ = records.send(record).await;
             drop(permit);
         });
@@ -262,115 +252,114 @@ impl Dispatcher {
         rows
     }
 
-    /// Records what needs no call; returns the rows that do, with what is
-    /// known of them before their first call.
-    async fn settle(&mut self, item: Item) -> Option<(Row, Start)> {
-        let row = match item {
+    /// Gives the row's life what is known of it before any call; records a
+    /// row that needs no call, and returns the others.
+    async fn settle(&mut self, item: Item) -> Option<Pending> {
+        let (row, key, start) = match item {
             Item::Invalid(i) => {
-                let record = Record::local(
-                    i.line,
-                    &i.username,
-                    &i.pool,
-                    Outcome::Invalid,
-                    i.code,
-                    &i.message,
-                );
-                let _ = self.records.send(record).await;
-                return None;
+                let start = Start {
+                    invalid: Some((i.code.to_owned(), i.message.clone())),
+                    ..Start::default()
+                };
+                let row = Row {
+                    line: i.line,
+                    username: i.username,
+                    pool: i.pool,
+                    metadata: Vec::new(),
+                    known: None,
+                };
+                (row, 0, start)
             }
-            Item::Row(row) => row,
-        };
-        let key = row_key(&row.pool, &row.username, self.p.pools.folds_case(&row.pool));
-        if self.p.earlier.uncertain.contains_key(&key) || self.p.earlier.owed.contains_key(&key) {
-            self.seen_earlier.insert(key);
-        }
-        match self.needs_no_call(&row, key) {
-            Some(record) => {
-                let _ = self.records.send(record).await;
-                None
-            }
-            None => {
+            Item::Row(row) => {
+                let key = row_key(&row.pool, &row.username, self.p.pools.folds_case(&row.pool));
                 let start = self.start_of(&row, key);
-                Some((row, start))
+                (row, key, start)
             }
+        };
+        let life = Life::new(start, self.p.policy);
+        let pending = Pending { row, key, life };
+        if pending.life.step() != Step::Done {
+            return Some(pending);
         }
+        let record = pending.record(0);
+        let _ = self.records.send(record).await;
+        None
     }
 
-    /// The record of a row that needs no call: excluded, a predicted
-    /// refusal, a duplicate, or done by an earlier run.
-    fn needs_no_call(&mut self, row: &Row, key: u64) -> Option<Record> {
+    /// What is known of a row before its first call.
+    fn start_of(&mut self, row: &Row, key: u64) -> Start {
         let p = &mut self.p;
-        let local = |outcome, code: &str, message: &str| {
-            let mut record =
-                Record::local(row.line, &row.username, &row.pool, outcome, code, message);
-            record.key = key;
-            record
-        };
+        let e = &p.earlier;
+        if e.uncertain.contains_key(&key) || e.owed.contains_key(&key) {
+            self.seen_earlier.insert(key);
+        }
         let folded = row_key(&row.pool, &row.username, true);
-        if let Some(line) = p.duplicates.earlier(row.line, folded, key) {
-            let why = format!("same user as line {line}; no call made");
-            return Some(local(Outcome::Duplicate, "", &why));
-        }
-        let done = p.earlier.done.get(key).filter(|d| d.is_done());
-        if let Some(d) = done.filter(|d| !d.owes_sign_out()) {
-            // Done before it was excluded, if it is now: the record says so.
-            let message = format!("{} by an earlier run of this report", d.outcome().as_str());
-            let mut record = local(Outcome::Skipped, "", &message);
-            record.earlier = Some(d);
-            return Some(record);
-        }
+        let duplicate_of = p.duplicates.earlier(row.line, folded, key);
+        let done = e.done.get(key).filter(|d| d.is_done());
+        let pending = e.uncertain.get(&key);
         let exclude_fold = p.pools.excludes_ignoring_case(&row.pool);
         let excluded = if p
             .exclusions
             .contains(&row.pool, &row.username, exclude_fold)
         {
             Some("listed in --exclude; no call made")
-        } else if p.earlier.done.get(key).is_some_and(Done::is_excluded) {
+        } else if e.done.get(key).is_some_and(Done::is_excluded) {
             Some("excluded by an earlier run of this report; no call made")
         } else {
             None
         };
-        if let Some(why) = excluded {
-            let mut record = local(Outcome::Excluded, "", why);
-            // Reset earlier, its sign-out still owed: now left alone.
-            record.earlier = done;
-            return Some(record);
-        }
-        if p.policy.dry_run
-            && let Some(why) = p.pools.refuses_resets(&row.pool)
-        {
-            return Some(local(Outcome::WouldFail, "NotAuthorizedException", &why));
-        }
-        None
-    }
-
-    /// What is known of a row before its first call.
-    fn start_of(&self, row: &Row, key: u64) -> Start {
-        let e = &self.p.earlier;
-        let done = e.done.get(key).filter(|d| d.is_done());
-        let pending = e.uncertain.get(&key);
         Start {
+            invalid: None,
+            duplicate_of,
+            done_earlier: done.filter(|d| !d.owes_sign_out()).map(Done::earlier),
+            excluded,
+            pool_refuses: p.pools.refuses_resets(&row.pool),
             uncertain: done.is_none() && (e.check_all || pending.is_some()),
             known: row.known.clone(),
-            owes_sign_out: done.map(|d| d.earlier()),
+            owes_sign_out: done.filter(|d| d.owes_sign_out()).map(Done::earlier),
             disable_intent: pending.is_some_and(|i| i.disable),
         }
     }
 }
 
+/// A row that needs calls, and its life so far.
+struct Pending {
+    row: Row,
+    /// The user's key (pool, username, by the pool's case rule).
+    key: u64,
+    life: Life,
+}
+
+impl Pending {
+    /// The row's record, once its life is done.
+    fn record(&self, duration_ms: u64) -> Recorded {
+        let row = &self.row;
+        let id = RowId {
+            line: row.line,
+            username: row.username.clone(),
+            pool: row.pool.clone(),
+        };
+        let record = self
+            .life
+            .record(&id, duration_ms)
+            .expect("a finished life has a record");
+        Recorded {
+            key: self.key,
+            record,
+        }
+    }
+}
+
 /// A row that the run stopped before any call.
-fn cancelled(row: &Row, start: &Start, stop: &Stop, ctx: &Ctx) -> Record {
-    let mut life = Life::new(start.clone(), ctx.policy);
-    if life.step() != Step::Done {
-        life.on(Event::Stopped);
-    }
-    let mut record = record_of(row, &life, Instant::now(), ctx);
-    if let Some(reason @ StopReason::Fatal { .. } | reason @ StopReason::FailureRate { .. }) =
-        stop.reason()
-    {
-        record.error_message = format!("not attempted: the run was aborted ({reason})");
-    }
-    record
+fn cancelled(mut pending: Pending, stop: &Stop) -> Recorded {
+    let event = match stop.reason() {
+        Some(reason @ (StopReason::Fatal { .. } | StopReason::FailureRate { .. })) => {
+            Event::Aborted(reason.to_string())
+        }
+        _ => Event::Stopped,
+    };
+    pending.life.on(event);
+    pending.record(0)
 }
 
 /// Merges `--client-metadata` with the row's own (row values win).
@@ -385,26 +374,27 @@ fn metadata(global: &[(String, String)], row: &[(String, String)]) -> Vec<(Strin
 }
 
 /// One row, from its first call to its record.
-async fn work(row: Row, start: Start, ctx: &Ctx) -> Record {
+async fn work(mut pending: Pending, ctx: &Ctx) -> Recorded {
     let started = Instant::now();
+    let row = &pending.row;
     let region = ctx.pools.region_of(&row.pool);
     let call = Call {
         ctx,
-        row: &row,
+        row,
         region: &region,
         cognito: ctx.pools.client(&region),
         metadata: metadata(&ctx.metadata, &row.metadata),
     };
-    let mut life = Life::new(start, ctx.policy);
+    let life = &mut pending.life;
     let mut journaled = Journaled::default();
     while life.step() != Step::Done {
         let step = life.step();
-        let event = if life.settles_first() && !call.settle().await {
-            Event::Stopped
+        let answer = if life.settles_first() && !call.settle().await {
+            Event::Stopped.into()
         } else {
-            call.make(step, life.tries(), &mut journaled).await
+            call.make(step, life.attempts(), &mut journaled).await
         };
-        match life.on(event) {
+        match life.on(answer) {
             Effect::None => {}
             // Already noted by `Call::watched` when the answer came.
             Effect::PoolGone => {}
@@ -415,7 +405,7 @@ async fn work(row: Row, start: Start, ctx: &Ctx) -> Record {
             }),
         }
     }
-    record_of(&row, &life, started, ctx)
+    pending.record(started.elapsed().as_millis() as u64)
 }
 
 fn step_op(step: Step) -> Op {
@@ -444,58 +434,57 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// Makes the call a step needs, through the retry driver.
-    async fn make(&self, step: Step, tries: &mut Tries, journaled: &mut Journaled) -> Event {
+    /// Makes the call a step needs, through the retry driver, within the
+    /// attempts its life allows.
+    async fn make(&self, step: Step, budget: Attempts, journaled: &mut Journaled) -> Answered {
         let (pool, user) = (self.row.pool.as_str(), self.row.username.as_str());
         if let Some(e) = self.pool_gone() {
-            return Event::Err(e);
+            return Event::Err(e).into();
         }
         let caller = &self.ctx.caller;
         let c = &self.cognito;
         let (region, op, gone) = (self.region, step_op(step), || self.pool_gone());
-        let answer = match step {
+        let (answer, spent) = match step {
             Step::Check(_) => {
-                let answer = caller
-                    .call_unless(region, op, tries, gone, || {
+                let (answer, spent) = caller
+                    .call_unless(region, op, budget, gone, || {
                         self.watched(c.get_user(pool, user))
                     })
                     .await;
-                return event(answer, Some);
+                return event(answer, Some).after(spent);
             }
             Step::Reset => {
                 if let Err(e) = self.journal(&mut journaled.reset, Intended::Reset).await {
-                    return Event::Err(e);
+                    return Event::Err(e).into();
                 }
                 let meta = &self.metadata;
                 caller
-                    .call_unless(region, op, tries, gone, || {
+                    .call_unless(region, op, budget, gone, || {
                         self.watched(c.reset(pool, user, meta))
                     })
                     .await
             }
             Step::SignOut => {
                 caller
-                    .call_unless(region, op, tries, gone, || {
+                    .call_unless(region, op, budget, gone, || {
                         self.watched(c.global_sign_out(pool, user))
                     })
                     .await
             }
             Step::Disable => {
-                if let Err(e) = self
-                    .journal(&mut journaled.disable, Intended::Disable)
-                    .await
-                {
-                    return Event::Err(e);
+                let intent = self.journal(&mut journaled.disable, Intended::Disable);
+                if let Err(e) = intent.await {
+                    return Event::Err(e).into();
                 }
                 caller
-                    .call_unless(region, op, tries, gone, || {
+                    .call_unless(region, op, budget, gone, || {
                         self.watched(c.disable_user(pool, user))
                     })
                     .await
             }
-            Step::Done => return Event::Stopped,
+            Step::Done => return Event::Stopped.into(),
         };
-        event(answer, |()| None)
+        event(answer, |()| None).after(spent)
     }
 
     /// Sends a call; an answer saying the pool does not exist is noted at
@@ -568,33 +557,6 @@ fn event<T>(
         Answer::Err(e) => Event::Err(e),
         Answer::Stopped => Event::Stopped,
     }
-}
-
-fn record_of(row: &Row, life: &Life, started: Instant, ctx: &Ctx) -> Record {
-    let ending = life.ending().expect("a finished life has an ending");
-    let mut record = Record::local(
-        row.line,
-        &row.username,
-        &row.pool,
-        ending.outcome,
-        &ending.code,
-        &ending.message,
-    );
-    record.key = row_key(&row.pool, &row.username, ctx.pools.folds_case(&row.pool));
-    record.attempts = life.tried().calls;
-    record.request_id.clone_from(&life.tried().request_id);
-    record.duration_ms = started.elapsed().as_millis() as u64;
-    if ctx.policy.sign_out {
-        record.signed_out = ending.signed_out;
-        record.sign_out_error.clone_from(&ending.sign_out_error);
-    }
-    record.uncertain = ending.uncertain;
-    record.unreachable.clone_from(&ending.unreachable);
-    record.kept_password.clone_from(&ending.kept_password);
-    record.federated = ending.federated;
-    record.disable_attempted = ending.disable_attempted;
-    record.maybe_two_codes = ending.maybe_two_codes;
-    record
 }
 
 #[cfg(test)]

@@ -13,10 +13,9 @@ use std::sync::{Arc, Mutex};
 use crate::cognito::{Aws, CallError, Class, Cognito, Identity, Op, PoolInfo};
 use crate::exit::StartError;
 use crate::input::region_of_pool;
-use crate::life::Tries;
 use crate::limiter::{AUTO_RATE_SHARE, Category, DEFAULT_RATE, Limiters, Rate};
 use crate::pool::Pools;
-use crate::retry::{Answer, Caller};
+use crate::retry::{Answer, Attempts, Caller};
 
 /// Cognito's default sender delivers this many emails a day per account.
 pub const COGNITO_DEFAULT_EMAIL_PER_DAY: u64 = 50;
@@ -110,6 +109,8 @@ pub struct Ask<'a> {
     pub dry_run: bool,
     /// The endpoint, for messages.
     pub endpoint: &'a str,
+    /// Attempts per call (`--max-attempts`).
+    pub max_attempts: u32,
 }
 
 fn unreachable(endpoint: &str, e: &CallError) -> StartError {
@@ -130,9 +131,9 @@ pub async fn describe_pools(
     for pool in ask.pools {
         let region = map.region_of(pool);
         let client = map.client(&region);
-        let mut tries = Tries::default();
-        let answer = caller
-            .call(&region, Op::DescribePool, &mut tries, || {
+        let budget = Attempts::fresh(ask.max_attempts);
+        let (answer, _) = caller
+            .call(&region, Op::DescribePool, budget, || {
                 client.describe_pool(pool)
             })
             .await;
@@ -229,14 +230,19 @@ fn judge(facts: &mut PoolFacts, info: PoolInfo, ask: &Ask<'_>) -> Result<(), Sta
 /// Sets `--rate auto` for each region: 80 % of the provisioned
 /// UserAccountRecovery quota when Cognito states one; otherwise the default,
 /// adapting to throttles. Returns a line per region saying which.
-pub async fn auto_rates(caller: &Caller, map: &PoolMap, limiters: &Arc<Limiters>) -> Vec<String> {
+pub async fn auto_rates(
+    caller: &Caller,
+    map: &PoolMap,
+    limiters: &Arc<Limiters>,
+    max_attempts: u32,
+) -> Vec<String> {
     let mut lines = Vec::new();
     for region in map.regions() {
         let client = map.client(&region);
-        let mut tries = Tries::default();
         let category = Category::UserAccountRecovery.name();
-        let answer = caller
-            .call(&region, Op::ProvisionedLimit, &mut tries, || {
+        let budget = Attempts::fresh(max_attempts);
+        let (answer, _) = caller
+            .call(&region, Op::ProvisionedLimit, budget, || {
                 client.provisioned_limit(category)
             })
             .await;
@@ -272,14 +278,14 @@ pub async fn probe_checks(
     caller: &Caller,
     map: &PoolMap,
     pool: &str,
-    user: &str,
+    max_attempts: u32,
 ) -> Result<(), CallError> {
     let region = map.region_of(pool);
     let client = map.client(&region);
-    let mut tries = Tries::default();
-    let answer = caller
-        .call(&region, Op::GetUser, &mut tries, || {
-            client.get_user(pool, user)
+    let budget = Attempts::fresh(max_attempts);
+    let (answer, _) = caller
+        .call(&region, Op::GetUser, budget, || {
+            client.get_user(pool, PROBE_USER)
         })
         .await;
     match answer {

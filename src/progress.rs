@@ -73,6 +73,26 @@ pub fn say(text: &str) {
     }
 }
 
+/// How much goes to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// Plan, progress, summary.
+    Normal,
+    /// Also every row that did not succeed (`-v`).
+    Verbose,
+    /// Also every call (`-vv`).
+    Calls,
+}
+
+/// Prints unless `--quiet`.
+pub fn say_unless_quiet(verbosity: Verbosity, text: &str) {
+    if verbosity > Verbosity::Quiet {
+        say(text);
+    }
+}
+
 /// Asks a yes/no question on the terminal; anything but yes is no.
 pub fn ask(question: &str) -> bool {
     use std::io::BufRead;

@@ -19,12 +19,13 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use crate::cognito::RefusalCode;
 use crate::exit::StartError;
 use crate::files::{self, Open};
 use crate::journal::{self, Header, Pending, RunLine};
 use crate::keys::KeyMap;
-use crate::life::{Earlier as Owed, RefusalCode};
-use crate::report::{COLUMNS, Outcome, ReportFormat, SIGN_OUT_COLUMNS, csv_header};
+use crate::life::Earlier as Owed;
+use crate::report::{Outcome, Record, ReportFormat, complete_len, judge_header, scan};
 
 /// The longest report header this reads.
 const MAX_HEADER: u64 = 64 * 1024;
@@ -101,15 +102,13 @@ impl Done {
         }
     }
 
-    /// A record standing for this earlier row, for counting.
-    pub fn as_record(self) -> crate::report::Record {
-        let code = match self.earlier() {
-            Owed::Disabled(code) => code.as_str(),
-            Owed::Reset => "",
-        };
-        let mut record = crate::report::Record::local(0, "", "", self.outcome(), code, "");
-        record.signed_out = self.signed_out();
-        record
+    /// The refusal code of a disabled user (empty otherwise): the code its
+    /// row recorded.
+    pub fn code(self) -> &'static str {
+        match self.earlier() {
+            Owed::Disabled(code) if self.outcome() == Outcome::Disabled => code.as_str(),
+            _ => "",
+        }
     }
 }
 
@@ -251,28 +250,6 @@ fn check_header(file: &mut File, path: &Path) -> Result<Option<bool>, StartError
     })
 }
 
-/// What a report's first line says: `None` if it is not this tool's;
-/// otherwise whether it has the sign-out columns, when the line tells.
-pub fn judge_header(first: &[u8], format: ReportFormat) -> Option<Option<bool>> {
-    if first.is_empty() {
-        return Some(None);
-    }
-    let line = String::from_utf8_lossy(first);
-    let line = line.trim_end_matches(['\n', '\r']);
-    match format {
-        ReportFormat::Csv if line == csv_header(false).join(",") => Some(Some(false)),
-        ReportFormat::Csv if line == csv_header(true).join(",") => Some(Some(true)),
-        ReportFormat::Csv => None,
-        ReportFormat::Jsonl => {
-            let value: serde_json::Value = serde_json::from_str(line).ok()?;
-            COLUMNS
-                .iter()
-                .all(|k| value.get(k).is_some())
-                .then_some(None)
-        }
-    }
-}
-
 /// The report reader's invariants on any bytes, in both formats: no panic,
 /// at most one row per line. Shared by the fuzz target and the corpus replay.
 #[doc(hidden)]
@@ -285,13 +262,9 @@ pub fn check_report_reader_invariants(data: &[u8]) {
     for format in [ReportFormat::Csv, ReportFormat::Jsonl] {
         let _ = judge_header(first, format);
         let mut rows = 0;
-        scan(rest, format, |seen| {
+        scan(rest, format, |record, _| {
             rows += 1;
-            let _ = Done::new(
-                seen.outcome.unwrap_or(Outcome::Failed),
-                &seen.code,
-                seen.signed_out,
-            );
+            let _ = Done::new(record.outcome, &record.error_code, record.signed_out);
         });
         assert!(rows <= lines, "{rows} rows from {lines} lines");
     }
@@ -347,84 +320,6 @@ fn lost_journal(expect: &Expect, path: &Path, journal_path: &Path) -> Result<boo
     Ok(true)
 }
 
-/// One report row, as much as a resume needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Seen {
-    /// The username.
-    pub username: String,
-    /// The pool.
-    pub pool: String,
-    /// The outcome, if the word is known.
-    pub outcome: Option<Outcome>,
-    /// The error code.
-    pub code: String,
-    /// `signed_out`, when present.
-    pub signed_out: Option<bool>,
-}
-
-/// Reads report rows from `reader` (everything after the header, up to the
-/// last complete line), calling `each` for every row that can be read.
-/// Never fails on content: a row that cannot be read is skipped, as a torn
-/// line is.
-pub fn scan<R: Read>(reader: R, format: ReportFormat, mut each: impl FnMut(Seen)) {
-    match format {
-        ReportFormat::Csv => {
-            let mut csv = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(reader);
-            for record in csv.records().flatten() {
-                let field = |i: usize| record.get(i).unwrap_or_default();
-                let signed_out = match field(COLUMNS.len()) {
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => None,
-                };
-                each(Seen {
-                    username: field(1).to_owned(),
-                    pool: field(2).to_owned(),
-                    outcome: Outcome::parse(field(3)),
-                    code: field(4).to_owned(),
-                    signed_out,
-                });
-            }
-        }
-        ReportFormat::Jsonl => {
-            for line in BufReader::new(reader).split(b'\n').map_while(Result::ok) {
-                let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
-                    continue;
-                };
-                let text = |k: &str| v.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-                each(Seen {
-                    username: text("username").to_owned(),
-                    pool: text("user_pool_id").to_owned(),
-                    outcome: Outcome::parse(text("outcome")),
-                    code: text("error_code").to_owned(),
-                    signed_out: v.get(SIGN_OUT_COLUMNS[0]).and_then(|v| v.as_bool()),
-                });
-            }
-        }
-    }
-}
-
-/// Length of a file up to and including its last line break.
-fn complete_len(file: &mut File) -> std::io::Result<u64> {
-    let len = file.metadata()?.len();
-    let mut pos = len;
-    let mut buf = [0u8; 8192];
-    while pos > 0 {
-        let start = pos.saturating_sub(buf.len() as u64);
-        let n = (pos - start) as usize;
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut buf[..n])?;
-        if let Some(i) = buf[..n].iter().rposition(|&b| b == b'\n') {
-            return Ok(start + i as u64 + 1);
-        }
-        pos = start;
-    }
-    Ok(0)
-}
-
 /// Whether an outcome could only have come from the other mode: a dry run
 /// never resets or disables, a real run never predicts.
 fn other_mode(outcome: Outcome, dry_run: bool) -> bool {
@@ -436,13 +331,14 @@ fn other_mode(outcome: Outcome, dry_run: bool) -> bool {
 }
 
 /// Notes one report row: the latest row for a user says what is true now.
-fn note(earlier: &mut Earlier, seen: &Seen, outcome: Outcome, key: u64) {
+fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
+    let outcome = seen.outcome;
     let owes =
         matches!(outcome, Outcome::Reset | Outcome::Disabled) && seen.signed_out == Some(false);
     if owes {
         earlier
             .owed
-            .insert(key, (seen.pool.clone(), seen.username.clone()));
+            .insert(key, (seen.user_pool_id.clone(), seen.username.clone()));
     } else if !matches!(outcome, Outcome::Skipped | Outcome::Duplicate) {
         earlier.owed.remove(&key);
     }
@@ -452,7 +348,7 @@ fn note(earlier: &mut Earlier, seen: &Seen, outcome: Outcome, key: u64) {
         outcome,
         Outcome::Skipped | Outcome::Duplicate | Outcome::Invalid
     ) {
-        let done = Done::new(outcome, &seen.code, seen.signed_out);
+        let done = Done::new(outcome, &seen.error_code, seen.signed_out);
         earlier.done.insert(key, done);
     }
 }
@@ -476,14 +372,14 @@ fn read_rows(
     }
     let mut wrong_mode = false;
     let mut unknown = None;
-    scan(reader, format, |seen| {
+    scan(reader, format, |seen, known| {
         earlier.records += 1;
-        let Some(outcome) = seen.outcome else {
+        if !known {
             unknown.get_or_insert(earlier.records);
             return;
-        };
-        wrong_mode |= other_mode(outcome, dry_run);
-        note(earlier, &seen, outcome, key(&seen.pool, &seen.username));
+        }
+        wrong_mode |= other_mode(seen.outcome, dry_run);
+        note(earlier, seen, key(&seen.user_pool_id, &seen.username));
     });
     if let Some(row) = unknown {
         return Err(StartError::Refused(format!(

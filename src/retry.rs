@@ -20,7 +20,6 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::cognito::{CallError, CallResult, Class, Op, Reply};
-use crate::life::Tries;
 use crate::limiter::Limiters;
 use crate::progress::Stats;
 use crate::shutdown::Stop;
@@ -68,6 +67,36 @@ impl Backoff {
     }
 }
 
+/// The attempts a call may make. The budget belongs to whoever makes the
+/// call — a row's life, or the preflight and the listing, which start each
+/// call afresh — and the driver only spends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts {
+    /// Failed attempts already spent for the same purpose (a reset sent
+    /// again after a check): the backoff goes on from there.
+    pub failed: u32,
+    /// Failed attempts allowed in all (`--max-attempts`).
+    pub max: u32,
+}
+
+impl Attempts {
+    /// A call with nothing spent yet.
+    pub fn fresh(max: u32) -> Attempts {
+        Attempts { failed: 0, max }
+    }
+}
+
+/// What a call spent of its budget.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Spent {
+    /// Attempts sent.
+    pub calls: u32,
+    /// Of those, attempts that failed and counted against the budget.
+    pub failures: u32,
+    /// The service's request id of the last answer that had one.
+    pub request_id: Option<String>,
+}
+
 /// What a call came to.
 #[derive(Debug)]
 pub enum Answer<T> {
@@ -83,8 +112,6 @@ pub enum Answer<T> {
 pub struct Caller {
     /// Waits between attempts.
     pub backoff: Backoff,
-    /// Attempts per call, the first included.
-    pub max_attempts: u32,
     /// One limiter per (region, category).
     pub limiters: Arc<Limiters>,
     /// The run's cancellation.
@@ -97,21 +124,20 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Makes one call in `region`, retrying as the call's class says.
-    /// `tries` is the budget: its failures carry over between calls for the
-    /// same purpose (a reset sent again after a check).
+    /// Makes one call in `region`, retrying as the call's class says, within
+    /// `budget`; returns the answer and what it spent.
     pub async fn call<T, F, Fut>(
         &self,
         region: &str,
         op: Op,
-        tries: &mut Tries,
+        budget: Attempts,
         send: F,
-    ) -> Answer<T>
+    ) -> (Answer<T>, Spent)
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = CallResult<T>>,
     {
-        self.call_unless(region, op, tries, || None, send).await
+        self.call_unless(region, op, budget, || None, send).await
     }
 
     /// [`Caller::call`], but each attempt asks `refusal` first, once it holds
@@ -121,9 +147,29 @@ impl Caller {
         &self,
         region: &str,
         op: Op,
-        tries: &mut Tries,
+        budget: Attempts,
         refusal: impl Fn() -> Option<CallError>,
         mut send: F,
+    ) -> (Answer<T>, Spent)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CallResult<T>>,
+    {
+        let mut spent = Spent::default();
+        let answer = self
+            .attempts(region, op, budget, &mut spent, refusal, &mut send)
+            .await;
+        (answer, spent)
+    }
+
+    async fn attempts<T, F, Fut>(
+        &self,
+        region: &str,
+        op: Op,
+        budget: Attempts,
+        spent: &mut Spent,
+        refusal: impl Fn() -> Option<CallError>,
+        send: &mut F,
     ) -> Answer<T>
     where
         F: FnMut() -> Fut,
@@ -132,7 +178,8 @@ impl Caller {
         let category = op.category();
         let limiter = self.limiters.get(region, category);
         loop {
-            if tries.failures > 0 && !self.wait(tries.failures).await {
+            let failed = budget.failed + spent.failures;
+            if failed > 0 && !self.wait(failed).await {
                 return Answer::Stopped;
             }
             let (sent, _slot) = tokio::select! {
@@ -146,12 +193,12 @@ impl Caller {
             if let Some(e) = refusal() {
                 return Answer::Err(e);
             }
-            tries.calls += 1;
+            spent.calls += 1;
             self.stats.count_call(category);
             let result = send().await;
             tracing::debug!(
                 op = op.name(),
-                attempt = tries.failures + 1,
+                attempt = failed + 1,
                 ok = result.is_ok(),
                 code = result.as_ref().err().map(|e| e.code.as_str()),
                 "call"
@@ -159,13 +206,13 @@ impl Caller {
             let e = match result {
                 Ok(reply) => {
                     limiter.succeeded(sent);
-                    tries.request_id.clone_from(&reply.request_id);
+                    spent.request_id = Some(reply.request_id.clone());
                     return Answer::Ok(reply);
                 }
                 Err(e) => e,
             };
             if !e.request_id.is_empty() {
-                tries.request_id.clone_from(&e.request_id);
+                spent.request_id = Some(e.request_id.clone());
             }
             match e.class {
                 Class::Throttled => {
@@ -178,9 +225,9 @@ impl Caller {
                     return Answer::Err(e);
                 }
             }
-            tries.failures += 1;
+            spent.failures += 1;
             let lost = e.may_have_applied() && !op.idempotent();
-            if lost || tries.failures >= self.max_attempts {
+            if lost || budget.failed + spent.failures >= budget.max {
                 return Answer::Err(e);
             }
         }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::exit::EXIT_SIGNAL_BASE;
+use crate::exit::{EXIT_SIGNAL_BASE, StartError};
 
 /// The signals that stop a run gracefully: Ctrl-C, a service manager or CI
 /// stopping the job, a closed terminal.
@@ -121,6 +121,20 @@ impl Stop {
     /// Resolves when the run is stopping.
     pub async fn stopped(&self) {
         self.token.cancelled().await
+    }
+}
+
+/// Runs blocking work (reading a file, opening a FIFO, waiting for an
+/// answer at the terminal) on a thread of its own, without holding up the
+/// signals: a stop ends the wait.
+pub async fn blocking<T: Send + 'static>(
+    stop: &Stop,
+    work: impl FnOnce() -> Result<T, StartError> + Send + 'static,
+) -> Result<T, StartError> {
+    let task = tokio::task::spawn_blocking(work);
+    tokio::select! {
+        _ = stop.stopped() => Err(StartError::NotConfirmed("stopped".into())),
+        result = task => result.unwrap_or_else(|e| Err(StartError::Usage(format!("reading the input failed: {e}")))),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The report writer task: the only task that writes the report.
 //!
-//! Workers and the dispatcher send it one [`Record`] per row. It writes
+//! Workers and the dispatcher send it one [`Recorded`] row each. It writes
 //! them in batches (flushed every [`FLUSH_EVERY`] records, and at the latest
 //! [`FLUSH_AFTER`] after the oldest unflushed one, so an outcome reaches the
 //! file within a fraction of a second), counts them, watches the failure
@@ -17,9 +17,19 @@ use tokio::time::Instant;
 use crate::journal::Pending;
 use crate::progress::{Stats, escape};
 use crate::report::{Outcome, Record, ReportWriter};
-use crate::resume::Earlier;
+use crate::resume::{Done, Earlier};
 use crate::shutdown::{Stop, StopReason};
-use crate::summary::Tally;
+use crate::tally::Tally;
+
+/// A row's record, with the user's key (pool and username, by the pool's
+/// case rule; 0 for a row that names no user for sure).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The user's key.
+    pub key: u64,
+    /// The record.
+    pub record: Record,
+}
 
 /// Records written between two flushes at most.
 pub const FLUSH_EVERY: u64 = 1024;
@@ -114,21 +124,32 @@ impl FailureRate {
 }
 
 /// Whether an earlier run of the report recorded this row's user as failed.
-fn failed_before(earlier: &Earlier, record: &Record) -> bool {
-    record.key != 0
+fn failed_before(earlier: &Earlier, key: u64) -> bool {
+    key != 0
         && earlier
             .done
-            .get(record.key)
+            .get(key)
             .is_some_and(|done| done.outcome() == Outcome::Failed)
 }
 
 /// Whether a record settles its row's intent: the row has a final outcome.
 fn settles(record: &Record) -> bool {
-    !record.uncertain && record.outcome != Outcome::Cancelled
+    !record.unsettled.intent && record.outcome != Outcome::Cancelled
+}
+
+/// What an earlier run did to the user of a row this run skipped or
+/// excluded: the whole report counts that.
+fn done_before(earlier: &Earlier, recorded: &Recorded) -> Option<Done> {
+    let skipped = matches!(
+        recorded.record.outcome,
+        Outcome::Skipped | Outcome::Excluded
+    );
+    let done = earlier.done.get(recorded.key).filter(|d| d.is_done());
+    done.filter(|_| skipped && recorded.key != 0)
 }
 
 /// Writes every record it receives until every sender is gone.
-pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finished {
+pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finished {
     let Writer {
         report,
         stats,
@@ -155,10 +176,10 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
         error: None,
     };
     loop {
-        let record = tokio::select! {
+        let recorded = tokio::select! {
             biased;
-            record = rx.recv() => match record {
-                Some(record) => record,
+            recorded = rx.recv() => match recorded {
+                Some(recorded) => recorded,
                 None => break,
             },
             () = out.flush_due() => {
@@ -166,20 +187,24 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
                 continue;
             }
         };
-        out.write(&record, &stop);
-        tally.add(&record);
-        whole.add_whole(&record);
-        mark_seen(&mut seen, &earlier, &record);
-        bump_stats(&stats, &record);
-        guard.add(record.outcome, failed_before(&earlier, &record), &stop);
+        let (key, record) = (recorded.key, &recorded.record);
+        out.write(record, &stop);
+        tally.add(record);
+        match done_before(&earlier, &recorded) {
+            Some(done) => whole.add_earlier(done.outcome(), done.code(), done.signed_out()),
+            None => whole.add(record),
+        }
+        mark_seen(&mut seen, &earlier, &recorded);
+        bump_stats(&stats, record);
+        guard.add(record.outcome, failed_before(&earlier, key), &stop);
         if verbose && record.outcome.is_failure() {
-            name_failure(&record);
+            name_failure(record);
         }
-        if earlier.uncertain.contains_key(&record.key) && settles(&record) {
-            resolved.insert(record.key);
+        if earlier.uncertain.contains_key(&key) && settles(record) {
+            resolved.insert(key);
         }
-        if record.uncertain {
-            keep_now.push(pending_of(&record));
+        if record.unsettled.intent {
+            keep_now.push(pending_of(record));
         }
     }
     out.flush(&stop);
@@ -187,7 +212,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Record>, w: Writer) -> Finishe
     // the earlier runs left them.
     for (i, done) in earlier.done.settled_values().iter().enumerate() {
         if seen[i / 64] & (1 << (i % 64)) == 0 {
-            whole.add(&done.as_record());
+            whole.add_earlier(done.outcome(), done.code(), done.signed_out());
         }
     }
     Finished {
@@ -216,7 +241,7 @@ fn pending_of(record: &Record) -> Pending {
     Pending {
         pool: record.user_pool_id.clone(),
         user: record.username.clone(),
-        disable: record.disable_attempted,
+        disable: record.unsettled.disable,
     }
 }
 
@@ -277,11 +302,12 @@ impl Output {
 }
 
 /// Marks the earlier report's user this record is about as recorded again.
-fn mark_seen(seen: &mut [u64], earlier: &Earlier, record: &Record) {
-    if record.key == 0 || matches!(record.outcome, Outcome::Invalid | Outcome::Duplicate) {
+fn mark_seen(seen: &mut [u64], earlier: &Earlier, recorded: &Recorded) {
+    let outcome = recorded.record.outcome;
+    if recorded.key == 0 || matches!(outcome, Outcome::Invalid | Outcome::Duplicate) {
         return;
     }
-    if let Some(i) = earlier.done.position(record.key) {
+    if let Some(i) = earlier.done.position(recorded.key) {
         seen[i / 64] |= 1 << (i % 64);
     }
 }
@@ -328,7 +354,7 @@ mod tests {
         r.outcome = Outcome::Cancelled;
         assert!(!settles(&r));
         r.outcome = Outcome::Failed;
-        r.uncertain = true;
+        r.unsettled.intent = true;
         assert!(!settles(&r));
     }
 
@@ -350,7 +376,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(4);
         let task = tokio::spawn(write_records(rx, writer));
         let record = Record::local(1, "alice", "eu-west-1_P", Outcome::Reset, "", "");
-        tx.send(record).await.unwrap();
+        tx.send(Recorded { key: 1, record }).await.unwrap();
         let written = || std::fs::read_to_string(&path).unwrap().contains("alice");
         tokio::time::sleep(FLUSH_AFTER * 3).await;
         assert!(written(), "flushed by time, the channel still open");

@@ -16,7 +16,7 @@ use cognito_reset::limiter::{Limiters, Rates};
 use cognito_reset::pool::{self, Pipeline, Pools};
 use cognito_reset::preflight::PoolMap;
 use cognito_reset::progress::Stats;
-use cognito_reset::report::{Outcome, Record, ReportWriter, header_bytes};
+use cognito_reset::report::{Outcome, Record, ReportFormat, ReportWriter, header_bytes, scan};
 use cognito_reset::resume::{Done, Earlier};
 use cognito_reset::retry::{Backoff, Caller};
 use cognito_reset::shutdown::Stop;
@@ -63,7 +63,6 @@ async fn drive(
             base: Duration::from_millis(1),
             cap: Duration::from_millis(5),
         },
-        max_attempts: policy.max_attempts,
         limiters: Arc::new(Limiters::new(Rates::default())),
         stop: stop.clone(),
         stats: stats.clone(),
@@ -117,14 +116,13 @@ async fn drive(
     });
     let finished = pool::execute(rx, pipeline, writer).await;
     drop(finished);
-    std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let r: Record = serde_json::from_str(l).unwrap();
-            (r.username.clone(), r)
-        })
-        .collect()
+    let mut records = HashMap::new();
+    let file = std::fs::File::open(&path).unwrap();
+    scan(file, ReportFormat::Jsonl, |r: &Record, known| {
+        assert!(known, "{r:?}");
+        records.insert(r.username.clone(), r.clone());
+    });
+    records
 }
 
 fn row(username: &str) -> Row {

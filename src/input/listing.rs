@@ -15,8 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{Item, Row};
 use crate::cognito::{CallError, Cognito, Listing, Op, UserPage};
-use crate::life::Tries;
-use crate::retry::{Answer, Caller};
+use crate::retry::{Answer, Attempts, Caller};
 use crate::shutdown::StopReason;
 
 /// Lists one pool's (or group's) users.
@@ -31,6 +30,8 @@ pub struct Lister {
     pub pool: String,
     /// Which users.
     pub listing: Listing,
+    /// Attempts per page (`--max-attempts`).
+    pub max_attempts: u32,
 }
 
 /// The first page, fetched before the plan.
@@ -45,13 +46,15 @@ pub enum FirstPage {
 
 impl Lister {
     async fn page(&self, token: Option<String>) -> Answer<UserPage> {
-        let mut tries = Tries::default();
         let (cognito, pool, listing) = (&self.cognito, &self.pool, &self.listing);
-        self.caller
-            .call(&self.region, Op::List, &mut tries, || {
+        let budget = Attempts::fresh(self.max_attempts);
+        let (answer, _) = self
+            .caller
+            .call(&self.region, Op::List, budget, || {
                 cognito.list_users(pool, listing, token.clone())
             })
-            .await
+            .await;
+        answer
     }
 
     /// Fetches the first page.

@@ -23,6 +23,7 @@ mod invariants;
 mod jsonl;
 mod lines;
 mod listing;
+mod opened;
 mod readers;
 mod source;
 mod survey;
@@ -34,6 +35,7 @@ pub use exclude::Exclusions;
 #[doc(hidden)]
 pub use invariants::check_reader_invariants;
 pub use listing::{FirstPage, Lister};
+pub use opened::{Description, FILE_BATCH, Input, Source, StreamReader};
 pub use readers::ItemReader;
 pub use survey::{Survey, is_stream, survey};
 

@@ -1,6 +1,7 @@
 //! The transition table, step by step, without any call.
 
 use super::*;
+use crate::cognito::Class;
 
 const REAL: Policy = Policy {
     dry_run: false,
@@ -66,9 +67,23 @@ fn checked(s: UserState) -> Event {
     Event::Ok(Some(s))
 }
 
-fn ending(life: &Life) -> &Ending {
+fn ending(life: &Life) -> Record {
     assert_eq!(life.step(), Step::Done);
-    life.ending().expect("done rows have an ending")
+    let row = RowId {
+        line: 1,
+        username: "u".into(),
+        pool: "eu-west-1_P".into(),
+    };
+    life.record(&row, 0).expect("done rows have a record")
+}
+
+/// What the retry driver spent on a call: `failures` failed attempts.
+fn failed(failures: u32) -> Spent {
+    Spent {
+        calls: failures,
+        failures,
+        request_id: None,
+    }
 }
 
 #[test]
@@ -78,7 +93,7 @@ fn fresh_row_is_reset_and_done() {
     assert_eq!(life.on(ok()), Effect::None);
     let e = ending(&life);
     assert_eq!(
-        (e.outcome, e.signed_out, e.uncertain),
+        (e.outcome, e.signed_out, e.unsettled.intent),
         (Outcome::Reset, None, false)
     );
 }
@@ -96,10 +111,10 @@ fn reset_is_followed_by_sign_out_when_asked() {
 #[test]
 fn a_lost_answer_is_checked_and_a_confirmed_reset_is_not_sent_again() {
     let mut life = Life::new(Start::default(), with(|p| p.sign_out = true));
-    life.tries().failures = 1; // what the retry driver counts for the lost answer
-    life.on(timeout());
+    // what the retry driver counts for the lost answer
+    life.on(timeout().after(failed(1)));
     assert_eq!(life.step(), Step::Check(CheckFor::Verify));
-    assert_eq!(life.tries().failures, 0, "a check has its own budget");
+    assert_eq!(life.attempts().failed, 0, "a check has its own budget");
     life.on(checked(state("RESET_REQUIRED", true, true)));
     assert_eq!(
         life.step(),
@@ -110,21 +125,21 @@ fn a_lost_answer_is_checked_and_a_confirmed_reset_is_not_sent_again() {
     let e = ending(&life);
     assert_eq!(e.outcome, Outcome::Reset);
     assert!(
-        e.message.contains("confirmed by an AdminGetUser check"),
+        e.error_message
+            .contains("confirmed by an AdminGetUser check"),
         "{}",
-        e.message
+        e.error_message
     );
-    assert!(!e.uncertain);
+    assert!(!e.unsettled.intent);
 }
 
 #[test]
 fn a_check_that_finds_no_reset_sends_again_with_the_reset_budget_kept() {
     let mut life = Life::new(Start::default(), REAL);
-    life.tries().failures = 1;
-    life.on(timeout());
+    life.on(timeout().after(failed(1)));
     life.on(checked(state("CONFIRMED", true, true)));
     assert_eq!(life.step(), Step::Reset);
-    assert_eq!(life.tries().failures, 1, "the reset's backoff continues");
+    assert_eq!(life.attempts().failed, 1, "the reset's backoff continues");
     life.on(ok());
     assert_eq!(ending(&life).outcome, Outcome::Reset);
 }
@@ -132,12 +147,14 @@ fn a_check_that_finds_no_reset_sends_again_with_the_reset_budget_kept() {
 #[test]
 fn lost_answers_that_use_up_the_attempts_keep_the_intent() {
     let mut life = Life::new(Start::default(), REAL);
-    life.tries().failures = 3;
-    life.on(timeout());
+    life.on(timeout().after(failed(3)));
     let e = ending(&life);
-    assert_eq!((e.outcome, e.code.as_str()), (Outcome::Failed, "Timeout"));
+    assert_eq!(
+        (e.outcome, e.error_code.as_str()),
+        (Outcome::Failed, "Timeout")
+    );
     assert!(
-        e.uncertain,
+        e.unsettled.intent,
         "the reset may have been applied: the journal keeps it"
     );
 }
@@ -152,7 +169,7 @@ fn an_uncertain_row_is_checked_before_any_reset() {
     assert_eq!(life.step(), Step::Check(CheckFor::Verify));
     life.on(checked(state("RESET_REQUIRED", true, true)));
     let e = ending(&life);
-    assert_eq!((e.outcome, e.uncertain), (Outcome::Reset, false));
+    assert_eq!((e.outcome, e.unsettled.intent), (Outcome::Reset, false));
 }
 
 #[test]
@@ -165,17 +182,17 @@ fn a_check_that_cannot_be_made_never_becomes_a_second_reset() {
     life.on(error(Class::Retryable, "InternalErrorException", "oops"));
     let e = ending(&life);
     assert_eq!(
-        (e.outcome, e.code.as_str()),
+        (e.outcome, e.error_code.as_str()),
         (Outcome::Failed, "StateUnknown")
     );
-    assert!(e.uncertain, "the intent stays for the next resume");
+    assert!(e.unsettled.intent, "the intent stays for the next resume");
     let mut life = Life::new(start, REAL);
     let effect = life.on(denied());
     assert!(
         matches!(effect, Effect::StopRun(_)),
         "a denied check is run-fatal"
     );
-    assert!(ending(&life).uncertain);
+    assert!(ending(&life).unsettled.intent);
 }
 
 #[test]
@@ -207,9 +224,15 @@ fn an_unreachable_user_is_classified_then_disabled_and_signed_out() {
     life.on(ok());
     let e = ending(&life);
     assert_eq!(e.outcome, Outcome::Disabled);
-    assert_eq!(e.code, "InvalidParameterException", "the reset's refusal");
+    assert_eq!(
+        e.error_code, "InvalidParameterException",
+        "the reset's refusal"
+    );
     assert_eq!(e.signed_out, Some(true));
-    assert_eq!(e.unreachable, None, "disabled: no working password left");
+    assert_eq!(
+        e.meaning.kept_password, None,
+        "disabled: no working password left"
+    );
 }
 
 #[test]
@@ -220,13 +243,13 @@ fn without_remediation_an_unreachable_user_is_counted_as_keeping_the_password() 
     let e = ending(&life);
     assert_eq!(e.outcome, Outcome::Failed);
     assert_eq!(
-        e.unreachable,
-        Some(Unreachable::Status("FORCE_CHANGE_PASSWORD".into()))
+        e.meaning.kept_password,
+        Some(Unreachable::Status("FORCE_CHANGE_PASSWORD".into()).to_string())
     );
     assert!(
-        e.message.contains("keeps a working password"),
+        e.error_message.contains("keeps a working password"),
         "{}",
-        e.message
+        e.error_message
     );
 }
 
@@ -243,7 +266,7 @@ fn a_federated_user_is_signed_out_but_never_disabled() {
     life.on(ok());
     let e = ending(&life);
     assert_eq!((e.outcome, e.signed_out), (Outcome::Failed, Some(true)));
-    assert!(e.federated && e.message.contains("identity provider"));
+    assert!(e.meaning.federated && e.error_message.contains("identity provider"));
 }
 
 #[test]
@@ -255,12 +278,11 @@ fn a_disabled_user_is_failed_without_a_check() {
         "User is disabled.",
     ));
     let e = ending(&life);
-    assert_eq!((e.outcome, e.unreachable.clone()), (Outcome::Failed, None));
     assert_eq!(
-        life.tried().calls,
-        0,
-        "no call was counted by the table itself"
+        (e.outcome, e.meaning.kept_password.clone()),
+        (Outcome::Failed, None)
     );
+    assert_eq!(e.attempts, 0, "no call was counted by the table itself");
 }
 
 #[test]
@@ -273,7 +295,7 @@ fn the_attempt_limit_is_final_for_the_run_and_says_to_resume_later() {
     ));
     let e = ending(&life);
     assert_eq!(e.outcome, Outcome::Failed);
-    assert!(e.message.contains("--resume"), "{}", e.message);
+    assert!(e.error_message.contains("--resume"), "{}", e.error_message);
 }
 
 #[test]
@@ -309,7 +331,7 @@ fn a_stop_before_the_first_call_is_cancelled_and_keeps_uncertainty() {
     let mut life = Life::new(start, REAL);
     life.on(Event::Stopped);
     let e = ending(&life);
-    assert_eq!((e.outcome, e.uncertain), (Outcome::Cancelled, true));
+    assert_eq!((e.outcome, e.unsettled.intent), (Outcome::Cancelled, true));
 }
 
 #[test]
@@ -323,7 +345,7 @@ fn a_row_that_owes_its_sign_out_is_only_signed_out() {
     life.on(ok());
     let e = ending(&life);
     assert_eq!(e.outcome, Outcome::Disabled);
-    assert_eq!(e.code, "NotAuthorizedException");
+    assert_eq!(e.error_code, "NotAuthorizedException");
     assert_eq!(e.signed_out, Some(true));
 }
 
@@ -338,8 +360,12 @@ fn a_dry_run_predicts_from_a_check() {
     life.on(checked(state("CONFIRMED", true, false)));
     let e = ending(&life);
     assert_eq!(e.outcome, Outcome::WouldFail);
-    assert_eq!(e.code, "InvalidParameterException");
-    assert!(e.message.contains("would disable"), "{}", e.message);
+    assert_eq!(e.error_code, "InvalidParameterException");
+    assert!(
+        e.error_message.contains("would disable"),
+        "{}",
+        e.error_message
+    );
     let mut life = Life::new(Start::default(), dry);
     life.on(error(
         Class::RowFinal,
@@ -396,11 +422,19 @@ fn a_disable_sent_before_a_stop_keeps_its_intent() {
     life.on(unverified_refusal());
     life.on(checked(state("CONFIRMED", true, false)));
     assert_eq!(life.step(), Step::Disable);
-    life.tries().calls += 1; // the retry driver sent it; the answer was lost
-    life.on(Event::Stopped);
+    // The retry driver sent it; the answer was lost.
+    let sent = Spent {
+        calls: 1,
+        ..Spent::default()
+    };
+    life.on(Event::Stopped.after(sent));
     let e = ending(&life);
-    assert!(e.uncertain && e.disable_attempted, "{e:?}");
-    assert!(!e.message.contains("not attempted"), "{}", e.message);
+    assert!(e.unsettled.intent && e.unsettled.disable, "{e:?}");
+    assert!(
+        !e.error_message.contains("not attempted"),
+        "{}",
+        e.error_message
+    );
 }
 
 #[test]
@@ -419,12 +453,16 @@ fn regression_timed_out_reset_applied_late_waits_before_its_check_and_says_so_wh
     let e = ending(&life);
     assert_eq!(e.outcome, Outcome::Reset);
     assert!(
-        e.message.contains("the user got two codes"),
+        e.error_message.contains("the user got two codes"),
         "{}",
-        e.message
+        e.error_message
     );
-    assert!(e.maybe_two_codes, "counted in the summary");
-    assert!(!e.message.contains("  "), "one sentence: {}", e.message);
+    assert!(e.meaning.maybe_two_codes, "counted in the summary");
+    assert!(
+        !e.error_message.contains("  "),
+        "one sentence: {}",
+        e.error_message
+    );
 
     // A 5xx: the service is done with the request; no wait, no note.
     let mut life = Life::new(Start::default(), REAL);
@@ -433,8 +471,8 @@ fn regression_timed_out_reset_applied_late_waits_before_its_check_and_says_so_wh
     assert!(!life.settles_first());
     life.on(checked(state("CONFIRMED", true, true)));
     life.on(ok());
-    assert!(!ending(&life).message.contains("two codes"));
-    assert!(!ending(&life).maybe_two_codes);
+    assert!(!ending(&life).error_message.contains("two codes"));
+    assert!(!ending(&life).meaning.maybe_two_codes);
 }
 
 #[test]
@@ -445,7 +483,18 @@ fn regression_a_reset_sent_then_stopped_before_its_check_was_recorded_as_not_att
     life.on(Event::Stopped);
     let e = ending(&life);
     assert_eq!(e.outcome, Outcome::Cancelled);
-    assert!(e.message.contains("a reset was sent"), "{}", e.message);
-    assert!(!e.message.contains("not attempted"), "{}", e.message);
-    assert!(e.uncertain, "the intent is kept for the resume's check");
+    assert!(
+        e.error_message.contains("a reset was sent"),
+        "{}",
+        e.error_message
+    );
+    assert!(
+        !e.error_message.contains("not attempted"),
+        "{}",
+        e.error_message
+    );
+    assert!(
+        e.unsettled.intent,
+        "the intent is kept for the resume's check"
+    );
 }

@@ -199,12 +199,12 @@ fn scanning_never_fails_on_garbage() {
     scan(
         &b"\xff\xfe,\n\"unterminated\n1,a,b"[..],
         ReportFormat::Csv,
-        |_| seen += 1,
+        |_, _| seen += 1,
     );
     scan(
         &b"{\n[]\n{\"username\":5}\n"[..],
         ReportFormat::Jsonl,
-        |_| seen += 1,
+        |_, _| seen += 1,
     );
     assert!(seen <= 5);
 }

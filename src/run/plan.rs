@@ -1,17 +1,21 @@
-//! The plan shown before a run: what will be done, to whom, how fast, and
-//! what the preflight found — and the estimate of how long it takes.
+//! The third phase: the plan shown before a run — what will be done, to
+//! whom, how fast, what the preflight found, and the estimate of how long
+//! it takes — and the operator's confirmation.
 //!
 //! The estimate follows Cognito's quotas: each category of call has its own
 //! rate per region, so a run takes as long as its slowest (region, category)
 //! — a reset with sign-out runs at the slower of the two rates, not at their
 //! sum sharing one budget.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
 
-use crate::config::Source;
+use super::check::Checked;
+use crate::exit::StartError;
 use crate::limiter::{Category, Limiters, Rate};
+use crate::pool::Pools;
 use crate::progress::escape;
-use crate::session::Session;
+use crate::shutdown::blocking;
 
 /// Calls a run expects to make, per (region, category).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -71,39 +75,21 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-fn input_line(s: &Session) -> String {
-    match (&s.config.source, &s.survey) {
-        (Source::File(path), Some(v)) => format!(
-            "input: {}: {} rows, {} valid ({} distinct users, case aside), {} invalid; sha256 {}",
-            escape(path),
-            v.rows,
-            v.valid,
-            v.distinct,
-            v.rows - v.valid,
-            &v.sha256
-        ),
-        (Source::File(path), None) => format!(
-            "input: {} (not a regular file: read once as a stream; row count unknown)",
-            escape(path)
-        ),
-        (Source::Stdin, _) => {
-            "input: standard input (read once as a stream; row count unknown)".into()
-        }
-        (Source::Pool { pool, filter }, _) => format!(
-            "input: every user of {pool}{}",
-            filter
-                .as_ref()
-                .map(|f| format!(" matching {}", escape(f)))
-                .unwrap_or_default()
-        ),
-        (Source::Group { pool, group }, _) => {
-            format!("input: every user of group {} in {pool}", escape(group))
-        }
-    }
+/// The pools the run named, with their regions.
+fn pool_regions(c: &Checked) -> BTreeSet<(String, String)> {
+    let pools = &c.found.pools;
+    c.input
+        .pools(c.ctx.config.read.default_pool.as_deref())
+        .into_iter()
+        .map(|p| {
+            let region = pools.region_of(&p);
+            (p, region)
+        })
+        .collect()
 }
 
-fn steps_line(s: &Session) -> String {
-    let p = &s.config.policy;
+fn steps_line(c: &Checked) -> String {
+    let p = &c.ctx.config.policy;
     if p.dry_run {
         return "steps: AdminGetUser for each row to predict what a reset would do; nothing changes"
             .into();
@@ -119,14 +105,14 @@ fn steps_line(s: &Session) -> String {
 }
 
 /// The calls the run expects, per (region, category).
-fn load(s: &Session) -> Option<Load> {
-    let survey = s.survey.as_ref()?;
-    let done = s.earlier.done.values().filter(|d| d.is_done()).count() as u64;
+fn load(c: &Checked) -> Option<Load> {
+    let survey = c.input.survey()?;
+    let done = c.earlier.done.values().filter(|d| d.is_done()).count() as u64;
     // Rows to call: distinct users not yet done, shared out by pool.
     let share = survey.distinct.saturating_sub(done) as f64 / survey.valid.max(1) as f64;
-    let p = &s.config.policy;
+    let p = &c.ctx.config.policy;
     let mut load = Load::default();
-    for (pool, region) in s.pool_regions() {
+    for (pool, region) in pool_regions(c) {
         let valid = survey.pools.get(&pool).copied().unwrap_or(0);
         let rows = (valid as f64 * share).round() as u64;
         if p.dry_run {
@@ -137,29 +123,30 @@ fn load(s: &Session) -> Option<Load> {
         if p.sign_out {
             load.add(&region, Category::UserUpdate, rows);
         }
-        if s.earlier.check_all {
+        if c.earlier.check_all {
             load.add(&region, Category::UserRead, rows);
         }
     }
-    if let Some((_, region)) = s.pool_regions().into_iter().next() {
+    if let Some((_, region)) = pool_regions(c).into_iter().next() {
         load.add(
             &region,
             Category::UserRead,
-            s.earlier.uncertain.len() as u64,
+            c.earlier.uncertain.len() as u64,
         );
     }
     Some(load)
 }
 
-fn eta_lines(s: &Session, out: &mut Vec<String>) {
-    let Some(load) = load(s) else {
+fn eta_lines(c: &Checked, out: &mut Vec<String>) {
+    let limiters = &c.ctx.limiters;
+    let Some(load) = load(c) else {
         out.push("estimated duration: unknown until the input is read".into());
         return;
     };
-    for line in load.lines(&s.limiters) {
+    for line in load.lines(limiters) {
         out.push(format!("  {line}"));
     }
-    match load.eta(&s.limiters) {
+    match load.eta(limiters) {
         Some((secs, region, category)) => out.push(format!(
             "estimated duration: {} (set by {region} {}, the slowest category)",
             duration(secs),
@@ -170,15 +157,53 @@ fn eta_lines(s: &Session, out: &mut Vec<String>) {
 }
 
 /// The plan, as the operator reads it.
-pub fn render(s: &Session) -> String {
-    let c = &s.config;
-    let verb = if c.policy.dry_run {
+pub fn render(c: &Checked) -> String {
+    let config = &c.ctx.config;
+    let verb = if config.policy.dry_run {
         "DRY RUN (AdminGetUser only, nothing changes)"
     } else {
         "RESET PASSWORDS"
     };
-    let mut out = vec![format!("plan: {verb}"), input_line(s), steps_line(s)];
-    if s.survey.as_ref().is_some_and(|v| v.truncated) {
+    let mut out = vec![format!("plan: {verb}"), c.input.describe(), steps_line(c)];
+    out.extend(warnings(c));
+    for facts in c.found.pools.facts() {
+        out.push(format!("pool {} ({}):", facts.id, facts.region));
+        for note in &facts.notes {
+            out.push(format!("  {note}"));
+        }
+    }
+    if !c.exclusions.is_empty() {
+        out.push(format!(
+            "excluded: {} users listed in --exclude are never touched",
+            c.exclusions.len()
+        ));
+    }
+    match &c.found.identity {
+        Ok(id) => out.push(format!("caller: {} (account {})", id.arn, id.account)),
+        Err(why) => out.push(format!("caller: {why}")),
+    }
+    out.push(format!(
+        "concurrency {}, max attempts {} per call",
+        config.concurrency, config.policy.max_attempts
+    ));
+    out.extend(c.found.notes.iter().cloned());
+    eta_lines(c, &mut out);
+    let report = escape(&config.report.display().to_string());
+    let appending = if config.resume { " (appending)" } else { "" };
+    out.push(format!("report: {report}{appending}"));
+    out.push(format!("endpoint: {}", escape(&c.service.endpoint)));
+    let mut text = out.remove(0);
+    for line in out {
+        text.push_str("\n  ");
+        text.push_str(&line);
+    }
+    text
+}
+
+/// The plan's warnings about the input and the regions, and the reason.
+fn warnings(c: &Checked) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.input.survey().is_some_and(|v| v.truncated) {
         out.push(
             "WARNING: a line longer than 1 MiB ends the input: nothing after it is read (the \
              report names its line); give the rows after it as a new input, with a new \
@@ -186,50 +211,49 @@ pub fn render(s: &Session) -> String {
                 .into(),
         );
     }
-    if s.pools().regions().len() > 1 {
+    if c.found.pools.regions().len() > 1 {
         out.push(
             "regions run in parallel only as far as the input mixes them: with rows grouped \
              by region, one region's rows fill the calls in flight at a time"
                 .into(),
         );
     }
-    if let Some(reason) = &c.reason {
+    if let Some(reason) = &c.ctx.config.reason {
         out.push(format!("reason: {}", escape(reason)));
     }
-    for facts in s.pools().facts() {
-        out.push(format!("pool {} ({}):", facts.id, facts.region));
-        for note in &facts.notes {
-            out.push(format!("  {note}"));
-        }
+    out
+}
+
+/// Asks `[y/N]` on a terminal; off a terminal, `--yes` is needed. Dry
+/// runs and the simulator never ask.
+pub async fn confirm(c: &Checked) -> Result<(), StartError> {
+    let config = &c.ctx.config;
+    if config.policy.dry_run || config.simulate.is_some() || config.yes {
+        return Ok(());
     }
-    if s.excluded() > 0 {
-        out.push(format!(
-            "excluded: {} users listed in --exclude are never touched",
-            s.excluded()
+    if !can_ask(c) {
+        return Err(StartError::NotConfirmed(
+            "not on a terminal (or standard input is the data), so cannot ask for \
+             confirmation: pass --yes to reset without asking; nothing was sent"
+                .into(),
         ));
     }
-    match &s.identity {
-        Ok(id) => out.push(format!("caller: {} (account {})", id.arn, id.account)),
-        Err(why) => out.push(format!("caller: {why}")),
+    // The answer is read on a thread of its own, so that a signal at the
+    // prompt stops the run at once.
+    let question = || Ok(crate::progress::ask("Reset these users' passwords?"));
+    if blocking(&c.ctx.stop, question).await? {
+        Ok(())
+    } else {
+        Err(StartError::NotConfirmed(
+            "not confirmed; nothing was sent".into(),
+        ))
     }
-    out.push(format!(
-        "concurrency {}, max attempts {} per call",
-        c.concurrency, c.policy.max_attempts
-    ));
-    out.extend(s.notes().iter().cloned());
-    eta_lines(s, &mut out);
-    let report = escape(&c.report.display().to_string());
-    out.push(format!(
-        "report: {report}{}",
-        if c.resume { " (appending)" } else { "" }
-    ));
-    out.push(format!("endpoint: {}", escape(&s.endpoint)));
-    let mut text = out.remove(0);
-    for line in out {
-        text.push_str("\n  ");
-        text.push_str(&line);
-    }
-    text
+}
+
+/// Whether confirmation can be asked: a terminal on both ends, and standard
+/// input not being the data.
+fn can_ask(c: &Checked) -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !c.input.is_stdin()
 }
 
 #[cfg(test)]

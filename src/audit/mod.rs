@@ -1,0 +1,398 @@
+//! The audit record: the run's summary as JSON (`--summary`, mode 0600) —
+//! who ran what, when, on which list, against which pools, why, and with
+//! what result — how it is written while a run goes on and when it ends,
+//! how another run's summary is recognised (so that it is never replaced by
+//! a run that has no claim to it), and the command line as recorded.
+
+use std::collections::BTreeMap;
+use std::io::{Seek, Write};
+
+use serde::Serialize;
+
+use crate::cli::RunArgs;
+use crate::config::Config;
+use crate::journal::RunLine;
+use crate::progress::{escape, say};
+use crate::tally::Tally;
+
+mod command;
+
+pub use command::{command_line, resume_command};
+
+/// Where the rows came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputRecord {
+    /// `file`, `stream`, `stdin`, `pool` or `group`.
+    pub source: String,
+    /// The file, pool or group.
+    pub path: Option<String>,
+    /// SHA-256 of a file's bytes.
+    pub sha256: Option<String>,
+    /// Records in a file.
+    pub rows: Option<u64>,
+    /// What the report belongs to.
+    pub fingerprint: String,
+}
+
+/// One pool, as the preflight found it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolRecord {
+    /// The pool id.
+    pub id: String,
+    /// Its region.
+    pub region: String,
+    /// Account recovery mechanisms, by priority.
+    pub recovery: Option<Vec<String>>,
+    /// `EmailSendingAccount` (absent means `COGNITO_DEFAULT`).
+    pub email_sending_account: Option<String>,
+    /// Whether usernames are case-sensitive.
+    pub case_sensitive: Option<bool>,
+    /// What the preflight noted.
+    pub notes: Vec<String>,
+}
+
+/// Calls of one category.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallsRecord {
+    /// Calls sent.
+    pub calls: u64,
+    /// Of those, answered TooManyRequestsException.
+    pub throttled: u64,
+    /// The rate asked for, per region (`null`: unlimited).
+    pub rate_per_second: Option<f64>,
+    /// Calls per second achieved over the run.
+    pub achieved_per_second: f64,
+}
+
+/// The run's summary: the audit record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// `cognito-reset`.
+    pub tool: String,
+    /// The tool's version.
+    pub version: String,
+    /// This run's id (each resume has its own).
+    pub run_id: String,
+    /// Every run that wrote the report, this one last.
+    pub runs: Vec<RunLine>,
+    /// When this run started (RFC 3339 UTC).
+    pub started_at: String,
+    /// When it ended.
+    pub ended_at: String,
+    /// The command line, ClientMetadata values removed.
+    pub command_line: Vec<String>,
+    /// `--reason`.
+    pub reason: Option<String>,
+    /// `reset` or `dry_run`.
+    pub mode: String,
+    /// Where the rows came from.
+    pub input: InputRecord,
+    /// The pools, as the preflight found them.
+    pub pools: Vec<PoolRecord>,
+    /// The regions called.
+    pub regions: Vec<String>,
+    /// The caller (`sts:GetCallerIdentity`), or why it is not known.
+    pub caller: serde_json::Value,
+    /// The report.
+    pub report: String,
+    /// This run's rows.
+    pub counts: Tally,
+    /// A resume: every row of the report as it stands after this run (a row
+    /// this run skipped counts as what the earlier run did to it).
+    pub whole_report: Option<Tally>,
+    /// Calls per category.
+    pub calls: BTreeMap<String, CallsRecord>,
+    /// Wall time of the run, seconds.
+    pub elapsed_seconds: f64,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+    /// The process exit code; `null` while the run has not ended (a run
+    /// that was killed leaves it so).
+    pub exit_code: Option<i32>,
+}
+
+impl Summary {
+    /// What is known of a run from its flags alone, before anything else.
+    pub fn start(config: &Config, run: &RunLine) -> Summary {
+        let (source, path) = config.source.named();
+        let mut summary = Summary::bare(run, source, path);
+        summary.reason.clone_from(&config.reason);
+        summary.mode = if config.policy.dry_run {
+            "dry_run"
+        } else {
+            "reset"
+        }
+        .into();
+        summary.report = config.report.display().to_string();
+        summary
+    }
+
+    /// What is known of a run whose flags could not even be checked.
+    fn from_args(args: &RunArgs, run: &RunLine) -> Summary {
+        let (source, path) = if args.from_pool {
+            ("pool", args.user_pool_id.clone())
+        } else if args.from_group.is_some() {
+            ("group", args.from_group.clone())
+        } else if args.input.as_deref() == Some("-") {
+            ("stdin", None)
+        } else {
+            ("file", args.input.clone())
+        };
+        let mut summary = Summary::bare(run, source, path);
+        summary.reason.clone_from(&args.reason);
+        summary.mode = if args.dry_run { "dry_run" } else { "reset" }.into();
+        summary.report = args.report.clone().unwrap_or_default();
+        summary
+    }
+
+    fn bare(run: &RunLine, source: &str, path: Option<String>) -> Summary {
+        Summary {
+            tool: "cognito-reset".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            run_id: run.run.clone(),
+            runs: vec![run.clone()],
+            started_at: run.started.clone(),
+            ended_at: crate::clock::now_rfc3339(),
+            command_line: command_line(),
+            reason: None,
+            mode: "reset".into(),
+            input: InputRecord {
+                source: source.into(),
+                path,
+                sha256: None,
+                rows: None,
+                fingerprint: String::new(),
+            },
+            pools: Vec::new(),
+            regions: Vec::new(),
+            caller: serde_json::json!({ "error": "not asked" }),
+            report: String::new(),
+            counts: Tally::default(),
+            whole_report: None,
+            calls: BTreeMap::new(),
+            elapsed_seconds: 0.0,
+            stopped: None,
+            exit_code: None,
+        }
+    }
+}
+
+impl Summary {
+    /// The summary as the operator reads it on stderr.
+    pub fn render(&self) -> String {
+        let s = self;
+        let mode = if s.mode == "dry_run" {
+            "DRY RUN"
+        } else {
+            "RESET PASSWORDS"
+        };
+        let mut out = format!(
+            "summary: {mode} — {} in {:.1}s, exit {}\n",
+            if s.stopped.is_some() {
+                "stopped"
+            } else {
+                "finished"
+            },
+            s.elapsed_seconds,
+            s.exit_code.unwrap_or_default()
+        );
+        let dry_run = s.mode == "dry_run";
+        s.counts.render(&mut out, dry_run);
+        if let Some(whole) = &s.whole_report {
+            out.push_str(&format!(
+                "  the whole report after {} runs:\n",
+                s.runs.len()
+            ));
+            let mut text = String::new();
+            whole.render(&mut text, dry_run);
+            for line in text.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        let calls: Vec<String> = s
+            .calls
+            .iter()
+            .map(|(c, r)| {
+                format!(
+                    "{c} {} ({} throttled, {:.1}/s)",
+                    r.calls, r.throttled, r.achieved_per_second
+                )
+            })
+            .collect();
+        if !calls.is_empty() {
+            out.push_str(&format!("  calls: {}\n", calls.join(" · ")));
+        }
+        out.push_str(&format!("  report: {}", escape(&s.report)));
+        if let Some(stopped) = &s.stopped {
+            out.push_str(&format!("\n  stopped: {stopped}"));
+        }
+        out
+    }
+}
+
+impl InputRecord {
+    /// The record of an input as it was read, and what its report belongs to.
+    pub fn new(input: crate::input::Description, fingerprint: &str) -> InputRecord {
+        InputRecord {
+            source: input.source.into(),
+            path: input.path,
+            sha256: input.sha256,
+            rows: input.rows,
+            fingerprint: fingerprint.to_owned(),
+        }
+    }
+}
+
+/// While a run goes on, its summary file says so.
+pub const RUNNING: &str = "running: this run has not ended; if it is no longer running it was \
+     killed, and its report and journal say how far it got (--resume continues it)";
+
+/// Refuses to empty an existing file that is not a summary of this tool's
+/// (another run's report, a user list): `--summary` never destroys data.
+pub fn check_replaceable(path: &std::path::Path) -> Result<(), crate::exit::StartError> {
+    use std::io::Read;
+    let Ok(file) = crate::files::open(path, crate::files::Open::Existing) else {
+        return Ok(());
+    };
+    let mut head = Vec::new();
+    let _ = file.take(64 * 1024).read_to_end(&mut head);
+    let ours = head.is_empty()
+        || serde_json::from_slice::<serde_json::Value>(&head)
+            .map(|v| v.get("tool").and_then(|t| t.as_str()) == Some("cognito-reset"))
+            .unwrap_or(false)
+        || String::from_utf8_lossy(&head).contains("\"tool\": \"cognito-reset\"");
+    if ours {
+        Ok(())
+    } else {
+        Err(crate::exit::StartError::Usage(format!(
+            "--summary {} is an existing file that is not a cognito-reset summary; refusing to \
+             replace it (give a new path)",
+            escape(&path.display().to_string())
+        )))
+    }
+}
+
+/// Writes `summary` to `path` unless that would replace a file that is not
+/// a summary, or cannot be done.
+fn write_to(path: &std::path::Path, summary: &Summary) {
+    if check_replaceable(path).is_err() || crate::files::check_writable(path).is_err() {
+        return;
+    }
+    if let Ok(file) = crate::files::open(path, crate::files::Open::Truncate) {
+        write_summary(file, summary, &Some(path.to_path_buf()));
+    }
+}
+
+/// The summary file as soon as the flags are checked: the run is going on,
+/// so that a run killed at any moment never leaves an earlier run's summary
+/// looking like its own. A summary of another run of the same report that
+/// this run has no claim to replace (see `records_another_run_of`) is left
+/// alone until this run holds the report (`locked`, when it is written
+/// again): a run refused because that report is in use or already exists
+/// must not destroy the record of the run that made it.
+pub fn write_running(config: &Config, run: &RunLine, locked: bool) {
+    let Some(path) = &config.summary else { return };
+    let mut summary = Summary::start(config, run);
+    summary.stopped = Some(RUNNING.into());
+    if locked || !records_another_run_of(path, &summary, config) {
+        write_to(path, &summary);
+    }
+}
+
+/// Writes the summary of a run that could not start (exit 2 or 3), so that
+/// no earlier run's summary is read as this one's — unless the file records
+/// another run of the same report, which it keeps.
+pub fn write_failure(config: &Config, run: &RunLine, why: &str, code: i32) {
+    let Some(path) = &config.summary else { return };
+    let mut summary = Summary::start(config, run);
+    failed(&mut summary, why, code);
+    if records_another_run_of(path, &summary, config) {
+        crate::progress::say(&format!(
+            "cognito-reset: --summary {} records another run of the report {}; left as it is",
+            escape(&path.display().to_string()),
+            escape(&summary.report)
+        ));
+        return;
+    }
+    write_to(path, &summary);
+}
+
+/// Whether the summary at `path` is that of another run (one that started)
+/// of the same report as `ours`, which this run has no claim to replace: it
+/// is still running, or this run neither resumes nor overwrites the report.
+fn records_another_run_of(path: &std::path::Path, ours: &Summary, config: &Config) -> bool {
+    use std::io::Read;
+    let Ok(file) = crate::files::open(path, crate::files::Open::Existing) else {
+        return false;
+    };
+    let mut text = Vec::new();
+    let _ = file.take(4 << 20).read_to_end(&mut text);
+    let Ok(theirs) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let field = |name: &str| {
+        theirs
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+    };
+    field("tool") == "cognito-reset"
+        && field("report") == ours.report
+        && field("run_id") != ours.run_id
+        && !field("stopped").starts_with("could not start")
+        && (!(config.resume || config.overwrite) || field("stopped") == RUNNING)
+}
+
+/// The same for a run whose flags were refused.
+pub fn write_refused_flags(args: &RunArgs, why: &str, code: i32) {
+    let Some(path) = args.summary.as_deref().filter(|p| !p.is_empty()) else {
+        return;
+    };
+    // A summary path refused for naming another of the run's files is not
+    // written either.
+    let summary = std::path::Path::new(path);
+    let report = args.report.as_deref().map(std::path::PathBuf::from);
+    let journal = report.as_deref().map(crate::journal::path_for);
+    let input = args.input.as_deref().map(std::path::PathBuf::from);
+    if [report, journal, input]
+        .iter()
+        .flatten()
+        .any(|other| crate::config::same_file(other, summary))
+    {
+        return;
+    }
+    let mut summary = Summary::from_args(args, &RunLine::now());
+    failed(&mut summary, why, code);
+    write_to(std::path::Path::new(path), &summary);
+}
+
+fn failed(summary: &mut Summary, why: &str, code: i32) {
+    summary.stopped = Some(format!("could not start: {why}"));
+    summary.exit_code = Some(code);
+    summary.caller = serde_json::json!({ "error": "not asked: the run could not start" });
+}
+
+/// Writes a summary into its (open, private) file.
+pub fn write_summary(
+    mut file: std::fs::File,
+    summary: &Summary,
+    path: &Option<std::path::PathBuf>,
+) {
+    let mut json = serde_json::to_vec_pretty(summary).unwrap_or_default();
+    json.push(b'\n');
+    let result = file
+        .set_len(0)
+        .and_then(|_| file.rewind())
+        .and_then(|_| file.write_all(&json))
+        .and_then(|_| file.sync_data());
+    if let Err(e) = result {
+        let path = path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        say(&format!(
+            "cognito-reset: cannot write the summary {}: {e}",
+            escape(&path)
+        ));
+    }
+}

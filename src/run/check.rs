@@ -1,0 +1,247 @@
+//! The second phase: what Cognito and the files say before anything is
+//! sent. The report is claimed (a resume's report verified and locked),
+//! every pool described, the rates set (`--rate auto`), the caller named,
+//! a listing's first page fetched, what earlier runs left read, and
+//! AdminGetUser probed where the run depends on it. Read-only.
+
+use std::sync::Arc;
+
+use super::prepare::{Context, Prepared, Service};
+use crate::audit::PoolRecord;
+use crate::cognito::Identity;
+use crate::config::RateSpec;
+use crate::exit::StartError;
+use crate::input::{Exclusions, Input, Lister};
+use crate::journal::Header;
+use crate::keys::row_key;
+use crate::outputs::{self, Claim, Want};
+use crate::pool::Pools;
+use crate::preflight::{self, Ask, PoolMap};
+use crate::resume::{self, Earlier, Expect};
+
+/// What the preflight found.
+pub struct Found {
+    /// The pools: regions, clients, case rules, settings.
+    pub pools: Arc<PoolMap>,
+    /// The caller, for the audit record.
+    pub identity: Result<Identity, String>,
+    /// Lines for the plan.
+    pub notes: Vec<String>,
+    /// AdminGetUser is permitted: refusals are classified, lost answers
+    /// checked.
+    pub checks_permitted: bool,
+}
+
+impl Found {
+    /// The pools as the audit record lists them.
+    pub fn pool_records(&self) -> Vec<PoolRecord> {
+        self.pools
+            .facts()
+            .map(|f| PoolRecord {
+                id: f.id.clone(),
+                region: f.region.clone(),
+                recovery: f.info.as_ref().map(|i| i.recovery.clone()),
+                email_sending_account: f
+                    .info
+                    .as_ref()
+                    .and_then(|i| i.email_sending_account.clone()),
+                case_sensitive: f.info.as_ref().and_then(|i| i.case_sensitive),
+                notes: f.notes.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The run, checked: ready for the plan.
+pub struct Checked {
+    /// What every phase shares.
+    pub ctx: Context,
+    /// Where the rows come from (a listing's first page fetched).
+    pub input: Input,
+    /// `--exclude`.
+    pub exclusions: Exclusions,
+    /// Where calls go.
+    pub service: Service,
+    /// What the report belongs to.
+    pub header: Header,
+    /// What the preflight found.
+    pub found: Found,
+    /// How the report is taken.
+    pub claim: Claim,
+    /// What earlier runs of the report left.
+    pub earlier: Arc<Earlier>,
+}
+
+/// Checks everything that can be checked before anything is sent.
+pub async fn check(p: Prepared) -> Result<Checked, StartError> {
+    let Prepared {
+        ctx,
+        input,
+        exclusions,
+        service,
+        header,
+    } = p;
+    let want = Want {
+        config: &ctx.config,
+        header: &header,
+        input: input.file(),
+    };
+    let mut claim = outputs::claim(&want)?;
+    let mut notes = Vec::new();
+    if ctx.config.check_all && matches!(&claim, Claim::Resume(o) if !o.journal_lost) {
+        notes.push("--check-all: every user not yet reset is checked before sending".into());
+    }
+    let pools = describe(&ctx, &service, &input, &mut notes).await?;
+    let identity = {
+        let region = pools.regions().into_iter().next();
+        let region = region.unwrap_or_else(|| "us-east-1".into());
+        preflight::identity(&service.aws, &region).await
+    };
+    let input = first_page(&ctx, &pools, input).await?;
+    let earlier = read_earlier(&ctx, &header, &pools, &mut claim, &mut notes)?;
+    let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
+    let found = Found {
+        pools,
+        identity,
+        notes,
+        checks_permitted,
+    };
+    Ok(Checked {
+        ctx,
+        input,
+        exclusions,
+        service,
+        header,
+        found,
+        claim,
+        earlier: Arc::new(earlier),
+    })
+}
+
+/// Describes every pool, and sets `--rate auto`.
+async fn describe(
+    ctx: &Context,
+    service: &Service,
+    input: &Input,
+    notes: &mut Vec<String>,
+) -> Result<Arc<PoolMap>, StartError> {
+    let config = &ctx.config;
+    let mut map = PoolMap::new(service.aws.clone(), config.region.clone());
+    let pools = input.pools(config.read.default_pool.as_deref());
+    let ask = Ask {
+        pools: &pools,
+        rows: input.survey().map(|s| s.distinct_by_pool()),
+        dry_run: config.policy.dry_run,
+        endpoint: &service.endpoint,
+        max_attempts: config.policy.max_attempts,
+    };
+    preflight::describe_pools(&ctx.caller, &mut map, &ask).await?;
+    if config.recovery_rate == RateSpec::Auto {
+        let attempts = config.policy.max_attempts;
+        let lines = preflight::auto_rates(&ctx.caller, &map, &ctx.limiters, attempts).await;
+        notes.extend(lines);
+    }
+    Ok(Arc::new(map))
+}
+
+/// A listing's first page: Cognito refusing it stops the run here.
+async fn first_page(ctx: &Context, pools: &PoolMap, input: Input) -> Result<Input, StartError> {
+    input
+        .first_page(|pool, listing| {
+            let region = pools.region_of(&pool);
+            Lister {
+                caller: ctx.caller.clone(),
+                cognito: pools.client(&region),
+                region,
+                pool,
+                listing,
+                max_attempts: ctx.config.policy.max_attempts,
+            }
+        })
+        .await
+}
+
+/// A resume: what the earlier runs left, keyed by each pool's case rule.
+fn read_earlier(
+    ctx: &Context,
+    header: &Header,
+    pools: &PoolMap,
+    claim: &mut Claim,
+    notes: &mut Vec<String>,
+) -> Result<Earlier, StartError> {
+    let Claim::Resume(opened) = claim else {
+        return Ok(Earlier::default());
+    };
+    let config = &ctx.config;
+    let expect = Expect {
+        header,
+        sign_out: config.policy.sign_out,
+        check_all: config.check_all,
+    };
+    let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
+    let earlier = resume::read(opened, &config.report, &expect, key)?;
+    let mut note = format!(
+        "resume: {} users already done; {} to check with AdminGetUser before any call",
+        earlier.done.values().filter(|d| d.is_done()).count(),
+        if earlier.check_all {
+            "every other".to_owned()
+        } else {
+            earlier.uncertain.len().to_string()
+        }
+    );
+    if earlier.torn_line {
+        note.push_str("; a torn last line (from a crash) was cut off");
+    }
+    notes.push(note);
+    Ok(earlier)
+}
+
+/// Checks that AdminGetUser is permitted where the run depends on it,
+/// before anything is sent. `Ok(false)`: not permitted, and the run can do
+/// without it (a refused reset is then reported without finding out why).
+async fn probe(
+    ctx: &Context,
+    pools: &PoolMap,
+    input: &Input,
+    earlier: &Earlier,
+    notes: &mut Vec<String>,
+) -> Result<bool, StartError> {
+    let p = ctx.config.policy;
+    let must_verify = earlier.check_all || !earlier.uncertain.is_empty();
+    let named = input.pools(ctx.config.read.default_pool.as_deref());
+    let pool = match (earlier.uncertain.values().next(), named.first()) {
+        (_, None) => return Ok(true),
+        (Some(pending), _) => pending.pool.clone(),
+        (None, Some(pool)) => pool.clone(),
+    };
+    let Err(e) = preflight::probe_checks(&ctx.caller, pools, &pool, p.max_attempts).await else {
+        return Ok(true);
+    };
+    let why = format!(
+        "cognito-idp:AdminGetUser is not permitted ({}: {})",
+        e.code, e.message
+    );
+    if must_verify && !p.dry_run && !p.resend_unchecked {
+        return Err(StartError::Aborted(format!(
+            "{why}: the users whose earlier reset was never recorded cannot be checked, and \
+             are never reset a second time on a guess. Allow AdminGetUser and --resume, or \
+             pass --resend-unchecked to send those users a reset again; nothing was sent"
+        )));
+    }
+    if p.dry_run || p.disable_unreachable {
+        let purpose = if p.dry_run {
+            "--dry-run predicts each row with it"
+        } else {
+            "--unresettable disable needs it to tell federated users (never disabled) apart"
+        };
+        return Err(StartError::Usage(format!(
+            "{why}: {purpose}; nothing was sent"
+        )));
+    }
+    notes.push(format!(
+        "{why}: a reset Cognito refuses is reported without reading the user's state (who \
+         has no verified contact, who is federated); a reset whose answer is lost is \
+         reported failed rather than sent again unchecked"
+    ));
+    Ok(false)
+}

@@ -1,0 +1,236 @@
+//! After the confirmation: the outputs are opened ([`open`]), then the rows
+//! run ([`execute`]): the input feeds the bounded queue, the pool works the
+//! rows, the writer records them, and progress shows on the terminal.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::check::{Checked, Found};
+use super::prepare::{Context, Service};
+use crate::audit::{InputRecord, Summary};
+use crate::exit::StartError;
+use crate::input::{Description, Exclusions, Input};
+use crate::journal::{Header, JournalFile, RunLine};
+use crate::limiter::Category;
+use crate::outputs::{self, Outputs, Want};
+use crate::pool::{self, Pipeline, Pools};
+use crate::progress::{self, Display, Show, Verbosity};
+use crate::resume::Earlier;
+use crate::writer::{Finished, Writer};
+
+/// Batches of items waiting between the reader and the dispatcher at most:
+/// enough to keep workers busy, few enough that memory does not grow with
+/// the input.
+pub const ITEM_QUEUE: usize = 4;
+
+/// The run with its outputs open.
+pub struct Opened {
+    /// What every phase shares.
+    pub ctx: Context,
+    /// Where the rows come from.
+    pub input: Input,
+    /// `--exclude`.
+    pub exclusions: Exclusions,
+    /// Where calls go.
+    pub service: Service,
+    /// What the report belongs to.
+    pub header: Header,
+    /// What the preflight found.
+    pub found: Found,
+    /// What earlier runs of the report left.
+    pub earlier: Arc<Earlier>,
+    /// The files.
+    pub outputs: Outputs,
+}
+
+/// What the run did, for its end.
+pub struct Ran {
+    /// What the writer counted and must keep.
+    pub finished: Finished,
+    /// The journal file, rewritten once the report is synced.
+    pub journal_file: JournalFile,
+    /// `--summary`.
+    pub summary_file: Option<std::fs::File>,
+    /// Wall time of the execute phase.
+    pub elapsed: Duration,
+    /// Calls per category made before it (the preflight's).
+    pub calls_before: [u64; 5],
+}
+
+/// The run, executed.
+pub struct Executed {
+    /// What every phase shares.
+    pub ctx: Context,
+    /// What the audit record says of the input.
+    pub input: Description,
+    /// What the report belongs to.
+    pub header: Header,
+    /// What the preflight found.
+    pub found: Found,
+    /// Where calls went (the simulator lives until the end).
+    pub service: Service,
+    /// The runs that wrote the report before this one.
+    pub earlier_runs: Vec<RunLine>,
+    /// What the run did.
+    pub ran: Ran,
+}
+
+/// The audit record's first part, common to the summary a run keeps while
+/// it goes on and the one it leaves: who runs, on what, against which pools.
+pub fn summary_of(
+    ctx: &Context,
+    input: Description,
+    header: &Header,
+    found: &Found,
+    earlier_runs: &[RunLine],
+) -> Summary {
+    let mut summary = Summary::start(&ctx.config, &ctx.line);
+    summary.runs = earlier_runs.to_vec();
+    summary.runs.push(ctx.line.clone());
+    summary.input = InputRecord::new(input, &header.fingerprint);
+    summary.pools = found.pool_records();
+    summary
+}
+
+/// Creates (or, resuming, takes over) the report, the journal and the
+/// summary file, before the first call.
+pub fn open(c: Checked) -> Result<Opened, StartError> {
+    let want = Want {
+        config: &c.ctx.config,
+        header: &c.header,
+        input: c.input.file(),
+    };
+    let runs = c.claim.earlier_runs();
+    let mut provisional = summary_of(&c.ctx, c.input.description(), &c.header, &c.found, &runs);
+    provisional.stopped = Some(crate::audit::RUNNING.into());
+    let outputs = outputs::open(c.claim, &want, &c.ctx.line, &provisional)?;
+    Ok(Opened {
+        ctx: c.ctx,
+        input: c.input,
+        exclusions: c.exclusions,
+        service: c.service,
+        header: c.header,
+        found: c.found,
+        earlier: c.earlier,
+        outputs,
+    })
+}
+
+/// Rows in, workers, report out; progress on the terminal.
+pub async fn execute(o: Opened) -> Executed {
+    let Opened {
+        ctx,
+        mut input,
+        exclusions,
+        service,
+        header,
+        found,
+        earlier,
+        outputs,
+    } = o;
+    let description = input.description();
+    let pipeline = pipeline(
+        &ctx,
+        &mut input,
+        exclusions,
+        &found,
+        &earlier,
+        outputs.journal,
+    );
+    let writer = Writer {
+        report: outputs.report,
+        stats: ctx.stats.clone(),
+        stop: ctx.stop.clone(),
+        max_failure_rate: (!ctx.config.policy.dry_run).then_some(ctx.config.max_failure_rate),
+        verbose: ctx.config.verbosity >= Verbosity::Verbose,
+        earlier,
+    };
+    let show = show(&ctx, &input);
+    let (items_tx, items_rx) = mpsc::channel(ITEM_QUEUE);
+    input.feed(items_tx);
+    let progress_done = CancellationToken::new();
+    let progress_task = tokio::spawn(progress::show(show, progress_done.clone()));
+    let started = std::time::Instant::now();
+    let calls_before = ctx.stats.snapshot();
+    let finished = pool::execute(items_rx, pipeline, writer).await;
+    let elapsed = started.elapsed();
+    progress_done.cancel();
+    let _ = progress_task.await;
+    Executed {
+        ctx,
+        input: description,
+        header,
+        found,
+        service,
+        earlier_runs: outputs.earlier_runs,
+        ran: Ran {
+            finished,
+            journal_file: outputs.journal_file,
+            summary_file: outputs.summary_file,
+            elapsed,
+            calls_before,
+        },
+    }
+}
+
+/// The dispatcher's inputs.
+fn pipeline(
+    ctx: &Context,
+    input: &mut Input,
+    exclusions: Exclusions,
+    found: &Found,
+    earlier: &Arc<Earlier>,
+    journal: Option<crate::journal::Journal>,
+) -> Pipeline {
+    let config = &ctx.config;
+    Pipeline {
+        policy: crate::life::Policy {
+            classify: found.checks_permitted,
+            ..config.policy
+        },
+        concurrency: config.concurrency,
+        caller: ctx.caller.clone(),
+        pools: found.pools.clone() as Arc<dyn Pools>,
+        earlier: earlier.clone(),
+        duplicates: input.duplicates(),
+        exclusions,
+        journal,
+        metadata: config.client_metadata.clone(),
+        settle: config.call_timeout,
+        drain: input.drains(),
+    }
+}
+
+/// What the progress task shows.
+fn show(ctx: &Context, input: &Input) -> Show {
+    let config = &ctx.config;
+    let display = match config.verbosity {
+        Verbosity::Quiet => Display::Quiet,
+        _ if std::io::stderr().is_terminal() => Display::Bar,
+        _ => Display::Log,
+    };
+    let p = &config.policy;
+    let mut categories = Vec::new();
+    if p.dry_run {
+        categories.push(Category::UserRead);
+    } else {
+        categories.push(Category::UserAccountRecovery);
+    }
+    if !p.dry_run && (p.sign_out || p.disable_unreachable) {
+        categories.push(Category::UserUpdate);
+    }
+    if input.is_listing() {
+        categories.push(Category::UserList);
+    }
+    Show {
+        display,
+        stats: ctx.stats.clone(),
+        total: input.survey().map(|s| s.rows),
+        sign_out: p.sign_out,
+        categories,
+    }
+}

@@ -1,0 +1,118 @@
+//! The last phase: the report made durable, the journal's promise kept,
+//! the summary printed and written as the audit record, the command that
+//! resumes the run printed when something is left, and the exit code.
+
+use std::collections::BTreeMap;
+
+use super::execute::{Executed, Ran, summary_of};
+use super::prepare::Context;
+use crate::audit::{self, CallsRecord, resume_command};
+use crate::exit::{EXIT_OK, EXIT_ROW_FAILURES};
+use crate::limiter::{Category, Rate};
+use crate::progress::{say, say_unless_quiet};
+use crate::shutdown::StopReason;
+
+/// Ends the run; returns its exit code.
+pub fn finish(e: Executed) -> i32 {
+    let Executed {
+        ctx,
+        input,
+        header,
+        found,
+        service,
+        earlier_runs,
+        ran,
+    } = e;
+    let Ran {
+        mut finished,
+        journal_file,
+        summary_file,
+        elapsed,
+        calls_before,
+    } = ran;
+    // The simulator (`--simulate`) answers until the run is over.
+    let _simulator = service.simulator;
+    let synced = finished.write_error.is_none() && finished.report.sync().is_ok();
+    // The journal is rewritten only once every outcome is on disk;
+    // otherwise it keeps everything it had.
+    if synced && let Err(e) = journal_file.finish(&finished.keep) {
+        say(&format!(
+            "cognito-reset: warning: cannot rewrite the journal: {e} (it keeps every \
+             intent; a resume checks them)"
+        ));
+    }
+    let stopped = ctx.stop.reason().cloned();
+    let code = match &stopped {
+        Some(reason) => reason.exit_code(),
+        None if finished.tally.any_failure() => EXIT_ROW_FAILURES,
+        None => EXIT_OK,
+    };
+    let read_once = matches!(input.source, "stdin" | "stream");
+    let mut summary = summary_of(&ctx, input, &header, &found, &earlier_runs);
+    summary.regions = found.pools.regions().into_iter().collect();
+    summary.caller = match &found.identity {
+        Ok(id) => serde_json::to_value(id).unwrap_or_default(),
+        Err(why) => serde_json::json!({ "error": why }),
+    };
+    summary.counts = finished.tally.clone();
+    summary.whole_report = (!earlier_runs.is_empty()).then(|| finished.whole.clone());
+    let region = found.pools.regions().into_iter().next().unwrap_or_default();
+    summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
+    summary.elapsed_seconds = ctx.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
+    summary.stopped = stopped.as_ref().map(|r| r.to_string());
+    summary.exit_code = Some(code);
+    say_unless_quiet(ctx.config.verbosity, &summary.render());
+    if let Some(reason) = &stopped
+        && !matches!(reason, StopReason::Signal(_))
+    {
+        say(&format!("cognito-reset: aborted: {reason}"));
+    }
+    let owed = finished.tally.resumable > 0 || !finished.keep.is_empty();
+    if stopped.is_some() || (owed && !ctx.config.policy.dry_run) {
+        print_resume_hint(&ctx, read_once);
+    }
+    if let Some(file) = summary_file {
+        audit::write_summary(file, &summary, &ctx.config.summary);
+    }
+    code
+}
+
+/// Calls per category: all of them, and the rate achieved while the rows
+/// ran (`before`: the preflight's calls, made before that).
+fn calls_record(
+    ctx: &Context,
+    region: &str,
+    secs: f64,
+    before: [u64; 5],
+) -> BTreeMap<String, CallsRecord> {
+    let stats = &ctx.stats;
+    Category::ALL
+        .into_iter()
+        .filter(|c| stats.calls(*c) > 0)
+        .map(|c| {
+            let rate = match ctx.limiters.rate(region, c) {
+                Rate::PerSecond(r) => Some(r),
+                Rate::Unlimited => None,
+            };
+            let record = CallsRecord {
+                calls: stats.calls(c),
+                throttled: stats.throttles(c),
+                rate_per_second: rate,
+                achieved_per_second: (stats.calls(c) - before[c.index()]) as f64 / secs.max(1e-9),
+            };
+            (c.name().to_owned(), record)
+        })
+        .collect()
+}
+
+fn print_resume_hint(ctx: &Context, read_once: bool) {
+    let report = ctx.config.report.display().to_string();
+    let mut hint = format!("to resume: {}", resume_command(&report));
+    if !ctx.config.client_metadata.is_empty() {
+        hint.push_str("\n  (give the --client-metadata values again in place of <value removed>)");
+    }
+    if read_once {
+        hint.push_str("\n  (pipe the same rows to it again: the input was read as a stream)");
+    }
+    say(&hint);
+}
