@@ -280,6 +280,19 @@ fn check_words(args: &RunArgs) -> Result<(), StartError> {
     Ok(())
 }
 
+/// How rows are treated. Whether refused resets can be classified is only
+/// known after the preflight's probe; until then it is assumed.
+fn policy_of(args: &RunArgs) -> Policy {
+    Policy {
+        dry_run: args.dry_run,
+        sign_out: args.global_sign_out,
+        disable_unreachable: args.unresettable == "disable",
+        resend_unchecked: args.resend_unchecked,
+        max_attempts: args.max_attempts,
+        classify: true,
+    }
+}
+
 fn verbosity_of(args: &RunArgs) -> Verbosity {
     match (args.quiet, args.verbose) {
         (true, _) => Verbosity::Quiet,
@@ -328,10 +341,9 @@ impl Config {
         let format = format_of(args, &source)?;
         check_numbers(args)?;
         let (recovery_rate, rates) = rates_of(args)?;
-        let dry_run = args.dry_run;
         let report = match &args.report {
             Some(path) => PathBuf::from(path),
-            None => default_report(&source, dry_run),
+            None => default_report(&source, args.dry_run),
         };
         check_distinct(&report, args)?;
         Ok(Config {
@@ -346,14 +358,7 @@ impl Config {
             overwrite: args.overwrite,
             recovery_rate,
             rates,
-            policy: Policy {
-                dry_run,
-                sign_out: args.global_sign_out,
-                disable_unreachable: args.unresettable == "disable",
-                resend_unchecked: args.resend_unchecked,
-                max_attempts: args.max_attempts,
-                classify: true,
-            },
+            policy: policy_of(args),
             concurrency: args.concurrency,
             backoff: Backoff::default(),
             client_metadata: parse_metadata(&args.client_metadata)?,

@@ -397,7 +397,7 @@ mod tests {
             .append(true)
             .open(&path)
             .unwrap()
-            .write_all(b"{\"pool\":\"eu-we")
+            .write_all(b"\x7b\"pool\":\"eu-we")
             .unwrap();
         let prev = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(prev.header, Some(header.clone()));

@@ -158,23 +158,18 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
         verbose,
         earlier,
     } = w;
-    let mut tally = Tally::default();
-    let mut whole = Tally::default();
     let mut guard = FailureRate {
         threshold: max_failure_rate,
         attempted: 0,
         failed: 0,
     };
-    let mut resolved: HashSet<u64> = HashSet::new();
-    // One bit per user of the earlier report: recorded again by this run.
-    let mut seen = vec![0u64; earlier.done.settled_values().len().div_ceil(64)];
-    let mut keep_now: Vec<Pending> = Vec::new();
     let mut out = Output {
         report,
         unflushed: 0,
         oldest: None,
         error: None,
     };
+    let mut books = Books::new(earlier);
     loop {
         let recorded = tokio::select! {
             biased;
@@ -187,40 +182,86 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
                 continue;
             }
         };
-        let (key, record) = (recorded.key, &recorded.record);
+        let record = &recorded.record;
         out.write(record, &stop);
-        tally.add(record);
-        match done_before(&earlier, &recorded) {
-            Some(done) => whole.add_earlier(done.outcome(), done.code(), done.signed_out()),
-            None => whole.add(record),
-        }
-        mark_seen(&mut seen, &earlier, &recorded);
         bump_stats(&stats, record);
-        guard.add(record.outcome, failed_before(&earlier, key), &stop);
+        let failed_before = failed_before(&books.earlier, recorded.key);
+        guard.add(record.outcome, failed_before, &stop);
         if verbose && record.outcome.is_failure() {
             name_failure(record);
         }
-        if earlier.uncertain.contains_key(&key) && settles(record) {
-            resolved.insert(key);
-        }
-        if record.unsettled.intent {
-            keep_now.push(pending_of(record));
-        }
+        books.note(&recorded);
     }
     out.flush(&stop);
-    // The whole report: the users this run did not record again count as
-    // the earlier runs left them.
-    for (i, done) in earlier.done.settled_values().iter().enumerate() {
-        if seen[i / 64] & (1 << (i % 64)) == 0 {
-            whole.add_earlier(done.outcome(), done.code(), done.signed_out());
-        }
-    }
+    let (tally, whole, keep) = books.close();
     Finished {
         tally,
         whole,
         report: out.report,
-        keep: keep(&earlier.uncertain, &resolved, keep_now),
+        keep,
         write_error: out.error,
+    }
+}
+
+/// What the writer learns as records go by: the counts, and which journal
+/// intents the run resolved and which it must keep.
+struct Books {
+    earlier: Arc<Earlier>,
+    /// This run's counts.
+    tally: Tally,
+    /// The whole report's.
+    whole: Tally,
+    /// One bit per user of the earlier report: recorded again by this run.
+    seen: Vec<u64>,
+    /// Earlier intents this run settled.
+    resolved: HashSet<u64>,
+    /// This run's own unsettled intents.
+    keep_now: Vec<Pending>,
+}
+
+impl Books {
+    fn new(earlier: Arc<Earlier>) -> Books {
+        Books {
+            seen: vec![0u64; earlier.done.settled_values().len().div_ceil(64)],
+            earlier,
+            tally: Tally::default(),
+            whole: Tally::default(),
+            resolved: HashSet::new(),
+            keep_now: Vec::new(),
+        }
+    }
+
+    fn note(&mut self, recorded: &Recorded) {
+        let (key, record) = (recorded.key, &recorded.record);
+        self.tally.add(record);
+        match done_before(&self.earlier, recorded) {
+            Some(done) => self
+                .whole
+                .add_earlier(done.outcome(), done.code(), done.signed_out()),
+            None => self.whole.add(record),
+        }
+        mark_seen(&mut self.seen, &self.earlier, recorded);
+        if self.earlier.uncertain.contains_key(&key) && settles(record) {
+            self.resolved.insert(key);
+        }
+        if record.unsettled.intent {
+            self.keep_now.push(pending_of(record));
+        }
+    }
+
+    /// This run's counts, the whole report's, and the intents to keep.
+    fn close(mut self) -> (Tally, Tally, Vec<Pending>) {
+        // The whole report: the users this run did not record again count
+        // as the earlier runs left them.
+        let done = self.earlier.done.settled_values();
+        for (i, done) in done.iter().enumerate() {
+            if self.seen[i / 64] & (1 << (i % 64)) == 0 {
+                self.whole
+                    .add_earlier(done.outcome(), done.code(), done.signed_out());
+            }
+        }
+        let keep = keep(&self.earlier.uncertain, &self.resolved, self.keep_now);
+        (self.tally, self.whole, keep)
     }
 }
 

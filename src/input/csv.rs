@@ -128,16 +128,8 @@ pub(crate) fn read_record<R: BufRead>(input: &mut Input<R>, raw: &mut Vec<u8>) -
         if chunk.is_empty() {
             return match scan.state {
                 _ if raw.is_empty() => Record::End,
-                _ if scan.late_close => Record::OpenQuote {
-                    line,
-                    quote_line: scan.quote_line,
-                    at: scan.quote_at,
-                },
-                State::Quoted => Record::OpenQuote {
-                    line,
-                    quote_line: scan.quote_line,
-                    at: scan.quote_at,
-                },
+                _ if scan.late_close => scan.open_quote(line),
+                State::Quoted => scan.open_quote(line),
                 _ => Record::Read { line },
             };
         }
@@ -153,11 +145,7 @@ pub(crate) fn read_record<R: BufRead>(input: &mut Input<R>, raw: &mut Vec<u8>) -
             // with it, as they did in the input.
             input.consume(content);
             input.count_lines(std::mem::take(&mut scan.lines));
-            return Record::OpenQuote {
-                line,
-                quote_line: scan.quote_line,
-                at: scan.quote_at,
-            };
+            return scan.open_quote(line);
         }
         input.consume(end.map_or(content, |i| i + 1));
         input.count_lines(std::mem::take(&mut scan.lines));
@@ -169,6 +157,15 @@ pub(crate) fn read_record<R: BufRead>(input: &mut Input<R>, raw: &mut Vec<u8>) -
 }
 
 impl Scan {
+    /// The record of a row starting on `line` whose quote never closed.
+    fn open_quote(&self, line: u64) -> Record {
+        Record::OpenQuote {
+            line,
+            quote_line: self.quote_line,
+            at: self.quote_at,
+        }
+    }
+
     /// Walks `chunk` (which starts on `line`, `offset` bytes into the record)
     /// up to the record's end, if it is in the chunk.
     fn chunk(&mut self, chunk: &[u8], line: u64, offset: usize) -> Option<usize> {

@@ -347,7 +347,8 @@ not json
             "bob",
             "not an object",
         );
-        assert_malformed(r#"{"username":"bob","#, "bob", "not valid JSON");
+        // A line cut off after its username (its opening brace escaped).
+        assert_malformed("\u{7b}\"username\":\"bob\",", "bob", "not valid JSON");
         assert_malformed(r#"{"username":"bob"} {}"#, "bob", "not valid JSON");
     }
 

@@ -8,9 +8,11 @@ use super::execute::{Executed, Ran, summary_of};
 use super::prepare::Context;
 use crate::audit::{self, CallsRecord, resume_command};
 use crate::exit::{EXIT_OK, EXIT_ROW_FAILURES};
+use crate::journal::JournalFile;
 use crate::limiter::{Category, Rate};
 use crate::progress::{say, say_unless_quiet};
 use crate::shutdown::StopReason;
+use crate::writer::Finished;
 
 /// Ends the run; returns its exit code.
 pub fn finish(e: Executed) -> i32 {
@@ -23,6 +25,8 @@ pub fn finish(e: Executed) -> i32 {
         earlier_runs,
         ran,
     } = e;
+    // The simulator (`--simulate`) answers until the run is over.
+    let _simulator = service.simulator;
     let Ran {
         mut finished,
         journal_file,
@@ -30,17 +34,7 @@ pub fn finish(e: Executed) -> i32 {
         elapsed,
         calls_before,
     } = ran;
-    // The simulator (`--simulate`) answers until the run is over.
-    let _simulator = service.simulator;
-    let synced = finished.write_error.is_none() && finished.report.sync().is_ok();
-    // The journal is rewritten only once every outcome is on disk;
-    // otherwise it keeps everything it had.
-    if synced && let Err(e) = journal_file.finish(&finished.keep) {
-        say(&format!(
-            "cognito-reset: warning: cannot rewrite the journal: {e} (it keeps every \
-             intent; a resume checks them)"
-        ));
-    }
+    make_durable(&mut finished, journal_file);
     let stopped = ctx.stop.reason().cloned();
     let code = match &stopped {
         Some(reason) => reason.exit_code(),
@@ -62,19 +56,38 @@ pub fn finish(e: Executed) -> i32 {
     summary.stopped = stopped.as_ref().map(|r| r.to_string());
     summary.exit_code = Some(code);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
-    if let Some(reason) = &stopped
-        && !matches!(reason, StopReason::Signal(_))
-    {
-        say(&format!("cognito-reset: aborted: {reason}"));
-    }
     let owed = finished.tally.resumable > 0 || !finished.keep.is_empty();
-    if stopped.is_some() || (owed && !ctx.config.policy.dry_run) {
-        print_resume_hint(&ctx, read_once);
-    }
+    say_what_is_left(&ctx, stopped.as_ref(), owed, read_once);
     if let Some(file) = summary_file {
         audit::write_summary(file, &summary, &ctx.config.summary);
     }
     code
+}
+
+/// Makes the report durable, then keeps the journal's promise: it is
+/// rewritten without the intents this run resolved only once every outcome
+/// is on disk; otherwise it keeps everything it had.
+fn make_durable(finished: &mut Finished, journal_file: JournalFile) {
+    let synced = finished.write_error.is_none() && finished.report.sync().is_ok();
+    if synced && let Err(e) = journal_file.finish(&finished.keep) {
+        say(&format!(
+            "cognito-reset: warning: cannot rewrite the journal: {e} (it keeps every \
+             intent; a resume checks them)"
+        ));
+    }
+}
+
+/// Why the run was aborted, and the command that resumes it when
+/// something is left.
+fn say_what_is_left(ctx: &Context, stopped: Option<&StopReason>, owed: bool, read_once: bool) {
+    if let Some(reason) = stopped
+        && !matches!(reason, StopReason::Signal(_))
+    {
+        say(&format!("cognito-reset: aborted: {reason}"));
+    }
+    if stopped.is_some() || (owed && !ctx.config.policy.dry_run) {
+        print_resume_hint(ctx, read_once);
+    }
 }
 
 /// Calls per category: all of them, and the rate achieved while the rows
