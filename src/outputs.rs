@@ -20,7 +20,7 @@ use crate::exit::StartError;
 use crate::files::{self, Open};
 use crate::journal::{self, Header, Journal, JournalFile, RunLine};
 use crate::progress::escape;
-use crate::report::{ReportWriter, header_bytes};
+use crate::report::{Chain, ReportWriter, header_bytes};
 use crate::resume::{self, Expect, Opened};
 
 /// How the report is taken for this run.
@@ -232,8 +232,8 @@ fn open_all(
         intents,
     )
     .map_err(|e| explain(&journal_path, e))?;
-    let file = report_file(taken, report_path, config.policy.sign_out, created)?;
-    let report = ReportWriter::new(file, report_path, config.policy.sign_out)
+    let (file, chain) = report_file(taken, report_path, config.policy.sign_out, created)?;
+    let report = ReportWriter::new(file, report_path, config.policy.sign_out, chain)
         .map_err(|e| explain(report_path, e))?;
     Ok(Outputs {
         report,
@@ -289,30 +289,33 @@ fn open_summary(
     Ok(Some(f))
 }
 
-/// The report file, ready for appending: a resumed one (an empty one, a run
-/// killed as it created it, gets its header), an overwritten one emptied
-/// down to its header, or a new one created with it.
+/// The report file, ready for appending, and where its hash chain stands:
+/// a resumed one (an empty one, a run killed as it created it, gets its
+/// header), an overwritten one emptied down to its header, or a new one
+/// created with it.
 fn report_file(
     taken: Taken,
     path: &Path,
     sign_out: bool,
     created: &mut Vec<PathBuf>,
-) -> Result<File, StartError> {
+) -> Result<(File, Chain), StartError> {
     let io = |e| StartError::io(shown(path), e);
     let header = header_bytes(path, sign_out);
+    let fresh = Chain::start(&header);
     match taken {
         Taken::Resumed(opened) => {
             let mut file = opened.file;
             if file.metadata().map_err(io)?.len() == 0 {
                 file.write_all(&header).map_err(io)?;
+                return Ok((file, fresh));
             }
-            Ok(file)
+            Ok((file, opened.chain))
         }
         Taken::Overwritten(mut file) => {
             file.set_len(0)
                 .and_then(|_| file.write_all(&header))
                 .map_err(io)?;
-            Ok(file)
+            Ok((file, fresh))
         }
         Taken::New => {
             let file = files::create_with(path, &header).map_err(|e| match e.kind() {
@@ -320,7 +323,7 @@ fn report_file(
                 _ => StartError::Usage(files::explain(path, &e)),
             })?;
             created.push(path.to_owned());
-            lock(file, path)
+            Ok((lock(file, path)?, fresh))
         }
     }
 }

@@ -25,7 +25,10 @@ use crate::files::{self, Open};
 use crate::journal::{self, Header, Pending, RunLine};
 use crate::keys::KeyMap;
 use crate::life::Earlier as Owed;
-use crate::report::{Outcome, Record, ReportFormat, complete_len, judge_header, scan};
+use crate::report::{
+    Broken, Chain, Fault, FirstLine, Outcome, Reader, Record, ReportFormat, header_bytes,
+    judge_header, read_whole,
+};
 
 /// The longest report header this reads.
 const MAX_HEADER: u64 = 64 * 1024;
@@ -116,6 +119,9 @@ impl Done {
 pub struct Opened {
     /// The report, locked for this run, positioned for appending.
     pub file: File,
+    /// Where its hash chain stands: at its header until [`read`] reads it,
+    /// then after its last record, for this run's records to go on from.
+    pub chain: Chain,
     /// The runs that wrote it so far.
     pub runs: Vec<RunLine>,
     /// The journal could not be read: every row not done is checked
@@ -194,6 +200,7 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
         .map_err(|e| StartError::io(shown(path), e))?;
     Ok(Opened {
         file,
+        chain: Chain::start(&header_bytes(path, expect.sign_out)),
         runs,
         journal_lost,
     })
@@ -230,7 +237,21 @@ pub fn check_ours(file: &File, path: &Path) -> Result<(), StartError> {
         .map_err(|e| StartError::io(shown(path), e))?;
     file.seek(SeekFrom::Start(0))
         .map_err(|e| StartError::io(shown(path), e))?;
-    check_header(&mut file, path).map(|_| ())
+    match check_header(&mut file, path) {
+        // An older report of this tool's may be started afresh.
+        Err(_) if is_unchained(&mut file) => Ok(()),
+        result => result.map(|_| ()),
+    }
+}
+
+fn is_unchained(file: &mut File) -> bool {
+    let mut first = Vec::new();
+    let read = file.seek(SeekFrom::Start(0)).and_then(|_| {
+        BufReader::new(&mut *file)
+            .take(MAX_HEADER)
+            .read_until(b'\n', &mut first)
+    });
+    read.is_ok() && judge_header(&first, ReportFormat::Csv) == FirstLine::Unchained
 }
 
 /// Checks the report's first line; returns whether it has the sign-out
@@ -241,31 +262,79 @@ fn check_header(file: &mut File, path: &Path) -> Result<Option<bool>, StartError
         .take(MAX_HEADER)
         .read_until(b'\n', &mut first)
         .map_err(|e| StartError::io(shown(path), e))?;
-    judge_header(&first, ReportFormat::from_path(path)).ok_or_else(|| {
-        StartError::Refused(format!(
-            "{} is not a cognito-reset report (its first line is not a report header); \
-             nothing was changed: pass the right --report",
-            shown(path)
-        ))
-    })
+    match judge_header(&first, ReportFormat::from_path(path)) {
+        FirstLine::Chained { sign_out } => Ok(sign_out),
+        FirstLine::Unchained => Err(unchained(path)),
+        FirstLine::Foreign => Err(foreign(path)),
+    }
+}
+
+fn foreign(path: &Path) -> StartError {
+    StartError::Refused(format!(
+        "{} is not a cognito-reset report (its first line is not a report header); \
+         nothing was changed: pass the right --report",
+        shown(path)
+    ))
+}
+
+/// A report written before reports were hash-chained cannot be verified.
+pub fn unchained(path: &Path) -> StartError {
+    StartError::Refused(format!(
+        "{} was written by an earlier version of cognito-reset, before reports were \
+         hash-chained, so it cannot be verified and is not trusted; nothing was changed. \
+         Finish that run with the version that wrote it, or start a new report (its users \
+         are sent a reset again unless they are excluded)",
+        shown(path)
+    ))
+}
+
+/// A report whose chain breaks: it was changed after it was written.
+pub fn broken(path: &Path, line: u64, why: Broken) -> StartError {
+    let what = match why {
+        Broken::Unreadable => "is not a record as cognito-reset writes it",
+        Broken::Chain => {
+            "does not follow from the line before it (a record was changed, added, removed \
+             or moved there)"
+        }
+    };
+    StartError::Refused(format!(
+        "{} line {line} {what}: the report was edited or damaged, so what was done to its \
+         users is unknown; nothing was changed. Restore the report (`cognito-reset verify` \
+         checks it), or start a new one",
+        shown(path)
+    ))
+}
+
+/// The error for a report that cannot be read as this tool's report.
+pub fn fault(path: &Path, fault: Fault) -> StartError {
+    match fault {
+        Fault::Io(e) => StartError::io(shown(path), e),
+        Fault::Foreign => foreign(path),
+        Fault::Unchained => unchained(path),
+        Fault::Broken { line, why } => broken(path, line, why),
+    }
 }
 
 /// The report reader's invariants on any bytes, in both formats: no panic,
-/// at most one row per line. Shared by the fuzz target and the corpus replay.
+/// at most one record per line. Shared by the fuzz target and the corpus
+/// replay.
 #[doc(hidden)]
 pub fn check_report_reader_invariants(data: &[u8]) {
-    let lines = data.iter().filter(|b| matches!(**b, b'\n' | b'\r')).count() + 1;
-    let (first, rest) = match data.iter().position(|b| *b == b'\n') {
+    let lines = data.iter().filter(|b| **b == b'\n').count() + 1;
+    let (first, _) = match data.iter().position(|b| *b == b'\n') {
         Some(i) => data.split_at(i + 1),
         None => (data, &[][..]),
     };
     for format in [ReportFormat::Csv, ReportFormat::Jsonl] {
         let _ = judge_header(first, format);
+        let mut reader = Reader::new(format, first, true);
         let mut rows = 0;
-        scan(rest, format, |record, _| {
-            rows += 1;
-            let _ = Done::new(record.outcome, &record.error_code, record.signed_out);
-        });
+        for line in data.split(|b| *b == b'\n') {
+            if let Ok(record) = reader.next(line) {
+                rows += 1;
+                let _ = Done::new(record.outcome, &record.error_code, record.signed_out);
+            }
+        }
         assert!(rows <= lines, "{rows} rows from {lines} lines");
     }
 }
@@ -353,7 +422,8 @@ fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
     }
 }
 
-/// Reads the rows of the report, up to its last complete line.
+/// Reads the rows of the report, up to its last complete line, checking
+/// its chain; notes each row.
 fn read_rows(
     opened: &mut Opened,
     path: &Path,
@@ -361,32 +431,17 @@ fn read_rows(
     key: &impl Fn(&str, &str) -> u64,
     earlier: &mut Earlier,
 ) -> Result<u64, StartError> {
-    let io = |e| StartError::io(shown(path), e);
-    let complete = complete_len(&mut opened.file).map_err(io)?;
-    earlier.torn_line = complete < opened.file.metadata().map_err(io)?.len();
-    opened.file.seek(SeekFrom::Start(0)).map_err(io)?;
     let format = ReportFormat::from_path(path);
-    let mut reader = BufReader::new(&mut opened.file).take(complete);
-    if format == ReportFormat::Csv {
-        reader.read_until(b'\n', &mut Vec::new()).map_err(io)?;
-    }
     let mut wrong_mode = false;
-    let mut unknown = None;
-    scan(reader, format, |seen, known| {
+    let whole = read_whole(&mut opened.file, format, |record| {
         earlier.records += 1;
-        if !known {
-            unknown.get_or_insert(earlier.records);
-            return;
-        }
-        wrong_mode |= other_mode(seen.outcome, dry_run);
-        note(earlier, seen, key(&seen.user_pool_id, &seen.username));
-    });
-    if let Some(row) = unknown {
-        return Err(StartError::Refused(format!(
-            "{} row {row} has no outcome this tool writes: the report was edited or damaged, \
-             so what was done to that user is unknown; restore the report, or start a new one",
-            shown(path)
-        )));
+        wrong_mode |= other_mode(record.outcome, dry_run);
+        note(earlier, record, key(&record.user_pool_id, &record.username));
+    })
+    .map_err(|f| fault(path, f))?;
+    earlier.torn_line = whole.torn;
+    if whole.complete > 0 {
+        opened.chain = whole.chain;
     }
     if wrong_mode {
         return Err(StartError::Refused(format!(
@@ -395,7 +450,7 @@ fn read_rows(
             if dry_run { "real-run" } else { "dry-run" }
         )));
     }
-    Ok(complete)
+    Ok(whole.complete)
 }
 
 /// Reads what the earlier runs left. `key` gives a user's key (pool,

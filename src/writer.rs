@@ -374,6 +374,7 @@ fn keep(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Chain;
 
     #[test]
     fn earlier_intents_stay_unless_this_run_settled_them() {
@@ -407,7 +408,7 @@ mod tests {
         let header = crate::report::header_bytes(&path, false);
         let file = crate::files::create_with(&path, &header).unwrap();
         let writer = Writer {
-            report: ReportWriter::new(file, &path, false).unwrap(),
+            report: ReportWriter::new(file, &path, false, Chain::start(&header)).unwrap(),
             stats: Arc::new(Stats::default()),
             stop: Arc::new(Stop::default()),
             max_failure_rate: None,

@@ -25,10 +25,7 @@ fn with_resume(mut args: Vec<&'static str>) -> Vec<&'static str> {
 /// `uncertain`, as a run killed right after sending their resets leaves them.
 fn crashed_report(w: &Workdir, input: &str, uncertain: &[&str]) {
     w.write("in.txt", input);
-    w.write(
-        "in.report.csv",
-        "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at\n",
-    );
+    w.write("in.report.csv", &report_header(false));
     let mut journal = journal_header(input);
     for user in uncertain {
         journal.push_str(&intent_line(user));

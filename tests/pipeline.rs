@@ -106,7 +106,13 @@ async fn jsonl_report_has_the_same_keys() {
         .collect();
     assert_eq!(rows.len(), 2);
     let keys: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 10, "{keys:?}");
+    // The ten columns, and the hash that chains the records.
+    assert_eq!(keys.len(), 11, "{keys:?}");
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.contains(",\"hash\":\"") && first.ends_with("\"}"),
+        "{first}"
+    );
     assert!(!text.contains("secret-meta") && !stderr(&out).contains("global-secret"));
 }
 

@@ -435,10 +435,7 @@ async fn a_user_disabled_before_a_crash_is_signed_out_on_resume() {
     .await;
     let input = "unverified-u\n";
     w.write("in.txt", input);
-    w.write(
-        "in.report.csv",
-        "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at,signed_out,sign_out_error\n",
-    );
+    w.write("in.report.csv", &report_header(true));
     let header = journal_header(input).replace("\"sign_out\":false", "\"sign_out\":true");
     let disable =
         format!("{{\"pool\":\"{DEFAULT_POOL}\",\"user\":\"unverified-u\",\"op\":\"disable\"}}\n");

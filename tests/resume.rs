@@ -144,7 +144,7 @@ async fn journaled_user_already_reset_is_confirmed_by_a_check_not_called_again()
     .await;
     let input = "alice\nbob\n";
     w.write("in.txt", input);
-    w.write("in.report.csv", "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at\n");
+    w.write("in.report.csv", &report_header(false));
     w.write(
         "in.report.csv.journal",
         &(journal_header(input) + &intent_line("alice")),

@@ -16,7 +16,9 @@ use cognito_reset::limiter::{Limiters, Rates};
 use cognito_reset::pool::{self, Pipeline, Pools};
 use cognito_reset::preflight::PoolMap;
 use cognito_reset::progress::Stats;
-use cognito_reset::report::{Outcome, Record, ReportFormat, ReportWriter, header_bytes, scan};
+use cognito_reset::report::{
+    Chain, Outcome, Record, ReportFormat, ReportWriter, header_bytes, read_whole,
+};
 use cognito_reset::resume::{Done, Earlier};
 use cognito_reset::retry::{Backoff, Caller};
 use cognito_reset::shutdown::Stop;
@@ -88,7 +90,13 @@ async fn drive(
     let file =
         cognito_reset::files::create_with(&path, &header_bytes(&path, policy.sign_out)).unwrap();
     let writer = Writer {
-        report: ReportWriter::new(file, &path, policy.sign_out).unwrap(),
+        report: ReportWriter::new(
+            file,
+            &path,
+            policy.sign_out,
+            Chain::start(&header_bytes(&path, policy.sign_out)),
+        )
+        .unwrap(),
         stats,
         stop,
         max_failure_rate: None,
@@ -117,11 +125,11 @@ async fn drive(
     let finished = pool::execute(rx, pipeline, writer).await;
     drop(finished);
     let mut records = HashMap::new();
-    let file = std::fs::File::open(&path).unwrap();
-    scan(file, ReportFormat::Jsonl, |r: &Record, known| {
-        assert!(known, "{r:?}");
+    let mut file = std::fs::File::open(&path).unwrap();
+    read_whole(&mut file, ReportFormat::Jsonl, |r: &Record| {
         records.insert(r.username.clone(), r.clone());
-    });
+    })
+    .unwrap();
     records
 }
 

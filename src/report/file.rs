@@ -1,20 +1,31 @@
-//! Appending records to the report file. Writes are buffered; the writer
-//! task calls [`ReportWriter::flush`] by time and by count, so an outcome
-//! reaches the file within a fraction of a second without a system call
-//! per row.
+//! Appending records to the report file, each line linked into the hash
+//! chain. Writes are buffered; the writer task calls [`ReportWriter::flush`]
+//! by time and by count, so an outcome reaches the file within a fraction
+//! of a second without a system call per row.
+//!
+//! Every record is one line: control characters in a cell are written as
+//! JSON escapes (`\n`, `\u001b`), in CSV as in JSONL, so no cell ever
+//! holds a line break.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use super::chain::Chain;
 use super::{Column, Record, ReportFormat, Value, csv_header, layout};
+
+/// The name of the chain's column, the last of every line.
+pub const HASH_COLUMN: &str = "hash";
 
 /// What a new report starts with: the CSV header line (a JSONL report has
 /// none).
 pub fn header_bytes(path: &Path, sign_out: bool) -> Vec<u8> {
     match ReportFormat::from_path(path) {
         ReportFormat::Csv => {
-            let mut line = csv_header(sign_out).join(",").into_bytes();
+            let mut names = csv_header(sign_out);
+            names.push(HASH_COLUMN);
+            let mut line = names.join(",").into_bytes();
             line.push(b'\n');
             line
         }
@@ -22,65 +33,119 @@ pub fn header_bytes(path: &Path, sign_out: bool) -> Vec<u8> {
     }
 }
 
+/// Control characters written as JSON writes them, everything else as it is.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// The report file, opened for appending.
 pub struct ReportWriter {
     columns: Vec<Column>,
-    csv: Option<csv::Writer<File>>,
-    jsonl: Option<BufWriter<File>>,
+    format: ReportFormat,
+    file: BufWriter<File>,
+    /// Encodes CSV cells (quoting where needed).
+    cells: csv_core::Writer,
+    chain: Chain,
     path: String,
 }
 
 impl ReportWriter {
     /// Writes to `file`: opened, locked, positioned at its end, its header
-    /// already there.
-    pub fn new(file: File, path: &Path, sign_out: bool) -> std::io::Result<ReportWriter> {
-        let mut writer = ReportWriter {
+    /// already there; `chain` is where its records' chain stands.
+    pub fn new(
+        file: File,
+        path: &Path,
+        sign_out: bool,
+        chain: Chain,
+    ) -> std::io::Result<ReportWriter> {
+        let cells = csv_core::WriterBuilder::new()
+            .terminator(csv_core::Terminator::Any(b'\n'))
+            .build();
+        Ok(ReportWriter {
             columns: layout(sign_out),
-            csv: None,
-            jsonl: None,
+            format: ReportFormat::from_path(path),
+            file: BufWriter::with_capacity(64 * 1024, file),
+            cells,
+            chain,
             path: crate::progress::escape(&path.display().to_string()),
-        };
-        match ReportFormat::from_path(path) {
-            ReportFormat::Csv => {
-                let csv = csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .buffer_capacity(64 * 1024)
-                    .from_writer(file);
-                writer.csv = Some(csv);
-            }
-            ReportFormat::Jsonl => writer.jsonl = Some(BufWriter::with_capacity(64 * 1024, file)),
-        }
-        Ok(writer)
+        })
     }
 
     /// Writes one record into the buffer.
     pub fn write(&mut self, record: &Record) -> std::io::Result<()> {
-        if let Some(csv) = &mut self.csv {
-            let values: Vec<Value> = self.columns.iter().map(|c| c.get(record)).collect();
-            csv.write_record(values.iter().map(|v| v.text().into_owned()))?;
-        } else if let Some(file) = &mut self.jsonl {
-            write_json(file, &self.columns, record)?;
+        let mut line = match self.format {
+            ReportFormat::Csv => self.csv_line(record)?,
+            ReportFormat::Jsonl => json_line(&self.columns, record),
+        };
+        let hash = self.chain.link(&line);
+        match self.format {
+            ReportFormat::Csv => {
+                line.push(b',');
+                line.extend_from_slice(hash.as_bytes());
+            }
+            ReportFormat::Jsonl => {
+                line.pop();
+                line.extend_from_slice(format!(",\"{HASH_COLUMN}\":\"{hash}\"}}").as_bytes());
+            }
         }
-        Ok(())
+        line.push(b'\n');
+        self.file.write_all(&line)
+    }
+
+    /// One record's CSV cells, joined, without a line ending.
+    fn csv_line(&mut self, record: &Record) -> std::io::Result<Vec<u8>> {
+        let mut line = Vec::with_capacity(256);
+        let mut buf = Vec::new();
+        for (i, column) in self.columns.iter().enumerate() {
+            let value = column.get(record);
+            let text = match &value {
+                Value::Text(t) => escape_controls(t),
+                other => other.text(),
+            };
+            // A quoted cell is at most twice as long, plus its quotes and
+            // what comes after it.
+            buf.resize(text.len() * 2 + 4, 0);
+            if i > 0 {
+                let (_, n) = self.cells.delimiter(&mut buf);
+                line.extend_from_slice(&buf[..n]);
+            }
+            let (_, _, n) = self.cells.field(text.as_bytes(), &mut buf);
+            line.extend_from_slice(&buf[..n]);
+        }
+        buf.resize(4, 0);
+        let (_, n) = self.cells.terminator(&mut buf);
+        line.extend_from_slice(&buf[..n]);
+        line.pop();
+        Ok(line)
     }
 
     /// Hands everything written so far to the OS.
     pub fn flush(&mut self) -> std::io::Result<()> {
-        match (&mut self.csv, &mut self.jsonl) {
-            (Some(csv), _) => csv.flush(),
-            (_, Some(file)) => file.flush(),
-            _ => Ok(()),
-        }
+        self.file.flush()
     }
 
     /// Forces everything written so far to stable storage.
     pub fn sync(&mut self) -> std::io::Result<()> {
         self.flush()?;
-        match (&self.csv, &self.jsonl) {
-            (Some(csv), _) => csv.get_ref().sync_data(),
-            (_, Some(file)) => file.get_ref().sync_data(),
-            _ => Ok(()),
-        }
+        self.file.get_ref().sync_data()
+    }
+
+    /// Where the chain stands: its head and the records it covers.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
     }
 
     /// The report's path, for messages.
@@ -89,37 +154,38 @@ impl ReportWriter {
     }
 }
 
-/// One JSON object per line, its keys in column order; an empty flag or
-/// optional text is left out.
-fn write_json(out: &mut impl Write, columns: &[Column], record: &Record) -> std::io::Result<()> {
-    let mut first = true;
-    out.write_all(b"{")?;
+/// One JSON object, its keys in column order; an empty flag or optional
+/// text is left out.
+fn json_line(columns: &[Column], record: &Record) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.push(b'{');
     for column in columns {
         let value = column.get(record);
         if matches!(value, Value::Flag(None) | Value::Optional(None)) {
             continue;
         }
-        if !first {
-            out.write_all(b",")?;
+        if out.len() > 1 {
+            out.push(b',');
         }
-        first = false;
-        serde_json::to_writer(&mut *out, column.name())?;
-        out.write_all(b":")?;
-        match value {
-            Value::Text(t) => serde_json::to_writer(&mut *out, &*t)?,
-            Value::Number(n) => write!(out, "{n}")?,
-            Value::Flag(Some(b)) => write!(out, "{b}")?,
-            Value::Optional(Some(t)) => serde_json::to_writer(&mut *out, t)?,
-            Value::Flag(None) | Value::Optional(None) => {}
-        }
+        let _ = serde_json::to_writer(&mut out, column.name());
+        out.push(b':');
+        let _ = match value {
+            Value::Text(t) => serde_json::to_writer(&mut out, &*t),
+            Value::Number(n) => serde_json::to_writer(&mut out, &n),
+            Value::Flag(Some(b)) => serde_json::to_writer(&mut out, &b),
+            Value::Optional(Some(t)) => serde_json::to_writer(&mut out, t),
+            Value::Flag(None) | Value::Optional(None) => Ok(()),
+        };
     }
-    out.write_all(b"}\n")
+    out.push(b'}');
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::Outcome;
+    use crate::report::chain::Chain;
 
     fn record(username: &str, outcome: Outcome) -> Record {
         Record::local(1, username, "eu-west-1_P", outcome, "", "")
@@ -132,7 +198,8 @@ mod tests {
         for sign_out in [false, true] {
             let path = dir.join(format!("r{sign_out}.csv"));
             let file = crate::files::create_with(&path, &header_bytes(&path, sign_out)).unwrap();
-            let mut w = ReportWriter::new(file, &path, sign_out).unwrap();
+            let chain = Chain::start(&header_bytes(&path, sign_out));
+            let mut w = ReportWriter::new(file, &path, sign_out, chain).unwrap();
             let mut r = record("alice", Outcome::Reset);
             r.signed_out = sign_out.then_some(true);
             w.write(&r).unwrap();
@@ -141,8 +208,14 @@ mod tests {
             let mut lines = text.lines();
             let header = lines.next().unwrap();
             assert!(header.starts_with("line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at"));
-            assert_eq!(header.ends_with(",signed_out,sign_out_error"), sign_out);
-            assert_eq!(lines.next().unwrap().ends_with(",true,"), sign_out);
+            assert_eq!(
+                header.ends_with(",signed_out,sign_out_error,hash"),
+                sign_out
+            );
+            let row = lines.next().unwrap();
+            let (cells, hash) = row.rsplit_once(',').unwrap();
+            assert!(super::super::chain::is_hash(hash.as_bytes()), "{row}");
+            assert_eq!(cells.ends_with(",true,"), sign_out);
         }
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -152,13 +225,17 @@ mod tests {
         let mut r = record("a\"b", Outcome::Reset);
         r.completed_at = "t".into();
         r.signed_out = Some(true);
-        let mut out = Vec::new();
-        write_json(&mut out, &layout(true), &r).unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(json_line(&layout(true), &r)).unwrap(),
             "{\"line\":1,\"username\":\"a\\\"b\",\"user_pool_id\":\"eu-west-1_P\",\"outcome\":\"reset\",\
              \"error_code\":\"\",\"error_message\":\"\",\"attempts\":0,\"duration_ms\":0,\
-             \"request_id\":\"\",\"completed_at\":\"t\",\"signed_out\":true}\n"
+             \"request_id\":\"\",\"completed_at\":\"t\",\"signed_out\":true}"
         );
+    }
+
+    #[test]
+    fn control_characters_in_a_csv_cell_are_escaped_and_nothing_else_is() {
+        assert_eq!(escape_controls("a\\b,\"c\""), "a\\b,\"c\"");
+        assert_eq!(escape_controls("x\ny\u{1b}[0m"), "x\\ny\\u001b[0m");
     }
 }

@@ -12,11 +12,13 @@
 use std::borrow::Cow;
 use std::path::Path;
 
+mod chain;
 mod file;
 mod read;
 
-pub use file::{ReportWriter, header_bytes};
-pub use read::{complete_len, judge_header, scan};
+pub use chain::Chain;
+pub use file::{HASH_COLUMN, ReportWriter, escape_controls, header_bytes};
+pub use read::{Broken, Fault, FirstLine, Reader, Whole, complete_len, judge_header, read_whole};
 
 /// How a row ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

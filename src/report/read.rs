@@ -1,77 +1,303 @@
-//! Reading a report back: its header, and its rows as [`Record`]s, in
-//! either format. Used by `--resume` (what earlier runs did) and never
-//! fails on content: a row that cannot be read is skipped, as a torn last
-//! line is.
+//! Reading a report back, checking its hash chain line by line: used by
+//! `--resume` (what earlier runs did), `--skip-done` and `verify`. Every
+//! record is one line; [`Reader::next`] takes one complete line and gives
+//! the record it holds, or says what is wrong with it.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 
-use super::{COLUMNS, Column, Outcome, Record, ReportFormat, csv_header, layout};
+use super::chain::{Chain, HASH_LEN, is_hash};
+use super::file::HASH_COLUMN;
+use super::{COLUMNS, Column, Outcome, Record, ReportFormat, layout};
 
-/// What a report's first line says: `None` if it is not this tool's;
-/// otherwise whether it has the sign-out columns, when the line tells.
-pub fn judge_header(first: &[u8], format: ReportFormat) -> Option<Option<bool>> {
+/// What a report's first line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstLine {
+    /// This tool's chained report; for CSV, its columns (the sign-out
+    /// columns or not) are known.
+    Chained {
+        /// Whether it has the sign-out columns; `None`: the line does not
+        /// tell (JSONL, or an empty file).
+        sign_out: Option<bool>,
+    },
+    /// This tool's report from before reports were hash-chained.
+    Unchained,
+    /// Not this tool's report.
+    Foreign,
+}
+
+/// What a report's first line says; `first` is the line with its ending.
+pub fn judge_header(first: &[u8], format: ReportFormat) -> FirstLine {
     if first.is_empty() {
-        return Some(None);
+        return FirstLine::Chained { sign_out: None };
     }
     let line = String::from_utf8_lossy(first);
     let line = line.trim_end_matches(['\n', '\r']);
     match format {
-        ReportFormat::Csv if line == csv_header(false).join(",") => Some(Some(false)),
-        ReportFormat::Csv if line == csv_header(true).join(",") => Some(Some(true)),
-        ReportFormat::Csv => None,
+        ReportFormat::Csv => {
+            for sign_out in [false, true] {
+                let names: Vec<&str> = layout(sign_out).into_iter().map(Column::name).collect();
+                let plain = names.join(",");
+                if line == format!("{plain},{HASH_COLUMN}") {
+                    return FirstLine::Chained {
+                        sign_out: Some(sign_out),
+                    };
+                }
+                if line == plain {
+                    return FirstLine::Unchained;
+                }
+            }
+            FirstLine::Foreign
+        }
         ReportFormat::Jsonl => {
-            let value: serde_json::Value = serde_json::from_str(line).ok()?;
-            COLUMNS
-                .iter()
-                .all(|c| value.get(c.name()).is_some())
-                .then_some(None)
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+                return FirstLine::Foreign;
+            };
+            if !COLUMNS.iter().all(|c| value.get(c.name()).is_some()) {
+                FirstLine::Foreign
+            } else if value.get(HASH_COLUMN).is_some() {
+                FirstLine::Chained { sign_out: None }
+            } else {
+                FirstLine::Unchained
+            }
         }
     }
 }
 
-/// Reads report rows from `reader` (everything after the header, up to the
-/// last complete line), calling `each` for every row that can be read, with
-/// whether its outcome is a word the tool writes. The record passed is
-/// reused from row to row.
-pub fn scan<R: Read>(reader: R, format: ReportFormat, mut each: impl FnMut(&Record, bool)) {
-    let columns = layout(true);
-    let mut record = Record::local(0, "", "", Outcome::Failed, "", "");
-    match format {
-        ReportFormat::Csv => {
-            let mut csv = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(reader);
-            for row in csv.records().flatten() {
-                let mut known = true;
-                for (i, column) in columns.iter().enumerate() {
-                    let text = row.get(i).unwrap_or_default();
-                    let ok = column.set(&mut record, text);
-                    known &= ok || *column != Column::Outcome;
-                }
-                each(&record, known);
-            }
+/// Why a line of a report cannot be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broken {
+    /// The line is not a record as the tool writes it.
+    Unreadable,
+    /// Its hash does not follow from the line before it: a record was
+    /// changed, added, removed or moved here.
+    Chain,
+}
+
+/// Reads a report's records one line at a time, checking the chain.
+pub struct Reader {
+    format: ReportFormat,
+    columns: Vec<Column>,
+    chain: Chain,
+    record: Record,
+    csv: csv_core::Reader,
+    field: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Reader {
+    /// A reader for a report that began with `header` (the CSV header line
+    /// with its ending; empty for JSONL), whose CSV columns include the
+    /// sign-out columns when `sign_out`.
+    pub fn new(format: ReportFormat, header: &[u8], sign_out: bool) -> Reader {
+        Reader {
+            format,
+            columns: layout(sign_out),
+            chain: Chain::start(header),
+            record: Record::local(0, "", "", Outcome::Failed, "", ""),
+            csv: csv_core::Reader::new(),
+            field: vec![0; 1024],
+            ends: vec![0; 32],
         }
-        ReportFormat::Jsonl => {
-            for line in BufReader::new(reader).split(b'\n').map_while(Result::ok) {
-                let Ok(value) = serde_json::from_slice::<serde_json::Value>(&line) else {
-                    continue;
-                };
-                let mut known = true;
-                for column in &columns {
-                    let text = match value.get(column.name()) {
-                        Some(serde_json::Value::String(s)) => s.clone(),
-                        Some(serde_json::Value::Null) | None => String::new(),
-                        Some(other) => other.to_string(),
-                    };
-                    let ok = column.set(&mut record, &text);
-                    known &= ok || *column != Column::Outcome;
-                }
-                each(&record, known);
+    }
+
+    /// The record on the next line (`line` without its line ending), or
+    /// what is wrong with it. The record is reused from line to line.
+    pub fn next(&mut self, line: &[u8]) -> Result<&Record, Broken> {
+        let (bytes, hash) = split_hash(line, self.format).ok_or(Broken::Unreadable)?;
+        if self.chain.link(&bytes).as_bytes() != hash {
+            return Err(Broken::Chain);
+        }
+        let read = match self.format {
+            ReportFormat::Csv => self.read_csv(&bytes),
+            ReportFormat::Jsonl => self.read_json(&bytes),
+        };
+        if read {
+            Ok(&self.record)
+        } else {
+            Err(Broken::Unreadable)
+        }
+    }
+
+    /// Where the chain stands after the lines read.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// Fills the record from one CSV line's cells.
+    fn read_csv(&mut self, line: &[u8]) -> bool {
+        use csv_core::ReadRecordResult::{InputEmpty, Record};
+
+        self.csv.reset();
+        // Cells are never longer than the line; a line with more cells than
+        // the report's columns is not one of its records.
+        if self.field.len() < line.len() {
+            self.field.resize(line.len(), 0);
+        }
+        self.ends.resize(self.columns.len() + 1, 0);
+        let (mut input, mut out, mut ends) = (line, 0, 0);
+        loop {
+            // Empty input tells the reader the line, and the record, ended.
+            let at_end = input.is_empty();
+            let (result, n_in, n_out, n_ends) =
+                self.csv
+                    .read_record(input, &mut self.field[out..], &mut self.ends[ends..]);
+            input = &input[n_in..];
+            out += n_out;
+            ends += n_ends;
+            match result {
+                Record => return input.is_empty() && self.set_cells(ends),
+                InputEmpty if !at_end => {}
+                _ => return false,
             }
         }
     }
+
+    fn set_cells(&mut self, n: usize) -> bool {
+        if n != self.columns.len() {
+            return false;
+        }
+        let mut start = 0;
+        for (i, column) in self.columns.iter().enumerate() {
+            let end = self.ends[i];
+            let Ok(text) = std::str::from_utf8(&self.field[start..end]) else {
+                return false;
+            };
+            if !column.set(&mut self.record, text) {
+                return false;
+            }
+            start = end;
+        }
+        true
+    }
+
+    /// Fills the record from one JSON object.
+    fn read_json(&mut self, bytes: &[u8]) -> bool {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            return false;
+        };
+        let Some(object) = value.as_object() else {
+            return false;
+        };
+        let mut columns = COLUMNS.to_vec();
+        if object.contains_key(Column::SignedOut.name()) {
+            columns.push(Column::SignedOut);
+        }
+        columns.push(Column::SignOutError);
+        for column in columns {
+            let text = match object.get(column.name()) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            if !column.set(&mut self.record, &text) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A line's bytes as hashed, and the hash it carries: CSV `cells,HASH`,
+/// JSONL `{...,"hash":"HASH"}` (hashed as the object without that key).
+fn split_hash(line: &[u8], format: ReportFormat) -> Option<(Vec<u8>, &[u8])> {
+    match format {
+        ReportFormat::Csv => {
+            let cut = line.len().checked_sub(HASH_LEN + 1)?;
+            let (bytes, hash) = (&line[..cut], &line[cut + 1..]);
+            (line[cut] == b',' && is_hash(hash)).then(|| (bytes.to_vec(), hash))
+        }
+        ReportFormat::Jsonl => {
+            let suffix = format!(",\"{HASH_COLUMN}\":\"").into_bytes();
+            let tail = suffix.len() + HASH_LEN + 2;
+            let cut = line.len().checked_sub(tail)?;
+            let hash = &line[cut + suffix.len()..line.len() - 2];
+            let ok = line[cut..].starts_with(&suffix) && line.ends_with(b"\"}") && is_hash(hash);
+            ok.then(|| {
+                let mut bytes = line[..cut].to_vec();
+                bytes.push(b'}');
+                (bytes, hash)
+            })
+        }
+    }
+}
+
+/// Why a report file cannot be read as this tool's report.
+#[derive(Debug)]
+pub enum Fault {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// Its first line is not a report header of this tool's.
+    Foreign,
+    /// A report of this tool's from before reports were hash-chained.
+    Unchained,
+    /// The first line that cannot be trusted (1 = the file's first line).
+    Broken {
+        /// The line.
+        line: u64,
+        /// What is wrong with it.
+        why: Broken,
+    },
+}
+
+/// What reading a whole report found.
+#[derive(Debug, Clone)]
+pub struct Whole {
+    /// Where the chain stands after the last complete record.
+    pub chain: Chain,
+    /// Whether it has the sign-out columns (`None`: it does not tell).
+    pub sign_out: Option<bool>,
+    /// Bytes up to the end of the last complete line: after a crash, a
+    /// torn last line follows.
+    pub complete: u64,
+    /// The file is longer than that.
+    pub torn: bool,
+}
+
+/// Reads a whole report from its start, checking every line; calls `each`
+/// with every record in order. Only complete lines are read.
+pub fn read_whole(
+    file: &mut File,
+    format: ReportFormat,
+    mut each: impl FnMut(&Record),
+) -> Result<Whole, Fault> {
+    use std::io::BufRead;
+    let complete = complete_len(file).map_err(Fault::Io)?;
+    let torn = complete < file.metadata().map_err(Fault::Io)?.len();
+    file.seek(SeekFrom::Start(0)).map_err(Fault::Io)?;
+    let mut lines = std::io::BufReader::with_capacity(256 * 1024, &mut *file).take(complete);
+    let mut line = Vec::new();
+    lines.read_until(b'\n', &mut line).map_err(Fault::Io)?;
+    let (header, mut number) = match format {
+        ReportFormat::Csv => (line.clone(), 1),
+        ReportFormat::Jsonl => (Vec::new(), 0),
+    };
+    let sign_out = match judge_header(&line, format) {
+        FirstLine::Chained { sign_out } => sign_out,
+        FirstLine::Unchained => return Err(Fault::Unchained),
+        FirstLine::Foreign => return Err(Fault::Foreign),
+    };
+    let mut reader = Reader::new(format, &header, sign_out.unwrap_or(true));
+    if format == ReportFormat::Csv {
+        line.clear();
+        lines.read_until(b'\n', &mut line).map_err(Fault::Io)?;
+    }
+    while !line.is_empty() {
+        number += 1;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        match reader.next(text) {
+            Ok(record) => each(record),
+            Err(why) => return Err(Fault::Broken { line: number, why }),
+        }
+        line.clear();
+        lines.read_until(b'\n', &mut line).map_err(Fault::Io)?;
+    }
+    Ok(Whole {
+        chain: reader.chain().clone(),
+        sign_out,
+        complete,
+        torn,
+    })
 }
 
 /// Length of a file up to and including its last line break.
@@ -90,4 +316,74 @@ pub fn complete_len(file: &mut File) -> std::io::Result<u64> {
         pos = start;
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ReportWriter, header_bytes};
+
+    fn written(path: &std::path::Path, records: &[Record]) -> Vec<u8> {
+        let header = header_bytes(path, true);
+        let file = crate::files::create_with(path, &header).unwrap();
+        let mut w = ReportWriter::new(file, path, true, Chain::start(&header)).unwrap();
+        for r in records {
+            w.write(r).unwrap();
+        }
+        w.sync().unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn a_report_reads_back_as_written_in_both_formats() {
+        let dir = std::env::temp_dir().join(format!("cr-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut r = Record::local(3, "a,\"b", "eu-west-1_P", Outcome::Failed, "X", "m\nn");
+        r.signed_out = Some(false);
+        r.sign_out_error = Some("InternalErrorException".into());
+        for name in ["r.csv", "r.jsonl"] {
+            let path = dir.join(name);
+            let _ = std::fs::remove_file(&path);
+            let bytes = written(&path, &[r.clone(), r.clone()]);
+            let format = ReportFormat::from_path(&path);
+            let header = header_bytes(&path, true);
+            let mut reader = Reader::new(format, &header, true);
+            let mut lines = bytes[header.len()..].split(|b| *b == b'\n');
+            for _ in 0..2 {
+                let got = reader.next(lines.next().unwrap()).unwrap().clone();
+                assert_eq!(got.username, r.username, "{name}");
+                // CSV keeps the escape it wrote; JSON reads its own back.
+                let message = if format == ReportFormat::Csv {
+                    "m\\nn"
+                } else {
+                    "m\nn"
+                };
+                assert_eq!(got.error_message, message, "{name}");
+                assert_eq!(got.sign_out_error, r.sign_out_error, "{name}");
+                assert_eq!(got.signed_out, Some(false), "{name}");
+            }
+            assert_eq!(reader.chain().records(), 2);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn headers_tell_chained_from_older_and_foreign_reports() {
+        let old = "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at\n";
+        assert_eq!(
+            judge_header(old.as_bytes(), ReportFormat::Csv),
+            FirstLine::Unchained
+        );
+        let new = header_bytes(std::path::Path::new("r.csv"), false);
+        assert_eq!(
+            judge_header(&new, ReportFormat::Csv),
+            FirstLine::Chained {
+                sign_out: Some(false)
+            }
+        );
+        assert_eq!(
+            judge_header(b"username\n", ReportFormat::Csv),
+            FirstLine::Foreign
+        );
+    }
 }

@@ -35,7 +35,8 @@ fn record(username: &str, outcome: Outcome, signed_out: Option<bool>) -> Record 
 fn make_report(path: &Path, header: &Header, records: &[Record], intents: &[&str]) {
     let bytes = crate::report::header_bytes(path, header.sign_out);
     let file = files::create_with(path, &bytes).unwrap();
-    let mut w = ReportWriter::new(file, path, header.sign_out).unwrap();
+    let chain = crate::report::Chain::start(&bytes);
+    let mut w = ReportWriter::new(file, path, header.sign_out, chain).unwrap();
     for r in records {
         w.write(r).unwrap();
     }
@@ -196,17 +197,16 @@ fn the_latest_outcome_wins_and_owed_sign_outs_and_intents_are_found() {
 #[test]
 fn scanning_never_fails_on_garbage() {
     let mut seen = 0;
-    scan(
-        &b"\xff\xfe,\n\"unterminated\n1,a,b"[..],
-        ReportFormat::Csv,
-        |_, _| seen += 1,
-    );
-    scan(
-        &b"{\n[]\n{\"username\":5}\n"[..],
-        ReportFormat::Jsonl,
-        |_, _| seen += 1,
-    );
-    assert!(seen <= 5);
+    for (format, bytes) in [
+        (ReportFormat::Csv, &b"\xff\xfe,\n\"unterminated\n1,a,b"[..]),
+        (ReportFormat::Jsonl, &b"{\n[]\n{\"username\":5}\n"[..]),
+    ] {
+        let mut reader = Reader::new(format, b"", true);
+        for line in bytes.split(|b| *b == b'\n') {
+            seen += usize::from(reader.next(line).is_ok());
+        }
+    }
+    assert_eq!(seen, 0);
 }
 
 #[test]

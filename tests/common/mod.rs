@@ -195,6 +195,12 @@ pub fn journal_header(input: &str) -> String {
     )
 }
 
+/// The header line a new CSV report starts with.
+pub fn report_header(sign_out: bool) -> String {
+    let bytes = cognito_reset::report::header_bytes(Path::new("r.csv"), sign_out);
+    String::from_utf8(bytes).unwrap()
+}
+
 /// A journal line recording the intent to reset `user` of the default pool.
 pub fn intent_line(user: &str) -> String {
     format!("{{\"pool\":\"{DEFAULT_POOL}\",\"user\":\"{user}\"}}\n")
