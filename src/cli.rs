@@ -59,6 +59,23 @@ pub enum Command {
     },
     /// Print the manual page (roff) on standard output.
     Man,
+    /// Check that a report is as cognito-reset wrote it (its hash chain,
+    /// its journal's checkpoint, a summary's record of it) and print what
+    /// it holds. Exit 0 only if nothing was changed, added, removed or
+    /// reordered.
+    Verify(VerifyArgs),
+}
+
+/// `cognito-reset verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The report to check.
+    #[arg(value_name = "REPORT")]
+    pub report: String,
+    /// A summary written by a run of this report (`--summary`): the report
+    /// must hold the records it counted, ending in the hash it recorded.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<String>,
 }
 
 /// Prints the completion script for `shell`; returns the exit code.

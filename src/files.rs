@@ -75,6 +75,15 @@ pub fn open(path: &Path, how: Open) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Opens a file to read it, without following a symbolic link at `path`
+/// and without changing anything about it (its mode included).
+pub fn open_to_read(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
 /// Takes the run's exclusive lock on an open file; `false` if another process
 /// holds it. The lock lives as long as the file stays open, and dies with the
 /// process whatever way it ends.

@@ -112,6 +112,17 @@ pub enum Intended {
     Disable,
 }
 
+/// Where the report's hash chain stood at a moment its records were on
+/// stable storage: a report found shorter than that, or whose chain does
+/// not pass through it, was cut or changed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The hash of the report's record number `records`.
+    pub head: String,
+    /// Records in the report then.
+    pub records: u64,
+}
+
 /// A row whose journaled calls have no final outcome yet.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pending {
@@ -137,6 +148,8 @@ pub struct Previous {
     pub runs: Vec<RunLine>,
     /// Rows with intents, in order, each (pool, username) once.
     pub intents: Vec<Pending>,
+    /// The last checkpoint of the report's chain.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 /// Reads a journal, tolerating a torn last line. `Ok(None)` if there is none.
@@ -146,7 +159,7 @@ pub fn read(
     path: &Path,
     mut keep: impl FnMut(&str, &str) -> bool,
 ) -> std::io::Result<Option<Previous>> {
-    let file = match files::open(path, Open::Existing) {
+    let file = match files::open_to_read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -160,6 +173,8 @@ pub fn read(
             previous.header = serde_json::from_slice::<Header>(&line).ok();
         } else if let Ok(run) = serde_json::from_slice::<RunLine>(&line) {
             previous.runs.push(run);
+        } else if let Ok(checkpoint) = serde_json::from_slice::<Checkpoint>(&line) {
+            previous.checkpoint = Some(checkpoint);
         } else if let Ok(intent) = serde_json::from_slice::<Intent>(&line)
             && keep(&intent.pool, &intent.user)
         {
@@ -327,19 +342,36 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Records where the report's chain stands, once those records are on
+    /// stable storage. Not waited for: a checkpoint lost in a crash only
+    /// leaves an earlier one.
+    pub fn checkpoint(&self, checkpoint: &Checkpoint) {
+        let Ok(mut line) = serde_json::to_vec(checkpoint) else {
+            return;
+        };
+        line.push(b'\n');
+        let (ack, _) = oneshot::channel();
+        let _ = self.tx.try_send((line, ack));
+    }
+}
+
 impl JournalFile {
     /// Waits for the writer thread (every [`Journal`] must be dropped first),
-    /// then rewrites the journal as its header, its run lines and the intents
-    /// in `keep`: every row without a final outcome in the report. Call it
-    /// only once the report is synced.
+    /// then rewrites the journal as its header, its run lines, where the
+    /// report's chain stands, and the intents in `keep`: every row without a
+    /// final outcome in the report. Call it only once the report is synced.
     pub fn finish<'a>(
         mut self,
+        checkpoint: &Checkpoint,
         keep: impl IntoIterator<Item = &'a Pending>,
     ) -> std::io::Result<()> {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
         let mut text = self.preamble.clone();
+        serde_json::to_writer(&mut text, checkpoint)?;
+        text.push(b'\n');
         for pending in keep {
             let mut intent = Intent {
                 pool: pending.pool.as_str().into(),
@@ -361,6 +393,13 @@ impl JournalFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cp(records: u64) -> Checkpoint {
+        Checkpoint {
+            head: "ab".repeat(32),
+            records,
+        }
+    }
 
     fn run(id: &str) -> RunLine {
         RunLine {
@@ -414,7 +453,7 @@ mod tests {
             vec![bob.clone()],
             "both of bob's intents, as one"
         );
-        file.finish([&bob]).unwrap();
+        file.finish(&cp(0), [&bob]).unwrap();
         let prev = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(prev.runs, vec![run("a")]);
         assert_eq!(prev.intents, vec![bob]);
@@ -423,9 +462,10 @@ mod tests {
         let again = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(again.runs, vec![run("a"), run("b")]);
         assert_eq!(again.intents.len(), 1);
-        file.finish([]).unwrap();
+        file.finish(&cp(2), []).unwrap();
         let last = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!((last.runs.len(), last.intents.len()), (2, 0));
+        assert_eq!(last.checkpoint, Some(cp(2)));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

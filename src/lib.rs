@@ -15,6 +15,7 @@
 //! leaves: config, cli, files, keys, clock, exit, shutdown, progress
 //! ```
 //!
+//! `verify` is the `verify` command, which checks a report's hash chain.
 //! `simulator` is a Cognito-compatible endpoint used by `--simulate` and by
 //! the test suite. The README's *Architecture* section says where a row
 //! goes and where a new step or output would be added.
@@ -43,4 +44,5 @@ pub mod run;
 pub mod shutdown;
 pub mod simulator;
 pub mod tally;
+pub mod verify;
 pub mod writer;

@@ -22,7 +22,7 @@ use std::path::Path;
 use crate::cognito::RefusalCode;
 use crate::exit::StartError;
 use crate::files::{self, Open};
-use crate::journal::{self, Header, Pending, RunLine};
+use crate::journal::{self, Checkpoint, Header, Pending, RunLine};
 use crate::keys::KeyMap;
 use crate::life::Earlier as Owed;
 use crate::report::{
@@ -127,6 +127,9 @@ pub struct Opened {
     /// The journal could not be read: every row not done is checked
     /// (`--check-all`).
     pub journal_lost: bool,
+    /// Where the journal last saw the report's chain, its records then on
+    /// stable storage.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 /// What the earlier runs left.
@@ -182,9 +185,9 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
     }
     let sign_out_columns = check_header(&mut file, path)?;
     let previous = journal::read(&journal_path, |_, _| false).ok().flatten();
-    let (runs, header) = match previous {
-        Some(p) => (p.runs, p.header),
-        None => (Vec::new(), None),
+    let (runs, header, checkpoint) = match previous {
+        Some(p) => (p.runs, p.header, p.checkpoint),
+        None => (Vec::new(), None, None),
     };
     let journal_lost = match &header {
         Some(h) => {
@@ -203,6 +206,7 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
         chain: Chain::start(&header_bytes(path, expect.sign_out)),
         runs,
         journal_lost,
+        checkpoint,
     })
 }
 
@@ -433,12 +437,15 @@ fn read_rows(
 ) -> Result<u64, StartError> {
     let format = ReportFormat::from_path(path);
     let mut wrong_mode = false;
-    let whole = read_whole(&mut opened.file, format, |record| {
+    let mut passes = Passes::new(opened.checkpoint.as_ref());
+    let whole = read_whole(&mut opened.file, format, |record, chain| {
         earlier.records += 1;
         wrong_mode |= other_mode(record.outcome, dry_run);
         note(earlier, record, key(&record.user_pool_id, &record.username));
+        passes.see(chain);
     })
     .map_err(|f| fault(path, f))?;
+    passes.check(path, &whole.chain, "its journal")?;
     earlier.torn_line = whole.torn;
     if whole.complete > 0 {
         opened.chain = whole.chain;
@@ -451,6 +458,61 @@ fn read_rows(
         )));
     }
     Ok(whole.complete)
+}
+
+/// Whether a report's chain passes through a checkpoint (the journal's or a
+/// summary's): the record numbered as the checkpoint says has its hash.
+pub struct Passes<'a> {
+    checkpoint: Option<&'a Checkpoint>,
+    matched: Option<bool>,
+}
+
+impl<'a> Passes<'a> {
+    /// Watches for `checkpoint`, if there is one.
+    pub fn new(checkpoint: Option<&'a Checkpoint>) -> Passes<'a> {
+        Passes {
+            checkpoint,
+            matched: None,
+        }
+    }
+
+    /// Sees the chain after one more record.
+    pub fn see(&mut self, chain: &Chain) {
+        if let Some(c) = self.checkpoint
+            && c.records == chain.records()
+        {
+            self.matched = Some(c.head == chain.head_hex());
+        }
+    }
+
+    /// The error, if the report (whose chain ended at `end`) does not pass
+    /// through the checkpoint `whose` names.
+    pub fn check(&self, path: &Path, end: &Chain, whose: &str) -> Result<(), StartError> {
+        let Some(c) = self.checkpoint else {
+            return Ok(());
+        };
+        if c.records == 0 || self.matched == Some(true) {
+            return Ok(());
+        }
+        let what = if end.records() < c.records {
+            format!(
+                "holds {} records where {whose} says it held {} (rows were removed from its end)",
+                end.records(),
+                c.records
+            )
+        } else {
+            format!(
+                "record {} does not have the hash {whose} holds for it (the report was \
+                 changed)",
+                c.records
+            )
+        };
+        Err(StartError::Refused(format!(
+            "{} {what}: what was done to its users is unknown; nothing was changed. Restore \
+             the report (`cognito-reset verify` checks it), or start a new one",
+            shown(path)
+        )))
+    }
 }
 
 /// Reads what the earlier runs left. `key` gives a user's key (pool,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::journal::Pending;
+use crate::journal::{Checkpoint, Journal, Pending};
 use crate::progress::{Stats, escape};
 use crate::report::{Outcome, Record, ReportWriter};
 use crate::resume::{Done, Earlier};
@@ -35,6 +35,9 @@ pub struct Recorded {
 pub const FLUSH_EVERY: u64 = 1024;
 /// How long a written record may wait for its flush at most.
 pub const FLUSH_AFTER: Duration = Duration::from_millis(100);
+/// How often the report is synced and its chain's head checkpointed in
+/// the journal while records come.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 /// Failure-rate aborts only after this many attempted rows, so that a few
 /// early failures cannot abort a large run.
 pub const FAILURE_RATE_MIN_ROWS: u64 = 200;
@@ -53,6 +56,8 @@ pub struct Writer {
     pub verbose: bool,
     /// What earlier runs left: their unresolved intents.
     pub earlier: Arc<Earlier>,
+    /// The intent journal, for checkpoints of the report's chain (real runs).
+    pub journal: Option<Journal>,
 }
 
 /// What the writer reports when the run is over.
@@ -157,6 +162,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
         max_failure_rate,
         verbose,
         earlier,
+        journal,
     } = w;
     let mut guard = FailureRate {
         threshold: max_failure_rate,
@@ -165,6 +171,8 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
     };
     let mut out = Output {
         report,
+        journal,
+        checkpointed: Instant::now(),
         unflushed: 0,
         oldest: None,
         error: None,
@@ -290,6 +298,10 @@ fn pending_of(record: &Record) -> Pending {
 /// buffer until a flush is due by count or by time.
 struct Output {
     report: ReportWriter,
+    /// Where checkpoints of the report's chain go (real runs).
+    journal: Option<Journal>,
+    /// When the last checkpoint was made.
+    checkpointed: Instant,
     /// Records written since the last flush.
     unflushed: u64,
     /// When the oldest of those was written.
@@ -329,6 +341,30 @@ impl Output {
         {
             self.failed(&e, stop);
         }
+        if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            self.checkpoint(stop);
+        }
+    }
+
+    /// Makes the records written so far durable, then records in the
+    /// journal where the chain stands: a report later found shorter than
+    /// that was cut.
+    fn checkpoint(&mut self, stop: &Stop) {
+        self.checkpointed = Instant::now();
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.report.sync() {
+            return self.failed(&e, stop);
+        }
+        let chain = self.report.chain();
+        journal.checkpoint(&Checkpoint {
+            head: chain.head_hex(),
+            records: chain.records(),
+        });
     }
 
     fn failed(&mut self, e: &std::io::Error, stop: &Stop) {
@@ -414,6 +450,7 @@ mod tests {
             max_failure_rate: None,
             verbose: false,
             earlier: Arc::new(Earlier::default()),
+            journal: None,
         };
         let (tx, rx) = mpsc::channel(4);
         let task = tokio::spawn(write_records(rx, writer));

@@ -102,6 +102,7 @@ async fn drive(
         max_failure_rate: None,
         verbose: false,
         earlier: earlier.clone(),
+        journal: None,
     };
     let pipeline = Pipeline {
         policy,
@@ -126,7 +127,7 @@ async fn drive(
     drop(finished);
     let mut records = HashMap::new();
     let mut file = std::fs::File::open(&path).unwrap();
-    read_whole(&mut file, ReportFormat::Jsonl, |r: &Record| {
+    read_whole(&mut file, ReportFormat::Jsonl, |r: &Record, _| {
         records.insert(r.username.clone(), r.clone());
     })
     .unwrap();

@@ -95,6 +95,11 @@ pub struct Summary {
     pub caller: serde_json::Value,
     /// The report.
     pub report: String,
+    /// Where the report's hash chain ended with this run: the last
+    /// record's hash and the records in the report (`cognito-reset verify
+    /// REPORT --summary FILE` holds the report to it). `null` until the run
+    /// ends.
+    pub report_chain: Option<crate::journal::Checkpoint>,
     /// This run's rows.
     pub counts: Tally,
     /// A resume: every row of the report as it stands after this run (a row
@@ -167,6 +172,7 @@ impl Summary {
             regions: Vec::new(),
             caller: serde_json::json!({ "error": "not asked" }),
             report: String::new(),
+            report_chain: None,
             counts: Tally::default(),
             whole_report: None,
             calls: BTreeMap::new(),

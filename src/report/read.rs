@@ -255,11 +255,12 @@ pub struct Whole {
 }
 
 /// Reads a whole report from its start, checking every line; calls `each`
-/// with every record in order. Only complete lines are read.
+/// with every record in order, and the chain as it stands after it. Only
+/// complete lines are read.
 pub fn read_whole(
     file: &mut File,
     format: ReportFormat,
-    mut each: impl FnMut(&Record),
+    mut each: impl FnMut(&Record, &Chain),
 ) -> Result<Whole, Fault> {
     use std::io::BufRead;
     let complete = complete_len(file).map_err(Fault::Io)?;
@@ -285,10 +286,10 @@ pub fn read_whole(
     while !line.is_empty() {
         number += 1;
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        match reader.next(text) {
-            Ok(record) => each(record),
-            Err(why) => return Err(Fault::Broken { line: number, why }),
+        if let Err(why) = reader.next(text).map(|_| ()) {
+            return Err(Fault::Broken { line: number, why });
         }
+        each(&reader.record, &reader.chain);
         line.clear();
         lines.read_until(b'\n', &mut line).map_err(Fault::Io)?;
     }

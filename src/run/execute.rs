@@ -133,6 +133,7 @@ pub async fn execute(o: Opened) -> Executed {
         outputs,
     } = o;
     let description = input.description();
+    let journal = outputs.journal.clone();
     let pipeline = pipeline(
         &ctx,
         &mut input,
@@ -148,6 +149,7 @@ pub async fn execute(o: Opened) -> Executed {
         max_failure_rate: (!ctx.config.policy.dry_run).then_some(ctx.config.max_failure_rate),
         verbose: ctx.config.verbosity >= Verbosity::Verbose,
         earlier,
+        journal,
     };
     let show = show(&ctx, &input);
     let (items_tx, items_rx) = mpsc::channel(ITEM_QUEUE);

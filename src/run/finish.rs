@@ -8,7 +8,7 @@ use super::execute::{Executed, Ran, summary_of};
 use super::prepare::Context;
 use crate::audit::{self, CallsRecord, resume_command};
 use crate::exit::{EXIT_OK, EXIT_ROW_FAILURES};
-use crate::journal::JournalFile;
+use crate::journal::{Checkpoint, JournalFile};
 use crate::limiter::{Category, Rate};
 use crate::progress::{say, say_unless_quiet};
 use crate::shutdown::StopReason;
@@ -49,6 +49,10 @@ pub fn finish(e: Executed) -> i32 {
         Err(why) => serde_json::json!({ "error": why }),
     };
     summary.counts = finished.tally.clone();
+    summary.report_chain = Some(Checkpoint {
+        head: finished.report.chain().head_hex(),
+        records: finished.report.chain().records(),
+    });
     summary.whole_report = (!earlier_runs.is_empty()).then(|| finished.whole.clone());
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
     summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
@@ -69,7 +73,12 @@ pub fn finish(e: Executed) -> i32 {
 /// is on disk; otherwise it keeps everything it had.
 fn make_durable(finished: &mut Finished, journal_file: JournalFile) {
     let synced = finished.write_error.is_none() && finished.report.sync().is_ok();
-    if synced && let Err(e) = journal_file.finish(&finished.keep) {
+    let chain = finished.report.chain();
+    let checkpoint = Checkpoint {
+        head: chain.head_hex(),
+        records: chain.records(),
+    };
+    if synced && let Err(e) = journal_file.finish(&checkpoint, &finished.keep) {
         say(&format!(
             "cognito-reset: warning: cannot rewrite the journal: {e} (it keeps every \
              intent; a resume checks them)"

@@ -40,6 +40,7 @@ pub async fn main(cli: Cli, stop: Arc<Stop>) -> i32 {
         Some(Command::Simulator(args)) => serve_simulator(args, stop).await,
         Some(Command::Completions { shell }) => crate::cli::completions(shell),
         Some(Command::Man) => crate::cli::man_page(),
+        Some(Command::Verify(args)) => crate::verify::run(&args),
         None => run(cli.run, stop).await,
     }
 }
