@@ -51,6 +51,9 @@ use crate::retry::{Attempts, Spent};
 /// The sign-out error code of a row whose sign-out the run stopped before
 /// attempting (a resume does it).
 pub const SIGN_OUT_NOT_ATTEMPTED: &str = "Cancelled";
+/// The sign-out error code of a row whose sign-out is owed but which
+/// `--exclude` now lists: no call is made, and the sign-out stays owed.
+pub const SIGN_OUT_EXCLUDED: &str = "Excluded";
 
 /// How rows are to be treated, from the flags.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -257,6 +260,10 @@ struct Facts {
     unreachable: Option<Unreachable>,
     signed_out: Option<bool>,
     sign_out_error: Option<String>,
+    /// Why the user is never to be touched, when an earlier run left it
+    /// something to settle: only checks (reads) are made for it, and what
+    /// the earlier run did stays on the record.
+    excluded: Option<&'static str>,
 }
 
 /// The attempt budget: [`Life`] alone owns it.
@@ -339,7 +346,7 @@ impl Life {
                 done.outcome().as_str()
             );
             self.finish(Outcome::Skipped, "", why);
-        } else if let Some(why) = start.excluded {
+        } else if let Some(why) = start.excluded.filter(|_| !has_history(start)) {
             self.finish(Outcome::Excluded, "", why);
         } else if let Some(why) = start.pool_refuses.as_ref().filter(|_| self.policy.dry_run) {
             self.finish(Outcome::WouldFail, "NotAuthorizedException", why.clone());
@@ -351,11 +358,23 @@ impl Life {
 
     /// Where a row that needs calls starts.
     fn first_step(&mut self, start: Start) {
-        if let Some(earlier) = start.owes_sign_out {
+        self.facts.excluded = start.excluded;
+        let listed_not_applied = start
+            .known
+            .as_ref()
+            .is_some_and(|s| s.status != RESET_REQUIRED);
+        if start.excluded.is_some() && start.owes_sign_out.is_none() && listed_not_applied {
+            // The listing shows the earlier reset never applied.
+            self.not_applied();
+        } else if let Some(earlier) = start.owes_sign_out {
             self.facts.achieved.earlier = Some(earlier);
             self.facts.achieved.reset = earlier == Earlier::Reset;
             self.facts.achieved.disabled = earlier != Earlier::Reset;
-            self.goto(Step::SignOut);
+            if self.facts.excluded.is_some() {
+                self.after_achieved();
+            } else {
+                self.goto(Step::SignOut);
+            }
         } else if self.policy.dry_run {
             match start.known {
                 Some(state) => {
@@ -422,7 +441,9 @@ impl Life {
             {
                 self.gone(e)
             }
-            (Step::Check(Verify), Event::Err(_)) if self.policy.resend_unchecked => {
+            (Step::Check(Verify), Event::Err(_))
+                if self.policy.resend_unchecked && self.facts.excluded.is_none() =>
+            {
                 self.resend_unchecked()
             }
             (Step::Check(Verify), Event::Err(e)) => self.unverifiable(e),
@@ -618,7 +639,21 @@ impl Life {
     }
 
     /// After the reset (or disable) is done: sign out if asked, else done.
+    /// An excluded user gets no new call: a sign-out it owes stays owed.
     fn after_achieved(&mut self) -> Effect {
+        if let Some(why) = self.facts.excluded {
+            let note = if self.policy.sign_out {
+                self.facts.signed_out = Some(false);
+                self.facts.sign_out_error = Some(SIGN_OUT_EXCLUDED.into());
+                format!(
+                    "{why}: not signed out, the sign-out is still owed (take it out of --exclude \
+                     and --resume to sign out)"
+                )
+            } else {
+                format!("{why}: no further call")
+            };
+            return self.finish_achieved(&note);
+        }
         if self.policy.sign_out {
             self.goto(Step::SignOut);
             Effect::None
@@ -715,9 +750,16 @@ impl Life {
         self.after_achieved()
     }
 
-    /// A check found the reset not applied: send it.
+    /// A check found the reset not applied: send it (an excluded user is
+    /// left as it is).
     fn not_applied(&mut self) -> Effect {
         self.facts.doubts.reset_sent = false;
+        if let Some(why) = self.facts.excluded {
+            let message = format!(
+                "{why}; an earlier run's reset was checked first: it had not reached the user"
+            );
+            return self.finish(Outcome::Excluded, "", message);
+        }
         self.facts.resent.after_check |= self.facts.doubts.timed_out_here;
         self.goto(Step::Reset);
         Effect::None
@@ -808,6 +850,16 @@ impl Life {
             self.facts.achieved.locked_out = true;
             let message = format!("{} — {ALREADY_DISABLED}", e.message);
             self.finish(Outcome::Failed, &e.code, message)
+        } else if e.class == Class::RunFatal {
+            // Refused for the whole run (permissions, the daily email limit):
+            // nothing happened to the user, who is left for a resume.
+            let message = format!(
+                "not done: the reset was refused ({}: {}) and the run stopped; nothing happened \
+                 to the user",
+                e.code, e.message
+            );
+            self.finish(Outcome::Cancelled, "", message);
+            run_effect(&e)
         } else {
             let message = e.message.clone();
             self.finish_with(Outcome::Failed, &e, message)
@@ -894,6 +946,12 @@ impl Life {
         self.finish_achieved(&note);
         run_effect(&e)
     }
+}
+
+/// Whether an earlier run left the row something to settle: a reset or
+/// disable it may have sent, or a sign-out it owes.
+fn has_history(start: &Start) -> bool {
+    start.uncertain || start.disable_intent || start.owes_sign_out.is_some()
 }
 
 fn join(a: &str, b: &str) -> String {

@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::cognito::RefusalCode;
+use crate::cognito::{RefusalCode, may_pass_later};
 use crate::exit::StartError;
 use crate::files::{self, Open};
 use crate::journal::{self, Checkpoint, Header, Pending, RunLine};
@@ -44,6 +44,9 @@ const OUTCOME: u8 = 0x0f;
 const SIGNED_OUT: u8 = 0x10;
 const SIGN_OUT_FAILED: u8 = 0x20;
 const INVALID_PARAMETER: u8 = 0x40;
+/// A failure a later resume may get past (throttling, a timeout, refused
+/// credentials, a state that could not be checked).
+const PASSES: u8 = 0x80;
 
 impl Done {
     /// From a report row.
@@ -52,6 +55,9 @@ impl Done {
         let mut bits = index as u8 & OUTCOME;
         if RefusalCode::parse(code) == RefusalCode::InvalidParameter {
             bits |= INVALID_PARAMETER;
+        }
+        if outcome == Outcome::Failed && may_pass_later(code) {
+            bits |= PASSES;
         }
         match signed_out {
             Some(true) => bits |= SIGNED_OUT,
@@ -103,6 +109,11 @@ impl Done {
         } else {
             None
         }
+    }
+
+    /// Whether the row failed for a reason a later resume may get past.
+    pub fn passes_later(self) -> bool {
+        self.0 & PASSES != 0
     }
 
     /// The refusal code of a disabled user (empty otherwise): the code its

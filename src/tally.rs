@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cognito::may_pass_later;
-use crate::life::SIGN_OUT_NOT_ATTEMPTED;
+use crate::life::{SIGN_OUT_EXCLUDED, SIGN_OUT_NOT_ATTEMPTED};
 use crate::report::{Outcome, Record};
 
 /// Counts kept as records go by.
@@ -27,6 +27,8 @@ pub struct Tally {
     /// Sign-outs not attempted because the run stopped first (a resume does
     /// them).
     pub sign_outs_not_attempted: u64,
+    /// Sign-outs owed by users `--exclude` now lists: not done, still owed.
+    pub sign_outs_excluded: u64,
     /// Users left with a working password, by reason (in a dry run: who
     /// would be).
     pub kept_password: BTreeMap<String, u64>,
@@ -66,9 +68,19 @@ impl Tally {
     }
 
     /// Counts a user as an earlier run of the report left it: its outcome,
-    /// error code and sign-out, as far as they are known.
-    pub fn add_earlier(&mut self, outcome: Outcome, code: &str, signed_out: Option<bool>) {
+    /// its refusal code, its sign-out, and whether it failed for a reason a
+    /// resume may get past — as far as the compact record of it tells.
+    pub fn add_earlier(
+        &mut self,
+        outcome: Outcome,
+        code: &str,
+        signed_out: Option<bool>,
+        passes_later: bool,
+    ) {
         self.add_row(outcome, code, signed_out, None);
+        if passes_later && !may_pass_later(code) && signed_out != Some(false) {
+            self.resumable += 1;
+        }
     }
 
     fn add_row(
@@ -89,6 +101,7 @@ impl Tally {
         match (signed_out, sign_out_error) {
             (Some(true), _) => self.signed_out += 1,
             (Some(false), Some(SIGN_OUT_NOT_ATTEMPTED)) => self.sign_outs_not_attempted += 1,
+            (Some(false), Some(SIGN_OUT_EXCLUDED)) => self.sign_outs_excluded += 1,
             (Some(false), code) => {
                 let code = code.unwrap_or_default().to_owned();
                 *self.sign_out_failed.entry(code).or_default() += 1;
@@ -137,13 +150,21 @@ impl Tally {
         if !self.error_codes.is_empty() {
             out.push_str(&format!("  errors: {}\n", joined(&self.error_codes)));
         }
-        if self.signed_out + self.sign_outs_failed() + self.sign_outs_not_attempted > 0 {
+        let owed = self.sign_outs_not_attempted + self.sign_outs_excluded;
+        if self.signed_out + self.sign_outs_failed() + owed > 0 {
             out.push_str(&format!(
-                "  signed out {} · sign-outs failed {} · not attempted (the run stopped) {}\n",
+                "  signed out {} · sign-outs failed {} · not attempted (the run stopped) {}",
                 self.signed_out,
                 self.sign_outs_failed(),
                 self.sign_outs_not_attempted
             ));
+            if self.sign_outs_excluded > 0 {
+                out.push_str(&format!(
+                    " · owed by users --exclude lists {}",
+                    self.sign_outs_excluded
+                ));
+            }
+            out.push('\n');
         }
         let lines = [
             (self.would_disable, "would be disabled"),

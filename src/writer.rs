@@ -243,9 +243,12 @@ impl Books {
         let (key, record) = (recorded.key, &recorded.record);
         self.tally.add(record);
         match done_before(&self.earlier, recorded) {
-            Some(done) => self
-                .whole
-                .add_earlier(done.outcome(), done.code(), done.signed_out()),
+            Some(done) => self.whole.add_earlier(
+                done.outcome(),
+                done.code(),
+                done.signed_out(),
+                done.passes_later(),
+            ),
             None => self.whole.add(record),
         }
         mark_seen(&mut self.seen, &self.earlier, recorded);
@@ -264,8 +267,12 @@ impl Books {
         let done = self.earlier.done.settled_values();
         for (i, done) in done.iter().enumerate() {
             if self.seen[i / 64] & (1 << (i % 64)) == 0 {
-                self.whole
-                    .add_earlier(done.outcome(), done.code(), done.signed_out());
+                self.whole.add_earlier(
+                    done.outcome(),
+                    done.code(),
+                    done.signed_out(),
+                    done.passes_later(),
+                );
             }
         }
         let keep = keep(&self.earlier.uncertain, &self.resolved, self.keep_now);

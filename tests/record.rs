@@ -6,6 +6,7 @@ mod common;
 
 use std::process::Output;
 
+use cognito_reset::simulator::DEFAULT_POOL;
 use common::*;
 
 /// A finished real run of `users` with a summary; returns the report text.
@@ -154,4 +155,196 @@ async fn an_edited_report_is_refused_by_resume_and_nobody_is_reset_twice() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(resets(&sim, "alice"), 1);
     assert_eq!(resets(&sim, "bob"), 1);
+}
+
+/// A report with only its header and a journal holding intents for
+/// `uncertain`, as a run killed right after sending their resets leaves them.
+fn killed_run(w: &Workdir, input: &str, uncertain: &[&str], sign_out: bool) {
+    w.write("in.txt", input);
+    w.write("in.report.csv", &report_header(sign_out));
+    let mut journal = journal_header(input);
+    if sign_out {
+        journal = journal.replace("\"sign_out\":false", "\"sign_out\":true");
+    }
+    for user in uncertain {
+        journal.push_str(&intent_line(user));
+    }
+    w.write("in.report.csv.journal", &journal);
+}
+
+/// Regression: after `kill -9`, a resume with `--exclude` recorded the
+/// break-glass account `excluded … no call made` and exited 0, although the
+/// first run had already reset it; its journal intent was dropped unchecked.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exclusion_added_on_resume_does_not_rewrite_a_reset_the_journal_holds() {
+    let w = Workdir::new("exclude-journaled");
+    let sim = simulator(|c| {
+        // The killed run's reset reached her.
+        let mut glass = seed("breakglass");
+        glass.status = Some("RESET_REQUIRED".into());
+        c.users = vec![glass];
+    })
+    .await;
+    killed_run(&w, "breakglass\nbob\n", &["breakglass"], false);
+    w.write("ex.txt", "breakglass\n");
+    let out = run(
+        &w.dir,
+        &sim,
+        &["in.txt", "--yes", "--resume", "--exclude", "ex.txt"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let row = &latest(&w, "in.report.csv")["breakglass"];
+    assert_eq!(row["outcome"], "reset", "{row:?}");
+    assert!(row["error_message"].contains("--exclude"), "{row:?}");
+    let glass = sim.state().user(DEFAULT_POOL, "breakglass").unwrap();
+    assert_eq!(
+        (glass.reset_calls, glass.get_calls),
+        (0, 1),
+        "checked, not called"
+    );
+    assert!(
+        intents(&w, "in.report.csv.journal").is_empty(),
+        "the intent is settled"
+    );
+}
+
+/// Regression: with `--global-sign-out`, users reset by a killed run and
+/// excluded on the resume were recorded `excluded`, exit 0, though they had
+/// been reset and never signed out.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_excluded_user_reset_by_a_killed_run_still_owes_its_sign_out_and_the_exit_says_so() {
+    let w = Workdir::new("exclude-owed");
+    let sim = simulator(|c| {
+        let mut glass = seed("breakglass");
+        glass.status = Some("RESET_REQUIRED".into());
+        c.users = vec![glass];
+    })
+    .await;
+    killed_run(&w, "breakglass\n", &["breakglass"], true);
+    w.write("ex.txt", "breakglass\n");
+    let args = [
+        "in.txt",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--exclude",
+        "ex.txt",
+    ];
+    let out = run(&w.dir, &sim, &args).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("to resume:"), "{}", stderr(&out));
+    let row = &latest(&w, "in.report.csv")["breakglass"];
+    assert_eq!(
+        (row["outcome"].as_str(), row["signed_out"].as_str()),
+        ("reset", "false"),
+        "{row:?}"
+    );
+    assert_eq!(sign_outs(&sim, "breakglass"), 0, "excluded: no new call");
+    // Without the exclusion, a resume signs the user out, never resets again.
+    let out = run(
+        &w.dir,
+        &sim,
+        &["in.txt", "--yes", "--resume", "--global-sign-out"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sign_outs(&sim, "breakglass"), 1);
+    assert_eq!(
+        sim.state()
+            .user(DEFAULT_POOL, "breakglass")
+            .unwrap()
+            .reset_calls,
+        0
+    );
+}
+
+/// Regression: a user left `reset, signed_out=false` and then excluded on
+/// resume lost its owed sign-out, and its reset disappeared from the whole
+/// report's counts.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owed_sign_out_excluded_on_resume_stays_owed_and_counted() {
+    let w = Workdir::new("exclude-owed-signout");
+    let sim = simulator(|c| {
+        let mut u = seed("alice");
+        u.fail = Some("InternalErrorException".into());
+        u.fail_operation = Some("AdminUserGlobalSignOut".into());
+        c.users = vec![u];
+    })
+    .await;
+    w.write("in.txt", "alice\nbob\n");
+    let first = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--max-attempts",
+        "2",
+    ];
+    let out = run(&w.dir, &sim, &first).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    w.write("ex.txt", "alice\n");
+    let args = [
+        "in.txt",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--exclude",
+        "ex.txt",
+        "--summary",
+        "s.json",
+    ];
+    let out = run(&w.dir, &sim, &args).await;
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    let row = &latest(&w, "in.report.csv")["alice"];
+    assert_eq!(
+        (row["outcome"].as_str(), row["signed_out"].as_str()),
+        ("reset", "false")
+    );
+    let summary: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    let whole = &summary["whole_report"];
+    assert_eq!(whole["outcomes"]["reset"], 2, "{whole}");
+    assert_eq!(whole["sign_outs_excluded"], 1, "{whole}");
+    assert_eq!(whole["resumable"], 1, "{whole}");
+    assert_eq!(sign_outs(&sim, "alice"), 0, "excluded: no new call");
+    assert_eq!(resets(&sim, "alice"), 1);
+}
+
+/// Regression: a resume from standard input with other rows exited 0 while
+/// the whole report still held users cancelled by the first run, and
+/// printed no resume hint.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_that_leaves_earlier_rows_cancelled_does_not_exit_0() {
+    let w = Workdir::new("stdin-leftover");
+    let denied = simulator(|c| {
+        c.deny.insert("AdminResetUserPassword".into());
+    })
+    .await;
+    let first = ["-", "--yes", "--report", "r.csv"];
+    let out = piped(&w, &denied, &first, "username\nalice\nbob\ncarol\n").await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let sim = simulator(|_| {}).await;
+    let again = ["-", "--yes", "--report", "r.csv", "--resume"];
+    let out = piped(&w, &sim, &again, "username\ndan\n").await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("to resume:"), "{}", stderr(&out));
+}
+
+/// Runs the binary with `input` on its standard input.
+async fn piped(
+    w: &Workdir,
+    sim: &cognito_reset::simulator::Simulator,
+    args: &[&str],
+    input: &str,
+) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut all = vec!["--user-pool-id", DEFAULT_POOL];
+    all.extend_from_slice(args);
+    let mut child = command(&w.dir, sim, &all)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    child.wait_with_output().await.unwrap()
 }

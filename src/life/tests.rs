@@ -406,7 +406,15 @@ fn pool_and_run_fatal_answers_reach_beyond_the_row() {
     assert_eq!(life.on(gone), Effect::PoolGone);
     let mut life = Life::new(Start::default(), REAL);
     assert!(matches!(life.on(denied()), Effect::StopRun(_)));
-    assert_eq!(ending(&life).outcome, Outcome::Failed);
+    // The reset was refused for the whole run: nothing happened to the
+    // user, who is left for a resume.
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Cancelled);
+    assert!(
+        e.error_message.contains("AccessDeniedException"),
+        "{}",
+        e.error_message
+    );
 }
 
 /// Regression: a disable whose answer was lost, retried when a SIGTERM

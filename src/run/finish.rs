@@ -36,9 +36,11 @@ pub fn finish(e: Executed) -> i32 {
     } = ran;
     make_durable(&mut finished, journal_file);
     let stopped = ctx.stop.reason().cloned();
+    // Exit 0 means nothing resumable remains in the whole report.
+    let owed = finished.whole.resumable > 0 || !finished.keep.is_empty();
     let code = match &stopped {
         Some(reason) => reason.exit_code(),
-        None if finished.tally.any_failure() => EXIT_ROW_FAILURES,
+        None if finished.tally.any_failure() || owed => EXIT_ROW_FAILURES,
         None => EXIT_OK,
     };
     let read_once = matches!(input.source, "stdin" | "stream");
@@ -60,7 +62,6 @@ pub fn finish(e: Executed) -> i32 {
     summary.stopped = stopped.as_ref().map(|r| r.to_string());
     summary.exit_code = Some(code);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
-    let owed = finished.tally.resumable > 0 || !finished.keep.is_empty();
     say_what_is_left(&ctx, stopped.as_ref(), owed, read_once);
     if let Some(file) = summary_file {
         audit::write_summary(file, &summary, &ctx.config.summary);
