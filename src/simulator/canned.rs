@@ -5,9 +5,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::DEFAULT_POOL;
 use super::actions::provisioned_limit;
 use super::answer::Answer;
+use super::config::DEFAULT_POOL;
 use super::ops::Op;
 use super::pools::Pool;
 use super::state::State;
@@ -43,7 +43,7 @@ pub(crate) fn answer(state: &State, op: Op, body: &Map<String, Value>) -> Answer
             let pool = Pool::new(&params.pool, settings, 0.0);
             Answer::Ok(json!({"UserPool": pool.describe()}))
         }
-        Op::GetProvisionedLimit => provisioned_limit(state, &params),
+        Op::GetProvisionedLimit => provisioned_limit(config, &params),
         Op::AdminResetUserPassword | Op::AdminUserGlobalSignOut | Op::AdminDisableUser => {
             Answer::Ok(json!({}))
         }

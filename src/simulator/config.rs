@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::DEFAULT_POOL;
 use super::ops::Category;
+
+/// The pool rows go to under `--simulate` when no `--user-pool-id` is given.
+pub const DEFAULT_POOL: &str = "us-east-1_SimPool1";
 
 /// Request-rate quotas per API category, requests per second; `None` = not
 /// enforced. Each is a token bucket holding one second's worth of requests.

@@ -316,7 +316,7 @@ fn check_seed(seed: &SeedUser) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::DEFAULT_POOL;
+    use crate::simulator::config::DEFAULT_POOL;
     use clap::{CommandFactory, Parser};
 
     #[derive(Parser)]

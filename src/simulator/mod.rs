@@ -23,10 +23,12 @@
 //!
 //! Files: `config` (what a simulator is made of), `knobs` and `load` (the
 //! command line), `ops` (operations and quota categories), `quota`,
-//! `validate` and `filter` (input checks), `users`, `pools`, `state` (the
-//! request path), `actions` and `listing` (what operations do), `sts`,
-//! `canned` (benchmark mode), `dispatch` (routing, no I/O) and `http` (the
-//! server).
+//! `validate` and `filter` (input checks), `users`, `pools`, `account` (the
+//! data operations change), `state` (the request path), `actions` and
+//! `listing` (what operations do), `sts`, `canned` (benchmark mode),
+//! `dispatch` (routing, no I/O) and `http` (the server). Files import each
+//! other in one direction only: this one imports its children, never the
+//! reverse (tests aside).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+mod account;
 mod actions;
 mod answer;
 mod canned;
@@ -53,16 +56,15 @@ mod users;
 mod validate;
 
 #[cfg(test)]
+mod http_tests;
+#[cfg(test)]
 mod tests;
 
-pub use config::{Config, PoolSettings, Quotas, SeedUser};
+pub use config::{Config, DEFAULT_POOL, PoolSettings, Quotas, SeedUser};
 pub use http::serve;
 pub use knobs::SimKnobs;
 pub use state::{State, Totals};
 pub use users::User;
-
-/// The pool rows go to under `--simulate` when no `--user-pool-id` is given.
-pub const DEFAULT_POOL: &str = "us-east-1_SimPool1";
 
 /// A running simulator; dropping it stops the server.
 pub struct Simulator {

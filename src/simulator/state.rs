@@ -12,10 +12,10 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::DEFAULT_POOL;
+use super::account::Account;
 use super::actions;
 use super::answer::{Answer, ApiError, fail};
-use super::config::Config;
+use super::config::{Config, DEFAULT_POOL};
 use super::ops::{GET_CALLER_IDENTITY, Op};
 use super::pools::Pool;
 use super::quota::Buckets;
@@ -47,11 +47,9 @@ pub struct Totals {
 }
 
 /// What changes under the lock.
-pub(crate) struct Inner {
-    pub pools: HashMap<String, Pool>,
-    pub buckets: Buckets,
-    /// Reset codes sent by email, account-wide, for the daily cap.
-    pub emails_sent: u64,
+struct Inner {
+    account: Account,
+    buckets: Buckets,
     rng: StdRng,
     totals: Totals,
 }
@@ -66,8 +64,6 @@ pub struct State {
     static_calls: [AtomicU64; Op::ALL.len() + 1],
     /// [`Totals::first_reset_unix_ms`], 0 until then.
     first_reset_ms: AtomicU64,
-    /// Key of the pagination tokens this simulator issues.
-    pub(crate) token_key: [u8; 16],
 }
 
 impl State {
@@ -80,21 +76,19 @@ impl State {
         };
         State {
             inner: Mutex::new(Inner {
-                pools,
+                account: Account::new(pools),
                 buckets: Buckets::new(&config.quotas),
-                emails_sent: 0,
                 rng: StdRng::seed_from_u64(config.seed),
                 totals: Totals::default(),
             }),
             requests: AtomicU64::new(0),
             static_calls: Default::default(),
             first_reset_ms: AtomicU64::new(0),
-            token_key: rand::random(),
             config,
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // Nothing panics under the lock; if something ever did, the state
         // is still consistent enough to keep answering.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -111,6 +105,7 @@ impl State {
     pub fn user(&self, pool: &str, username: &str) -> Option<User> {
         let inner = self.lock();
         inner
+            .account
             .pools
             .get(pool)?
             .find(username)
@@ -121,6 +116,7 @@ impl State {
     pub fn users(&self, pool: &str) -> Vec<(String, User)> {
         let inner = self.lock();
         inner
+            .account
             .pools
             .get(pool)
             .map(|p| {
@@ -135,7 +131,7 @@ impl State {
     pub fn totals(&self) -> Totals {
         let inner = self.lock();
         let mut totals = inner.totals.clone();
-        for entry in inner.pools.values().flat_map(Pool::entries) {
+        for entry in inner.account.pools.values().flat_map(Pool::entries) {
             let user = &entry.user;
             totals.users_reset += u64::from(user.resets_succeeded > 0);
             totals.users_reset_twice += u64::from(user.resets_succeeded > 1);
@@ -223,7 +219,7 @@ impl State {
                 message: "Internal error (injected)".into(),
             });
         }
-        let answer = actions::apply(self, &mut inner, op, &params);
+        let answer = actions::apply(&self.config, &mut inner.account, op, &params);
         if drop_after { Answer::Drop } else { answer }
     }
 

@@ -841,3 +841,110 @@ mod fuzz {
         }
     }
 }
+
+/// The first segment of every path starting with `prefix` in `text`.
+fn path_heads(text: &str, prefix: &str) -> Vec<String> {
+    text.match_indices(prefix)
+        .map(|(at, _)| {
+            text[at + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '*')
+                .collect()
+        })
+        .collect()
+}
+
+/// Where a file's inline `#[cfg(test)] mod … {` starts, if it has one.
+fn inline_test_module(code: &str) -> Option<usize> {
+    code.match_indices("#[cfg(test)]")
+        .map(|(at, _)| at)
+        .find(|at| {
+            code[*at..]
+                .lines()
+                .skip(1)
+                .find(|l| !l.starts_with("#["))
+                .is_some_and(|l| l.starts_with("mod ") && l.ends_with('{'))
+        })
+}
+
+/// Which files of this directory each file imports, judged from its
+/// `super::…` and `crate::simulator::…` paths (a file's own inline test
+/// module may only add `crate::simulator::…` ones, its `super` being the
+/// file itself).
+fn file_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/simulator");
+    let mut sources = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            sources.insert(stem, std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    let is_file = |name: &str| name != "mod" && sources.contains_key(name);
+    let target = |name: &str| {
+        if is_file(name) {
+            name.to_owned()
+        } else {
+            "mod".to_owned()
+        }
+    };
+    let mut graph = std::collections::BTreeMap::new();
+    for (file, text) in &sources {
+        let code: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let own = &code[..inline_test_module(&code).unwrap_or(code.len())];
+        let mut edges = std::collections::BTreeSet::new();
+        for name in path_heads(&code, "crate::simulator::") {
+            edges.insert(target(&name));
+        }
+        if file == "mod" {
+            for name in sources.keys().filter(|n| is_file(n)) {
+                let used = own
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("mod "))
+                    .any(|l| l.contains(&format!("{name}::")));
+                if used {
+                    edges.insert(name.clone());
+                }
+            }
+        } else {
+            for name in path_heads(own, "super::") {
+                edges.insert(target(&name));
+            }
+        }
+        edges.remove(file);
+        graph.insert(file.clone(), edges);
+    }
+    graph
+}
+
+#[test]
+fn files_import_each_other_in_one_direction_only() {
+    let graph = file_imports();
+    assert!(graph["state"].contains("actions"), "{graph:?}");
+    assert!(graph["mod"].contains("http"), "{graph:?}");
+    // Depth-first search for a path back to where it started.
+    fn reaches(
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        from: &str,
+        to: &str,
+        seen: &mut std::collections::BTreeSet<String>,
+    ) -> bool {
+        graph
+            .get(from)
+            .into_iter()
+            .flatten()
+            .any(|next| next == to || (seen.insert(next.clone()) && reaches(graph, next, to, seen)))
+    }
+    for file in graph.keys() {
+        let mut seen = std::collections::BTreeSet::new();
+        assert!(
+            !reaches(&graph, file, file, &mut seen),
+            "{file} imports itself through {seen:?}: {graph:#?}"
+        );
+    }
+}
