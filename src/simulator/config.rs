@@ -3,6 +3,7 @@
 //! command-line knobs and files, `state` brings it to life.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -152,6 +153,14 @@ pub struct Config {
     /// Benchmark mode: every well-formed request answers success at once,
     /// with no state, no quota and no lock shared between requests.
     pub static_answers: bool,
+    /// How long an access key id is good for after its first request;
+    /// later requests it signs answer ExpiredTokenException.
+    pub token_lifetime: Option<Duration>,
+    /// While this file exists, every request answers ExpiredTokenException.
+    pub expired_while: Option<PathBuf>,
+    /// While this file exists, every request answers
+    /// UnrecognizedClientException.
+    pub invalid_token_while: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -168,6 +177,9 @@ impl Default for Config {
             generate: 0,
             seed: 1,
             static_answers: false,
+            token_lifetime: None,
+            expired_while: None,
+            invalid_token_while: None,
         }
     }
 }

@@ -154,6 +154,7 @@ async fn handle(
                 path,
                 target: header("x-amz-target"),
                 content_type: header("content-type"),
+                authorization: header("authorization"),
                 body: &body,
             },
         )

@@ -93,3 +93,228 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
         "served once the idle one went"
     );
 }
+
+/// A simulator with no quota and the given changes.
+async fn started(change: impl FnOnce(&mut Config)) -> Simulator {
+    let mut config = Config {
+        quotas: super::config::Quotas::none(),
+        ..Config::default()
+    };
+    change(&mut config);
+    Simulator::start("127.0.0.1:0", config).await.unwrap()
+}
+
+/// A SigV4 `Authorization` header for `key` in `region` (the signature is
+/// never checked).
+fn signed(key: &str, region: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential={key}/20240101/{region}/cognito-idp/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature=00"
+    )
+}
+
+/// One exchange on a fresh connection: status (0 when the connection was
+/// closed without an answer), lower-cased head and body.
+async fn exchange(sim: &Simulator, request: Vec<u8>) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(sim.addr()).await.unwrap();
+    stream.write_all(&request).await.unwrap();
+    let seen = until_closed(&mut stream).await;
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// A Cognito request, signed by `auth` when given.
+fn cognito(op: &str, body: &str, auth: Option<&str>) -> Vec<u8> {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!(
+        "POST / HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n{auth}\
+         Content-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: AWSCognitoIdentityProviderService.{op}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// STS GetCallerIdentity, signed by `auth` when given.
+fn sts(auth: Option<&str>) -> Vec<u8> {
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!(
+        "POST / HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n{auth}\
+         Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+const RESET_ALICE: &str = r#"{"UserPoolId":"us-east-1_SimPool1","Username":"alice"}"#;
+
+fn resets(sim: &Simulator, name: &str) -> u64 {
+    sim.state()
+        .user(super::config::DEFAULT_POOL, name)
+        .map_or(0, |u| u.resets_succeeded)
+}
+
+/// A scratch path that does not exist yet.
+fn scratch_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sim-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[tokio::test]
+async fn each_access_key_expires_after_its_own_lifetime() {
+    let sim = started(|c| c.token_lifetime = Some(Duration::from_millis(300))).await;
+    let first = signed("AKIDFIRST", "us-east-1");
+    let (status, _, _) = exchange(
+        &sim,
+        cognito("AdminResetUserPassword", RESET_ALICE, Some(&first)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (status, head, body) = exchange(
+        &sim,
+        cognito("AdminResetUserPassword", RESET_ALICE, Some(&first)),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        head.contains("x-amzn-errortype: expiredtokenexception"),
+        "{head}"
+    );
+    assert!(
+        body.contains(r#""__type":"ExpiredTokenException""#)
+            && body.contains("The security token included in the request is expired"),
+        "{body}"
+    );
+    assert_eq!(
+        resets(&sim, "alice"),
+        1,
+        "the expired request changed nothing"
+    );
+    let renewed = signed("AKIDRENEWED", "us-east-1");
+    let (status, _, _) = exchange(
+        &sim,
+        cognito("AdminResetUserPassword", RESET_ALICE, Some(&renewed)),
+    )
+    .await;
+    assert_eq!(status, 200, "a new key starts its own lifetime");
+    let (status, _, _) = exchange(&sim, cognito("AdminResetUserPassword", RESET_ALICE, None)).await;
+    assert_eq!(status, 200, "unsigned requests never expire");
+    assert_eq!(resets(&sim, "alice"), 3);
+    let totals = sim.state().totals();
+    assert_eq!((totals.expired_token, totals.invalid_token), (1, 0));
+    assert_eq!(totals.calls["AdminResetUserPassword"], 4);
+    let stats = b"GET /_sim/stats HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n".to_vec();
+    let (_, _, body) = exchange(&sim, stats).await;
+    assert!(body.contains(r#""expired_token":1"#), "{body}");
+}
+
+#[tokio::test]
+async fn token_files_refuse_every_request_while_they_exist() {
+    let expired = scratch_path("expired");
+    let invalid = scratch_path("invalid");
+    let sim = started(|c| {
+        c.expired_while = Some(expired.clone());
+        c.invalid_token_while = Some(invalid.clone());
+    })
+    .await;
+    let key = signed("AKIDANY", "eu-west-1");
+    std::fs::write(&expired, "").unwrap();
+    let (status, head, _) =
+        exchange(&sim, cognito("AdminResetUserPassword", RESET_ALICE, None)).await;
+    assert_eq!(status, 400);
+    assert!(
+        head.contains("x-amzn-errortype: expiredtokenexception"),
+        "{head}"
+    );
+    let (status, _, xml) = exchange(&sim, sts(Some(&key))).await;
+    assert_eq!(status, 400);
+    assert!(xml.contains("<Code>ExpiredToken</Code>"), "{xml}");
+    std::fs::write(&invalid, "").unwrap();
+    let (status, head, body) =
+        exchange(&sim, cognito("AdminGetUser", RESET_ALICE, Some(&key))).await;
+    assert_eq!(status, 400);
+    assert!(
+        head.contains("x-amzn-errortype: unrecognizedclientexception"),
+        "{head}"
+    );
+    assert!(
+        body.contains("The security token included in the request is invalid."),
+        "{body}"
+    );
+    let (status, _, xml) = exchange(&sim, sts(Some(&key))).await;
+    assert_eq!(status, 403);
+    assert!(xml.contains("<Code>InvalidClientTokenId</Code>"), "{xml}");
+    std::fs::remove_file(&expired).unwrap();
+    std::fs::remove_file(&invalid).unwrap();
+    assert_eq!(resets(&sim, "alice"), 0, "nothing was applied");
+    let (status, _, _) = exchange(
+        &sim,
+        cognito("AdminResetUserPassword", RESET_ALICE, Some(&key)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = exchange(&sim, sts(Some(&key))).await;
+    assert_eq!(status, 200);
+    let totals = sim.state().totals();
+    assert_eq!((totals.expired_token, totals.invalid_token), (2, 2));
+    assert_eq!(totals.calls["GetCallerIdentity"], 3);
+}
+
+/// The real SDK's configuration against `sim`, signing with `key`.
+async fn sdk_config(sim: &Simulator, key: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(sim.url())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+            key,
+            "test-secret-not-real",
+            None,
+            None,
+            "test",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
+}
+
+#[tokio::test]
+async fn the_sdk_sees_expired_credentials_and_renews_them() {
+    use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
+    let sim = started(|c| c.token_lifetime = Some(Duration::from_millis(300))).await;
+    let reset = |client: aws_sdk_cognitoidentityprovider::Client| async move {
+        client
+            .admin_reset_user_password()
+            .user_pool_id(super::config::DEFAULT_POOL)
+            .username("alice")
+            .send()
+            .await
+    };
+    let old = aws_sdk_cognitoidentityprovider::Client::new(&sdk_config(&sim, "AKIDOLD").await);
+    reset(old.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let err = reset(old).await.unwrap_err();
+    assert_eq!(err.code(), Some("ExpiredTokenException"));
+    let sts = aws_sdk_sts::Client::new(&sdk_config(&sim, "AKIDOLD").await);
+    let err = sts.get_caller_identity().send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&err),
+        Some("ExpiredToken")
+    );
+    let new = aws_sdk_cognitoidentityprovider::Client::new(&sdk_config(&sim, "AKIDNEW").await);
+    reset(new).await.unwrap();
+    assert_eq!(resets(&sim, "alice"), 2);
+    assert_eq!(sim.state().totals().expired_token, 2);
+}

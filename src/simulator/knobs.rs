@@ -123,4 +123,29 @@ pub struct SimKnobs {
     /// once, keeping no state and enforcing no quota.
     #[arg(long = "sim-static", alias = "static")]
     pub static_answers: bool,
+    /// Seconds (fractions allowed) an access key id stays valid after the
+    /// simulator first sees it; later requests signed with it answer
+    /// ExpiredTokenException. A new key id starts its own lifetime.
+    #[arg(
+        long = "sim-token-lifetime",
+        alias = "token-lifetime",
+        value_name = "SECS"
+    )]
+    pub token_lifetime: Option<f64>,
+    /// While FILE exists, every request answers ExpiredTokenException
+    /// (STS: ExpiredToken) and changes nothing.
+    #[arg(
+        long = "sim-expired-while",
+        alias = "expired-while",
+        value_name = "FILE"
+    )]
+    pub expired_while: Option<String>,
+    /// While FILE exists, every request answers UnrecognizedClientException
+    /// (STS: InvalidClientTokenId) and changes nothing.
+    #[arg(
+        long = "sim-invalid-token-while",
+        alias = "invalid-token-while",
+        value_name = "FILE"
+    )]
+    pub invalid_token_while: Option<String>,
 }

@@ -3,6 +3,7 @@
 //! names the knob (or the file and line).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -18,6 +19,8 @@ const MAX_QUOTA: f64 = 1_000_000.0;
 const MAX_LATENCY_MS: u64 = 60_000;
 /// Most users `--sim-generate` makes (each costs memory for the whole run).
 const MAX_GENERATE: u64 = 1_000_000;
+/// Longest token lifetime a knob accepts, seconds (ten years).
+const MAX_TOKEN_LIFETIME: f64 = 315_360_000.0;
 /// Statuses a seed may give a user (Cognito's `UserStatusType`).
 pub(crate) const STATUSES: [&str; 8] = [
     "CONFIRMED",
@@ -55,7 +58,14 @@ impl Config {
             generate: knobs.generate,
             seed: knobs.seed,
             static_answers: knobs.static_answers,
+            token_lifetime: token_lifetime(knobs.token_lifetime)?,
+            expired_while: while_file("--sim-expired-while", &knobs.expired_while)?,
+            invalid_token_while: while_file(
+                "--sim-invalid-token-while",
+                &knobs.invalid_token_while,
+            )?,
         };
+        refuse_with_static(knobs)?;
         for id in &knobs.pools {
             check_pool_id(id).map_err(|e| format!("--sim-pool {id:?}: {e}"))?;
             config.add_pool(id);
@@ -75,6 +85,49 @@ impl Config {
             config.add_pool(pool);
         }
         Ok(config)
+    }
+}
+
+fn token_lifetime(secs: Option<f64>) -> Result<Option<Duration>, String> {
+    match secs {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 && s <= MAX_TOKEN_LIFETIME => {
+            Ok(Some(Duration::from_secs_f64(s)))
+        }
+        Some(_) => Err(format!(
+            "--sim-token-lifetime must be a number of seconds above 0 and at most {MAX_TOKEN_LIFETIME}"
+        )),
+    }
+}
+
+/// The file a `…-while` knob watches.
+fn while_file(name: &str, path: &Option<String>) -> Result<Option<PathBuf>, String> {
+    match path {
+        Some(p) if p.is_empty() => Err(format!("{name} needs a file name")),
+        Some(p) => Ok(Some(PathBuf::from(p))),
+        None => Ok(None),
+    }
+}
+
+/// Benchmark mode keeps no state and shares nothing between requests, so
+/// the knobs that need either would silently do nothing there.
+fn refuse_with_static(knobs: &SimKnobs) -> Result<(), String> {
+    if !knobs.static_answers {
+        return Ok(());
+    }
+    let stateful = [
+        ("--sim-token-lifetime", knobs.token_lifetime.is_some()),
+        ("--sim-expired-while", knobs.expired_while.is_some()),
+        (
+            "--sim-invalid-token-while",
+            knobs.invalid_token_while.is_some(),
+        ),
+    ];
+    match stateful.iter().find(|(_, given)| *given) {
+        Some((name, _)) => Err(format!(
+            "{name} cannot be used with --sim-static (benchmark mode answers every request at once)"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -388,10 +441,40 @@ mod tests {
             &["--sim-pool", "no underscore"],
             &["--sim-groups", "has space"],
             &["--sim-users", "/nonexistent/seed.jsonl"],
+            &["--sim-token-lifetime", "0"],
+            &["--sim-token-lifetime", "NaN"],
+            &["--sim-token-lifetime", "1e12"],
+            &["--sim-expired-while", ""],
+            &["--sim-static", "--sim-token-lifetime", "5"],
+            &["--sim-static", "--sim-invalid-token-while", "/tmp/x"],
         ] {
             let e = load(args).unwrap_err();
             assert!(!e.is_empty(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn credential_knobs_load_with_or_without_their_prefix() {
+        let c = load(&[
+            "--sim-token-lifetime",
+            "1.5",
+            "--expired-while",
+            "/tmp/expired",
+            "--sim-invalid-token-while",
+            "/tmp/invalid",
+        ])
+        .unwrap();
+        assert_eq!(c.token_lifetime, Some(Duration::from_millis(1500)));
+        assert_eq!(c.expired_while.as_deref(), Some("/tmp/expired".as_ref()));
+        assert_eq!(
+            c.invalid_token_while.as_deref(),
+            Some("/tmp/invalid".as_ref())
+        );
+        let e = load(&["--sim-static", "--sim-expired-while", "x"]).unwrap_err();
+        assert!(
+            e.contains("--sim-expired-while") && e.contains("--sim-static"),
+            "{e}"
+        );
     }
 
     #[test]

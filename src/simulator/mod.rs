@@ -23,8 +23,9 @@
 //!
 //! Files: `config` (what a simulator is made of), `knobs` and `load` (the
 //! command line), `ops` (operations and quota categories), `quota`,
-//! `validate` and `filter` (input checks), `users`, `pools`, `account` (the
-//! data operations change), `state` (the request path), `actions` and
+//! `validate` and `filter` (input checks), `sigv4` (who signed a request)
+//! and `gate` (credentials refused before anything else), `users`, `pools`,
+//! `account` (the data operations change), `state` (the request path), `actions` and
 //! `listing` (what operations do), `sts`, `canned` (benchmark mode),
 //! `dispatch` (routing, no I/O) and `http` (the server). Files import each
 //! other in one direction only: this one imports its children, never the
@@ -43,6 +44,7 @@ mod canned;
 mod config;
 mod dispatch;
 mod filter;
+mod gate;
 mod http;
 mod knobs;
 mod listing;
@@ -50,6 +52,7 @@ mod load;
 mod ops;
 mod pools;
 mod quota;
+mod sigv4;
 mod state;
 mod sts;
 mod users;

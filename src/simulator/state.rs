@@ -16,9 +16,11 @@ use super::account::Account;
 use super::actions;
 use super::answer::{Answer, ApiError, fail};
 use super::config::{Config, DEFAULT_POOL};
+use super::gate::{Gate, Refusal};
 use super::ops::{GET_CALLER_IDENTITY, Op};
 use super::pools::Pool;
 use super::quota::Buckets;
+use super::sigv4::Signer;
 use super::users::{User, now};
 use super::validate;
 
@@ -44,6 +46,11 @@ pub struct Totals {
     /// When the first AdminResetUserPassword request arrived, in
     /// milliseconds since the Unix epoch (for time-to-first-call figures).
     pub first_reset_unix_ms: Option<u64>,
+    /// Requests answered ExpiredTokenException (STS: ExpiredToken).
+    pub expired_token: u64,
+    /// Requests answered UnrecognizedClientException (STS:
+    /// InvalidClientTokenId).
+    pub invalid_token: u64,
 }
 
 /// What changes under the lock.
@@ -64,6 +71,7 @@ pub struct State {
     static_calls: [AtomicU64; Op::ALL.len() + 1],
     /// [`Totals::first_reset_unix_ms`], 0 until then.
     first_reset_ms: AtomicU64,
+    gate: Gate,
 }
 
 impl State {
@@ -84,6 +92,7 @@ impl State {
             requests: AtomicU64::new(0),
             static_calls: Default::default(),
             first_reset_ms: AtomicU64::new(0),
+            gate: Gate::default(),
             config,
         }
     }
@@ -150,7 +159,15 @@ impl State {
         }
         let first = self.first_reset_ms.load(Ordering::Relaxed);
         totals.first_reset_unix_ms = (first > 0).then_some(first);
+        totals.expired_token = self.gate.expired();
+        totals.invalid_token = self.gate.invalid();
         totals
+    }
+
+    /// Why a request signed by `signer` is refused before the service
+    /// looks at it, if it is (counted).
+    pub(crate) fn refusal(&self, signer: Option<&Signer>) -> Option<Refusal> {
+        self.gate.check(&self.config, signer)
     }
 
     /// Notes the arrival of a request for `op` (only the first reset's time

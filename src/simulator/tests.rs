@@ -621,6 +621,7 @@ fn send(state: &State, target: Option<&str>, content_type: Option<&str>, body: &
             path: "/",
             target: target.as_deref(),
             content_type,
+            authorization: None,
             body,
         },
     )
@@ -672,6 +673,7 @@ fn stats_page_answers_totals() {
             path: "/_sim/stats",
             target: None,
             content_type: None,
+            authorization: None,
             body: b"",
         },
     );
