@@ -161,6 +161,47 @@ pub struct Config {
     /// While this file exists, every request answers
     /// UnrecognizedClientException.
     pub invalid_token_while: Option<PathBuf>,
+    /// Spans of time, from the simulator's start, when the service is down.
+    pub outages: Vec<OutageWindow>,
+    /// While this file exists, the service is down.
+    pub outage_while: Option<PathBuf>,
+    /// What a request meets while the service is down.
+    pub outage_mode: OutageMode,
+    /// Regions (of the SigV4 credential scope) an outage affects; empty:
+    /// every request, signed or not.
+    pub outage_regions: Vec<String>,
+}
+
+/// A span of time when the service is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutageWindow {
+    /// From the simulator's start to the outage's.
+    pub after: Duration,
+    /// How long it lasts.
+    pub lasting: Duration,
+}
+
+impl OutageWindow {
+    /// Whether `elapsed` since the start falls within the outage.
+    pub(crate) fn covers(&self, elapsed: Duration) -> bool {
+        elapsed
+            .checked_sub(self.after)
+            .is_some_and(|into| into < self.lasting)
+    }
+}
+
+/// What a request meets while the service is down. Whatever the mode,
+/// nothing is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutageMode {
+    /// HTTP 500 InternalErrorException.
+    #[default]
+    Error500,
+    /// The connection is closed without an answer.
+    Close,
+    /// The request is held unanswered while the outage lasts, then its
+    /// connection is closed.
+    Hang,
 }
 
 impl Default for Config {
@@ -180,6 +221,10 @@ impl Default for Config {
             token_lifetime: None,
             expired_while: None,
             invalid_token_while: None,
+            outages: Vec::new(),
+            outage_while: None,
+            outage_mode: OutageMode::Error500,
+            outage_regions: Vec::new(),
         }
     }
 }

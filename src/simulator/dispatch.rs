@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::answer::{Answer, ApiError, err, serialization};
 use super::canned;
+use super::config::OutageMode;
 use super::gate::Refusal;
 use super::ops::{GET_CALLER_IDENTITY, Op};
 use super::sigv4::Signer;
@@ -40,8 +41,18 @@ pub(crate) struct Reply {
     /// `x-amzn-errortype`, for errors.
     pub error_type: Option<String>,
     pub request_id: String,
-    /// Send nothing and drop the connection (an injected fault).
+    /// Send nothing and drop the connection (an injected fault, an
+    /// outage).
     pub drop: bool,
+    /// Send nothing while the outage lasts, then drop the connection.
+    pub held: Option<Held>,
+}
+
+/// A request held unanswered by an outage.
+#[derive(Debug)]
+pub(crate) struct Held {
+    /// The region it was signed for, which decides when the outage ends.
+    pub region: Option<String>,
 }
 
 /// Answers one request.
@@ -110,6 +121,14 @@ fn refused(state: &State, request: &Request, query: bool, request_id: &str) -> O
     }
     let signer = request.authorization.and_then(Signer::parse);
     let refusal = state.refusal(signer.as_ref())?;
+    if let Refusal::Outage(mode @ (OutageMode::Close | OutageMode::Hang)) = refusal {
+        let mut reply = json_reply(Answer::Drop, request_id.to_owned());
+        if mode == OutageMode::Hang {
+            let region = signer.map(|s| s.region);
+            reply.held = Some(Held { region });
+        }
+        return Some(reply);
+    }
     if query {
         if sts::is_get_caller_identity(request.body) {
             state.count(GET_CALLER_IDENTITY);
@@ -152,6 +171,7 @@ fn xml_reply(xml: XmlReply, request_id: String) -> Reply {
         error_type: xml.error.map(str::to_owned),
         request_id,
         drop: false,
+        held: None,
     }
 }
 
@@ -174,5 +194,6 @@ pub(crate) fn json_reply(answer: Answer, request_id: String) -> Reply {
         error_type,
         request_id,
         drop,
+        held: None,
     }
 }

@@ -1,7 +1,9 @@
-//! What refuses a request before the service looks at it: the caller's
-//! credentials, expired (`--sim-token-lifetime`, `--sim-expired-while`) or
-//! not recognised (`--sim-invalid-token-while`). A refused request changes
-//! nothing; the gate only counts it.
+//! What refuses a request before the service looks at it: an outage
+//! (`--sim-outage`, `--sim-outage-while`, for every region or those of
+//! `--sim-outage-region`), then the caller's credentials, expired
+//! (`--sim-token-lifetime`, `--sim-expired-while`) or not recognised
+//! (`--sim-invalid-token-while`). A refused request changes nothing; the
+//! gate only counts it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,8 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
+use hyper::StatusCode;
+
 use super::answer::{ApiError, err};
-use super::config::Config;
+use super::config::{Config, OutageMode};
 use super::sigv4::Signer;
 
 /// Why a request is refused at the gate.
@@ -20,6 +24,8 @@ pub(crate) enum Refusal {
     ExpiredToken,
     /// The caller's security token is not one the service knows.
     InvalidToken,
+    /// The service is down.
+    Outage(OutageMode),
 }
 
 impl Refusal {
@@ -34,16 +40,24 @@ impl Refusal {
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
             ),
+            Refusal::Outage(_) => ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "InternalErrorException".into(),
+                message: "Internal server error".into(),
+            },
         }
     }
 }
 
-/// The gate's memory: when each access key was first seen, and counts.
-#[derive(Debug, Default)]
+/// The gate's memory: when the service started, when each access key was
+/// first seen, and counts.
+#[derive(Debug)]
 pub(crate) struct Gate {
+    started: Instant,
     first_seen: Mutex<HashMap<String, Instant>>,
     expired: AtomicU64,
     invalid: AtomicU64,
+    outage: AtomicU64,
 }
 
 /// Whether the file a `…-while` knob names exists now.
@@ -52,15 +66,44 @@ fn present(path: Option<&Path>) -> bool {
 }
 
 impl Gate {
+    /// A gate whose outage windows count from now.
+    pub(crate) fn new() -> Gate {
+        Gate {
+            started: Instant::now(),
+            first_seen: Mutex::new(HashMap::new()),
+            expired: AtomicU64::new(0),
+            invalid: AtomicU64::new(0),
+            outage: AtomicU64::new(0),
+        }
+    }
+
     /// The refusal for a request signed by `signer` (if signed), counted.
     pub(crate) fn check(&self, config: &Config, signer: Option<&Signer>) -> Option<Refusal> {
-        let refusal = self.credentials(config, signer)?;
+        let region = signer.map(|s| s.region.as_str());
+        let refusal = if self.outage_now(config, region) {
+            Refusal::Outage(config.outage_mode)
+        } else {
+            self.credentials(config, signer)?
+        };
         let counter = match refusal {
             Refusal::ExpiredToken => &self.expired,
             Refusal::InvalidToken => &self.invalid,
+            Refusal::Outage(_) => &self.outage,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         Some(refusal)
+    }
+
+    /// Whether the service is down, now, for a request signed for `region`
+    /// (`None`: unsigned).
+    pub(crate) fn outage_now(&self, config: &Config, region: Option<&str>) -> bool {
+        let affected = config.outage_regions.is_empty()
+            || region.is_some_and(|r| config.outage_regions.iter().any(|o| o == r));
+        if !affected {
+            return false;
+        }
+        let elapsed = self.started.elapsed();
+        config.outages.iter().any(|w| w.covers(elapsed)) || present(config.outage_while.as_deref())
     }
 
     fn credentials(&self, config: &Config, signer: Option<&Signer>) -> Option<Refusal> {
@@ -90,5 +133,10 @@ impl Gate {
     /// Requests refused as signed with a token the service does not know.
     pub(crate) fn invalid(&self) -> u64 {
         self.invalid.load(Ordering::Relaxed)
+    }
+
+    /// Requests refused by an outage, whatever the mode.
+    pub(crate) fn outage(&self) -> u64 {
+        self.outage.load(Ordering::Relaxed)
     }
 }

@@ -140,6 +140,7 @@ async fn handle(
     // Carried out on a task of its own: Cognito applies a request whose
     // client has gone away (a killed run), and so must the simulator, or a
     // crash test never meets "applied, but the answer lost".
+    let shared = state.clone();
     let task = tokio::spawn(async move {
         let path = parts.uri.path();
         let latency = state.config.latency;
@@ -160,11 +161,21 @@ async fn handle(
         )
     });
     let reply = task.await.map_err(|_| Dropped)?;
+    if let Some(held) = &reply.held {
+        // Never applied: the gate refused it before the service saw it.
+        while shared.outage_now(held.region.as_deref()) {
+            tokio::time::sleep(HOLD_POLL).await;
+        }
+        return Err(Dropped);
+    }
     if reply.drop {
         return Err(Dropped);
     }
     Ok(response(reply, false))
 }
+
+/// How often a request held by an outage looks whether it is over.
+const HOLD_POLL: Duration = Duration::from_millis(20);
 
 /// Bytes of an oversized body read and thrown away before answering, so
 /// the answer is not lost to a reset from closing on unread data.

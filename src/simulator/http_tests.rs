@@ -318,3 +318,112 @@ async fn the_sdk_sees_expired_credentials_and_renews_them() {
     assert_eq!(resets(&sim, "alice"), 2);
     assert_eq!(sim.state().totals().expired_token, 2);
 }
+
+#[tokio::test]
+async fn an_outage_window_answers_500_then_the_service_resumes() {
+    let sim = started(|c| {
+        c.outages = vec![super::config::OutageWindow {
+            after: Duration::from_millis(250),
+            lasting: Duration::from_millis(250),
+        }];
+    })
+    .await;
+    let reset = || cognito("AdminResetUserPassword", RESET_ALICE, None);
+    assert_eq!(exchange(&sim, reset()).await.0, 200, "before the outage");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, head, body) = exchange(&sim, reset()).await;
+    assert_eq!(status, 500);
+    assert!(
+        head.contains("x-amzn-errortype: internalerrorexception"),
+        "{head}"
+    );
+    assert!(
+        body.contains(r#""__type":"InternalErrorException""#),
+        "{body}"
+    );
+    let (status, _, xml) = exchange(&sim, sts(None)).await;
+    assert_eq!(status, 500);
+    assert!(xml.contains("<Code>InternalFailure</Code>"), "{xml}");
+    assert_eq!(
+        resets(&sim, "alice"),
+        1,
+        "nothing applied during the outage"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(exchange(&sim, reset()).await.0, 200, "after the outage");
+    assert_eq!(resets(&sim, "alice"), 2);
+    assert_eq!(sim.state().totals().refused_by_outage, 2);
+}
+
+#[tokio::test]
+async fn close_mode_closes_the_connection_without_applying() {
+    let down = scratch_path("down-close");
+    let sim = started(|c| {
+        c.outage_while = Some(down.clone());
+        c.outage_mode = super::config::OutageMode::Close;
+    })
+    .await;
+    std::fs::write(&down, "").unwrap();
+    let (status, _, _) = exchange(&sim, cognito("AdminResetUserPassword", RESET_ALICE, None)).await;
+    assert_eq!(status, 0, "closed without an answer");
+    std::fs::remove_file(&down).unwrap();
+    assert_eq!(resets(&sim, "alice"), 0);
+    let (status, _, _) = exchange(&sim, cognito("AdminResetUserPassword", RESET_ALICE, None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(resets(&sim, "alice"), 1);
+    assert_eq!(sim.state().totals().refused_by_outage, 1);
+}
+
+#[tokio::test]
+async fn hang_mode_holds_requests_until_the_outage_ends_and_never_applies_them() {
+    let down = scratch_path("down-hang");
+    std::fs::write(&down, "").unwrap();
+    let sim = started(|c| {
+        c.outage_while = Some(down.clone());
+        c.outage_mode = super::config::OutageMode::Hang;
+    })
+    .await;
+    let mut held = TcpStream::connect(sim.addr()).await.unwrap();
+    held.write_all(&cognito("AdminResetUserPassword", RESET_ALICE, None))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let waited = tokio::time::timeout(Duration::from_millis(300), held.read(&mut buf)).await;
+    assert!(waited.is_err(), "no answer while the outage lasts");
+    std::fs::remove_file(&down).unwrap();
+    let seen = until_closed(&mut held).await;
+    assert!(seen.is_empty(), "closed without an answer once it ended");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(resets(&sim, "alice"), 0, "a held request is never applied");
+    let (status, _, _) = exchange(&sim, cognito("AdminResetUserPassword", RESET_ALICE, None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(resets(&sim, "alice"), 1);
+    assert_eq!(sim.state().totals().refused_by_outage, 1);
+}
+
+#[tokio::test]
+async fn a_regional_outage_affects_only_requests_signed_for_its_region() {
+    let down = scratch_path("down-region");
+    std::fs::write(&down, "").unwrap();
+    let sim = started(|c| {
+        c.outage_while = Some(down.clone());
+        c.outage_regions = vec!["eu-west-1".into()];
+    })
+    .await;
+    let europe = signed("AKIDEU", "eu-west-1");
+    let america = signed("AKIDUS", "us-east-1");
+    let reset = |auth: Option<&str>| cognito("AdminResetUserPassword", RESET_ALICE, auth);
+    assert_eq!(exchange(&sim, reset(Some(&europe))).await.0, 500);
+    assert_eq!(exchange(&sim, sts(Some(&europe))).await.0, 500);
+    assert_eq!(exchange(&sim, reset(Some(&america))).await.0, 200);
+    assert_eq!(
+        exchange(&sim, reset(None)).await.0,
+        200,
+        "unsigned: no region"
+    );
+    assert_eq!(exchange(&sim, sts(Some(&america))).await.0, 200);
+    std::fs::remove_file(&down).unwrap();
+    assert_eq!(exchange(&sim, reset(Some(&europe))).await.0, 200);
+    assert_eq!(resets(&sim, "alice"), 3);
+    assert_eq!(sim.state().totals().refused_by_outage, 2);
+}

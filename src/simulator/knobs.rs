@@ -148,4 +148,26 @@ pub struct SimKnobs {
         value_name = "FILE"
     )]
     pub invalid_token_while: Option<String>,
+    /// An outage: AFTER+FOR, durations from the simulator's start (e.g.
+    /// 5s+30s; repeatable). While it lasts requests meet
+    /// --sim-outage-mode and nothing is applied.
+    #[arg(long = "sim-outage", alias = "outage", value_name = "AFTER+FOR")]
+    pub outages: Vec<String>,
+    /// An outage that lasts while FILE exists.
+    #[arg(long = "sim-outage-while", alias = "outage-while", value_name = "FILE")]
+    pub outage_while: Option<String>,
+    /// What requests meet during an outage: 500 (InternalErrorException),
+    /// close (the connection closed, no answer) or hang (no answer until
+    /// the outage ends, then closed) [default: 500].
+    #[arg(long = "sim-outage-mode", alias = "outage-mode", value_name = "MODE")]
+    pub outage_mode: Option<String>,
+    /// Only requests signed for this region (SigV4 credential scope) meet
+    /// the outages (repeatable or comma list) [default: every request].
+    #[arg(
+        long = "sim-outage-region",
+        alias = "outage-region",
+        value_name = "REGION",
+        value_delimiter = ','
+    )]
+    pub outage_regions: Vec<String>,
 }

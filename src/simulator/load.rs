@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::config::{Config, PoolSettings, Quotas, SeedUser};
+use super::config::{Config, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser};
 use super::knobs::SimKnobs;
 use super::ops::{Op, deniable};
 use super::validate::{check_group_name, check_pool_id, check_username};
@@ -64,7 +64,9 @@ impl Config {
                 "--sim-invalid-token-while",
                 &knobs.invalid_token_while,
             )?,
+            ..Config::default()
         };
+        outages(knobs, &mut config)?;
         refuse_with_static(knobs)?;
         for id in &knobs.pools {
             check_pool_id(id).map_err(|e| format!("--sim-pool {id:?}: {e}"))?;
@@ -122,6 +124,8 @@ fn refuse_with_static(knobs: &SimKnobs) -> Result<(), String> {
             "--sim-invalid-token-while",
             knobs.invalid_token_while.is_some(),
         ),
+        ("--sim-outage", !knobs.outages.is_empty()),
+        ("--sim-outage-while", knobs.outage_while.is_some()),
     ];
     match stateful.iter().find(|(_, given)| *given) {
         Some((name, _)) => Err(format!(
@@ -129,6 +133,72 @@ fn refuse_with_static(knobs: &SimKnobs) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+fn outages(knobs: &SimKnobs, config: &mut Config) -> Result<(), String> {
+    for text in &knobs.outages {
+        let window = parse_outage(text).map_err(|e| format!("--sim-outage {text:?}: {e}"))?;
+        config.outages.push(window);
+    }
+    config.outage_while = while_file("--sim-outage-while", &knobs.outage_while)?;
+    let any = !config.outages.is_empty() || config.outage_while.is_some();
+    if let Some(mode) = &knobs.outage_mode {
+        config.outage_mode = match mode.as_str() {
+            "500" => OutageMode::Error500,
+            "close" => OutageMode::Close,
+            "hang" => OutageMode::Hang,
+            _ => {
+                return Err(format!(
+                    "--sim-outage-mode {mode:?}: not 500, close or hang"
+                ));
+            }
+        };
+        if !any {
+            return Err("--sim-outage-mode needs --sim-outage or --sim-outage-while".into());
+        }
+    }
+    for region in &knobs.outage_regions {
+        let region = region.trim();
+        if !is_region(region) {
+            return Err(format!(
+                "--sim-outage-region {region:?}: not a region name (such as eu-west-1)"
+            ));
+        }
+        config.outage_regions.push(region.to_owned());
+    }
+    if !config.outage_regions.is_empty() && !any {
+        return Err("--sim-outage-region needs --sim-outage or --sim-outage-while".into());
+    }
+    Ok(())
+}
+
+/// `AFTER+FOR`, two durations such as `5s+30s`.
+fn parse_outage(text: &str) -> Result<OutageWindow, String> {
+    let (after, lasting) = text
+        .split_once('+')
+        .ok_or("write it AFTER+FOR, such as 5s+30s")?;
+    let duration = |part: &str, what: &str| {
+        humantime::parse_duration(part.trim()).map_err(|e| format!("{what} {part:?}: {e}"))
+    };
+    let window = OutageWindow {
+        after: duration(after, "AFTER")?,
+        lasting: duration(lasting, "FOR")?,
+    };
+    if window.lasting.is_zero() {
+        return Err("FOR must be longer than nothing".into());
+    }
+    Ok(window)
+}
+
+/// Letters, digits and dashes, such as `us-east-1` or `us-gov-west-1`.
+fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 fn quotas(knobs: &SimKnobs) -> Result<Quotas, String> {
@@ -447,6 +517,15 @@ mod tests {
             &["--sim-expired-while", ""],
             &["--sim-static", "--sim-token-lifetime", "5"],
             &["--sim-static", "--sim-invalid-token-while", "/tmp/x"],
+            &["--sim-outage", "5s"],
+            &["--sim-outage", "5s+0s"],
+            &["--sim-outage", "soon+30s"],
+            &["--sim-outage", "5s+forever"],
+            &["--sim-outage-while", "f", "--sim-outage-mode", "drop"],
+            &["--sim-outage-mode", "hang"],
+            &["--sim-outage-region", "eu-west-1"],
+            &["--sim-outage-while", "f", "--sim-outage-region", "Europe"],
+            &["--sim-static", "--sim-outage", "1s+1s"],
         ] {
             let e = load(args).unwrap_err();
             assert!(!e.is_empty(), "{args:?}");
@@ -475,6 +554,42 @@ mod tests {
             e.contains("--sim-expired-while") && e.contains("--sim-static"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn outage_knobs_load_windows_mode_and_regions() {
+        let c = load(&[
+            "--sim-outage",
+            "5s+30s",
+            "--outage",
+            "2m + 500ms",
+            "--sim-outage-while",
+            "/tmp/down",
+            "--sim-outage-mode",
+            "hang",
+            "--sim-outage-region",
+            "eu-west-1,us-gov-west-1",
+            "--outage-region",
+            "ap-southeast-2",
+        ])
+        .unwrap();
+        let window = |after, lasting| OutageWindow { after, lasting };
+        assert_eq!(
+            c.outages,
+            [
+                window(Duration::from_secs(5), Duration::from_secs(30)),
+                window(Duration::from_secs(120), Duration::from_millis(500)),
+            ]
+        );
+        assert_eq!(c.outage_while.as_deref(), Some("/tmp/down".as_ref()));
+        assert_eq!(c.outage_mode, OutageMode::Hang);
+        assert_eq!(
+            c.outage_regions,
+            ["eu-west-1", "us-gov-west-1", "ap-southeast-2"]
+        );
+        assert_eq!(load(&[]).unwrap().outage_mode, OutageMode::Error500);
+        let close = load(&["--sim-outage-while", "f", "--sim-outage-mode", "close"]);
+        assert_eq!(close.unwrap().outage_mode, OutageMode::Close);
     }
 
     #[test]

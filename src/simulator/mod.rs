@@ -24,7 +24,7 @@
 //! Files: `config` (what a simulator is made of), `knobs` and `load` (the
 //! command line), `ops` (operations and quota categories), `quota`,
 //! `validate` and `filter` (input checks), `sigv4` (who signed a request)
-//! and `gate` (credentials refused before anything else), `users`, `pools`,
+//! and `gate` (outages and credentials, before anything else), `users`, `pools`,
 //! `account` (the data operations change), `state` (the request path), `actions` and
 //! `listing` (what operations do), `sts`, `canned` (benchmark mode),
 //! `dispatch` (routing, no I/O) and `http` (the server). Files import each
@@ -63,7 +63,7 @@ mod http_tests;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, DEFAULT_POOL, PoolSettings, Quotas, SeedUser};
+pub use config::{Config, DEFAULT_POOL, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser};
 pub use http::serve;
 pub use knobs::SimKnobs;
 pub use state::{State, Totals};

@@ -51,6 +51,9 @@ pub struct Totals {
     /// Requests answered UnrecognizedClientException (STS:
     /// InvalidClientTokenId).
     pub invalid_token: u64,
+    /// Requests refused by an outage (answered HTTP 500, closed or held,
+    /// per the outage mode); none of them was applied.
+    pub refused_by_outage: u64,
 }
 
 /// What changes under the lock.
@@ -92,7 +95,7 @@ impl State {
             requests: AtomicU64::new(0),
             static_calls: Default::default(),
             first_reset_ms: AtomicU64::new(0),
-            gate: Gate::default(),
+            gate: Gate::new(),
             config,
         }
     }
@@ -161,6 +164,7 @@ impl State {
         totals.first_reset_unix_ms = (first > 0).then_some(first);
         totals.expired_token = self.gate.expired();
         totals.invalid_token = self.gate.invalid();
+        totals.refused_by_outage = self.gate.outage();
         totals
     }
 
@@ -168,6 +172,11 @@ impl State {
     /// looks at it, if it is (counted).
     pub(crate) fn refusal(&self, signer: Option<&Signer>) -> Option<Refusal> {
         self.gate.check(&self.config, signer)
+    }
+
+    /// Whether the service is down now for a request signed for `region`.
+    pub(crate) fn outage_now(&self, region: Option<&str>) -> bool {
+        self.gate.outage_now(&self.config, region)
     }
 
     /// Notes the arrival of a request for `op` (only the first reset's time

@@ -74,6 +74,12 @@ pub(crate) fn refused(refusal: Refusal, request_id: &str) -> XmlReply {
             "The security token included in the request is invalid.",
             request_id,
         ),
+        Refusal::Outage(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+            request_id,
+        ),
     }
 }
 
