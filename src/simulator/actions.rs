@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::account::Account;
 use super::answer::{Answer, fail};
+use super::clients;
 use super::config::{Config, PoolSettings};
 use super::listing;
 use super::ops::{Category, Op, default_limit};
@@ -31,6 +32,8 @@ pub(crate) fn apply(config: &Config, account: &mut Account, op: Op, params: &Par
     match op {
         Op::DescribeUserPool => Answer::Ok(json!({"UserPool": pool.describe()})),
         Op::ListUsers | Op::ListUsersInGroup => listing::list(pool, op, params, token_key),
+        Op::ListUserPoolClients => clients::list(pool, params, token_key),
+        Op::DescribeUserPoolClient => clients::describe(pool, &params.client_id),
         _ => {
             let settings = pool.settings.clone();
             let read = op == Op::AdminGetUser;

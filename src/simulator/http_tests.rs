@@ -427,3 +427,154 @@ async fn a_regional_outage_affects_only_requests_signed_for_its_region() {
     assert_eq!(resets(&sim, "alice"), 3);
     assert_eq!(sim.state().totals().refused_by_outage, 2);
 }
+
+const APPS_POOL: &str = "eu-west-1_Apps";
+
+/// A simulator whose pool APPS_POOL has the default client, one with
+/// units of every kind and one answered without units.
+async fn apps_simulator() -> Simulator {
+    use super::config::{AppClient, TimeUnit, Validity};
+    let pool = APPS_POOL;
+    started(|c| {
+        c.add_pool(pool);
+        let admin = AppClient {
+            name: "admin".into(),
+            refresh: Validity {
+                value: 10,
+                unit: TimeUnit::Hours,
+            },
+            access: Validity {
+                value: 5,
+                unit: TimeUnit::Minutes,
+            },
+            id: Validity {
+                value: 300,
+                unit: TimeUnit::Seconds,
+            },
+            units: true,
+        };
+        let legacy = AppClient {
+            name: "legacy".into(),
+            units: false,
+            ..AppClient::default()
+        };
+        c.clients
+            .insert(pool.into(), vec![AppClient::default(), admin, legacy]);
+    })
+    .await
+}
+
+type CognitoClient = aws_sdk_cognitoidentityprovider::Client;
+
+/// Every client of APPS_POOL as the SDK's paginator lists them, two a page.
+async fn listed_clients(
+    client: &CognitoClient,
+) -> Vec<aws_sdk_cognitoidentityprovider::types::UserPoolClientDescription> {
+    let pages: Vec<_> = client
+        .list_user_pool_clients()
+        .user_pool_id(APPS_POOL)
+        .max_results(2)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert_eq!(pages.len(), 2);
+    pages
+        .iter()
+        .flat_map(|p| p.user_pool_clients().iter().cloned())
+        .collect()
+}
+
+async fn described(
+    client: &CognitoClient,
+    id: &str,
+) -> aws_sdk_cognitoidentityprovider::types::UserPoolClientType {
+    let out = client
+        .describe_user_pool_client()
+        .user_pool_id(APPS_POOL)
+        .client_id(id)
+        .send()
+        .await
+        .unwrap();
+    out.user_pool_client().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_sdk_lists_and_describes_app_clients_reading_every_field() {
+    use aws_sdk_cognitoidentityprovider::types::TimeUnitsType;
+    let sim = apps_simulator().await;
+    let client = CognitoClient::new(&sdk_config(&sim, "AKIDAPPS").await);
+    let listed = listed_clients(&client).await;
+    let names: Vec<_> = listed.iter().map(|c| c.client_name().unwrap()).collect();
+    assert_eq!(names, ["app", "admin", "legacy"]);
+    assert!(listed.iter().all(|c| c.user_pool_id() == Some(APPS_POOL)));
+    let admin = described(&client, listed[1].client_id().unwrap()).await;
+    assert_eq!(admin.client_id(), listed[1].client_id());
+    assert_eq!(admin.client_name(), Some("admin"));
+    assert_eq!(admin.user_pool_id(), Some(APPS_POOL));
+    let validity = (
+        admin.refresh_token_validity(),
+        admin.access_token_validity(),
+        admin.id_token_validity(),
+    );
+    assert_eq!(validity, (10, Some(5), Some(300)));
+    let units = admin.token_validity_units().unwrap();
+    assert_eq!(units.refresh_token(), Some(&TimeUnitsType::Hours));
+    assert_eq!(units.access_token(), Some(&TimeUnitsType::Minutes));
+    assert_eq!(units.id_token(), Some(&TimeUnitsType::Seconds));
+    assert!(admin.creation_date().is_some() && admin.last_modified_date().is_some());
+}
+
+#[tokio::test]
+async fn the_sdk_reads_default_and_unitless_clients() {
+    use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
+    use aws_sdk_cognitoidentityprovider::types::TimeUnitsType;
+    let sim = apps_simulator().await;
+    let client = CognitoClient::new(&sdk_config(&sim, "AKIDAPPS").await);
+    let listed = listed_clients(&client).await;
+    let app = described(&client, listed[0].client_id().unwrap()).await;
+    let validity = (
+        app.refresh_token_validity(),
+        app.access_token_validity(),
+        app.id_token_validity(),
+    );
+    assert_eq!(validity, (30, Some(60), Some(60)));
+    let units = app.token_validity_units().unwrap();
+    assert_eq!(units.refresh_token(), Some(&TimeUnitsType::Days));
+    assert_eq!(units.access_token(), Some(&TimeUnitsType::Minutes));
+    let legacy = described(&client, listed[2].client_id().unwrap()).await;
+    assert!(legacy.token_validity_units().is_none());
+    let validity = (
+        legacy.refresh_token_validity(),
+        legacy.access_token_validity(),
+        legacy.id_token_validity(),
+    );
+    assert_eq!(validity, (30, Some(1), Some(1)), "days, hours, hours");
+    let err = client
+        .describe_user_pool_client()
+        .user_pool_id(APPS_POOL)
+        .client_id("nosuchclient")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+}
+
+#[tokio::test]
+async fn denied_client_operations_answer_access_denied_through_the_sdk() {
+    use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
+    let denied = started(|c| {
+        c.deny.insert("ListUserPoolClients".into());
+    })
+    .await;
+    let client =
+        aws_sdk_cognitoidentityprovider::Client::new(&sdk_config(&denied, "AKIDAPPS").await);
+    let err = client
+        .list_user_pool_clients()
+        .user_pool_id(super::config::DEFAULT_POOL)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+}

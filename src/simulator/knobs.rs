@@ -37,6 +37,14 @@ pub struct SimKnobs {
         value_name = "N"
     )]
     pub pool_read_quota: Option<f64>,
+    /// UserPoolClientRead quota (ListUserPoolClients,
+    /// DescribeUserPoolClient); 0 = not enforced [default: 15].
+    #[arg(
+        long = "sim-client-read-quota",
+        alias = "client-read-quota",
+        value_name = "N"
+    )]
+    pub client_read_quota: Option<f64>,
     /// Enforce no quota at all (the per-category quota knobs still apply).
     #[arg(long = "sim-no-quotas", alias = "no-quotas")]
     pub no_quotas: bool,
@@ -99,7 +107,9 @@ pub struct SimKnobs {
     #[arg(long = "sim-pool", alias = "pool", value_name = "ID")]
     pub pools: Vec<String>,
     /// JSONL of pools, one a line: id, recovery, case_sensitive,
-    /// email_sender, groups (unset fields take the settings above).
+    /// email_sender, groups, clients (unset fields take the settings
+    /// above; a pool without clients has one, app, with Cognito's token
+    /// validity defaults).
     #[arg(long = "sim-pools", alias = "pools", value_name = "FILE")]
     pub pools_file: Option<String>,
     /// Create this many users user000001… in the default pool (for

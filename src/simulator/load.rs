@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::config::{Config, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser};
+use super::config::{
+    AppClient, Config, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser, TimeUnit, Validity,
+};
 use super::knobs::SimKnobs;
 use super::ops::{Op, deniable};
-use super::validate::{check_group_name, check_pool_id, check_username};
+use super::validate::{check_client_name, check_group_name, check_pool_id, check_username};
 
 /// Highest quota a knob accepts, requests per second.
 const MAX_QUOTA: f64 = 1_000_000.0;
@@ -224,6 +226,11 @@ fn quotas(knobs: &SimKnobs) -> Result<Quotas, String> {
             knobs.pool_read_quota,
             base.user_pool_read,
         )?,
+        user_pool_client_read: pick(
+            "--sim-client-read-quota",
+            knobs.client_read_quota,
+            base.user_pool_client_read,
+        )?,
     })
 }
 
@@ -321,6 +328,124 @@ struct PoolLine {
     email_sender: Option<Option<String>>,
     #[serde(default)]
     groups: Option<Vec<String>>,
+    /// The pool's app clients; missing: one, `app`, with Cognito's defaults.
+    #[serde(default)]
+    clients: Option<Vec<ClientLine>>,
+}
+
+/// One app client in a `--sim-pools` line; unset validities take
+/// Cognito's defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientLine {
+    name: String,
+    #[serde(default)]
+    refresh: Option<String>,
+    #[serde(default)]
+    access: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    /// `false`: answer without `TokenValidityUnits`.
+    #[serde(default)]
+    units: Option<bool>,
+}
+
+/// Seconds a refresh token may be valid: 60 minutes to 10 years.
+const REFRESH_RANGE: std::ops::RangeInclusive<u64> = 3600..=315_360_000;
+/// Seconds an access or ID token may be valid: 5 minutes to 1 day.
+const ACCESS_RANGE: std::ops::RangeInclusive<u64> = 300..=86_400;
+
+impl ClientLine {
+    fn client(self) -> Result<AppClient, String> {
+        let name = &self.name;
+        check_client_name(name).map_err(|e| format!("client name {name:?}: {e}"))?;
+        let defaults = AppClient::default();
+        let units = self.units.unwrap_or(true);
+        let pick = |what: &str,
+                    text: Option<&str>,
+                    default: Validity,
+                    range: &std::ops::RangeInclusive<u64>,
+                    bare: TimeUnit| {
+            let Some(text) = text else {
+                return Ok(default);
+            };
+            let validity =
+                parse_validity(text).map_err(|e| format!("client {name:?} {what}: {e}"))?;
+            if !range.contains(&validity.seconds()) {
+                return Err(format!(
+                    "client {name:?} {what} {text:?}: Cognito allows {} to {} seconds",
+                    range.start(),
+                    range.end()
+                ));
+            }
+            if !units && validity.seconds() % bare.seconds() != 0 {
+                return Err(format!(
+                    "client {name:?} {what} {text:?}: without units it must be whole {}",
+                    bare.name()
+                ));
+            }
+            Ok(validity)
+        };
+        Ok(AppClient {
+            refresh: pick(
+                "refresh",
+                self.refresh.as_deref(),
+                defaults.refresh,
+                &REFRESH_RANGE,
+                TimeUnit::Days,
+            )?,
+            access: pick(
+                "access",
+                self.access.as_deref(),
+                defaults.access,
+                &ACCESS_RANGE,
+                TimeUnit::Hours,
+            )?,
+            id: pick(
+                "id",
+                self.id.as_deref(),
+                defaults.id,
+                &ACCESS_RANGE,
+                TimeUnit::Hours,
+            )?,
+            units,
+            name: self.name,
+        })
+    }
+}
+
+/// `30d`, `10h`, `5m`, `90s` (or with the unit spelt out: `30 days`).
+fn parse_validity(text: &str) -> Result<Validity, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or("name a unit: s, m, h or d (such as 30d)")?;
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| "start with a whole number (such as 30d)".to_owned())?;
+    let unit = match unit.trim() {
+        "s" | "seconds" => TimeUnit::Seconds,
+        "m" | "minutes" => TimeUnit::Minutes,
+        "h" | "hours" => TimeUnit::Hours,
+        "d" | "days" => TimeUnit::Days,
+        other => return Err(format!("unit {other:?} is not s, m, h or d")),
+    };
+    Ok(Validity { value, unit })
+}
+
+/// The app clients of a pools-file line: valid, with distinct names (the
+/// client id derives from the name).
+fn parse_clients(lines: Vec<ClientLine>) -> Result<Vec<AppClient>, String> {
+    let mut clients: Vec<AppClient> = Vec::new();
+    for line in lines {
+        let client = line.client()?;
+        if clients.iter().any(|c| c.name == client.name) {
+            return Err(format!("client name {:?} is listed twice", client.name));
+        }
+        clients.push(client);
+    }
+    Ok(clients)
 }
 
 /// RecoveryMechanisms in a pools file: a JSON list or a comma list.
@@ -378,9 +503,13 @@ fn jsonl_lines(path: &str) -> Result<Vec<(usize, String)>, String> {
 
 fn read_pools(path: &str, config: &mut Config) -> Result<(), String> {
     for (number, line) in jsonl_lines(path)? {
-        let parsed: PoolLine =
+        let mut parsed: PoolLine =
             serde_json::from_str(&line).map_err(|e| format!("{path}:{number}: {e}"))?;
         let id = parsed.id.clone();
+        if let Some(lines) = parsed.clients.take() {
+            let clients = parse_clients(lines).map_err(|e| format!("{path}:{number}: {e}"))?;
+            config.clients.insert(id.clone(), clients);
+        }
         let settings = parsed
             .settings(&config.pool_defaults)
             .map_err(|e| format!("{path}:{number}: {e}"))?;
@@ -644,6 +773,61 @@ mod tests {
         );
         let e = load(&["--sim-pools", &bad]).unwrap_err();
         assert!(e.contains(":1:"), "{e}");
+    }
+
+    #[test]
+    fn pools_file_gives_pools_their_app_clients() {
+        let path = scratch(
+            "clients.jsonl",
+            "{\"id\": \"eu-west-1_A\", \"clients\": [{\"name\": \"web\", \"refresh\": \"30d\", \"access\": \"1h\", \"id\": \"1h\"}, \
+             {\"name\": \"admin\", \"refresh\": \"10 hours\", \"access\": \"5m\", \"id\": \"300s\"}, {\"name\": \"old app\", \"units\": false, \"access\": \"2h\"}]}\n\
+             {\"id\": \"eu-west-1_B\"}\n",
+        );
+        let c = load(&["--sim-pools", &path]).unwrap();
+        let clients = &c.clients["eu-west-1_A"];
+        assert_eq!(clients.len(), 3);
+        assert_eq!(
+            clients[1].refresh,
+            Validity {
+                value: 10,
+                unit: TimeUnit::Hours
+            }
+        );
+        assert_eq!(clients[1].id.seconds(), 300);
+        assert!(!clients[2].units);
+        assert_eq!(clients[2].refresh, AppClient::default().refresh);
+        assert_eq!(c.clients_of("eu-west-1_B"), [AppClient::default()]);
+        for (i, clients) in [
+            r#"[{"name": "web", "refresh": "30m"}]"#,
+            r#"[{"name": "web", "refresh": "3651d"}]"#,
+            r#"[{"name": "web", "access": "2d"}]"#,
+            r#"[{"name": "web", "id": "4m"}]"#,
+            r#"[{"name": "web", "access": "1w"}]"#,
+            r#"[{"name": "web", "access": "h"}]"#,
+            r#"[{"name": "web"}, {"name": "web"}]"#,
+            r#"[{"name": "bad/name"}]"#,
+            r#"[{"name": ""}]"#,
+            r#"[{"name": "web", "units": false, "refresh": "10h"}]"#,
+            r#"[{"name": "web", "units": false, "access": "90m"}]"#,
+            r#"[{"name": "web", "colour": "blue"}]"#,
+        ]
+        .iter()
+        .enumerate()
+        {
+            let line = format!("{{\"id\": \"eu-west-1_A\", \"clients\": {clients}}}\n");
+            let bad = scratch(&format!("bad-clients-{i}.jsonl"), &line);
+            let e = load(&["--sim-pools", &bad]).unwrap_err();
+            assert!(e.contains(":1:"), "{clients}: {e}");
+        }
+        let q = load(&["--sim-client-read-quota", "4"]).unwrap().quotas;
+        assert_eq!(q.user_pool_client_read, Some(4.0));
+        assert_eq!(
+            load(&["--client-read-quota", "0"])
+                .unwrap()
+                .quotas
+                .user_pool_client_read,
+            None
+        );
     }
 
     #[test]

@@ -24,12 +24,13 @@
 //! Files: `config` (what a simulator is made of), `knobs` and `load` (the
 //! command line), `ops` (operations and quota categories), `quota`,
 //! `validate` and `filter` (input checks), `sigv4` (who signed a request)
-//! and `gate` (outages and credentials, before anything else), `users`, `pools`,
-//! `account` (the data operations change), `state` (the request path), `actions` and
-//! `listing` (what operations do), `sts`, `canned` (benchmark mode),
-//! `dispatch` (routing, no I/O) and `http` (the server). Files import each
-//! other in one direction only: this one imports its children, never the
-//! reverse (tests aside).
+//! and `gate` (outages and credentials, before anything else), `users`,
+//! `pools`, `account` (the data operations change), `state` (the request
+//! path), `actions`, `listing` and `clients` (what operations do; `tokens`
+//! signs their pages), `sts`, `canned` (benchmark mode), `dispatch`
+//! (routing, no I/O) and `http` (the server). Files import each other in
+//! one direction only: this one imports its children, never the reverse
+//! (tests aside).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ mod account;
 mod actions;
 mod answer;
 mod canned;
+mod clients;
 mod config;
 mod dispatch;
 mod filter;
@@ -55,6 +57,7 @@ mod quota;
 mod sigv4;
 mod state;
 mod sts;
+mod tokens;
 mod users;
 mod validate;
 
@@ -63,7 +66,10 @@ mod http_tests;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, DEFAULT_POOL, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser};
+pub use config::{
+    AppClient, Config, DEFAULT_POOL, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser,
+    TimeUnit, Validity,
+};
 pub use http::serve;
 pub use knobs::SimKnobs;
 pub use state::{State, Totals};

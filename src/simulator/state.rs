@@ -288,7 +288,9 @@ fn initial_pools(config: &Config) -> HashMap<String, Pool> {
                 .settings_of(id)
                 .unwrap_or(&config.pool_defaults)
                 .clone();
-            pools.insert(id.to_owned(), Pool::new(id, settings, created));
+            let mut pool = Pool::new(id, settings, created);
+            pool.clients = config.clients_of(id);
+            pools.insert(id.to_owned(), pool);
         }
     };
     ensure(&mut pools, DEFAULT_POOL);

@@ -748,6 +748,25 @@ fn static_mode_answers_success_without_state() {
     );
     let sts = send(&state, None, FORM, STS_BODY);
     assert_eq!(sts.status, StatusCode::OK);
+    let clients = send(
+        &state,
+        Some("ListUserPoolClients"),
+        None,
+        br#"{"UserPoolId":"us-east-1_X"}"#,
+    );
+    let app = &json_of(&clients)["UserPoolClients"][0];
+    assert_eq!(app["ClientName"], "app");
+    let body = json!({"UserPoolId": "us-east-1_X", "ClientId": app["ClientId"]}).to_string();
+    let described = send(
+        &state,
+        Some("DescribeUserPoolClient"),
+        None,
+        body.as_bytes(),
+    );
+    assert_eq!(
+        json_of(&described)["UserPoolClient"]["RefreshTokenValidity"],
+        30
+    );
 }
 
 fn reset_via_http(state: &State, username: &str) -> String {
@@ -803,6 +822,8 @@ mod fuzz {
             "AttributesToGet",
             "ClientMetadata",
             "LimitDefinition",
+            "MaxResults",
+            "ClientId",
             "Other",
         ]);
         proptest::collection::btree_map(keys, member(), 0..6)
@@ -949,4 +970,215 @@ fn files_import_each_other_in_one_direction_only() {
             "{file} imports itself through {seen:?}: {graph:#?}"
         );
     }
+}
+
+fn apps() -> Vec<AppClient> {
+    let validity = |value, unit| Validity { value, unit };
+    vec![
+        AppClient {
+            name: "web".into(),
+            refresh: validity(30, TimeUnit::Days),
+            access: validity(1, TimeUnit::Hours),
+            id: validity(1, TimeUnit::Hours),
+            units: true,
+        },
+        AppClient {
+            name: "admin".into(),
+            refresh: validity(10, TimeUnit::Hours),
+            access: validity(5, TimeUnit::Minutes),
+            id: validity(5, TimeUnit::Minutes),
+            units: true,
+        },
+        AppClient {
+            name: "legacy".into(),
+            refresh: validity(7, TimeUnit::Days),
+            access: validity(120, TimeUnit::Minutes),
+            id: validity(1, TimeUnit::Hours),
+            units: false,
+        },
+    ]
+}
+
+const APPS_POOL: &str = "eu-west-1_Apps";
+
+fn with_apps(change: impl FnOnce(&mut Config)) -> State {
+    config(|c| {
+        c.add_pool(APPS_POOL);
+        c.clients.insert(APPS_POOL.into(), apps());
+        change(c);
+    })
+}
+
+#[test]
+fn list_user_pool_clients_pages_with_its_own_tokens() {
+    let state = with_apps(|_| {});
+    let list = |extra: Value| {
+        let mut b = json!({"UserPoolId": APPS_POOL});
+        b.as_object_mut().unwrap().extend(body(extra));
+        call(&state, Op::ListUserPoolClients, b)
+    };
+    let all = ok(list(json!({})));
+    let names: Vec<&str> = all["UserPoolClients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ClientName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web", "admin", "legacy"]);
+    assert_eq!(all["UserPoolClients"][0]["UserPoolId"], APPS_POOL);
+    assert!(all.get("NextToken").is_none());
+    let first = ok(list(json!({"MaxResults": 2})));
+    assert_eq!(first["UserPoolClients"].as_array().unwrap().len(), 2);
+    let token = first["NextToken"].as_str().unwrap().to_owned();
+    let rest = ok(list(json!({"MaxResults": 2, "NextToken": token})));
+    assert_eq!(rest["UserPoolClients"][0]["ClientName"], "legacy");
+    assert!(rest.get("NextToken").is_none());
+    for bad in [json!({"MaxResults": 0}), json!({"MaxResults": 61})] {
+        let answer = list(bad);
+        assert!(message(answer).contains("at 'maxResults'"));
+    }
+    assert_eq!(
+        list(json!({"NextToken": "forged.00"})).code(),
+        "InvalidParameterException"
+    );
+    let elsewhere = call(
+        &state,
+        Op::ListUserPoolClients,
+        json!({"UserPoolId": DEFAULT_POOL, "NextToken": token}),
+    );
+    assert_eq!(
+        elsewhere.code(),
+        "InvalidParameterException",
+        "another pool's token"
+    );
+    let missing = call(
+        &state,
+        Op::ListUserPoolClients,
+        json!({"UserPoolId": "eu-west-1_Nope"}),
+    );
+    assert_eq!(message(missing), "User pool eu-west-1_Nope does not exist.");
+}
+
+fn client_of(state: &State, pool: &str, name: &str) -> Answer {
+    let listed = ok(call(
+        state,
+        Op::ListUserPoolClients,
+        json!({"UserPoolId": pool}),
+    ));
+    let id = listed["UserPoolClients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ClientName"] == name)
+        .map(|c| c["ClientId"].clone())
+        .unwrap();
+    call(
+        state,
+        Op::DescribeUserPoolClient,
+        json!({"UserPoolId": pool, "ClientId": id}),
+    )
+}
+
+#[test]
+fn describe_user_pool_client_reports_token_validity() {
+    let state = with_apps(|_| {});
+    let app = ok(client_of(&state, DEFAULT_POOL, "app"))["UserPoolClient"].clone();
+    assert_eq!(
+        (
+            &app["RefreshTokenValidity"],
+            &app["AccessTokenValidity"],
+            &app["IdTokenValidity"]
+        ),
+        (&json!(30), &json!(60), &json!(60))
+    );
+    assert_eq!(
+        app["TokenValidityUnits"],
+        json!({"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"})
+    );
+    let admin = ok(client_of(&state, APPS_POOL, "admin"))["UserPoolClient"].clone();
+    assert_eq!(admin["ClientName"], "admin");
+    assert_eq!(admin["UserPoolId"], APPS_POOL);
+    assert_eq!(admin["RefreshTokenValidity"], 10);
+    assert_eq!(admin["TokenValidityUnits"]["RefreshToken"], "hours");
+    assert_eq!(admin["TokenValidityUnits"]["AccessToken"], "minutes");
+    let legacy = ok(client_of(&state, APPS_POOL, "legacy"))["UserPoolClient"].clone();
+    assert!(legacy.get("TokenValidityUnits").is_none());
+    assert_eq!(
+        (
+            &legacy["RefreshTokenValidity"],
+            &legacy["AccessTokenValidity"],
+            &legacy["IdTokenValidity"]
+        ),
+        (&json!(7), &json!(2), &json!(1)),
+        "in the default units: days, hours, hours"
+    );
+}
+
+#[test]
+fn describe_user_pool_client_refuses_unknown_and_malformed_ids() {
+    let state = with_apps(|_| {});
+    let describe = |pool: &str, id: &str| {
+        call(
+            &state,
+            Op::DescribeUserPoolClient,
+            json!({"UserPoolId": pool, "ClientId": id}),
+        )
+    };
+    let unknown = describe(APPS_POOL, "nosuchclient");
+    assert_eq!(
+        message(unknown),
+        "User pool client nosuchclient does not exist."
+    );
+    let web_id = ok(client_of(&state, APPS_POOL, "web"))["UserPoolClient"]["ClientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        describe(DEFAULT_POOL, &web_id).code(),
+        "ResourceNotFoundException"
+    );
+    assert_eq!(
+        describe("eu-west-1_Nope", &web_id).code(),
+        "ResourceNotFoundException"
+    );
+    let bad = message(describe(APPS_POOL, "has space"));
+    assert!(
+        bad.starts_with("1 validation error detected: Value at 'clientId'"),
+        "{bad}"
+    );
+    let missing = message(call(&state, Op::DescribeUserPoolClient, json!({})));
+    assert!(missing.starts_with("2 validation errors"), "{missing}");
+}
+
+#[test]
+fn client_reads_have_their_own_quota_category() {
+    let state = with_apps(|c| c.quotas.user_pool_client_read = Some(2.0));
+    let codes: Vec<String> = (0..3)
+        .map(|_| {
+            call(
+                &state,
+                Op::ListUserPoolClients,
+                json!({"UserPoolId": APPS_POOL}),
+            )
+            .code()
+        })
+        .collect();
+    assert_eq!(codes, ["ok", "ok", "TooManyRequestsException"]);
+    let totals = state.totals();
+    assert_eq!(totals.throttled_by_category["UserPoolClientRead"], 1);
+    assert_eq!(
+        ok(limit_of(&state, "UserPoolClientRead"))["Limit"]["ProvisionedLimitValue"],
+        2
+    );
+    let untouched = config(|c| c.quotas = Quotas::aws_defaults());
+    assert_eq!(
+        ok(limit_of(&untouched, "UserPoolClientRead"))["Limit"]["ProvisionedLimitValue"],
+        15
+    );
+    let denied = with_apps(|c| {
+        c.deny.insert("DescribeUserPoolClient".into());
+    });
+    let answer = client_of(&denied, APPS_POOL, "web");
+    assert_eq!(answer.code(), "AccessDeniedException");
+    assert!(message(answer).contains("cognito-idp:DescribeUserPoolClient"));
 }
