@@ -167,7 +167,7 @@ fn reset(settings: &PoolSettings, entry: &mut Entry, email_cap_reached: bool) ->
             "User password cannot be reset in the current state.",
         );
     }
-    let channel = channel(settings, user.email_verified, user.phone_verified);
+    let channel = channel(settings, user.verified_email(), user.verified_phone());
     if channel == Channel::None && user.status == "CONFIRMED" {
         return refuse(
             "InvalidParameterException",
@@ -181,6 +181,7 @@ fn reset(settings: &PoolSettings, entry: &mut Entry, email_cap_reached: bool) ->
     user.resets_succeeded += 1;
     user.emails_sent += u64::from(channel == Channel::Email);
     user.sms_sent += u64::from(channel == Channel::Sms);
+    user.resets_without_code += u64::from(channel == Channel::None);
     user.touch();
     Reset::Sent(channel)
 }

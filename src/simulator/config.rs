@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::ops::Category;
 
@@ -206,8 +206,16 @@ pub struct SeedUser {
     pub status: Option<String>,
     /// Default true.
     pub enabled: Option<bool>,
-    /// Default true.
+    /// The `email` attribute: missing, `<username>@example.com`; `null`
+    /// (`Some(None)`), none at all.
+    #[serde(deserialize_with = "present")]
+    pub email: Option<Option<String>>,
+    /// Default true when the user has an email, else false.
     pub email_verified: Option<bool>,
+    /// The `phone_number` attribute: missing, `+15555550100` when
+    /// `phone_verified`, else none; `null` (`Some(None)`), none at all.
+    #[serde(deserialize_with = "present")]
+    pub phone_number: Option<Option<String>>,
     /// Default false.
     pub phone_verified: Option<bool>,
     /// Groups the user belongs to (they exist in the user's pool).
@@ -220,6 +228,12 @@ pub struct SeedUser {
     pub fail_times: Option<u32>,
     /// … for this operation (default AdminResetUserPassword).
     pub fail_operation: Option<String>,
+}
+
+/// Tells a field set to `null` (`Some(None)`) from a missing one (`None`,
+/// with `#[serde(default)]`).
+pub(crate) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// The simulator's behaviour.

@@ -10,8 +10,8 @@ use clap::Args;
 #[command(next_help_heading = "Simulator")]
 pub struct SimKnobs {
     /// JSONL seed of users: username, user_pool_id, status, enabled,
-    /// email_verified, phone_verified, groups, fail, fail_message,
-    /// fail_times, fail_operation.
+    /// email, email_verified, phone_number, phone_verified, groups, fail,
+    /// fail_message, fail_times, fail_operation.
     #[arg(long = "sim-users", alias = "users", value_name = "FILE")]
     pub users: Option<String>,
     /// UserAccountRecovery quota (AdminResetUserPassword), requests per

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::config::{
-    AppClient, Config, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser, TimeUnit, Validity,
+    AppClient, Config, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser, TimeUnit,
+    Validity, present,
 };
 use super::knobs::SimKnobs;
 use super::ops::{Op, deniable};
@@ -456,11 +457,6 @@ enum Recovery {
     Text(String),
 }
 
-/// Tells a field set to `null` (`Some(None)`) from a missing one (`None`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
-
 impl PoolLine {
     fn settings(self, defaults: &PoolSettings) -> Result<PoolSettings, String> {
         check_pool_id(&self.id).map_err(|e| format!("id {:?}: {e}", self.id))?;
@@ -530,6 +526,32 @@ fn read_seeds(path: &str) -> Result<Vec<SeedUser>, String> {
     Ok(users)
 }
 
+/// A contact a seed gives is well-formed, and one said to be verified
+/// exists.
+fn check_contacts(seed: &SeedUser) -> Result<(), String> {
+    if let Some(Some(email)) = &seed.email {
+        let (local, domain) = email.split_once('@').unwrap_or_default();
+        if local.is_empty() || domain.is_empty() || email.chars().any(char::is_whitespace) {
+            return Err(format!("email {email:?} is not an address"));
+        }
+    }
+    if let Some(Some(phone)) = &seed.phone_number {
+        let digits = phone.strip_prefix('+').unwrap_or_default();
+        if !(4..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "phone_number {phone:?} is not E.164 (+ and 4 to 15 digits)"
+            ));
+        }
+    }
+    if seed.email == Some(None) && seed.email_verified == Some(true) {
+        return Err("email_verified is true but email is null".into());
+    }
+    if seed.phone_number == Some(None) && seed.phone_verified == Some(true) {
+        return Err("phone_verified is true but phone_number is null".into());
+    }
+    Ok(())
+}
+
 fn check_seed(seed: &SeedUser) -> Result<(), String> {
     check_username(&seed.username).map_err(|e| format!("username: {e}"))?;
     if let Some(pool) = &seed.user_pool_id {
@@ -544,6 +566,7 @@ fn check_seed(seed: &SeedUser) -> Result<(), String> {
         ));
     }
     parse_groups(&seed.groups)?;
+    check_contacts(seed)?;
     if let Some(op) = &seed.fail_operation
         && Op::from_name(op).is_none()
     {
@@ -838,6 +861,16 @@ mod tests {
         );
         let c = load(&["--sim-users", &good]).unwrap();
         assert!(c.pools.contains_key("eu-west-1_Seeded"));
+        let contacts = scratch(
+            "contacts.jsonl",
+            "{\"username\": \"p\", \"email\": null, \"phone_verified\": true}\n\
+             {\"username\": \"q\", \"email\": \"q@example.org\", \"phone_number\": \"+15550100\"}\n",
+        );
+        let users = load(&["--sim-users", &contacts]).unwrap().users;
+        assert_eq!(users[0].email, Some(None));
+        assert_eq!(users[0].phone_number, None, "left out, not null");
+        assert_eq!(users[1].email, Some(Some("q@example.org".into())));
+        assert_eq!(users[1].phone_number, Some(Some("+15550100".into())));
         for (i, line) in [
             "{\"username\": \"\"}",
             "{\"username\": \"a\", \"status\": \"ASLEEP\"}",
@@ -845,6 +878,11 @@ mod tests {
             "{\"username\": \"a\", \"fail_times\": 2}",
             "{\"username\": \"a\", \"fail\": \"Bad Code\"}",
             "{\"username\": \"a\", \"fail\": \"X\", \"fail_operation\": \"Nope\"}",
+            "{\"username\": \"a\", \"email\": null, \"email_verified\": true}",
+            "{\"username\": \"a\", \"phone_number\": null, \"phone_verified\": true}",
+            "{\"username\": \"a\", \"email\": \"no-at-sign\"}",
+            "{\"username\": \"a\", \"phone_number\": \"555-0100\"}",
+            "{\"username\": \"a\", \"email\": 5}",
             "[]",
         ]
         .iter()

@@ -43,6 +43,13 @@ pub struct Totals {
     pub users_signed_out: u64,
     /// Users with at least one successful AdminDisableUser.
     pub users_disabled: u64,
+    /// Successful resets whose code went by email.
+    pub codes_by_email: u64,
+    /// Successful resets whose code went by SMS.
+    pub codes_by_sms: u64,
+    /// Successful resets that sent no code (RESET_REQUIRED users with no
+    /// verified contact).
+    pub resets_without_code: u64,
     /// When the first AdminResetUserPassword request arrived, in
     /// milliseconds since the Unix epoch (for time-to-first-call figures).
     pub first_reset_unix_ms: Option<u64>,
@@ -149,6 +156,9 @@ impl State {
             totals.users_reset_twice += u64::from(user.resets_succeeded > 1);
             totals.users_signed_out += u64::from(user.sign_outs > 0);
             totals.users_disabled += u64::from(user.disables > 0);
+            totals.codes_by_email += user.emails_sent;
+            totals.codes_by_sms += user.sms_sent;
+            totals.resets_without_code += user.resets_without_code;
         }
         let names = Op::ALL
             .iter()

@@ -1182,3 +1182,198 @@ fn client_reads_have_their_own_quota_category() {
     assert_eq!(answer.code(), "AccessDeniedException");
     assert!(message(answer).contains("cognito-idp:DescribeUserPoolClient"));
 }
+
+/// Users covering every combination of contacts a reset can meet.
+fn contact_seeds() -> Vec<SeedUser> {
+    vec![
+        seed("email-only"),
+        SeedUser {
+            email: Some(None),
+            phone_verified: Some(true),
+            ..seed("phone-only")
+        },
+        SeedUser {
+            phone_verified: Some(true),
+            ..seed("both")
+        },
+        SeedUser {
+            email_verified: Some(false),
+            ..seed("neither")
+        },
+        SeedUser {
+            email: Some(None),
+            phone_number: Some(Some("+15550001111".into())),
+            ..seed("unverified-phone-only")
+        },
+        SeedUser {
+            email: Some(Some("e@example.org".into())),
+            phone_number: Some(Some("+15550002222".into())),
+            ..seed("email-and-unverified-phone")
+        },
+    ]
+}
+
+/// An attribute of an AdminGetUser or ListUsers answer.
+fn attr<'a>(attributes: &'a Value, name: &str) -> Option<&'a str> {
+    attributes
+        .as_array()?
+        .iter()
+        .find(|a| a["Name"] == name)
+        .and_then(|a| a["Value"].as_str())
+}
+
+/// Where a client expects the code to go from what the API shows it: the
+/// first recovery mechanism, by priority, whose contact the user has and
+/// has verified.
+fn predicted(pool: &Value, attributes: &Value) -> &'static str {
+    let mut mechanisms = pool["AccountRecoverySetting"]["RecoveryMechanisms"]
+        .as_array()
+        .unwrap()
+        .clone();
+    mechanisms.sort_by_key(|m| m["Priority"].as_u64());
+    let verified = |contact: &str, flag: &str| {
+        attr(attributes, contact).is_some() && attr(attributes, flag) == Some("true")
+    };
+    for mechanism in mechanisms {
+        match mechanism["Name"].as_str() {
+            Some("verified_email") if verified("email", "email_verified") => return "email",
+            Some("verified_phone_number") if verified("phone_number", "phone_number_verified") => {
+                return "sms";
+            }
+            _ => {}
+        }
+    }
+    "none"
+}
+
+/// Where the simulator sent the user's code, by its own counters.
+fn sent_by(state: &State, username: &str) -> &'static str {
+    let user = state.user(DEFAULT_POOL, username).unwrap();
+    match (user.emails_sent, user.sms_sent) {
+        (1, 0) => "email",
+        (0, 1) => "sms",
+        _ => "none",
+    }
+}
+
+#[test]
+fn a_client_predicts_the_reset_channel_from_attributes_and_priority() {
+    for (first, second, both_by) in [
+        ("verified_email", "verified_phone_number", "email"),
+        ("verified_phone_number", "verified_email", "sms"),
+    ] {
+        let state = config(|c| {
+            c.pool_defaults.recovery = vec![first.into(), second.into()];
+            c.users = contact_seeds();
+        });
+        let pool = ok(call(
+            &state,
+            Op::DescribeUserPool,
+            json!({"UserPoolId": DEFAULT_POOL}),
+        ))["UserPool"]
+            .clone();
+        let mut predictions = Vec::new();
+        for seed in contact_seeds() {
+            let name = seed.username.as_str();
+            let got = ok(call(
+                &state,
+                Op::AdminGetUser,
+                json!({"UserPoolId": DEFAULT_POOL, "Username": name}),
+            ));
+            let filter = format!("username = \"{name}\"");
+            let listed = ok(call(
+                &state,
+                Op::ListUsers,
+                json!({"UserPoolId": DEFAULT_POOL, "Filter": filter}),
+            ));
+            assert_eq!(
+                listed["Users"][0]["Attributes"], got["UserAttributes"],
+                "{name}"
+            );
+            let prediction = predicted(&pool, &got["UserAttributes"]);
+            reset(&state, name);
+            assert_eq!(
+                prediction,
+                sent_by(&state, name),
+                "{name} with {first} first"
+            );
+            predictions.push(prediction);
+        }
+        assert_eq!(
+            predictions,
+            ["email", "sms", both_by, "none", "none", "email"]
+        );
+        let totals = state.totals();
+        let by_email = predictions.iter().filter(|p| **p == "email").count() as u64;
+        assert_eq!(totals.codes_by_email, by_email);
+        assert_eq!(totals.codes_by_sms, 6 - 2 - by_email);
+        assert_eq!(
+            totals.users_reset, 4,
+            "no code, no reset for CONFIRMED users"
+        );
+    }
+}
+
+#[test]
+fn contacts_show_as_seeded_in_user_attributes() {
+    let state = config(|c| c.users = contact_seeds());
+    let attributes = |name: &str| {
+        ok(call(
+            &state,
+            Op::AdminGetUser,
+            json!({"UserPoolId": DEFAULT_POOL, "Username": name}),
+        ))["UserAttributes"]
+            .clone()
+    };
+    let phone_only = attributes("phone-only");
+    assert_eq!(attr(&phone_only, "email"), None);
+    assert_eq!(attr(&phone_only, "email_verified"), None);
+    assert_eq!(attr(&phone_only, "phone_number"), Some("+15555550100"));
+    assert_eq!(attr(&phone_only, "phone_number_verified"), Some("true"));
+    let neither = attributes("neither");
+    assert_eq!(attr(&neither, "email_verified"), Some("false"));
+    assert_eq!(attr(&neither, "phone_number"), None);
+    let unverified = attributes("unverified-phone-only");
+    assert_eq!(attr(&unverified, "phone_number"), Some("+15550001111"));
+    assert_eq!(attr(&unverified, "phone_number_verified"), Some("false"));
+    let mixed = attributes("email-and-unverified-phone");
+    assert_eq!(attr(&mixed, "email"), Some("e@example.org"));
+    assert_eq!(attr(&mixed, "email_verified"), Some("true"));
+    let by_phone = ok(call(
+        &state,
+        Op::ListUsers,
+        json!({"UserPoolId": DEFAULT_POOL, "Filter": "phone_number = \"+15550002222\""}),
+    ));
+    assert_eq!(
+        by_phone["Users"][0]["Username"],
+        "email-and-unverified-phone"
+    );
+}
+
+#[test]
+fn reset_required_user_without_verified_contact_resets_without_a_code() {
+    let state = config(|c| {
+        c.users = vec![SeedUser {
+            status: Some("RESET_REQUIRED".into()),
+            email_verified: Some(false),
+            ..seed("stuck")
+        }]
+    });
+    assert_eq!(reset(&state, "stuck"), "ok");
+    let totals = state.totals();
+    assert_eq!(
+        (
+            totals.codes_by_email,
+            totals.codes_by_sms,
+            totals.resets_without_code
+        ),
+        (0, 0, 1)
+    );
+    assert_eq!(
+        state
+            .user(DEFAULT_POOL, "stuck")
+            .unwrap()
+            .resets_without_code,
+        1
+    );
+}
