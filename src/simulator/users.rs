@@ -38,8 +38,16 @@ pub struct User {
     pub enabled: bool,
     /// `email_verified`.
     pub email_verified: bool,
-    /// `phone_number_verified` (the user has a phone number only when true).
+    /// `phone_number_verified`.
     pub phone_verified: bool,
+    /// Whether the user has an `email` attribute at all.
+    pub has_email: bool,
+    /// Whether the user has a `phone_number` attribute at all.
+    pub has_phone: bool,
+    /// The `email` a seed gave (else `<username>@example.com`).
+    pub email: Option<String>,
+    /// The `phone_number` a seed gave (else `+15555550100`).
+    pub phone_number: Option<String>,
     /// Group names.
     pub groups: Vec<String>,
     /// AdminResetUserPassword calls received for this user (past the quota).
@@ -56,6 +64,9 @@ pub struct User {
     pub emails_sent: u64,
     /// Reset codes sent by SMS.
     pub sms_sent: u64,
+    /// Successful resets that sent no code (a RESET_REQUIRED user with no
+    /// verified contact).
+    pub resets_without_code: u64,
     /// `UserCreateDate`, seconds since the epoch.
     pub created: f64,
     /// `UserLastModifiedDate`, seconds since the epoch.
@@ -76,6 +87,10 @@ impl User {
             enabled: true,
             email_verified: true,
             phone_verified: false,
+            has_email: true,
+            has_phone: false,
+            email: None,
+            phone_number: None,
             groups: Vec::new(),
             reset_calls: 0,
             resets_succeeded: 0,
@@ -84,6 +99,7 @@ impl User {
             disables: 0,
             emails_sent: 0,
             sms_sent: 0,
+            resets_without_code: 0,
             created,
             modified: created,
             fail: None,
@@ -95,8 +111,15 @@ impl User {
     pub(crate) fn seeded(seed: &SeedUser, created: f64) -> User {
         let mut user = User::new(seed.status.as_deref().unwrap_or("CONFIRMED"), created);
         user.enabled = seed.enabled.unwrap_or(true);
-        user.email_verified = seed.email_verified.unwrap_or(true);
+        user.has_email = seed.email != Some(None);
+        user.email = seed.email.clone().flatten();
+        user.email_verified = seed.email_verified.unwrap_or(user.has_email);
         user.phone_verified = seed.phone_verified.unwrap_or(false);
+        user.has_phone = match &seed.phone_number {
+            None => user.phone_verified,
+            Some(number) => number.is_some(),
+        };
+        user.phone_number = seed.phone_number.clone().flatten();
         user.groups = seed.groups.clone();
         user.fail = seed.fail.clone().map(|code| Script {
             op: seed
@@ -157,14 +180,33 @@ impl User {
         Some(answer)
     }
 
-    /// One attribute's value, as the user listed as `username` has it.
+    /// Whether a code can go to the user's email: it has one, verified.
+    pub(crate) fn verified_email(&self) -> bool {
+        self.has_email && self.email_verified
+    }
+
+    /// Whether a code can go to the user's phone: it has one, verified.
+    pub(crate) fn verified_phone(&self) -> bool {
+        self.has_phone && self.phone_verified
+    }
+
+    /// One attribute's value, as the user listed as `username` has it; a
+    /// contact's `…_verified` comes with the contact, and only with it.
     pub(crate) fn attribute(&self, username: &str, name: &str) -> Option<String> {
         match name {
             "sub" => Some(sub(username)),
-            "email" => Some(format!("{username}@example.com")),
-            "email_verified" => Some(self.email_verified.to_string()),
-            "phone_number" if self.phone_verified => Some("+15555550100".into()),
-            "phone_number_verified" if self.phone_verified => Some("true".into()),
+            "email" if self.has_email => Some(
+                self.email
+                    .clone()
+                    .unwrap_or_else(|| format!("{username}@example.com")),
+            ),
+            "email_verified" if self.has_email => Some(self.email_verified.to_string()),
+            "phone_number" if self.has_phone => Some(
+                self.phone_number
+                    .clone()
+                    .unwrap_or_else(|| "+15555550100".into()),
+            ),
+            "phone_number_verified" if self.has_phone => Some(self.phone_verified.to_string()),
             _ => None,
         }
     }
