@@ -228,11 +228,19 @@ pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     normal(a) == normal(b) || (identity(a).is_some() && identity(a) == identity(b))
 }
 
-fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartError> {
-    let journal = crate::journal::path_for(report);
-    let named: Vec<(&str, PathBuf)> = [
-        ("--report", Some(report.to_path_buf())),
-        ("the report's journal", Some(journal)),
+/// The files a run with these flags reads and writes, by what the flags call
+/// them; the report as it would be (given, or the default), when it can be
+/// told.
+pub fn files_named(args: &RunArgs) -> Vec<(&'static str, PathBuf)> {
+    let report = args.report.as_ref().map(PathBuf::from).or_else(|| {
+        let pool = args.user_pool_id.clone();
+        let source = source_of(args, pool.as_ref()).ok()?;
+        Some(default_report(&source, args.dry_run))
+    });
+    let journal = report.as_deref().map(crate::journal::path_for);
+    [
+        ("--report", report),
+        ("the report's journal", journal),
         ("--summary", args.summary.as_ref().map(PathBuf::from)),
         (
             "the input",
@@ -245,7 +253,17 @@ fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartE
     ]
     .into_iter()
     .filter_map(|(name, path)| Some((name, path?)))
-    .collect();
+    .collect()
+}
+
+fn check_distinct(report: &std::path::Path, args: &RunArgs) -> Result<(), StartError> {
+    let mut named = files_named(args);
+    named.retain(|(name, _)| !matches!(*name, "--report" | "the report's journal"));
+    named.insert(
+        0,
+        ("the report's journal", crate::journal::path_for(report)),
+    );
+    named.insert(0, ("--report", report.to_path_buf()));
     for (i, (a_name, a)) in named.iter().enumerate() {
         for (b_name, b) in &named[i + 1..] {
             if same_file(a, b) {

@@ -15,6 +15,10 @@ pub const EXIT_ROW_FAILURES: i32 = 1;
 pub const EXIT_CANNOT_START: i32 = 2;
 /// The run was aborted by a run-fatal error or the failure-rate threshold.
 pub const EXIT_ABORTED: i32 = 3;
+/// The run ended but its audit record (`--summary`) could not be written:
+/// what happened is in the report and on stderr, but the record a scheduled
+/// job or an auditor reads is missing.
+pub const EXIT_NO_RECORD: i32 = 4;
 /// A run stopped by signal N exits 128 + N, as shells expect (130 for
 /// Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
 pub const EXIT_SIGNAL_BASE: i32 = 128;

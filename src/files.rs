@@ -98,12 +98,18 @@ pub fn try_lock(file: &File) -> std::io::Result<bool> {
 /// Replaces `path` with `bytes` atomically: a new private file beside it,
 /// synced, renamed over the old one, the directory synced.
 pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = sibling(path, ".tmp");
+    // Named for this process: two runs replacing one file never share it.
+    let tmp = sibling(path, &format!(".{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    let mut file = open(&tmp, Open::CreateNew)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    let written = open(&tmp, Open::CreateNew).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
     sync_dir(path);
     Ok(())
 }
@@ -268,7 +274,10 @@ mod tests {
         std::fs::write(&path, "old").unwrap();
         replace(&path, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-        assert!(!exists(&sibling(&path, ".tmp")));
+        assert!(!exists(&sibling(
+            &path,
+            &format!(".{}.tmp", std::process::id())
+        )));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

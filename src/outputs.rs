@@ -71,8 +71,8 @@ pub struct Outputs {
     pub journal: Option<Journal>,
     /// The journal file, rewritten when the run ends.
     pub journal_file: JournalFile,
-    /// `--summary`, created before the first call.
-    pub summary_file: Option<File>,
+    /// `--summary`, its provisional summary written before the first call.
+    pub summary: Option<PathBuf>,
     /// The runs that wrote the report before this one.
     pub earlier_runs: Vec<RunLine>,
 }
@@ -199,7 +199,7 @@ fn open_all(
     let config = want.config;
     let (report_path, journal_path) = (&config.report, journal::path_for(&config.report));
     let explain = |p: &Path, e: std::io::Error| StartError::Usage(files::explain(p, &e));
-    let summary_file = open_summary(config, provisional, created)?;
+    let summary = open_summary(config, provisional, created)?;
     // The report's lock comes first: nothing another run holds (its
     // journal above all) is touched before this run holds the report.
     let taken = take_report(claim, want)?;
@@ -239,7 +239,7 @@ fn open_all(
         report,
         journal,
         journal_file,
-        summary_file,
+        summary,
         earlier_runs,
     })
 }
@@ -267,26 +267,31 @@ fn take_report(claim: Claim, want: &Want) -> Result<Taken, StartError> {
     })
 }
 
-/// `--summary`, emptied and given a provisional summary now: a run that
-/// dies leaves no earlier run's summary looking like its own.
+/// `--summary`, given a provisional summary now: a run that dies leaves no
+/// earlier run's summary looking like its own. A summary that cannot be
+/// written (a full disk, a directory gone) stops the run here, before
+/// anything is sent: the audit record is part of the run.
 fn open_summary(
     config: &Config,
     provisional: &Summary,
     created: &mut Vec<PathBuf>,
-) -> Result<Option<File>, StartError> {
+) -> Result<Option<PathBuf>, StartError> {
     let Some(path) = &config.summary else {
         return Ok(None);
     };
-    let explain = |e: std::io::Error| StartError::Usage(files::explain(path, &e));
     audit::check_replaceable(path)?;
     let existed = files::exists(path);
-    let f = files::open(path, Open::Truncate).map_err(explain)?;
+    audit::write_summary(path, provisional).map_err(|e| {
+        StartError::Usage(format!(
+            "cannot write the summary {}: {e}; the audit record is part of the run, so \
+             nothing was sent (free disk space or choose another --summary)",
+            shown(path)
+        ))
+    })?;
     if !existed {
         created.push(path.clone());
     }
-    let early = f.try_clone().map_err(explain)?;
-    audit::write_summary(early, provisional, &config.summary);
-    Ok(Some(f))
+    Ok(Some(path.clone()))
 }
 
 /// The report file, ready for appending, and where its hash chain stands:

@@ -348,3 +348,122 @@ async fn piped(
     drop(stdin);
     child.wait_with_output().await.unwrap()
 }
+
+/// Regression: `--summary` naming the default report path was refused
+/// (exit 2) but the refusal summary was written there, so every later run
+/// refused to start ("not a cognito-reset report").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_refused_for_naming_the_report_leaves_no_file_where_the_report_goes() {
+    let w = Workdir::new("summary-at-report");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    let out = run(
+        &w.dir,
+        &sim,
+        &["in.txt", "--yes", "--summary", "in.report.csv"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        !w.path("in.report.csv").exists(),
+        "nothing where the report goes"
+    );
+    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Regression: with the disk full before the run, the summary could not be
+/// written, yet every user was reset and the exit code was 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_that_cannot_be_written_before_the_run_stops_it_before_any_reset() {
+    let w = Workdir::new("summary-full-before");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\nbob\n");
+    let mut cmd = command(
+        &w.dir,
+        &sim,
+        &[
+            "--user-pool-id",
+            DEFAULT_POOL,
+            "in.txt",
+            "--yes",
+            "--summary",
+            "s.json",
+        ],
+    );
+    // Files may not grow past 1 KiB: the report and the journal fit, the
+    // summary does not, as on a nearly full disk.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let small = libc::rlimit {
+                rlim_cur: 1024,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &small);
+            Ok(())
+        });
+    }
+    let out = cmd.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("s.json"), "{}", stderr(&out));
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0, "nothing was sent");
+    assert!(!w.path("in.report.csv").exists());
+}
+
+/// Regression: when the summary's directory was removed during the run, the
+/// run exited 0 with no message and no audit record.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_lost_during_the_run_is_said_and_the_exit_is_not_0() {
+    let w = Workdir::new("summary-dir-gone");
+    let sim = simulator(|c| c.latency = std::time::Duration::from_millis(20)).await;
+    w.write("in.txt", &users(60));
+    std::fs::create_dir(w.path("audit")).unwrap();
+    let args = [
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "in.txt",
+        "--yes",
+        "--rate",
+        "100",
+        "--summary",
+        "audit/s.json",
+    ];
+    let child = command(&w.dir, &sim, &args).spawn().unwrap();
+    wait_for_rows(&w, "in.report.csv", 5).await;
+    std::fs::remove_dir_all(w.path("audit")).unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("audit/s.json"), "{}", stderr(&out));
+}
+
+/// Regression: a second run of the same report, refused because the first
+/// holds it, wrote "could not start" over the first run's live summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_second_run_leaves_the_live_runs_summary_alone() {
+    let w = Workdir::new("summary-two-runs");
+    let sim = simulator(|c| c.latency = std::time::Duration::from_millis(20)).await;
+    w.write("in.txt", &users(80));
+    let args = [
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "in.txt",
+        "--yes",
+        "--rate",
+        "40",
+        "--summary",
+        "s.json",
+    ];
+    let mut first = command(&w.dir, &sim, &args).spawn().unwrap();
+    wait_for_rows(&w, "in.report.csv", 3).await;
+    let live: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    for again in [&args[..], &[&args[..], &["--resume"]].concat()] {
+        let out = command(&w.dir, &sim, again).output().await.unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let now: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+        assert_eq!(now["run_id"], live["run_id"], "{now}");
+    }
+    first.kill().await.unwrap();
+    let now: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    assert_eq!(now["run_id"], live["run_id"], "{now}");
+}

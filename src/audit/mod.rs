@@ -5,14 +5,13 @@
 //! a run that has no claim to it), and the command line as recorded.
 
 use std::collections::BTreeMap;
-use std::io::{Seek, Write};
 
 use serde::Serialize;
 
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::journal::RunLine;
-use crate::progress::{escape, say};
+use crate::progress::escape;
 use crate::tally::Tally;
 
 mod command;
@@ -279,14 +278,46 @@ pub fn check_replaceable(path: &std::path::Path) -> Result<(), crate::exit::Star
 }
 
 /// Writes `summary` to `path` unless that would replace a file that is not
-/// a summary, or cannot be done.
+/// a summary, or the summary of a run that holds its report, or cannot be
+/// done (the run's own opening of its outputs says so).
 fn write_to(path: &std::path::Path, summary: &Summary) {
     if check_replaceable(path).is_err() || crate::files::check_writable(path).is_err() {
         return;
     }
-    if let Ok(file) = crate::files::open(path, crate::files::Open::Truncate) {
-        write_summary(file, summary, &Some(path.to_path_buf()));
+    if held_by_a_live_run(path, &summary.run_id) {
+        return;
     }
+    let _ = write_summary(path, summary);
+}
+
+/// Whether the summary at `path` is another run's whose report is locked
+/// right now: that run is alive, and its summary is its own to write.
+fn held_by_a_live_run(path: &std::path::Path, ours: &str) -> bool {
+    let Some(theirs) = read_summary(path) else {
+        return false;
+    };
+    let field = |name: &str| {
+        theirs
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+    };
+    if field("run_id") == ours || field("report").is_empty() {
+        return false;
+    }
+    crate::files::open_to_read(std::path::Path::new(field("report")))
+        .and_then(|f| crate::files::try_lock(&f))
+        .is_ok_and(|free| !free)
+}
+
+/// An existing summary of this tool's, as JSON.
+fn read_summary(path: &std::path::Path) -> Option<serde_json::Value> {
+    use std::io::Read;
+    let file = crate::files::open_to_read(path).ok()?;
+    let mut text = Vec::new();
+    file.take(4 << 20).read_to_end(&mut text).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    (value.get("tool").and_then(|t| t.as_str()) == Some("cognito-reset")).then_some(value)
 }
 
 /// The summary file as soon as the flags are checked: the run is going on,
@@ -327,13 +358,7 @@ pub fn write_failure(config: &Config, run: &RunLine, why: &str, code: i32) {
 /// of the same report as `ours`, which this run has no claim to replace: it
 /// is still running, or this run neither resumes nor overwrites the report.
 fn records_another_run_of(path: &std::path::Path, ours: &Summary, config: &Config) -> bool {
-    use std::io::Read;
-    let Ok(file) = crate::files::open(path, crate::files::Open::Existing) else {
-        return false;
-    };
-    let mut text = Vec::new();
-    let _ = file.take(4 << 20).read_to_end(&mut text);
-    let Ok(theirs) = serde_json::from_slice::<serde_json::Value>(&text) else {
+    let Some(theirs) = read_summary(path) else {
         return false;
     };
     let field = |name: &str| {
@@ -342,8 +367,7 @@ fn records_another_run_of(path: &std::path::Path, ours: &Summary, config: &Confi
             .and_then(|v| v.as_str())
             .unwrap_or_default()
     };
-    field("tool") == "cognito-reset"
-        && field("report") == ours.report
+    field("report") == ours.report
         && field("run_id") != ours.run_id
         && !field("stopped").starts_with("could not start")
         && (!(config.resume || config.overwrite) || field("stopped") == RUNNING)
@@ -354,17 +378,15 @@ pub fn write_refused_flags(args: &RunArgs, why: &str, code: i32) {
     let Some(path) = args.summary.as_deref().filter(|p| !p.is_empty()) else {
         return;
     };
-    // A summary path refused for naming another of the run's files is not
-    // written either.
+    // A summary path refused for naming another of the run's files (the
+    // report as it would be, given or by default) is not written either: a
+    // refused run leaves nothing where a report is expected.
     let summary = std::path::Path::new(path);
-    let report = args.report.as_deref().map(std::path::PathBuf::from);
-    let journal = report.as_deref().map(crate::journal::path_for);
-    let input = args.input.as_deref().map(std::path::PathBuf::from);
-    if [report, journal, input]
-        .iter()
-        .flatten()
-        .any(|other| crate::config::same_file(other, summary))
-    {
+    let others = crate::config::files_named(args);
+    let named = |(name, other): &(&str, std::path::PathBuf)| {
+        *name != "--summary" && crate::config::same_file(other, summary)
+    };
+    if others.iter().any(named) {
         return;
     }
     let mut summary = Summary::from_args(args, &RunLine::now());
@@ -378,27 +400,10 @@ fn failed(summary: &mut Summary, why: &str, code: i32) {
     summary.caller = serde_json::json!({ "error": "not asked: the run could not start" });
 }
 
-/// Writes a summary into its (open, private) file.
-pub fn write_summary(
-    mut file: std::fs::File,
-    summary: &Summary,
-    path: &Option<std::path::PathBuf>,
-) {
-    let mut json = serde_json::to_vec_pretty(summary).unwrap_or_default();
+/// Writes a summary where it belongs, atomically: a private file beside it,
+/// synced, renamed over it. A reader never sees half of one.
+pub fn write_summary(path: &std::path::Path, summary: &Summary) -> std::io::Result<()> {
+    let mut json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
     json.push(b'\n');
-    let result = file
-        .set_len(0)
-        .and_then(|_| file.rewind())
-        .and_then(|_| file.write_all(&json))
-        .and_then(|_| file.sync_data());
-    if let Err(e) = result {
-        let path = path
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        say(&format!(
-            "cognito-reset: cannot write the summary {}: {e}",
-            escape(&path)
-        ));
-    }
+    crate::files::replace(path, &json)
 }

@@ -54,7 +54,7 @@ pub struct Ran {
     /// The journal file, rewritten once the report is synced.
     pub journal_file: JournalFile,
     /// `--summary`.
-    pub summary_file: Option<std::fs::File>,
+    pub summary: Option<std::path::PathBuf>,
     /// Wall time of the execute phase.
     pub elapsed: Duration,
     /// Calls per category made before it (the preflight's).
@@ -172,7 +172,7 @@ pub async fn execute(o: Opened) -> Executed {
         ran: Ran {
             finished,
             journal_file: outputs.journal_file,
-            summary_file: outputs.summary_file,
+            summary: outputs.summary,
             elapsed,
             calls_before,
         },

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use super::execute::{Executed, Ran, summary_of};
 use super::prepare::Context;
 use crate::audit::{self, CallsRecord, resume_command};
-use crate::exit::{EXIT_OK, EXIT_ROW_FAILURES};
+use crate::exit::{EXIT_NO_RECORD, EXIT_OK, EXIT_ROW_FAILURES};
 use crate::journal::{Checkpoint, JournalFile};
 use crate::limiter::{Category, Rate};
-use crate::progress::{say, say_unless_quiet};
+use crate::progress::{escape, say, say_unless_quiet};
 use crate::shutdown::StopReason;
 use crate::writer::Finished;
 
@@ -30,7 +30,7 @@ pub fn finish(e: Executed) -> i32 {
     let Ran {
         mut finished,
         journal_file,
-        summary_file,
+        summary: summary_path,
         elapsed,
         calls_before,
     } = ran;
@@ -63,10 +63,27 @@ pub fn finish(e: Executed) -> i32 {
     summary.exit_code = Some(code);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
     say_what_is_left(&ctx, stopped.as_ref(), owed, read_once);
-    if let Some(file) = summary_file {
-        audit::write_summary(file, &summary, &ctx.config.summary);
+    match summary_path.map(|path| (audit::write_summary(&path, &summary), path)) {
+        Some((Err(e), path)) => {
+            say(&format!(
+                "cognito-reset: cannot write the summary {}: {e}; the run's audit record is \
+                 missing (the report holds every row)",
+                escape(&path.display().to_string())
+            ));
+            lost_record(code)
+        }
+        _ => code,
     }
-    code
+}
+
+/// The exit code of a run whose audit record could not be written: one that
+/// would have said all was well (or only that rows failed) must not.
+fn lost_record(code: i32) -> i32 {
+    if code == EXIT_OK || code == EXIT_ROW_FAILURES {
+        EXIT_NO_RECORD
+    } else {
+        code
+    }
 }
 
 /// Makes the report durable, then keeps the journal's promise: it is
