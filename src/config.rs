@@ -277,6 +277,9 @@ fn check_words(args: &RunArgs) -> Result<(), StartError> {
     if args.report.as_deref() == Some("") {
         return Err(usage("--report needs a path"));
     }
+    if let Some(url) = &args.endpoint_url {
+        crate::endpoint::check(url).map_err(usage)?;
+    }
     Ok(())
 }
 

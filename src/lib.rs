@@ -12,7 +12,7 @@
 //!  ├─ input (rows from files, streams, listings)   resume (earlier runs)
 //!  ├─ journal (intents)   report (the row's record and its columns)
 //!  └─ cognito (the only SDK user; classification)
-//! leaves: config, cli, files, keys, clock, exit, shutdown, progress
+//! leaves: config, cli, endpoint, files, keys, clock, exit, shutdown, progress
 //! ```
 //!
 //! `simulator` is a Cognito-compatible endpoint used by `--simulate` and by
@@ -25,6 +25,7 @@ pub mod cli;
 pub mod clock;
 pub mod cognito;
 pub mod config;
+pub mod endpoint;
 pub mod exit;
 pub mod files;
 pub mod input;

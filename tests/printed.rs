@@ -3,6 +3,132 @@
 //! not happen, no file touched that the run refused. Each test is named
 //! after something that once went wrong.
 
+mod common;
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use cognito_reset::simulator::{DEFAULT_POOL, SeedUser};
+use common::*;
+use serde_json::Value;
+
+/// A command for the binary in `dir` with no endpoint of its own, dummy
+/// credentials and nothing from the developer's AWS set-up.
+fn bare(dir: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "AKIDTESTONLY")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn both(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(out))
+}
+
+fn json(w: &Workdir, name: &str) -> Value {
+    serde_json::from_str(&w.read(name)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_credentials_are_never_printed_or_recorded() {
+    let w = Workdir::new("pr-endpoint-secret");
+    let sim = simulator(|c| {
+        c.users.push(SeedUser {
+            fail: Some("TooManyRequestsException".into()),
+            ..seed("throttled")
+        })
+    })
+    .await;
+    w.write("in.txt", "alice\nthrottled\n");
+    let url = sim
+        .url()
+        .replacen("http://", "http://ops:hunter2secret@", 1);
+    let shown = sim.url().replacen("http://", "http://<redacted>@", 1);
+    let args = [
+        "in.txt",
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "--yes",
+        "--max-attempts",
+        "1",
+        "--summary",
+        "s.json",
+        "-vv",
+    ];
+    let out = command_at(&w.dir, &url, &args).output().await.unwrap();
+    let printed = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert_eq!(resets(&sim, "alice"), 1, "the run reached the endpoint");
+    assert!(printed.contains(&format!("endpoint: {shown}")), "{printed}");
+    assert!(printed.contains("to resume:"), "{printed}");
+    assert!(
+        !printed.contains("WARNING: --endpoint-url"),
+        "loopback: {printed}"
+    );
+    let recorded = w.read("s.json") + &w.read("in.report.csv");
+    for secret in ["hunter2secret", "ops:"] {
+        assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        assert!(!recorded.contains(secret), "{secret} recorded: {recorded}");
+    }
+    let line = json(&w, "s.json")["command_line"].clone();
+    let line: Vec<&str> = line
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a.as_str())
+        .collect();
+    assert!(line.iter().any(|a| a.starts_with(&shown)), "{line:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_warning_reads_the_host_not_the_user() {
+    let w = Workdir::new("pr-endpoint-warning");
+    w.write("in.txt", "alice\n");
+    let out = bare(
+        &w.dir,
+        &[
+            "in.txt",
+            "--user-pool-id",
+            DEFAULT_POOL,
+            "--dry-run",
+            "--max-attempts",
+            "1",
+            "--call-timeout",
+            "2",
+            "--endpoint-url=http://127.0.0.1@remote.invalid:9/",
+            "--summary",
+            "s.json",
+        ],
+    )
+    .output()
+    .await
+    .unwrap();
+    let printed = both(&out);
+    assert_eq!(out.status.code(), Some(2), "{printed}");
+    assert!(
+        printed
+            .contains("WARNING: --endpoint-url http://<redacted>@remote.invalid:9/ is plain http"),
+        "{printed}"
+    );
+    assert!(!printed.contains("127.0.0.1@"), "{printed}");
+    assert!(
+        !w.read("s.json").contains("127.0.0.1@"),
+        "{}",
+        w.read("s.json")
+    );
+}
+
 #[test]
 fn run_ids_are_valid_v4_uuids() {
     for _ in 0..200 {

@@ -79,7 +79,8 @@ pub struct Summary {
     pub started_at: String,
     /// When it ended.
     pub ended_at: String,
-    /// The command line, ClientMetadata values removed.
+    /// The command line, ClientMetadata values removed, endpoint credentials
+    /// redacted.
     pub command_line: Vec<String>,
     /// `--reason`.
     pub reason: Option<String>,

@@ -124,6 +124,14 @@ fn print_resume_hint(ctx: &Context, read_once: bool) {
     if !ctx.config.client_metadata.is_empty() {
         hint.push_str("\n  (give the --client-metadata values again in place of <value removed>)");
     }
+    if ctx
+        .config
+        .endpoint_url
+        .as_deref()
+        .is_some_and(crate::endpoint::has_credentials)
+    {
+        hint.push_str("\n  (give the --endpoint-url credentials again in place of <redacted>)");
+    }
     if read_once {
         hint.push_str("\n  (pipe the same rows to it again: the input was read as a stream)");
     }
