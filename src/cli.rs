@@ -205,7 +205,7 @@ pub struct RunArgs {
     /// Write the run summary as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub summary: Option<String>,
-    /// Errors only on stderr.
+    /// Errors only on stderr (and the result in one line when the exit code is not 0).
     #[arg(long, short = 'q', conflicts_with = "verbose")]
     pub quiet: bool,
     /// More detail on stderr.

@@ -139,3 +139,26 @@ fn run_ids_are_valid_v4_uuids() {
         assert_eq!(uuid.hyphenated().to_string(), id);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_run_that_exits_non_zero_prints_its_one_line_result() {
+    let w = Workdir::new("pr-quiet");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\nmissing-bob\nunverified-carol\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--quiet"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    for expected in [
+        "cognito-reset: finished with exit 1: ",
+        "1 user left with a working password",
+        "2 failed",
+        "; report in.report.csv",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    w.write("ok.txt", "dave\n");
+    let out = run(&w.dir, &sim, &["ok.txt", "--yes", "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "exit 0 with --quiet says nothing");
+}

@@ -231,6 +231,54 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// The run's result in one line, for `--quiet` runs that did not end
+    /// with exit 0: what went wrong, and where the report is.
+    pub fn result_line(&self) -> String {
+        use crate::report::Outcome;
+        let c = &self.counts;
+        let dry_run = self.mode == "dry_run";
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let code = self
+            .exit_code
+            .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+        let mut parts = Vec::new();
+        if c.kept() > 0 {
+            let left = if dry_run { "would be left" } else { "left" };
+            let users = plural(c.kept(), "user", "users");
+            parts.push(format!("{users} {left} with a working password"));
+        }
+        for (outcome, words) in [
+            (Outcome::Failed, "failed"),
+            (Outcome::WouldFail, "would fail"),
+            (Outcome::Invalid, "invalid"),
+            (Outcome::Cancelled, "cancelled"),
+        ] {
+            if c.count(outcome) > 0 {
+                parts.push(format!("{} {words}", c.count(outcome)));
+            }
+        }
+        if c.sign_outs_failed() > 0 {
+            let failed = plural(c.sign_outs_failed(), "sign-out", "sign-outs");
+            parts.push(format!("{failed} failed"));
+        }
+        let ended = match &self.stopped {
+            Some(why) => format!("stopped with exit {code} ({why})"),
+            None => format!("finished with exit {code}"),
+        };
+        let found = if parts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", parts.join(", "))
+        };
+        format!(
+            "cognito-reset: {ended}{found}; report {}",
+            escape(&self.report)
+        )
+    }
+}
+
 impl InputRecord {
     /// The record of an input as it was read, and what its report belongs to.
     pub fn new(input: crate::input::Description, fingerprint: &str) -> InputRecord {

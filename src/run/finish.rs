@@ -10,7 +10,7 @@ use crate::audit::{self, CallsRecord, resume_command};
 use crate::exit::{EXIT_OK, EXIT_ROW_FAILURES};
 use crate::journal::JournalFile;
 use crate::limiter::{Category, Rate};
-use crate::progress::{say, say_unless_quiet};
+use crate::progress::{Verbosity, say, say_unless_quiet};
 use crate::shutdown::StopReason;
 use crate::writer::Finished;
 
@@ -56,6 +56,11 @@ pub fn finish(e: Executed) -> i32 {
     summary.stopped = stopped.as_ref().map(|r| r.to_string());
     summary.exit_code = Some(code);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
+    // A quiet run says nothing when all went well, and one line otherwise:
+    // a cron mail is then never empty when something needs a look.
+    if ctx.config.verbosity == Verbosity::Quiet && code != EXIT_OK {
+        say(&summary.result_line());
+    }
     let owed = finished.tally.resumable > 0 || !finished.keep.is_empty();
     say_what_is_left(&ctx, stopped.as_ref(), owed, read_once);
     if let Some(file) = summary_file {
