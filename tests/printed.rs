@@ -162,3 +162,87 @@ async fn quiet_run_that_exits_non_zero_prints_its_one_line_result() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "exit 0 with --quiet says nothing");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_man_and_completions_to_a_closed_or_full_stdout_fail() {
+    let w = Workdir::new("pr-closed-stdout");
+    for args in [
+        vec!["man"],
+        vec!["--help"],
+        vec!["-h"],
+        vec!["--version"],
+        vec!["completions", "bash"],
+    ] {
+        let mut sh = std::process::Command::new("sh");
+        sh.args(["-c", "exec \"$0\" \"$@\" >&-", BIN])
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = tokio::process::Command::from(sh).output().await.unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?} >&-: {}", stderr(&out));
+        assert!(out.status.code().is_some(), "{args:?} exits, not killed");
+        assert!(
+            stderr(&out).contains("standard output"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        // `output()` would make standard output a pipe again.
+        let child = bare(&w.dir, &args).stdout(full).spawn().unwrap();
+        let out = child.wait_with_output().await.unwrap();
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{args:?} >/dev/full: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("standard output"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+
+        let out = bare(&w.dir, &args).output().await.unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?} to a pipe: {}",
+            stderr(&out)
+        );
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_flags_leave_the_summary_and_say_it_is_an_earlier_runs() {
+    let w = Workdir::new("pr-unreadable-flags");
+    w.write("in.txt", "alice\n");
+    let earlier = "{\n  \"tool\": \"cognito-reset\",\n  \"exit_code\": 0\n}\n";
+    for args in [
+        vec!["in.txt", "--summary", "s.json", "--bogus"],
+        vec!["in.txt", "--format", "xml", "--summary", "s.json"],
+        vec!["--summary=s.json", "--yes"],
+    ] {
+        w.write("s.json", earlier);
+        let out = bare(&w.dir, &args).output().await.unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("error:"), "clap's own message: {err}");
+        assert!(
+            err.contains(
+                "the flags could not be read, so no summary was written; s.json still holds \
+                 an earlier run's summary"
+            ),
+            "{args:?}: {err}"
+        );
+        assert_eq!(w.read("s.json"), earlier, "{args:?}");
+    }
+    let out = bare(&w.dir, &["in.txt", "--bogus"]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains("summary"), "{}", stderr(&out));
+}

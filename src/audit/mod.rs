@@ -296,21 +296,30 @@ impl InputRecord {
 pub const RUNNING: &str = "running: this run has not ended; if it is no longer running it was \
      killed, and its report and journal say how far it got (--resume continues it)";
 
+/// The first bytes of the file at `path`, if one can be read there.
+fn head_of(path: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = crate::files::open(path, crate::files::Open::Existing).ok()?;
+    let mut head = Vec::new();
+    let _ = file.take(64 * 1024).read_to_end(&mut head);
+    Some(head)
+}
+
+/// Whether `head` starts a summary of this tool's.
+fn is_summary(head: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(head)
+        .map(|v| v.get("tool").and_then(|t| t.as_str()) == Some("cognito-reset"))
+        .unwrap_or(false)
+        || String::from_utf8_lossy(head).contains("\"tool\": \"cognito-reset\"")
+}
+
 /// Refuses to empty an existing file that is not a summary of this tool's
 /// (another run's report, a user list): `--summary` never destroys data.
 pub fn check_replaceable(path: &std::path::Path) -> Result<(), crate::exit::StartError> {
-    use std::io::Read;
-    let Ok(file) = crate::files::open(path, crate::files::Open::Existing) else {
+    let Some(head) = head_of(path) else {
         return Ok(());
     };
-    let mut head = Vec::new();
-    let _ = file.take(64 * 1024).read_to_end(&mut head);
-    let ours = head.is_empty()
-        || serde_json::from_slice::<serde_json::Value>(&head)
-            .map(|v| v.get("tool").and_then(|t| t.as_str()) == Some("cognito-reset"))
-            .unwrap_or(false)
-        || String::from_utf8_lossy(&head).contains("\"tool\": \"cognito-reset\"");
-    if ours {
+    if head.is_empty() || is_summary(&head) {
         Ok(())
     } else {
         Err(crate::exit::StartError::Usage(format!(
@@ -319,6 +328,38 @@ pub fn check_replaceable(path: &std::path::Path) -> Result<(), crate::exit::Star
             escape(&path.display().to_string())
         )))
     }
+}
+
+/// Flags that could not be read at all write no summary: the path is not
+/// known for sure. When the arguments (`args`, the program first) name one,
+/// says so, so that an earlier run's summary there is not read as this
+/// run's.
+pub fn say_flags_unread(args: impl IntoIterator<Item = String>) {
+    let mut args = args.into_iter().skip(1);
+    let mut named = None;
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "--summary" {
+            named = args.next();
+        } else if let Some(path) = arg.strip_prefix("--summary=") {
+            named = Some(path.to_owned());
+        }
+    }
+    let Some(path) = named.filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let shown = escape(&path);
+    let held = head_of(std::path::Path::new(&path)).is_some_and(|head| is_summary(&head));
+    say(&if held {
+        format!(
+            "cognito-reset: the flags could not be read, so no summary was written; {shown} \
+             still holds an earlier run's summary"
+        )
+    } else {
+        format!("cognito-reset: the flags could not be read, so no summary was written to {shown}")
+    });
 }
 
 /// Writes `summary` to `path` unless that would replace a file that is not
