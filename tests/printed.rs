@@ -7,6 +7,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Output, Stdio};
+use std::time::Duration;
 
 use cognito_reset::simulator::{DEFAULT_POOL, SeedUser};
 use common::*;
@@ -245,4 +246,41 @@ async fn unreadable_flags_leave_the_summary_and_say_it_is_an_earlier_runs() {
     let out = bare(&w.dir, &["in.txt", "--bogus"]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(!stderr(&out).contains("summary"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_runs_summary_claims_no_end() {
+    let w = Workdir::new("pr-no-end");
+    let sim = simulator(|c| c.latency = Duration::from_millis(20)).await;
+    w.write("in.txt", &users(200));
+    let args = [
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "in.txt",
+        "--yes",
+        "--rate",
+        "20",
+        "--summary",
+        "s.json",
+    ];
+    let child = command(&w.dir, &sim, &args).spawn().unwrap();
+    wait_for_rows(&w, "in.report.csv", 2).await;
+    let running = json(&w, "s.json");
+    assert!(running["ended_at"].is_null(), "while running: {running:#}");
+    signal(&child, libc::SIGKILL);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), None, "killed");
+    let left = json(&w, "s.json");
+    assert!(left["ended_at"].is_null(), "killed: {left:#}");
+    assert!(left["exit_code"].is_null(), "killed: {left:#}");
+
+    w.write("done.txt", "alice\n");
+    let out = run(&w.dir, &sim, &["done.txt", "--yes", "--summary", "d.json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let done = json(&w, "d.json");
+    let (start, end) = (
+        done["started_at"].as_str().unwrap(),
+        done["ended_at"].as_str(),
+    );
+    assert!(end.is_some_and(|end| end >= start), "{done:#}");
 }

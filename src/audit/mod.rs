@@ -77,8 +77,9 @@ pub struct Summary {
     pub runs: Vec<RunLine>,
     /// When this run started (RFC 3339 UTC).
     pub started_at: String,
-    /// When it ended.
-    pub ended_at: String,
+    /// When it ended; `null` while it goes on (a run that was killed
+    /// leaves it so).
+    pub ended_at: Option<String>,
     /// The command line, ClientMetadata values removed, endpoint credentials
     /// redacted.
     pub command_line: Vec<String>,
@@ -153,7 +154,7 @@ impl Summary {
             run_id: run.run.clone(),
             runs: vec![run.clone()],
             started_at: run.started.clone(),
-            ended_at: crate::clock::now_rfc3339(),
+            ended_at: None,
             command_line: command_line(),
             reason: None,
             mode: "reset".into(),
@@ -457,6 +458,7 @@ pub fn write_refused_flags(args: &RunArgs, why: &str, code: i32) {
 }
 
 fn failed(summary: &mut Summary, why: &str, code: i32) {
+    summary.ended_at = Some(crate::clock::now_rfc3339());
     summary.stopped = Some(format!("could not start: {why}"));
     summary.exit_code = Some(code);
     summary.caller = serde_json::json!({ "error": "not asked: the run could not start" });

@@ -53,6 +53,7 @@ pub fn finish(e: Executed) -> i32 {
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
     summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
     summary.elapsed_seconds = ctx.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
+    summary.ended_at = Some(crate::clock::now_rfc3339());
     summary.stopped = stopped.as_ref().map(|r| r.to_string());
     summary.exit_code = Some(code);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
