@@ -137,7 +137,7 @@ pub fn read(
     path: &Path,
     mut keep: impl FnMut(&str, &str) -> bool,
 ) -> std::io::Result<Option<Previous>> {
-    let file = match files::open(path, Open::Existing) {
+    let file = match files::inspect(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -39,6 +40,10 @@ fn both(out: &Output) -> String {
 
 fn json(w: &Workdir, name: &str) -> Value {
     serde_json::from_str(&w.read(name)).unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -283,4 +288,52 @@ async fn a_killed_runs_summary_claims_no_end() {
         done["ended_at"].as_str(),
     );
     assert!(end.is_some_and(|end| end >= start), "{done:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_paths_keep_their_mode() {
+    let w = Workdir::new("pr-refused-mode");
+    let sim = simulator(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    let notes = w.write("notes.txt", "keep me\n");
+    let list = w.write("list.txt", "breakglass\n");
+    let other = w.write("other.csv", "a,b\n1,2\n");
+    let empty = w.write("empty.txt", "");
+    for path in [&notes, &list, &other, &empty] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    for args in [
+        vec!["in.txt", "--yes", "--summary", "notes.txt"],
+        vec![
+            "in.txt",
+            "--yes",
+            "--exclude",
+            "list.txt",
+            "--summary",
+            "list.txt",
+        ],
+        vec!["in.txt", "--yes", "--report", "other.csv", "--overwrite"],
+        vec!["in.txt", "--yes", "--report", "other.csv", "--resume"],
+        vec![
+            "in.txt",
+            "--yes",
+            "--exclude",
+            "empty.txt",
+            "--summary",
+            "empty.txt",
+        ],
+    ] {
+        let out = run(&w.dir, &sim, &args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        for (path, text) in [
+            (&notes, "keep me\n"),
+            (&list, "breakglass\n"),
+            (&other, "a,b\n1,2\n"),
+            (&empty, ""),
+        ] {
+            assert_eq!(std::fs::read_to_string(path).unwrap(), text, "{args:?}");
+            assert_eq!(mode(path), 0o644, "{args:?}: {}", path.display());
+        }
+    }
+    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
 }

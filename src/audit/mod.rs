@@ -300,7 +300,7 @@ pub const RUNNING: &str = "running: this run has not ended; if it is no longer r
 /// The first bytes of the file at `path`, if one can be read there.
 fn head_of(path: &std::path::Path) -> Option<Vec<u8>> {
     use std::io::Read;
-    let file = crate::files::open(path, crate::files::Open::Existing).ok()?;
+    let file = crate::files::inspect(path).ok()?;
     let mut head = Vec::new();
     let _ = file.take(64 * 1024).read_to_end(&mut head);
     Some(head)
@@ -413,7 +413,7 @@ pub fn write_failure(config: &Config, run: &RunLine, why: &str, code: i32) {
 /// is still running, or this run neither resumes nor overwrites the report.
 fn records_another_run_of(path: &std::path::Path, ours: &Summary, config: &Config) -> bool {
     use std::io::Read;
-    let Ok(file) = crate::files::open(path, crate::files::Open::Existing) else {
+    let Ok(file) = crate::files::inspect(path) else {
         return false;
     };
     let mut text = Vec::new();
@@ -445,7 +445,8 @@ pub fn write_refused_flags(args: &RunArgs, why: &str, code: i32) {
     let report = args.report.as_deref().map(std::path::PathBuf::from);
     let journal = report.as_deref().map(crate::journal::path_for);
     let input = args.input.as_deref().map(std::path::PathBuf::from);
-    if [report, journal, input]
+    let exclude = args.exclude.as_deref().map(std::path::PathBuf::from);
+    if [report, journal, input, exclude]
         .iter()
         .flatten()
         .any(|other| crate::config::same_file(other, summary))
