@@ -13,6 +13,7 @@ use std::time::Duration;
 use cognito_reset::simulator::{DEFAULT_POOL, SeedUser};
 use common::*;
 use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 
 /// A command for the binary in `dir` with no endpoint of its own, dummy
 /// credentials and nothing from the developer's AWS set-up.
@@ -336,4 +337,45 @@ async fn refused_paths_keep_their_mode() {
         }
     }
     assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn piped_runs_started_together_get_distinct_default_reports() {
+    let w = Workdir::new("pr-piped-names");
+    let sim = simulator(|_| {}).await;
+    // Start both just after a second begins, as two cron jobs would.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let into_next = Duration::from_millis(1020) - Duration::from_nanos(now.subsec_nanos().into());
+    tokio::time::sleep(into_next).await;
+    let mut children = Vec::new();
+    for _ in 0..2 {
+        let args = ["--user-pool-id", DEFAULT_POOL, "-", "--yes"];
+        let child = command(&w.dir, &sim, &args)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        children.push(child);
+    }
+    for child in &mut children {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"username\nalice\n").await.unwrap();
+    }
+    for child in children {
+        let out = child.wait_with_output().await.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let mut reports: Vec<String> = std::fs::read_dir(&w.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".report.csv"))
+        .collect();
+    reports.sort();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for name in &reports {
+        assert!(name.starts_with("cognito-reset-"), "{name}");
+        assert_eq!(w.report(name).len(), 1, "{name}");
+    }
+    assert_eq!(resets(&sim, "alice"), 2);
 }

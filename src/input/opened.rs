@@ -52,15 +52,16 @@ impl Source {
     }
 
     /// The stem of the default report's name: the input file's, or the
-    /// pool's (and group's), or for standard input a name stamped `now`.
-    pub fn report_stem(&self, now: &str) -> String {
+    /// pool's (and group's), or for standard input a name stamped `stamp`
+    /// (which tells runs started together apart).
+    pub fn report_stem(&self, stamp: &str) -> String {
         match self {
             Source::File(path) => std::path::Path::new(path)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "input".into()),
-            Source::Stdin => format!("cognito-reset-{now}"),
+            Source::Stdin => format!("cognito-reset-{stamp}"),
             Source::Pool { pool, .. } => pool.clone(),
             Source::Group { pool, group } => {
                 let group: String = group
