@@ -8,7 +8,7 @@ pub use crate::simulator::SimKnobs;
 
 /// Examples shown by `--help`.
 const EXAMPLES: &str = "Examples:
-  Rehearse on the built-in simulator (no AWS account needed):
+  Rehearse on the built-in simulator (no AWS account needed; it asks like a real run):
     cognito-reset users.csv --simulate
   Plan only: validate every row and predict each outcome, change nothing:
     cognito-reset users.csv --user-pool-id eu-west-1_AbC123 --dry-run

@@ -379,3 +379,32 @@ async fn piped_runs_started_together_get_distinct_default_reports() {
     }
     assert_eq!(resets(&sim, "alice"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulate_off_a_terminal_without_yes_is_refused() {
+    let w = Workdir::new("pr-simulate-asks");
+    w.write("in.txt", "alice\n");
+    let out = bare(&w.dir, &["in.txt", "--simulate"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+    assert!(!w.path("in.report.csv").exists());
+    let out = bare(&w.dir, &["in.txt", "--simulate", "--dry-run"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a dry run asks nothing: {}",
+        stderr(&out)
+    );
+    let out = bare(&w.dir, &["in.txt", "--simulate", "--yes"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.report("in.report.csv")[0]["outcome"], "reset");
+}
