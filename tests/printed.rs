@@ -13,6 +13,7 @@ use std::time::Duration;
 use cognito_reset::simulator::{DEFAULT_POOL, SeedUser};
 use common::*;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 /// A command for the binary in `dir` with no endpoint of its own, dummy
@@ -407,4 +408,58 @@ async fn simulate_off_a_terminal_without_yes_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(w.report("in.report.csv")[0]["outcome"], "reset");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_input_has_its_sha256_recorded() {
+    let w = Workdir::new("pr-stream-sha");
+    let sim = simulator(|_| {}).await;
+    let bytes = b"\xef\xbb\xbfusername\r\nalice\r\n\r\nbob\n".to_vec();
+    let args = [
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "-",
+        "--yes",
+        "--summary",
+        "s.json",
+    ];
+    let mut child = command(&w.dir, &sim, &args)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&w, "s.json");
+    let expected: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(summary["input"]["source"], "stdin", "{summary:#}");
+    assert_eq!(summary["input"]["sha256"], expected.as_str(), "{summary:#}");
+    // A stream the run stopped reading has no digest of the whole input.
+    let args = [
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "-",
+        "--yes",
+        "--summary",
+        "t.json",
+    ];
+    let args = [&args[..], &["--report", "t.report.csv"]].concat();
+    let mut child = command(&w.dir, &sim, &args)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"username\nalice\ncarol\n").await.unwrap();
+    wait_for_rows(&w, "t.report.csv", 2).await;
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    drop(stdin);
+    let stopped = json(&w, "t.json");
+    assert!(stopped["input"]["sha256"].is_null(), "{stopped:#}");
 }

@@ -26,7 +26,8 @@ pub struct InputRecord {
     pub source: String,
     /// The file, pool or group.
     pub path: Option<String>,
-    /// SHA-256 of a file's bytes.
+    /// SHA-256 of the input's bytes: a file's; a stream's, as it was read,
+    /// once read to its end.
     pub sha256: Option<String>,
     /// Records in a file.
     pub rows: Option<u64>,
@@ -284,9 +285,9 @@ impl InputRecord {
     /// The record of an input as it was read, and what its report belongs to.
     pub fn new(input: crate::input::Description, fingerprint: &str) -> InputRecord {
         InputRecord {
+            sha256: input.digest(),
             source: input.source.into(),
             path: input.path,
-            sha256: input.sha256,
             rows: input.rows,
             fingerprint: fingerprint.to_owned(),
         }
