@@ -231,9 +231,7 @@ impl Summary {
         }
         out
     }
-}
 
-impl Summary {
     /// The run's result in one line, for `--quiet` runs that did not end
     /// with exit 0: what went wrong, and where the report is.
     pub fn result_line(&self) -> String {
