@@ -3,11 +3,12 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::shutdown::ClosedAtStart;
 pub use crate::simulator::SimKnobs;
 
 /// Examples shown by `--help`.
 const EXAMPLES: &str = "Examples:
-  Rehearse on the built-in simulator (no AWS account needed):
+  Rehearse on the built-in simulator (no AWS account needed; it asks like a real run):
     cognito-reset users.csv --simulate
   Plan only: validate every row and predict each outcome, change nothing:
     cognito-reset users.csv --user-pool-id eu-west-1_AbC123 --dry-run
@@ -79,27 +80,43 @@ pub struct VerifyArgs {
 }
 
 /// Prints the completion script for `shell`; returns the exit code.
-pub fn completions(shell: clap_complete::Shell) -> i32 {
+pub fn completions(shell: clap_complete::Shell, closed: ClosedAtStart) -> i32 {
     let mut command = <Cli as clap::CommandFactory>::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "cognito-reset", &mut out);
-    print_bytes(&out)
+    print_output("the completion script", &out, closed)
 }
 
 /// Prints the manual page; returns the exit code.
-pub fn man_page() -> i32 {
+pub fn man_page(closed: ClosedAtStart) -> i32 {
     let command = <Cli as clap::CommandFactory>::command();
     let mut out = Vec::new();
     if clap_mangen::Man::new(command).render(&mut out).is_err() {
         return crate::exit::EXIT_CANNOT_START;
     }
-    print_bytes(&out)
+    print_output("the manual page", &out, closed)
 }
 
-fn print_bytes(bytes: &[u8]) -> i32 {
-    match crate::progress::print_stdout(bytes) {
+/// Prints the output of a command whose output is standard output (the
+/// help, the version, the manual page, a completion script); returns the
+/// exit code. A standard output closed at start (now `/dev/null`) or one
+/// that cannot take the bytes (a full disk) is a failure: nobody got them.
+pub fn print_output(what: &str, bytes: &[u8], closed: ClosedAtStart) -> i32 {
+    let written = if closed.stdout {
+        Err(std::io::Error::other(
+            "it was closed when the program started",
+        ))
+    } else {
+        crate::progress::print_stdout(bytes)
+    };
+    match written {
         Ok(()) => crate::exit::EXIT_OK,
-        Err(_) => crate::exit::EXIT_CANNOT_START,
+        Err(e) => {
+            crate::progress::say(&format!(
+                "cognito-reset: cannot write {what} to standard output: {e}"
+            ));
+            crate::exit::EXIT_CANNOT_START
+        }
     }
 }
 
@@ -222,7 +239,7 @@ pub struct RunArgs {
     /// Write the run summary as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub summary: Option<String>,
-    /// Errors only on stderr.
+    /// Errors only on stderr (and the result in one line when the exit code is not 0).
     #[arg(long, short = 'q', conflicts_with = "verbose")]
     pub quiet: bool,
     /// More detail on stderr.

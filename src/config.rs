@@ -121,9 +121,13 @@ fn parse_metadata(pairs: &[String]) -> Result<Vec<(String, String)>, StartError>
         .collect()
 }
 
-fn utc_stamp() -> String {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    now.replace(['-', ':'], "")
+/// What tells apart the default reports of standard input: the UTC time to
+/// the millisecond and the process id (`20250314T091500.123Z-4242`), so that
+/// runs started together (two cron jobs in the same second) never pick the
+/// same name and refuse each other.
+fn stream_stamp() -> String {
+    let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    format!("{}-{}", now.replace(['-', ':'], ""), std::process::id())
 }
 
 fn source_of(args: &RunArgs, default_pool: Option<&String>) -> Result<Source, StartError> {
@@ -167,7 +171,7 @@ fn format_of(args: &RunArgs, source: &Source) -> Result<Format, StartError> {
 
 fn default_report(source: &Source, dry_run: bool) -> PathBuf {
     let dry = if dry_run { ".dry-run" } else { "" };
-    let stem = source.report_stem(&utc_stamp());
+    let stem = source.report_stem(&stream_stamp());
     PathBuf::from(format!("{stem}{dry}.report.csv"))
 }
 
@@ -295,6 +299,9 @@ fn check_words(args: &RunArgs) -> Result<(), StartError> {
     if args.report.as_deref() == Some("") {
         return Err(usage("--report needs a path"));
     }
+    if let Some(url) = &args.endpoint_url {
+        crate::endpoint::check(url).map_err(usage)?;
+    }
     Ok(())
 }
 
@@ -418,6 +425,22 @@ mod tests {
         assert_eq!(
             c.read.default_pool.as_deref(),
             Some(simulator::DEFAULT_POOL)
+        );
+    }
+
+    #[test]
+    fn standard_input_reports_are_named_by_the_millisecond_and_the_process() {
+        let c = config(&["-", "--user-pool-id", "eu-west-1_A"]).unwrap();
+        let name = c.report.display().to_string();
+        let stamp = name
+            .strip_prefix("cognito-reset-")
+            .and_then(|n| n.strip_suffix(&format!("-{}.report.csv", std::process::id())))
+            .unwrap_or_else(|| panic!("{name}"));
+        // 20250314T091500.123Z
+        assert_eq!(stamp.len(), 20, "{name}");
+        assert_eq!(
+            (&stamp[8..9], &stamp[15..16], &stamp[19..]),
+            ("T", ".", "Z")
         );
     }
 

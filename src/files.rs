@@ -49,7 +49,9 @@ pub fn explain(path: &Path, e: &std::io::Error) -> String {
     }
 }
 
-/// Opens an output file without following a symbolic link at `path`.
+/// Opens an output file without following a symbolic link at `path`, for
+/// a run that has decided to write it: an existing file is narrowed to
+/// mode 0600.
 pub fn open(path: &Path, how: Open) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options
@@ -63,25 +65,50 @@ pub fn open(path: &Path, how: Open) -> std::io::Result<File> {
         Open::Truncate => options.create(true).truncate(true),
         Open::Create => options.create(true),
     };
-    let file = options.open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    // A file created earlier by someone else keeps its mode; narrow it.
-    if meta.permissions().mode() & 0o777 != PRIVATE {
-        file.set_permissions(std::fs::Permissions::from_mode(PRIVATE))?;
-    }
+    let file = regular(options.open(path)?)?;
+    make_private(&file)?;
     Ok(file)
 }
 
-/// Opens a file to read it, without following a symbolic link at `path`
-/// and without changing anything about it (its mode included).
-pub fn open_to_read(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
+/// Opens an existing file only to read it, changing nothing, its mode
+/// included: for a file a run looks at before it has decided to write it
+/// (a summary it may refuse to replace, a report to check, a journal to
+/// read). Never through a symbolic link; never waits for a FIFO's writer.
+pub fn inspect(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
+    regular(options.open(path)?)
+}
+
+/// Opens an existing file to read and append, changing nothing, its mode
+/// included: for a report a run holds (and locks) before it has decided to
+/// write it; [`make_private`] once it has.
+pub fn hold(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options
+        .read(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    regular(options.open(path)?)
+}
+
+/// Narrows a file the run writes to mode 0600: one created earlier by
+/// someone else keeps its mode otherwise, and it holds user names.
+pub fn make_private(file: &File) -> std::io::Result<()> {
+    if file.metadata()?.permissions().mode() & 0o777 != PRIVATE {
+        file.set_permissions(std::fs::Permissions::from_mode(PRIVATE))?;
+    }
+    Ok(())
+}
+
+fn regular(file: File) -> std::io::Result<File> {
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(std::io::Error::other("not a regular file"))
+    }
 }
 
 /// Takes the run's exclusive lock on an open file; `false` if another process
@@ -243,6 +270,25 @@ mod tests {
         assert!(!try_lock(&second).unwrap());
         drop(first);
         assert!(try_lock(&second).unwrap());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn looking_at_a_file_changes_nothing_until_the_run_writes_it() {
+        let dir = scratch("inspect");
+        let path = dir.join("s.json");
+        std::fs::write(&path, "{}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mode = || std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        drop(inspect(&path).unwrap());
+        let held = hold(&path).unwrap();
+        assert_eq!(mode(), 0o644);
+        make_private(&held).unwrap();
+        assert_eq!(mode(), PRIVATE);
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(inspect(&link).is_err() && hold(&link).is_err());
+        assert!(inspect(&dir).is_err(), "not a regular file");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

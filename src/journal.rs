@@ -75,19 +75,10 @@ pub struct RunLine {
 }
 
 impl RunLine {
-    /// A new run: a random id, this process, now.
+    /// A new run: a random (version 4) UUID, this process, now.
     pub fn now() -> RunLine {
-        let bytes: [u8; 16] = rand::random();
-        let hex = crate::input::hex(&bytes);
         RunLine {
-            run: format!(
-                "{}-{}-4{}-{}-{}",
-                &hex[0..8],
-                &hex[8..12],
-                &hex[13..16],
-                &hex[16..20],
-                &hex[20..32]
-            ),
+            run: uuid::Uuid::new_v4().hyphenated().to_string(),
             pid: std::process::id(),
             started: crate::clock::now_rfc3339(),
         }
@@ -159,7 +150,7 @@ pub fn read(
     path: &Path,
     mut keep: impl FnMut(&str, &str) -> bool,
 ) -> std::io::Result<Option<Previous>> {
-    let file = match files::open_to_read(path) {
+    let file = match files::inspect(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),

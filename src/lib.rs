@@ -12,7 +12,7 @@
 //!  ├─ input (rows from files, streams, listings)   resume (earlier runs)
 //!  ├─ journal (intents)   report (the row's record and its columns)
 //!  └─ cognito (the only SDK user; classification)
-//! leaves: config, cli, files, keys, clock, exit, shutdown, progress
+//! leaves: config, cli, endpoint, files, keys, clock, exit, shutdown, progress
 //! ```
 //!
 //! `verify` is the `verify` command, which checks a report's hash chain.
@@ -26,6 +26,7 @@ pub mod cli;
 pub mod clock;
 pub mod cognito;
 pub mod config;
+pub mod endpoint;
 pub mod exit;
 pub mod files;
 pub mod input;

@@ -1,22 +1,44 @@
-//! `cognito-reset`: parse, wire the signals, run, exit. Everything else is
-//! in the library.
+//! `cognito-reset`: guard the standard streams, parse, wire the signals,
+//! run, exit. Everything else is in the library.
 
 use std::sync::Arc;
 
-use clap::Parser;
 use cognito_reset::exit::EXIT_CANNOT_START;
 use cognito_reset::shutdown::{self, STOP_SIGNALS, Stop};
 use tokio::signal::unix::{SignalKind, signal};
 
+/// Runs as the binary is loaded, before the Rust runtime reopens closed
+/// standard streams on `/dev/null`: only then can a closed standard output
+/// be told from one sent to `/dev/null` (`man >&-` must fail, not print
+/// into nothing and exit 0).
+#[used]
+#[cfg_attr(
+    any(target_os = "linux", target_os = "android", target_os = "freebsd"),
+    unsafe(link_section = ".init_array")
+)]
+#[cfg_attr(
+    target_vendor = "apple",
+    unsafe(link_section = "__DATA,__mod_init_func")
+)]
+static NOTE_CLOSED_STREAMS: extern "C" fn() = {
+    extern "C" fn note() {
+        shutdown::note_closed_streams();
+    }
+    note
+};
+
 fn main() {
-    shutdown::guard_standard_streams();
+    let closed = shutdown::guard_standard_streams();
     // Asked before any handler is installed: a signal ignored at start
     // (SIGHUP under nohup) stays ignored.
     let ignored: Vec<i32> = STOP_SIGNALS
         .into_iter()
         .filter(|s| shutdown::ignored_at_start(*s))
         .collect();
-    let cli = cognito_reset::cli::Cli::parse();
+    let cli = match cognito_reset::run::parse(closed) {
+        Ok(cli) => cli,
+        Err(code) => std::process::exit(code),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,7 +56,7 @@ fn main() {
     // On a worker thread, not the main thread that `block_on` polls: waking
     // that thread costs a system call and a context switch every time.
     let code = runtime.block_on(async move {
-        match tokio::spawn(cognito_reset::run::main(cli, stop)).await {
+        match tokio::spawn(cognito_reset::run::main(cli, stop, closed)).await {
             Ok(code) => code,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }

@@ -102,8 +102,8 @@ pub fn claim(want: &Want) -> Result<Claim, StartError> {
         return Err(StartError::ReportExists(shown(report)));
     } else if files::exists(report) {
         // --overwrite empties only this tool's own report.
-        let file = files::open(report, Open::Existing)
-            .map_err(|e| StartError::Usage(files::explain(report, &e)))?;
+        let file =
+            files::inspect(report).map_err(|e| StartError::Usage(files::explain(report, &e)))?;
         check_not_input(&file, report, want.input)?;
         resume::check_ours(&file, report)?;
         Claim::Overwrite
@@ -151,7 +151,7 @@ fn check_journal_path(config: &Config) -> Result<(), StartError> {
     }
     if report_exists {
         // A run holding the report is still writing its journal: say so.
-        let file = files::open(&config.report, Open::Existing)
+        let file = files::inspect(&config.report)
             .map_err(|e| StartError::Usage(files::explain(&config.report, &e)))?;
         drop(lock(file, &config.report)?);
     }
@@ -256,11 +256,11 @@ fn take_report(claim: Claim, want: &Want) -> Result<Taken, StartError> {
     Ok(match claim {
         Claim::Resume(opened) => Taken::Resumed(opened),
         Claim::Overwrite if files::exists(path) => {
-            let file = files::open(path, Open::Existing)
-                .map_err(|e| StartError::Usage(files::explain(path, &e)))?;
-            let file = lock(file, path)?;
+            let explain = |e: std::io::Error| StartError::Usage(files::explain(path, &e));
+            let file = lock(files::hold(path).map_err(explain)?, path)?;
             check_not_input(&file, path, want.input)?;
             resume::check_ours(&file, path)?;
+            files::make_private(&file).map_err(explain)?;
             Taken::Overwritten(file)
         }
         Claim::Overwrite | Claim::New => Taken::New,
@@ -310,6 +310,7 @@ fn report_file(
     match taken {
         Taken::Resumed(opened) => {
             let mut file = opened.file;
+            files::make_private(&file).map_err(io)?;
             if file.metadata().map_err(io)?.len() == 0 {
                 file.write_all(&header).map_err(io)?;
                 return Ok((file, fresh));

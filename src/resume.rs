@@ -21,7 +21,7 @@ use std::path::Path;
 
 use crate::cognito::{RefusalCode, may_pass_later};
 use crate::exit::StartError;
-use crate::files::{self, Open};
+use crate::files;
 use crate::journal::{self, Checkpoint, Header, Pending, RunLine};
 use crate::keys::KeyMap;
 use crate::life::Earlier as Owed;
@@ -188,8 +188,8 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
             shown(path)
         )));
     }
-    let mut file = files::open(path, Open::Existing)
-        .map_err(|e| StartError::Refused(files::explain(path, &e)))?;
+    // Held, not yet written: a refused resume leaves the file as it was.
+    let mut file = files::hold(path).map_err(|e| StartError::Refused(files::explain(path, &e)))?;
     let journal_path = journal::path_for(path);
     if !files::try_lock(&file).map_err(|e| StartError::io(shown(path), e))? {
         return Err(locked(path, &journal_path));

@@ -7,7 +7,7 @@
 //! recorded, every row not yet called is recorded `cancelled`.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
@@ -152,15 +152,49 @@ pub fn ignored_at_start(signal: i32) -> bool {
     }
 }
 
+/// Which standard streams were closed when the process started. They are
+/// open on `/dev/null` since [`guard_standard_streams`]: a command whose
+/// output is standard output must refuse, not write into nothing and exit 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClosedAtStart {
+    /// Standard input (fd 0).
+    pub stdin: bool,
+    /// Standard output (fd 1).
+    pub stdout: bool,
+    /// Standard error (fd 2).
+    pub stderr: bool,
+}
+
+/// Standard streams found closed by [`note_closed_streams`].
+static CLOSED_AT_LOAD: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
+
+/// Notes which of file descriptors 0, 1 and 2 are closed. The binary calls
+/// it as it is loaded, before the Rust runtime starts: the runtime reopens a
+/// closed standard stream on `/dev/null` before `main`, after which it can
+/// no longer be told from a stream sent to `/dev/null` on purpose.
+pub fn note_closed_streams() {
+    for (fd, closed) in CLOSED_AT_LOAD.iter().enumerate() {
+        // SAFETY: F_GETFD on any integer is harmless.
+        if unsafe { libc::fcntl(fd as i32, libc::F_GETFD) } == -1 {
+            closed.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Makes sure file descriptors 0, 1 and 2 are open (on `/dev/null` if they
 /// were closed, as `2>&-` in a cron wrapper does), so that a file opened later
-/// can never land on them and receive terminal output.
-pub fn guard_standard_streams() {
-    for fd in 0..=2 {
+/// can never land on them and receive terminal output. Returns which were
+/// closed at start: found closed now, or by [`note_closed_streams`].
+pub fn guard_standard_streams() -> ClosedAtStart {
+    let mut closed = [false; 3];
+    for (fd, closed) in closed.iter_mut().enumerate() {
+        *closed = CLOSED_AT_LOAD[fd].load(Ordering::SeqCst);
+        let fd = fd as i32;
         // SAFETY: F_GETFD on any integer is harmless; open() of a constant
         // C string with valid flags.
         unsafe {
             if libc::fcntl(fd, libc::F_GETFD) == -1 {
+                *closed = true;
                 let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
                 if null >= 0 && null != fd {
                     libc::dup2(null, fd);
@@ -168,6 +202,11 @@ pub fn guard_standard_streams() {
                 }
             }
         }
+    }
+    ClosedAtStart {
+        stdin: closed[0],
+        stdout: closed[1],
+        stderr: closed[2],
     }
 }
 

@@ -39,7 +39,7 @@ struct Mark {
 pub fn run(args: &VerifyArgs) -> i32 {
     let path = Path::new(&args.report);
     let shown = escape(&args.report);
-    let mut file = match files::open_to_read(path) {
+    let mut file = match files::inspect(path) {
         Ok(f) => f,
         Err(e) => return cannot(&files::explain(path, &e)),
     };

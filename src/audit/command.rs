@@ -1,26 +1,47 @@
 //! The command line as the audit record and the resume hint give it:
-//! ClientMetadata values removed, quoted so that pasting it gives the
-//! program the same bytes.
+//! ClientMetadata values removed, the credentials of `--endpoint-url`
+//! redacted, quoted so that pasting it gives the program the same bytes.
 
 use crate::progress::escape;
 
-/// The command line with every `--client-metadata` value removed.
+/// The command line with every `--client-metadata` value removed and every
+/// `--endpoint-url` shown without its credentials.
 pub fn command_line() -> Vec<String> {
+    recorded(std::env::args_os().map(|a| a.to_string_lossy().into_owned()))
+}
+
+/// How the value of `flag` is recorded, if not as it is.
+fn redactor(flag: &str) -> Option<fn(&str) -> String> {
+    match flag {
+        "--client-metadata" => Some(without_value),
+        "--endpoint-url" => Some(crate::endpoint::shown),
+        _ => None,
+    }
+}
+
+/// A `KEY=VALUE` with its value removed: it may be a secret.
+fn without_value(kv: &str) -> String {
+    match kv.split_once('=') {
+        Some((k, _)) => format!("{k}=<value removed>"),
+        None => "<value removed>".to_owned(),
+    }
+}
+
+/// `args` as recorded: the value of a flag that may hold a secret, given as
+/// the next argument or after `=`, through its redactor.
+fn recorded(args: impl Iterator<Item = String>) -> Vec<String> {
     let mut out = Vec::new();
-    let mut value_next = false;
-    for arg in std::env::args_os().map(|a| a.to_string_lossy().into_owned()) {
-        let redact = |kv: &str| match kv.split_once('=') {
-            Some((k, _)) => format!("{k}=<value removed>"),
-            None => "<value removed>".to_owned(),
-        };
-        if value_next {
+    let mut value_next: Option<fn(&str) -> String> = None;
+    for arg in args {
+        if let Some(redact) = value_next.take() {
             out.push(redact(&arg));
-            value_next = false;
-        } else if arg == "--client-metadata" {
+        } else if let Some(redact) = redactor(&arg) {
+            value_next = Some(redact);
             out.push(arg);
-            value_next = true;
-        } else if let Some(kv) = arg.strip_prefix("--client-metadata=") {
-            out.push(format!("--client-metadata={}", redact(kv)));
+        } else if let Some((flag, value)) = arg.split_once('=')
+            && let Some(redact) = redactor(flag)
+        {
+            out.push(format!("{flag}={}", redact(value)));
         } else {
             out.push(arg);
         }
@@ -85,4 +106,39 @@ pub fn resume_command(report: &str) -> String {
         .map(|a| shell_quote(a))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(args: &[&str]) -> Vec<String> {
+        recorded(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn secrets_on_the_command_line_are_not_recorded() {
+        assert_eq!(
+            line(&[
+                "cognito-reset",
+                "--endpoint-url",
+                "http://u:p@h:9/",
+                "--endpoint-url=https://u@h",
+                "--client-metadata",
+                "k=v",
+                "--client-metadata=k2=v2",
+                "in.csv",
+            ]),
+            [
+                "cognito-reset",
+                "--endpoint-url",
+                "http://<redacted>@h:9/",
+                "--endpoint-url=https://<redacted>@h/",
+                "--client-metadata",
+                "k=<value removed>",
+                "--client-metadata=k2=<value removed>",
+                "in.csv",
+            ]
+        );
+    }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::journal::RunLine;
-use crate::progress::escape;
+use crate::progress::{escape, say};
 use crate::tally::Tally;
 
 mod command;
@@ -25,7 +25,8 @@ pub struct InputRecord {
     pub source: String,
     /// The file, pool or group.
     pub path: Option<String>,
-    /// SHA-256 of a file's bytes.
+    /// SHA-256 of the input's bytes: a file's; a stream's, as it was read,
+    /// once read to its end.
     pub sha256: Option<String>,
     /// Records in a file.
     pub rows: Option<u64>,
@@ -76,9 +77,11 @@ pub struct Summary {
     pub runs: Vec<RunLine>,
     /// When this run started (RFC 3339 UTC).
     pub started_at: String,
-    /// When it ended.
-    pub ended_at: String,
-    /// The command line, ClientMetadata values removed.
+    /// When it ended; `null` while it goes on (a run that was killed
+    /// leaves it so).
+    pub ended_at: Option<String>,
+    /// The command line, ClientMetadata values removed, endpoint credentials
+    /// redacted.
     pub command_line: Vec<String>,
     /// `--reason`.
     pub reason: Option<String>,
@@ -156,7 +159,7 @@ impl Summary {
             run_id: run.run.clone(),
             runs: vec![run.clone()],
             started_at: run.started.clone(),
-            ended_at: crate::clock::now_rfc3339(),
+            ended_at: None,
             command_line: command_line(),
             reason: None,
             mode: "reset".into(),
@@ -233,15 +236,61 @@ impl Summary {
         }
         out
     }
+
+    /// The run's result in one line, for `--quiet` runs that did not end
+    /// with exit 0: what went wrong, and where the report is.
+    pub fn result_line(&self) -> String {
+        use crate::report::Outcome;
+        let c = &self.counts;
+        let dry_run = self.mode == "dry_run";
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let code = self
+            .exit_code
+            .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+        let mut parts = Vec::new();
+        if c.kept() > 0 {
+            let left = if dry_run { "would be left" } else { "left" };
+            let users = plural(c.kept(), "user", "users");
+            parts.push(format!("{users} {left} with a working password"));
+        }
+        for (outcome, words) in [
+            (Outcome::Failed, "failed"),
+            (Outcome::WouldFail, "would fail"),
+            (Outcome::Invalid, "invalid"),
+            (Outcome::Cancelled, "cancelled"),
+        ] {
+            if c.count(outcome) > 0 {
+                parts.push(format!("{} {words}", c.count(outcome)));
+            }
+        }
+        if c.sign_outs_failed() > 0 {
+            let failed = plural(c.sign_outs_failed(), "sign-out", "sign-outs");
+            parts.push(format!("{failed} failed"));
+        }
+        let ended = match &self.stopped {
+            Some(why) => format!("stopped with exit {code} ({why})"),
+            None => format!("finished with exit {code}"),
+        };
+        let found = if parts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", parts.join(", "))
+        };
+        format!(
+            "cognito-reset: {ended}{found}; report {}",
+            escape(&self.report)
+        )
+    }
 }
 
 impl InputRecord {
     /// The record of an input as it was read, and what its report belongs to.
     pub fn new(input: crate::input::Description, fingerprint: &str) -> InputRecord {
         InputRecord {
+            sha256: input.digest(),
             source: input.source.into(),
             path: input.path,
-            sha256: input.sha256,
             rows: input.rows,
             fingerprint: fingerprint.to_owned(),
         }
@@ -252,21 +301,30 @@ impl InputRecord {
 pub const RUNNING: &str = "running: this run has not ended; if it is no longer running it was \
      killed, and its report and journal say how far it got (--resume continues it)";
 
+/// The first bytes of the file at `path`, if one can be read there.
+fn head_of(path: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = crate::files::inspect(path).ok()?;
+    let mut head = Vec::new();
+    let _ = file.take(64 * 1024).read_to_end(&mut head);
+    Some(head)
+}
+
+/// Whether `head` starts a summary of this tool's.
+fn is_summary(head: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(head)
+        .map(|v| v.get("tool").and_then(|t| t.as_str()) == Some("cognito-reset"))
+        .unwrap_or(false)
+        || String::from_utf8_lossy(head).contains("\"tool\": \"cognito-reset\"")
+}
+
 /// Refuses to empty an existing file that is not a summary of this tool's
 /// (another run's report, a user list): `--summary` never destroys data.
 pub fn check_replaceable(path: &std::path::Path) -> Result<(), crate::exit::StartError> {
-    use std::io::Read;
-    let Ok(file) = crate::files::open(path, crate::files::Open::Existing) else {
+    let Some(head) = head_of(path) else {
         return Ok(());
     };
-    let mut head = Vec::new();
-    let _ = file.take(64 * 1024).read_to_end(&mut head);
-    let ours = head.is_empty()
-        || serde_json::from_slice::<serde_json::Value>(&head)
-            .map(|v| v.get("tool").and_then(|t| t.as_str()) == Some("cognito-reset"))
-            .unwrap_or(false)
-        || String::from_utf8_lossy(&head).contains("\"tool\": \"cognito-reset\"");
-    if ours {
+    if head.is_empty() || is_summary(&head) {
         Ok(())
     } else {
         Err(crate::exit::StartError::Usage(format!(
@@ -275,6 +333,38 @@ pub fn check_replaceable(path: &std::path::Path) -> Result<(), crate::exit::Star
             escape(&path.display().to_string())
         )))
     }
+}
+
+/// Flags that could not be read at all write no summary: the path is not
+/// known for sure. When the arguments (`args`, the program first) name one,
+/// says so, so that an earlier run's summary there is not read as this
+/// run's.
+pub fn say_flags_unread(args: impl IntoIterator<Item = String>) {
+    let mut args = args.into_iter().skip(1);
+    let mut named = None;
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "--summary" {
+            named = args.next();
+        } else if let Some(path) = arg.strip_prefix("--summary=") {
+            named = Some(path.to_owned());
+        }
+    }
+    let Some(path) = named.filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let shown = escape(&path);
+    let held = head_of(std::path::Path::new(&path)).is_some_and(|head| is_summary(&head));
+    say(&if held {
+        format!(
+            "cognito-reset: the flags could not be read, so no summary was written; {shown} \
+             still holds an earlier run's summary"
+        )
+    } else {
+        format!("cognito-reset: the flags could not be read, so no summary was written to {shown}")
+    });
 }
 
 /// Writes `summary` to `path` unless that would replace a file that is not
@@ -305,7 +395,7 @@ fn held_by_a_live_run(path: &std::path::Path, ours: &str) -> bool {
     if field("run_id") == ours || field("report").is_empty() {
         return false;
     }
-    crate::files::open_to_read(std::path::Path::new(field("report")))
+    crate::files::inspect(std::path::Path::new(field("report")))
         .and_then(|f| crate::files::try_lock(&f))
         .is_ok_and(|free| !free)
 }
@@ -313,7 +403,7 @@ fn held_by_a_live_run(path: &std::path::Path, ours: &str) -> bool {
 /// An existing summary of this tool's, as JSON.
 fn read_summary(path: &std::path::Path) -> Option<serde_json::Value> {
     use std::io::Read;
-    let file = crate::files::open_to_read(path).ok()?;
+    let file = crate::files::inspect(path).ok()?;
     let mut text = Vec::new();
     file.take(4 << 20).read_to_end(&mut text).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&text).ok()?;
@@ -395,6 +485,7 @@ pub fn write_refused_flags(args: &RunArgs, why: &str, code: i32) {
 }
 
 fn failed(summary: &mut Summary, why: &str, code: i32) {
+    summary.ended_at = Some(crate::clock::now_rfc3339());
     summary.stopped = Some(format!("could not start: {why}"));
     summary.exit_code = Some(code);
     summary.caller = serde_json::json!({ "error": "not asked: the run could not start" });

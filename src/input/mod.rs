@@ -17,6 +17,7 @@ use regex::Regex;
 use crate::cognito::UserState;
 
 mod csv;
+mod digest;
 mod duplicates;
 mod exclude;
 mod invariants;
@@ -30,6 +31,7 @@ mod survey;
 #[cfg(test)]
 mod test_support;
 
+pub use digest::StreamDigest;
 pub use duplicates::Duplicates;
 pub use exclude::Exclusions;
 #[doc(hidden)]

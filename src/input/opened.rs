@@ -7,7 +7,9 @@ use std::io::BufRead;
 
 use tokio::sync::mpsc;
 
-use super::{Duplicates, FirstPage, Item, ItemReader, Lister, ReadOptions, Survey, is_stream};
+use super::{
+    Duplicates, FirstPage, Item, ItemReader, Lister, ReadOptions, StreamDigest, Survey, is_stream,
+};
 use crate::cognito::{Listing, UserPage};
 use crate::exit::StartError;
 use crate::progress::{escape, say};
@@ -52,15 +54,16 @@ impl Source {
     }
 
     /// The stem of the default report's name: the input file's, or the
-    /// pool's (and group's), or for standard input a name stamped `now`.
-    pub fn report_stem(&self, now: &str) -> String {
+    /// pool's (and group's), or for standard input a name stamped `stamp`
+    /// (which tells runs started together apart).
+    pub fn report_stem(&self, stamp: &str) -> String {
         match self {
             Source::File(path) => std::path::Path::new(path)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "input".into()),
-            Source::Stdin => format!("cognito-reset-{now}"),
+            Source::Stdin => format!("cognito-reset-{stamp}"),
             Source::Pool { pool, .. } => pool.clone(),
             Source::Group { pool, group } => {
                 let group: String = group
@@ -121,6 +124,8 @@ pub enum Input {
         path: Option<String>,
         /// Its rows.
         reader: StreamReader,
+        /// The SHA-256 of its bytes, as they are read.
+        digest: StreamDigest,
     },
     /// The pool itself, before its first page.
     Listing {
@@ -145,10 +150,22 @@ pub struct Description {
     pub source: &'static str,
     /// The file, pool or group.
     pub path: Option<String>,
-    /// SHA-256 of a file's bytes.
+    /// SHA-256 of a file's bytes, surveyed before the run.
     pub sha256: Option<String>,
+    /// A stream's digest, computed as it is read.
+    pub stream: Option<StreamDigest>,
     /// Records in a file.
     pub rows: Option<u64>,
+}
+
+impl Description {
+    /// The SHA-256 of the input's bytes as far as it is known now: a
+    /// file's, or a stream's once it has been read to its end.
+    pub fn digest(&self) -> Option<String> {
+        self.sha256
+            .clone()
+            .or_else(|| self.stream.as_ref().and_then(StreamDigest::sha256))
+    }
 }
 
 /// The message for an input that holds no row: a failed export must not
@@ -185,17 +202,25 @@ impl Input {
             }
             Source::File(path) => {
                 let file = File::open(path).map_err(|e| StartError::io(escape(path), e))?;
-                let read = Box::new(std::io::BufReader::with_capacity(64 * 1024, file));
-                let reader = open_stream(read, options, path)?;
+                let digest = StreamDigest::default();
+                let read = std::io::BufReader::with_capacity(64 * 1024, digest.reading(file));
+                let reader = open_stream(Box::new(read), options, path)?;
                 Ok(Input::Stream {
                     path: Some(path.clone()),
                     reader,
+                    digest,
                 })
             }
             Source::Stdin => {
-                let stdin = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin());
-                let reader = open_stream(Box::new(stdin), options, "standard input")?;
-                Ok(Input::Stream { path: None, reader })
+                let digest = StreamDigest::default();
+                let stdin = digest.reading(std::io::stdin());
+                let read = std::io::BufReader::with_capacity(64 * 1024, stdin);
+                let reader = open_stream(Box::new(read), options, "standard input")?;
+                Ok(Input::Stream {
+                    path: None,
+                    reader,
+                    digest,
+                })
             }
             Source::Pool { pool, filter } => Ok(Input::Listing {
                 pool: pool.clone(),
@@ -325,10 +350,15 @@ impl Input {
             Input::Listed { lister, .. } => listing_named(&lister.pool, &lister.listing),
         };
         let survey = self.survey();
+        let stream = match self {
+            Input::Stream { digest, .. } => Some(digest.clone()),
+            _ => None,
+        };
         Description {
             source,
             path,
             sha256: survey.map(|s| s.sha256.clone()),
+            stream,
             rows: survey.map(|s| s.rows),
         }
     }

@@ -10,7 +10,7 @@ use crate::audit::{self, CallsRecord, resume_command};
 use crate::exit::{EXIT_NO_RECORD, EXIT_OK, EXIT_ROW_FAILURES};
 use crate::journal::{Checkpoint, JournalFile};
 use crate::limiter::{Category, Rate};
-use crate::progress::{escape, say, say_unless_quiet};
+use crate::progress::{Verbosity, escape, say, say_unless_quiet};
 use crate::shutdown::StopReason;
 use crate::writer::Finished;
 
@@ -59,9 +59,15 @@ pub fn finish(e: Executed) -> i32 {
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
     summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
     summary.elapsed_seconds = ctx.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
+    summary.ended_at = Some(crate::clock::now_rfc3339());
     summary.stopped = stopped.as_ref().map(|r| r.to_string());
     summary.exit_code = Some(code);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
+    // A quiet run says nothing when all went well, and one line otherwise:
+    // a cron mail is then never empty when something needs a look.
+    if ctx.config.verbosity == Verbosity::Quiet && code != EXIT_OK {
+        say(&summary.result_line());
+    }
     say_what_is_left(&ctx, stopped.as_ref(), owed, read_once);
     match summary_path.map(|path| (audit::write_summary(&path, &summary), path)) {
         Some((Err(e), path)) => {
@@ -150,6 +156,14 @@ fn print_resume_hint(ctx: &Context, read_once: bool) {
     let mut hint = format!("to resume: {}", resume_command(&report));
     if !ctx.config.client_metadata.is_empty() {
         hint.push_str("\n  (give the --client-metadata values again in place of <value removed>)");
+    }
+    if ctx
+        .config
+        .endpoint_url
+        .as_deref()
+        .is_some_and(crate::endpoint::has_credentials)
+    {
+        hint.push_str("\n  (give the --endpoint-url credentials again in place of <redacted>)");
     }
     if read_once {
         hint.push_str("\n  (pipe the same rows to it again: the input was read as a stream)");

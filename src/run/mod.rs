@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::exit::{EXIT_OK, StartError};
 use crate::journal::RunLine;
 use crate::progress::{self, Verbosity, say, say_unless_quiet};
-use crate::shutdown::Stop;
+use crate::shutdown::{ClosedAtStart, Stop};
 use crate::simulator::{self, Simulator};
 
 mod check;
@@ -33,13 +33,49 @@ mod finish;
 mod plan;
 mod prepare;
 
+/// Reads the command line; `Err` holds the exit code of a process that
+/// has nothing more to do. The help and the version are printed here and
+/// checked like any output (clap's own printing ignores a failed write).
+/// Flags that cannot be read end with clap's message and exit code, and —
+/// since no summary can be written without knowing its path for sure — a
+/// line saying that a summary the arguments name is not this run's.
+pub fn parse(closed: ClosedAtStart) -> Result<Cli, i32> {
+    use clap::error::ErrorKind;
+    let e = match <Cli as clap::Parser>::try_parse() {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let text = e.render();
+            let text = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                text.ansi().to_string()
+            } else {
+                text.to_string()
+            };
+            let what = match e.kind() {
+                ErrorKind::DisplayHelp => "the help",
+                _ => "the version",
+            };
+            Err(crate::cli::print_output(what, text.as_bytes(), closed))
+        }
+        _ => {
+            let _ = e.print();
+            let args = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+            audit::say_flags_unread(args);
+            Err(e.exit_code())
+        }
+    }
+}
+
 /// Runs what the command line asks; returns the process exit code. `stop`
-/// is the cancellation `main` wired to the signals.
-pub async fn main(cli: Cli, stop: Arc<Stop>) -> i32 {
+/// is the cancellation `main` wired to the signals; `closed`, the standard
+/// streams that were closed at start.
+pub async fn main(cli: Cli, stop: Arc<Stop>, closed: ClosedAtStart) -> i32 {
     match cli.command {
         Some(Command::Simulator(args)) => serve_simulator(args, stop).await,
-        Some(Command::Completions { shell }) => crate::cli::completions(shell),
-        Some(Command::Man) => crate::cli::man_page(),
+        Some(Command::Completions { shell }) => crate::cli::completions(shell, closed),
+        Some(Command::Man) => crate::cli::man_page(closed),
         Some(Command::Verify(args)) => crate::verify::run(&args),
         None => run(cli.run, stop).await,
     }

@@ -225,10 +225,11 @@ fn warnings(c: &Checked) -> Vec<String> {
 }
 
 /// Asks `[y/N]` on a terminal; off a terminal, `--yes` is needed. Dry
-/// runs and the simulator never ask.
+/// runs never ask. A run against the simulator asks as a real one does, so
+/// that a rehearsal passes only where the real run would start.
 pub async fn confirm(c: &Checked) -> Result<(), StartError> {
     let config = &c.ctx.config;
-    if config.policy.dry_run || config.simulate.is_some() || config.yes {
+    if config.policy.dry_run || config.yes {
         return Ok(());
     }
     if !can_ask(c) {

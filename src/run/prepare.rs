@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use crate::cognito::{Aws, Connection};
 use crate::config::Config;
+use crate::endpoint;
 use crate::exit::StartError;
 use crate::input::{Exclusions, Input};
 use crate::journal::{Header, RunLine};
@@ -146,7 +147,7 @@ async fn connect(config: &Config, pools: &[String]) -> Result<Service, StartErro
     let endpoint = simulator
         .as_ref()
         .map(|s| format!("the built-in simulator at {}", s.url()))
-        .or(config.endpoint_url.clone())
+        .or(config.endpoint_url.as_deref().map(endpoint::shown))
         .unwrap_or_else(|| "AWS".into());
     warn_plain_http(config);
     let aws = Aws::load(&Connection {
@@ -171,18 +172,11 @@ fn warn_plain_http(config: &Config) {
     let Some(url) = &config.endpoint_url else {
         return;
     };
-    let lower = url.to_ascii_lowercase();
-    let Some(rest) = lower.strip_prefix("http://") else {
-        return;
-    };
-    let host = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    let loopback = host == "localhost" || host.starts_with("127.") || host == "[::1]";
-    if !loopback {
+    if endpoint::plain_and_remote(url) {
         say(&format!(
             "cognito-reset: WARNING: --endpoint-url {} is plain http and not loopback: \
              requests (signed with your credentials) travel unencrypted",
-            escape(url)
+            escape(&endpoint::shown(url))
         ));
     }
 }
