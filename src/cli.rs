@@ -24,7 +24,8 @@ const EXAMPLES: &str = "Examples:
 
 Exit codes: 0 every row reset, disabled, skipped, excluded or a duplicate, and every sign-out done;
 1 some rows failed or were invalid, a sign-out failed, or users keep a working password;
-2 could not start (nothing was changed); 3 aborted; 128+N stopped by signal N
+2 could not start (nothing was changed); 3 aborted; 4 the summary (audit record) could not
+be written; 128+N stopped by signal N
 (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). The README has the full manual.";
 
 /// Force password resets for many Amazon Cognito users at once.
@@ -37,7 +38,8 @@ Exit codes: 0 every row reset, disabled, skipped, excluded or a duplicate, and e
     after_long_help = EXAMPLES,
     after_help = "Exit codes: 0 every row reset, disabled, skipped, excluded or a duplicate; \
 1 some rows failed or were invalid, a sign-out failed, or users keep a working password; \
-2 could not start; 3 aborted; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."
+2 could not start; 3 aborted; 4 the summary could not be written; 128+N stopped by signal N \
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."
 )]
 pub struct Cli {
     /// Run the built-in Cognito simulator as a server.
