@@ -69,9 +69,9 @@ pub fn child(program: &str, dir: &Path) -> Command {
     cmd
 }
 
-/// The binary with `args` alone (no endpoint, no pool), in `dir`.
-pub fn bin(dir: &Path, args: &[&str]) -> tokio::process::Command {
-    let mut cmd = child(BIN, dir);
+/// The binary with `args` alone (no endpoint, no pool), where the tests run.
+pub fn bin(args: &[&str]) -> tokio::process::Command {
+    let mut cmd = child(BIN, Path::new("."));
     cmd.args(args);
     cmd.into()
 }
