@@ -63,9 +63,11 @@ impl Scenario {
         self
     }
 
-    /// Runs go to `url` instead of a simulator.
+    /// Runs go to `url` instead of a simulator, and name no pool unless
+    /// their arguments do (the default pool is the simulator's).
     pub fn endpoint(mut self, url: &str) -> Scenario {
         self.endpoint = Some(url.to_owned());
+        self.pool = false;
         self
     }
 
