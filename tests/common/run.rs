@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use super::process::signal_pid;
-use super::workdir::{Row, by_user, csv_rows, is_regular};
+use super::workdir::{ReportRow, by_user, csv_rows, is_regular};
 
 /// A file the run names, and its text as the run left it (if any).
 struct Left {
@@ -80,13 +80,13 @@ impl Run {
 
     /// The report's rows (a CSV report) as the run left them.
     #[track_caller]
-    pub fn rows(&self) -> Vec<Row> {
+    pub fn rows(&self) -> Vec<ReportRow> {
         csv_rows(self.report_text())
     }
 
     /// The latest report row per username.
     #[track_caller]
-    pub fn latest(&self) -> HashMap<String, Row> {
+    pub fn latest(&self) -> HashMap<String, ReportRow> {
         by_user(self.rows())
     }
 

@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::process::{BIN, child, sh_quote};
 use super::run::{Run, Running};
-use super::sim::quota_free;
+use super::sim::{self, quota_free};
 use super::workdir::Workdir;
 
 /// A test's world. It is also its directory: `Workdir`'s methods read and
@@ -226,23 +226,17 @@ impl Scenario {
 
     /// Reset calls that succeeded for a user.
     pub fn resets(&self, username: &str) -> u64 {
-        let state = self.simulator().state();
-        state
-            .user(DEFAULT_POOL, username)
-            .map_or(0, |u| u.resets_succeeded)
+        sim::resets(self.simulator(), username)
     }
 
     /// Sign-outs that succeeded for a user.
     pub fn sign_outs(&self, username: &str) -> u64 {
-        let state = self.simulator().state();
-        state
-            .user(DEFAULT_POOL, username)
-            .map_or(0, |u| u.sign_outs)
+        sim::sign_outs(self.simulator(), username)
     }
 
     /// Requests for operation `op`, throttled ones included.
     pub fn calls(&self, op: &str) -> u64 {
-        self.totals().calls.get(op).copied().unwrap_or(0)
+        sim::calls(self.simulator(), op)
     }
 
     pub fn totals(&self) -> Totals {

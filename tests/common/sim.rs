@@ -1,7 +1,7 @@
 //! The service's side of a test: a simulator without quotas, the users it is
 //! seeded with, and generated usernames.
 
-use cognito_reset::simulator::{Config, Quotas, SeedUser, Simulator};
+use cognito_reset::simulator::{Config, DEFAULT_POOL, Quotas, SeedUser, Simulator};
 
 /// The simulator's configuration the tests start from: no quota.
 pub fn quota_free() -> Config {
@@ -16,6 +16,23 @@ pub async fn simulator(change: impl FnOnce(&mut Config)) -> Simulator {
     let mut config = quota_free();
     change(&mut config);
     Simulator::start("127.0.0.1:0", config).await.unwrap()
+}
+
+/// Reset calls that succeeded for a user of the default pool.
+pub fn resets(sim: &Simulator, username: &str) -> u64 {
+    let user = sim.state().user(DEFAULT_POOL, username);
+    user.map_or(0, |u| u.resets_succeeded)
+}
+
+/// Sign-outs that succeeded for a user of the default pool.
+pub fn sign_outs(sim: &Simulator, username: &str) -> u64 {
+    let user = sim.state().user(DEFAULT_POOL, username);
+    user.map_or(0, |u| u.sign_outs)
+}
+
+/// Requests for operation `op`, throttled ones included.
+pub fn calls(sim: &Simulator, op: &str) -> u64 {
+    sim.state().totals().calls.get(op).copied().unwrap_or(0)
 }
 
 pub fn seed(username: &str) -> SeedUser {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// A report row: column name to value.
-pub type Row = HashMap<String, String>;
+pub type ReportRow = HashMap<String, String>;
 
 /// A scratch directory, removed when dropped.
 pub struct Workdir {
@@ -41,12 +41,12 @@ impl Workdir {
     }
 
     /// A CSV report read back as one map per row.
-    pub fn report(&self, name: &str) -> Vec<Row> {
+    pub fn report(&self, name: &str) -> Vec<ReportRow> {
         csv_rows(&self.read(name))
     }
 
     /// The latest report row per username.
-    pub fn latest(&self, report: &str) -> HashMap<String, Row> {
+    pub fn latest(&self, report: &str) -> HashMap<String, ReportRow> {
         by_user(self.report(report))
     }
 
@@ -65,7 +65,7 @@ impl Drop for Workdir {
 }
 
 /// The text of a CSV report as one map per row.
-pub fn csv_rows(text: &str) -> Vec<Row> {
+pub fn csv_rows(text: &str) -> Vec<ReportRow> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().unwrap().clone();
     reader
@@ -82,19 +82,19 @@ pub fn csv_rows(text: &str) -> Vec<Row> {
 }
 
 /// The last of `rows` for each username.
-pub fn by_user(rows: Vec<Row>) -> HashMap<String, Row> {
+pub fn by_user(rows: Vec<ReportRow>) -> HashMap<String, ReportRow> {
     rows.into_iter()
         .map(|r| (r["username"].clone(), r))
         .collect()
 }
 
 /// How many of `rows` have `outcome`.
-pub fn count(rows: &[Row], outcome: &str) -> usize {
+pub fn count(rows: &[ReportRow], outcome: &str) -> usize {
     rows.iter().filter(|r| r["outcome"] == outcome).count()
 }
 
 /// The first of `rows` for `username`.
-pub fn row<'a>(rows: &'a [Row], username: &str) -> &'a Row {
+pub fn row<'a>(rows: &'a [ReportRow], username: &str) -> &'a ReportRow {
     rows.iter()
         .find(|r| r["username"] == username)
         .unwrap_or_else(|| panic!("no row for {username}"))
