@@ -133,8 +133,10 @@ impl Pool {
     }
 }
 
-async fn tool(s: &Scenario, args: &[&str]) -> Run {
-    s.run(&[args, &["--yes"]].concat()).await
+/// A run against `pool`.
+async fn tool(s: &Scenario, pool: &Pool, args: &[&str]) -> Run {
+    s.run(&[args, &["--user-pool-id", &pool.id, "--yes"]].concat())
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -151,20 +153,8 @@ async fn every_state_gives_the_expected_outcome_and_dry_run_predicts_it() {
         "in.txt",
         "ok\nok2\ndisabled\nunconfirmed\nunverified\nghost\n",
     );
-    let id = pool.id.as_str();
 
-    let dry = tool(
-        &s,
-        &[
-            "in.txt",
-            "--user-pool-id",
-            id,
-            "--dry-run",
-            "--rate",
-            "auto",
-        ],
-    )
-    .await;
+    let dry = tool(&s, &pool, &["in.txt", "--dry-run", "--rate", "auto"]).await;
     dry.assert_code(1);
     // moto has no GetProvisionedLimit: --rate auto falls back and says so.
     dry.assert_says("GetProvisionedLimit gave no quota");
@@ -174,7 +164,7 @@ async fn every_state_gives_the_expected_outcome_and_dry_run_predicts_it() {
         "dry run changed nothing"
     );
 
-    let real = tool(&s, &["in.txt", "--user-pool-id", id]).await;
+    let real = tool(&s, &pool, &["in.txt"]).await;
     real.assert_code(1);
     let real_rows = real.rows();
     let dry_rows = dry.rows();
@@ -222,10 +212,9 @@ async fn from_pool_with_a_filter_resets_exactly_the_enabled_users() {
     pool.user("off2", true, true, false).await;
     let out = tool(
         &s,
+        &pool,
         &[
             "--from-pool",
-            "--user-pool-id",
-            &pool.id,
             "--filter",
             "status = \"Enabled\"",
             "--report",
@@ -296,11 +285,7 @@ async fn global_sign_out_revokes_refresh_tokens_issued_before_the_run() {
         "the token works before the run"
     );
     s.write("in.txt", "alice\n");
-    let out = tool(
-        &s,
-        &["in.txt", "--user-pool-id", &pool.id, "--global-sign-out"],
-    )
-    .await;
+    let out = tool(&s, &pool, &["in.txt", "--global-sign-out"]).await;
     out.assert_code(0);
     let rows = out.rows();
     assert_eq!(rows[0]["signed_out"], "true");
@@ -334,7 +319,7 @@ async fn the_preflight_reads_each_pools_settings_from_describe_user_pool() {
     .await;
     admin.user("alice", true, true, true).await;
     s.write("in.txt", "alice\n");
-    let out = tool(&s, &["in.txt", "--user-pool-id", &admin.id]).await;
+    let out = tool(&s, &admin, &["in.txt"]).await;
     out.assert_code(2);
     out.assert_says("admin_only");
     assert!(
@@ -350,7 +335,7 @@ async fn the_preflight_reads_each_pools_settings_from_describe_user_pool() {
     })
     .await;
     phone.user("alice", true, true, true).await;
-    let out = tool(&s, &["in.txt", "--user-pool-id", &phone.id]).await;
+    let out = tool(&s, &phone, &["in.txt"]).await;
     out.assert_code(0);
     let err = &out.stderr;
     assert!(
@@ -374,7 +359,7 @@ async fn a_case_insensitive_pool_treats_alice_and_alice_capitalised_as_one_user(
     .await;
     pool.user("Alice", true, true, true).await;
     s.write("in.txt", "Alice\nalice\n");
-    let out = tool(&s, &["in.txt", "--user-pool-id", &pool.id]).await;
+    let out = tool(&s, &pool, &["in.txt"]).await;
     out.assert_code(0);
     let rows = out.rows();
     let second = row(&rows, "alice");
@@ -394,19 +379,12 @@ async fn users_a_reset_cannot_reach_are_disabled_and_signed_out() {
     s.write("in.txt", "ok\nunverified\nforced\n");
     let out = tool(
         &s,
-        &[
-            "in.txt",
-            "--user-pool-id",
-            &pool.id,
-            "--unresettable",
-            "disable",
-            "--global-sign-out",
-        ],
+        &pool,
+        &["in.txt", "--unresettable", "disable", "--global-sign-out"],
     )
     .await;
     out.assert_code(0);
-    let rows = out.rows();
-    let row = |u: &str| common::row(&rows, u).clone();
+    let row = |u: &str| out.row(u);
     assert_eq!(row("ok")["outcome"], "reset");
     for user in ["unverified", "forced"] {
         assert_eq!(row(user)["outcome"], "disabled", "{user}");
@@ -426,14 +404,8 @@ async fn a_pool_listing_predicts_from_the_listed_status_without_checks() {
     pool.user("off", true, true, false).await;
     let out = tool(
         &s,
-        &[
-            "--from-pool",
-            "--user-pool-id",
-            &pool.id,
-            "--dry-run",
-            "--report",
-            "d.csv",
-        ],
+        &pool,
+        &["--from-pool", "--dry-run", "--report", "d.csv"],
     )
     .await;
     out.assert_code(1);
@@ -448,10 +420,9 @@ async fn a_pool_listing_predicts_from_the_listed_status_without_checks() {
     );
     let out = tool(
         &s,
+        &pool,
         &[
             "--from-pool",
-            "--user-pool-id",
-            &pool.id,
             "--unresettable",
             "disable",
             "--report",

@@ -237,8 +237,7 @@ async fn transient_errors_are_retried_and_checked_before_a_second_reset() {
         .run(&["in.txt", "--yes", "--rate", "1000", "--max-attempts", "3"])
         .await;
     out.assert_code(1);
-    let rows = out.rows();
-    let row = |u: &str| common::row(&rows, u).clone();
+    let row = |u: &str| out.row(u);
     // Two 500s, each followed by an AdminGetUser check, then the reset.
     assert_eq!(row("flaky")["outcome"], "reset");
     assert_eq!(row("flaky")["attempts"], "5");
@@ -402,12 +401,11 @@ async fn global_sign_out_follows_each_reset() {
     let s = Scenario::new("signout").file("in.txt", "alice\nmissing-bob\n");
     let out = s.run(&["in.txt", "--yes", "--global-sign-out"]).await;
     out.assert_code(1);
-    let rows = out.rows();
-    let alice = row(&rows, "alice");
+    let alice = out.row("alice");
     assert_eq!(alice["signed_out"], "true");
     assert_eq!(alice["sign_out_error"], "");
     assert_eq!(alice["attempts"], "2");
-    let bob = row(&rows, "missing-bob");
+    let bob = out.row("missing-bob");
     assert_eq!(bob["signed_out"], "");
     assert_eq!(s.user("alice").sign_outs, 1);
 }

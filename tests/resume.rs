@@ -101,8 +101,7 @@ async fn journaled_user_already_reset_is_confirmed_by_a_check_not_called_again()
     let alice = s.user("alice");
     assert_eq!((alice.reset_calls, alice.get_calls), (0, 1));
     assert_eq!(s.resets("bob"), 1);
-    let rows = out.rows();
-    let row = row(&rows, "alice");
+    let row = out.row("alice");
     assert_eq!(row["outcome"], "reset");
     assert!(
         row["error_message"].contains("confirmed by an AdminGetUser check"),

@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use super::process::signal_pid;
-use super::workdir::{ReportRow, by_user, csv_rows, is_regular};
+use super::workdir::{ReportRow, by_user, csv_rows, is_regular, row};
 
 /// A file the run names, and its text as the run left it (if any).
 struct Left {
@@ -82,6 +82,12 @@ impl Run {
     #[track_caller]
     pub fn rows(&self) -> Vec<ReportRow> {
         csv_rows(self.report_text())
+    }
+
+    /// The first report row for `username`.
+    #[track_caller]
+    pub fn row(&self, username: &str) -> ReportRow {
+        row(&self.rows(), username).clone()
     }
 
     /// The latest report row per username.
