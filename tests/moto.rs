@@ -108,28 +108,22 @@ impl Pool {
         }
     }
 
-    async fn enabled(&self, name: &str) -> bool {
-        let out = self
-            .client
+    async fn get(&self, name: &str) -> cip::operation::admin_get_user::AdminGetUserOutput {
+        self.client
             .admin_get_user()
             .user_pool_id(&self.id)
             .username(name)
             .send()
             .await
-            .unwrap();
-        out.enabled()
+            .unwrap()
+    }
+
+    async fn enabled(&self, name: &str) -> bool {
+        self.get(name).await.enabled()
     }
 
     async fn status(&self, name: &str) -> UserStatusType {
-        let out = self
-            .client
-            .admin_get_user()
-            .user_pool_id(&self.id)
-            .username(name)
-            .send()
-            .await
-            .unwrap();
-        out.user_status().unwrap().clone()
+        self.get(name).await.user_status().unwrap().clone()
     }
 }
 
