@@ -36,13 +36,7 @@ impl Scenario {
     /// without quotas, started by the first run, and runs aimed at the
     /// default pool unless their arguments name one.
     pub fn new(name: &str) -> Scenario {
-        Scenario {
-            w: Workdir::new(name),
-            config: quota_free(),
-            sim: OnceCell::new(),
-            endpoint: None,
-            pool: true,
-        }
+        Scenario::new_sim_in(Workdir::new(name), true)
     }
 
     /// Changes the simulator's configuration.
