@@ -25,36 +25,28 @@ fn assert_valid(validator: &jsonschema::Validator, value: &Value) {
     assert!(errors.is_empty(), "{errors:#?}\n{value:#}");
 }
 
-fn summary(w: &Workdir, name: &str) -> Value {
-    serde_json::from_str(&w.read(name)).unwrap()
+/// The binary's exit code and standard output for `args`.
+async fn printed(args: &[&str]) -> (Option<i32>, String) {
+    let out = bin(args).output().await.unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn summaries_of_a_run_a_resume_and_a_dry_run_match_the_schema() {
-    let w = Workdir::new("audit-schema");
-    let sim = simulator(|_| {}).await;
-    w.write(
+    let s = Scenario::new("audit-schema").file(
         "in.txt",
         "alice\nmissing-bob\nunverified-carol\nhas space\nalice\n",
     );
     let validator = schema("summary.schema.json");
     let base = ["in.txt", "--yes", "--global-sign-out", "--reason", "INC-42"];
-    let out = run(
-        &w.dir,
-        &sim,
-        &[&base[..], &["--summary", "a.json"]].concat(),
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_valid(&validator, &summary(&w, "a.json"));
-    let out = run(
-        &w.dir,
-        &sim,
-        &[&base[..], &["--summary", "b.json", "--resume"]].concat(),
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let b = summary(&w, "b.json");
+    let out = s.run(&[&base[..], &["--summary", "a.json"]].concat()).await;
+    out.assert_code(1);
+    assert_valid(&validator, &out.summary());
+    let out = s
+        .run(&[&base[..], &["--summary", "b.json", "--resume"]].concat())
+        .await;
+    out.assert_code(1);
+    let b = out.summary();
     assert_valid(&validator, &b);
     assert!(
         b["whole_report"].is_object(),
@@ -63,23 +55,16 @@ async fn summaries_of_a_run_a_resume_and_a_dry_run_match_the_schema() {
     assert_eq!(b["whole_report"]["outcomes"]["reset"], 1);
     assert_eq!(b["counts"]["outcomes"]["skipped"], 1);
     assert_eq!(b["runs"].as_array().unwrap().len(), 2);
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--dry-run", "--summary", "c.json"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let c = summary(&w, "c.json");
+    let out = s.run(&["in.txt", "--dry-run", "--summary", "c.json"]).await;
+    out.assert_code(1);
+    let c = out.summary();
     assert_valid(&validator, &c);
     assert_eq!(c["mode"], "dry_run");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn jsonl_report_rows_match_the_schema() {
-    let w = Workdir::new("audit-rows");
-    let sim = simulator(|_| {}).await;
-    w.write(
+    let s = Scenario::new("audit-rows").file(
         "in.txt",
         "alice\nmissing-bob\nhas space\nalice\nunverified-u\n",
     );
@@ -90,9 +75,9 @@ async fn jsonl_report_rows_match_the_schema() {
     ] {
         let mut args = vec!["in.txt", "--yes", "--report", report];
         args.extend(extra);
-        let out = run(&w.dir, &sim, &args).await;
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        for line in w.read(report).lines() {
+        let out = s.run(&args).await;
+        out.assert_code(1);
+        for line in out.report_text().lines() {
             assert_valid(&validator, &serde_json::from_str(line).unwrap());
         }
     }
@@ -100,10 +85,8 @@ async fn jsonl_report_rows_match_the_schema() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_summary_says_who_ran_what_when_why_and_with_what_result() {
-    let w = Workdir::new("audit-fields");
-    let sim = simulator(|_| {}).await;
     let input = "alice\nbob\n";
-    w.write("in.txt", input);
+    let s = Scenario::new("audit-fields").file("in.txt", input);
     let args = [
         "in.txt",
         "--yes",
@@ -114,76 +97,61 @@ async fn the_summary_says_who_ran_what_when_why_and_with_what_result() {
         "--summary",
         "s.json",
     ];
-    let out = run(&w.dir, &sim, &args).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let s = summary(&w, "s.json");
-    assert_eq!(s["tool"], "cognito-reset");
-    assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(s["reason"], "INC-2026-1124 credential stuffing");
-    assert_eq!(s["exit_code"], 0);
-    assert_eq!(s["mode"], "reset");
+    let out = s.run(&args).await;
+    out.assert_code(0);
+    let summary = out.summary();
+    assert_eq!(summary["tool"], "cognito-reset");
+    assert_eq!(summary["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(summary["reason"], "INC-2026-1124 credential stuffing");
+    assert_eq!(summary["exit_code"], 0);
+    assert_eq!(summary["mode"], "reset");
     let digest: String = Sha256::digest(input.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    assert_eq!(s["input"]["sha256"], digest);
-    assert_eq!(s["input"]["path"], "in.txt");
-    assert_eq!(s["pools"][0]["id"], DEFAULT_POOL);
-    assert_eq!(s["regions"][0], "us-east-1");
-    assert_eq!(s["counts"]["outcomes"]["reset"], 2);
-    assert_eq!(s["calls"]["UserAccountRecovery"]["calls"], 2);
-    let line = s["command_line"].to_string();
+    assert_eq!(summary["input"]["sha256"], digest);
+    assert_eq!(summary["input"]["path"], "in.txt");
+    assert_eq!(summary["pools"][0]["id"], DEFAULT_POOL);
+    assert_eq!(summary["regions"][0], "us-east-1");
+    assert_eq!(summary["counts"]["outcomes"]["reset"], 2);
+    assert_eq!(summary["calls"]["UserAccountRecovery"]["calls"], 2);
+    let line = summary["command_line"].to_string();
     assert!(
         line.contains("ticket=<value removed>") && !line.contains("hidden-value"),
         "{line}"
     );
-    assert!(s["started_at"].as_str().unwrap() <= s["ended_at"].as_str().unwrap());
-    assert_eq!(s["run_id"], s["runs"][0]["run"]);
-    let out = run(&w.dir, &sim, &[&args[..], &["--resume"]].concat()).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let again = summary(&w, "s.json");
+    assert!(summary["started_at"].as_str().unwrap() <= summary["ended_at"].as_str().unwrap());
+    assert_eq!(summary["run_id"], summary["runs"][0]["run"]);
+    let out = s.run(&[&args[..], &["--resume"]].concat()).await;
+    out.assert_code(0);
+    let again = out.summary();
     assert_ne!(
-        again["run_id"], s["run_id"],
+        again["run_id"], summary["run_id"],
         "each resume has its own run id"
     );
-    assert_eq!(again["runs"][0]["run"], s["run_id"]);
+    assert_eq!(again["runs"][0]["run"], summary["run_id"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn completions_and_the_manual_are_printed() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let out = tokio::process::Command::new(BIN)
-            .args(["completions", shell])
-            .output()
-            .await
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{shell}");
-        let text = String::from_utf8(out.stdout).unwrap();
+        let (code, text) = printed(&["completions", shell]).await;
+        assert_eq!(code, Some(0), "{shell}");
         assert!(
             text.contains("global-sign-out") && text.contains("unresettable"),
             "{shell}"
         );
     }
-    let out = tokio::process::Command::new(BIN)
-        .arg("man")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let man = String::from_utf8(out.stdout).unwrap();
+    let (code, man) = printed(&["man"]).await;
+    assert_eq!(code, Some(0));
     assert!(man.starts_with(".ie") || man.contains(".TH"), "{man}");
     assert!(man.contains("global\\-sign\\-out"), "{man}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn help_shows_examples_and_exit_codes() {
-    let out = tokio::process::Command::new(BIN)
-        .arg("--help")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let help = String::from_utf8(out.stdout).unwrap();
+    let (code, help) = printed(&["--help"]).await;
+    assert_eq!(code, Some(0));
     for expected in [
         "Examples:",
         "--simulate",

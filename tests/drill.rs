@@ -22,12 +22,10 @@ struct Figures {
 }
 
 async fn drill(seed: u64) -> Figures {
-    let w = Workdir::new(&format!("drill-{seed}"));
-    let sim = simulator(|c| c.latency = Duration::from_millis(3)).await;
-    w.write("in.txt", &users(USERS));
+    let s = Scenario::new(&format!("drill-{seed}"))
+        .sim(|c| c.latency = Duration::from_millis(3))
+        .file("in.txt", &users(USERS));
     let args = [
-        "--user-pool-id",
-        cognito_reset::simulator::DEFAULT_POOL,
         "in.txt",
         "--yes",
         "--quiet",
@@ -48,37 +46,36 @@ async fn drill(seed: u64) -> Figures {
         let mut run_args = args.to_vec();
         // As an operator would: resume once a report exists (a run stopped
         // before creating one sent nothing, and says so).
-        if w.path("in.report.csv").exists() {
+        if s.exists("in.report.csv") {
             run_args.push("--resume");
         }
-        let mut child = command(&w.dir, &sim, &run_args).spawn().unwrap();
+        let mut child = s.spawn(&run_args).await;
         tokio::time::sleep(Duration::from_millis(40 + next(&mut state) % 400)).await;
         match next(&mut state) % 3 {
-            0 => child.kill().await.unwrap(),
-            1 => signal(&child, libc::SIGINT),
-            _ => signal(&child, libc::SIGTERM),
+            0 => child.kill().await,
+            1 => child.signal(libc::SIGINT),
+            _ => child.signal(libc::SIGTERM),
         }
-        let out = child.wait_with_output().await.unwrap();
-        let code = out.status.code();
+        let out = child.finish().await;
+        let code = out.code;
         assert!(
             matches!(code, None | Some(0) | Some(130) | Some(143)),
             "seed {seed} round {round}: {code:?} {}",
-            stderr(&out)
+            out.stderr
         );
         interruptions += 1;
     }
     let mut resume = args.to_vec();
-    if w.path("in.report.csv").exists() {
+    if s.exists("in.report.csv") {
         resume.push("--resume");
     }
-    let out = command(&w.dir, &sim, &resume).output().await.unwrap();
-    assert_eq!(out.status.code(), Some(0), "seed {seed}: {}", stderr(&out));
-    let totals = sim.state().totals();
+    let out = s.run(&resume).await;
+    assert_eq!(out.code, Some(0), "seed {seed}: {}", out.stderr);
+    let totals = s.totals();
     let mut left_signed_in = 0;
-    for i in 1..=USERS {
-        let user = format!("user{i:04}");
-        assert_eq!(resets(&sim, &user), 1, "seed {seed}: {user}");
-        left_signed_in += u64::from(sign_outs(&sim, &user) == 0);
+    for user in usernames(USERS) {
+        assert_eq!(s.resets(&user), 1, "seed {seed}: {user}");
+        left_signed_in += u64::from(s.sign_outs(&user) == 0);
     }
     assert_eq!(left_signed_in, 0, "seed {seed}: users left signed in");
     Figures {

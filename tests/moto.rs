@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Output;
-
 use aws_sdk_cognitoidentityprovider as cip;
 use cip::types::{
     AccountRecoverySettingType, AttributeType, AuthFlowType, ExplicitAuthFlowsType,
@@ -110,83 +108,60 @@ impl Pool {
         }
     }
 
-    async fn enabled(&self, name: &str) -> bool {
-        let out = self
-            .client
+    async fn get(&self, name: &str) -> cip::operation::admin_get_user::AdminGetUserOutput {
+        self.client
             .admin_get_user()
             .user_pool_id(&self.id)
             .username(name)
             .send()
             .await
-            .unwrap();
-        out.enabled()
+            .unwrap()
+    }
+
+    async fn enabled(&self, name: &str) -> bool {
+        self.get(name).await.enabled()
     }
 
     async fn status(&self, name: &str) -> UserStatusType {
-        let out = self
-            .client
-            .admin_get_user()
-            .user_pool_id(&self.id)
-            .username(name)
-            .send()
-            .await
-            .unwrap();
-        out.user_status().unwrap().clone()
+        self.get(name).await.user_status().unwrap().clone()
     }
 }
 
-async fn tool(w: &Workdir, url: &str, args: &[&str]) -> Output {
-    let mut all = args.to_vec();
-    all.push("--yes");
-    command_at(&w.dir, url, &all).output().await.unwrap()
+/// A run against `pool`.
+async fn tool(s: &Scenario, pool: &Pool, args: &[&str]) -> Run {
+    s.run(&[args, &["--user-pool-id", &pool.id, "--yes"]].concat())
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_state_gives_the_expected_outcome_and_dry_run_predicts_it() {
     let Some(url) = moto_url() else { return };
-    let w = Workdir::new("moto-states");
+    let s = Scenario::new("moto-states").endpoint(&url);
     let pool = Pool::new(&url, "states").await;
     pool.user("ok", true, true, true).await;
     pool.user("ok2", true, true, true).await;
     pool.user("disabled", true, true, false).await;
     pool.user("unconfirmed", false, true, true).await;
     pool.user("unverified", true, false, true).await;
-    w.write(
+    s.write(
         "in.txt",
         "ok\nok2\ndisabled\nunconfirmed\nunverified\nghost\n",
     );
-    let id = pool.id.as_str();
 
-    let dry = tool(
-        &w,
-        &url,
-        &[
-            "in.txt",
-            "--user-pool-id",
-            id,
-            "--dry-run",
-            "--rate",
-            "auto",
-        ],
-    )
-    .await;
-    assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
+    let dry = tool(&s, &pool, &["in.txt", "--dry-run", "--rate", "auto"]).await;
+    dry.assert_code(1);
     // moto has no GetProvisionedLimit: --rate auto falls back and says so.
-    assert!(
-        stderr(&dry).contains("GetProvisionedLimit gave no quota"),
-        "{}",
-        stderr(&dry)
-    );
+    dry.assert_says("GetProvisionedLimit gave no quota");
     assert_eq!(
         pool.status("ok").await,
         UserStatusType::Confirmed,
         "dry run changed nothing"
     );
 
-    let real = tool(&w, &url, &["in.txt", "--user-pool-id", id]).await;
-    assert_eq!(real.status.code(), Some(1), "{}", stderr(&real));
-    let real_rows = w.report("in.report.csv");
-    let dry_rows = w.report("in.dry-run.report.csv");
+    let real = tool(&s, &pool, &["in.txt"]).await;
+    real.assert_code(1);
+    let real_rows = real.rows();
+    let dry_rows = dry.rows();
     let expected = [
         ("ok", "reset", ""),
         ("ok2", "reset", ""),
@@ -196,13 +171,13 @@ async fn every_state_gives_the_expected_outcome_and_dry_run_predicts_it() {
         ("ghost", "failed", "UserNotFoundException"),
     ];
     for (user, outcome, code) in expected {
-        let r = real_rows.iter().find(|r| r["username"] == user).unwrap();
+        let r = row(&real_rows, user);
         assert_eq!(
             (r["outcome"].as_str(), r["error_code"].as_str()),
             (outcome, code),
             "{user}"
         );
-        let d = dry_rows.iter().find(|r| r["username"] == user).unwrap();
+        let d = row(&dry_rows, user);
         let predicted = if outcome == "reset" {
             "would_reset"
         } else {
@@ -222,7 +197,7 @@ async fn every_state_gives_the_expected_outcome_and_dry_run_predicts_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn from_pool_with_a_filter_resets_exactly_the_enabled_users() {
     let Some(url) = moto_url() else { return };
-    let w = Workdir::new("moto-frompool");
+    let s = Scenario::new("moto-frompool").endpoint(&url);
     let pool = Pool::new(&url, "listing").await;
     for i in 0..75 {
         pool.user(&format!("user{i:03}"), true, true, true).await;
@@ -230,12 +205,10 @@ async fn from_pool_with_a_filter_resets_exactly_the_enabled_users() {
     pool.user("off1", true, true, false).await;
     pool.user("off2", true, true, false).await;
     let out = tool(
-        &w,
-        &url,
+        &s,
+        &pool,
         &[
             "--from-pool",
-            "--user-pool-id",
-            &pool.id,
             "--filter",
             "status = \"Enabled\"",
             "--report",
@@ -245,8 +218,8 @@ async fn from_pool_with_a_filter_resets_exactly_the_enabled_users() {
         ],
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = w.report("r.csv");
+    out.assert_code(0);
+    let rows = out.rows();
     assert_eq!(rows.len(), 75);
     assert!(rows.iter().all(|r| r["outcome"] == "reset"));
     assert_eq!(pool.status("user074").await, UserStatusType::ResetRequired);
@@ -256,7 +229,7 @@ async fn from_pool_with_a_filter_resets_exactly_the_enabled_users() {
 #[tokio::test(flavor = "multi_thread")]
 async fn global_sign_out_revokes_refresh_tokens_issued_before_the_run() {
     let Some(url) = moto_url() else { return };
-    let w = Workdir::new("moto-signout");
+    let s = Scenario::new("moto-signout").endpoint(&url);
     let pool = Pool::new(&url, "signout").await;
     pool.user("alice", true, true, true).await;
     let app = pool
@@ -305,15 +278,10 @@ async fn global_sign_out_revokes_refresh_tokens_issued_before_the_run() {
         refresh_with(refresh.clone()).await.is_ok(),
         "the token works before the run"
     );
-    w.write("in.txt", "alice\n");
-    let out = tool(
-        &w,
-        &url,
-        &["in.txt", "--user-pool-id", &pool.id, "--global-sign-out"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = w.report("in.report.csv");
+    s.write("in.txt", "alice\n");
+    let out = tool(&s, &pool, &["in.txt", "--global-sign-out"]).await;
+    out.assert_code(0);
+    let rows = out.rows();
     assert_eq!(rows[0]["signed_out"], "true");
     assert!(
         refresh_with(refresh).await.is_err(),
@@ -338,18 +306,18 @@ fn recovery(names: &[RecoveryOptionNameType]) -> AccountRecoverySettingType {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_preflight_reads_each_pools_settings_from_describe_user_pool() {
     let Some(url) = moto_url() else { return };
-    let w = Workdir::new("moto-preflight");
+    let s = Scenario::new("moto-preflight").endpoint(&url);
     let admin = Pool::with(&url, "admin-only", |b| {
         b.account_recovery_setting(recovery(&[RecoveryOptionNameType::AdminOnly]))
     })
     .await;
     admin.user("alice", true, true, true).await;
-    w.write("in.txt", "alice\n");
-    let out = tool(&w, &url, &["in.txt", "--user-pool-id", &admin.id]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("admin_only"), "{}", stderr(&out));
+    s.write("in.txt", "alice\n");
+    let out = tool(&s, &admin, &["in.txt"]).await;
+    out.assert_code(2);
+    out.assert_says("admin_only");
     assert!(
-        !w.path("in.report.csv").exists(),
+        !s.exists("in.report.csv"),
         "a run that could not start leaves nothing"
     );
     assert_eq!(admin.status("alice").await, UserStatusType::Confirmed);
@@ -361,9 +329,9 @@ async fn the_preflight_reads_each_pools_settings_from_describe_user_pool() {
     })
     .await;
     phone.user("alice", true, true, true).await;
-    let out = tool(&w, &url, &["in.txt", "--user-pool-id", &phone.id]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let err = stderr(&out);
+    let out = tool(&s, &phone, &["in.txt"]).await;
+    out.assert_code(0);
+    let err = &out.stderr;
     assert!(
         err.contains("SMS") && err.contains("50 emails a day"),
         "{err}"
@@ -373,7 +341,7 @@ async fn the_preflight_reads_each_pools_settings_from_describe_user_pool() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_case_insensitive_pool_treats_alice_and_alice_capitalised_as_one_user() {
     let Some(url) = moto_url() else { return };
-    let w = Workdir::new("moto-case");
+    let s = Scenario::new("moto-case").endpoint(&url);
     let pool = Pool::with(&url, "case-insensitive", |b| {
         b.username_configuration(
             UsernameConfigurationType::builder()
@@ -384,11 +352,11 @@ async fn a_case_insensitive_pool_treats_alice_and_alice_capitalised_as_one_user(
     })
     .await;
     pool.user("Alice", true, true, true).await;
-    w.write("in.txt", "Alice\nalice\n");
-    let out = tool(&w, &url, &["in.txt", "--user-pool-id", &pool.id]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = w.report("in.report.csv");
-    let second = rows.iter().find(|r| r["username"] == "alice").unwrap();
+    s.write("in.txt", "Alice\nalice\n");
+    let out = tool(&s, &pool, &["in.txt"]).await;
+    out.assert_code(0);
+    let rows = out.rows();
+    let second = row(&rows, "alice");
     assert_eq!(second["outcome"], "duplicate");
     assert!(second["error_message"].contains("line 1"), "{second:?}");
     assert_eq!(pool.status("Alice").await, UserStatusType::ResetRequired);
@@ -397,28 +365,20 @@ async fn a_case_insensitive_pool_treats_alice_and_alice_capitalised_as_one_user(
 #[tokio::test(flavor = "multi_thread")]
 async fn users_a_reset_cannot_reach_are_disabled_and_signed_out() {
     let Some(url) = moto_url() else { return };
-    let w = Workdir::new("moto-disable");
+    let s = Scenario::new("moto-disable").endpoint(&url);
     let pool = Pool::new(&url, "unreachable").await;
     pool.user("ok", true, true, true).await;
     pool.user("unverified", true, false, true).await;
     pool.user("forced", false, true, true).await; // FORCE_CHANGE_PASSWORD
-    w.write("in.txt", "ok\nunverified\nforced\n");
+    s.write("in.txt", "ok\nunverified\nforced\n");
     let out = tool(
-        &w,
-        &url,
-        &[
-            "in.txt",
-            "--user-pool-id",
-            &pool.id,
-            "--unresettable",
-            "disable",
-            "--global-sign-out",
-        ],
+        &s,
+        &pool,
+        &["in.txt", "--unresettable", "disable", "--global-sign-out"],
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = w.report("in.report.csv");
-    let row = |u: &str| rows.iter().find(|r| r["username"] == u).unwrap().clone();
+    out.assert_code(0);
+    let row = |u: &str| out.row(u);
     assert_eq!(row("ok")["outcome"], "reset");
     for user in ["unverified", "forced"] {
         assert_eq!(row(user)["outcome"], "disabled", "{user}");
@@ -431,27 +391,20 @@ async fn users_a_reset_cannot_reach_are_disabled_and_signed_out() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pool_listing_predicts_from_the_listed_status_without_checks() {
     let Some(url) = moto_url() else { return };
-    let w = Workdir::new("moto-listing");
+    let s = Scenario::new("moto-listing").endpoint(&url);
     let pool = Pool::new(&url, "listed").await;
     pool.user("ok", true, true, true).await;
     pool.user("forced", false, true, true).await;
     pool.user("off", true, true, false).await;
     let out = tool(
-        &w,
-        &url,
-        &[
-            "--from-pool",
-            "--user-pool-id",
-            &pool.id,
-            "--dry-run",
-            "--report",
-            "d.csv",
-        ],
+        &s,
+        &pool,
+        &["--from-pool", "--dry-run", "--report", "d.csv"],
     )
     .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let rows = w.report("d.csv");
-    let row = |u: &str| rows.iter().find(|r| r["username"] == u).unwrap().clone();
+    out.assert_code(1);
+    let rows = out.rows();
+    let row = |u: &str| common::row(&rows, u).clone();
     assert_eq!(row("ok")["outcome"], "would_reset");
     assert_eq!(row("forced")["outcome"], "would_fail");
     assert_eq!(row("off")["outcome"], "would_fail");
@@ -460,12 +413,10 @@ async fn a_pool_listing_predicts_from_the_listed_status_without_checks() {
         "the listing said it all: {rows:?}"
     );
     let out = tool(
-        &w,
-        &url,
+        &s,
+        &pool,
         &[
             "--from-pool",
-            "--user-pool-id",
-            &pool.id,
             "--unresettable",
             "disable",
             "--report",
@@ -473,14 +424,9 @@ async fn a_pool_listing_predicts_from_the_listed_status_without_checks() {
         ],
     )
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the disabled user fails: {}",
-        stderr(&out)
-    );
-    let rows = w.report("r.csv");
-    let forced = rows.iter().find(|r| r["username"] == "forced").unwrap();
+    assert_eq!(out.code, Some(1), "the disabled user fails: {}", out.stderr);
+    let rows = out.rows();
+    let forced = common::row(&rows, "forced");
     assert_eq!(
         (forced["outcome"].as_str(), forced["attempts"].as_str()),
         ("disabled", "1")

@@ -3,14 +3,12 @@
 
 mod common;
 
-use cognito_reset::simulator::DEFAULT_POOL;
+use cognito_reset::simulator::SeedUser;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mixed_input_gives_the_exact_report() {
-    let w = Workdir::new("mixed");
-    let sim = simulator(|_| {}).await;
-    w.write(
+    let s = Scenario::new("mixed").file(
         "in.csv",
         "Username,user_pool_id,meta.reason\n\
          alice,,x\n\
@@ -22,9 +20,9 @@ async fn mixed_input_gives_the_exact_report() {
          \"eve\nnewline\",,x\n\
          unverified-fay,,x\n",
     );
-    let out = run(&w.dir, &sim, &["in.csv", "--yes", "--rate", "1000"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let mut rows = w.report("in.report.csv");
+    let out = s.run(&["in.csv", "--yes", "--rate", "1000"]).await;
+    out.assert_code(1);
+    let mut rows = out.rows();
     rows.sort_by_key(|r| r["line"].parse::<u64>().unwrap());
     let got: Vec<(&str, &str, &str, &str)> = rows
         .iter()
@@ -69,9 +67,9 @@ async fn mixed_input_gives_the_exact_report() {
         assert!(r["completed_at"].ends_with('Z'), "{r:?}");
         assert_eq!(r["user_pool_id"].is_empty(), r["line"] == "8", "{r:?}");
     }
-    assert_eq!(resets(&sim, "alice"), 1);
-    assert_eq!(calls(&sim, "AdminResetUserPassword"), 4);
-    let err = stderr(&out);
+    assert_eq!(s.resets("alice"), 1);
+    assert_eq!(s.calls("AdminResetUserPassword"), 4);
+    let err = &out.stderr;
     assert!(err.contains("plan: RESET PASSWORDS"), "{err}");
     assert!(err.contains("summary:"), "{err}");
     assert!(!err.contains("test-secret-not-real"));
@@ -79,27 +77,22 @@ async fn mixed_input_gives_the_exact_report() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn jsonl_report_has_the_same_keys() {
-    let w = Workdir::new("jsonl");
-    let sim = simulator(|_| {}).await;
-    w.write(
+    let s = Scenario::new("jsonl").file(
         "in.jsonl",
         "{\"username\":\"alice\",\"client_metadata\":{\"k\":\"secret-meta\"}}\n[]\n",
     );
-    let out = run(
-        &w.dir,
-        &sim,
-        &[
+    let out = s
+        .run(&[
             "in.jsonl",
             "--yes",
             "--report",
             "out.jsonl",
             "--client-metadata",
             "g=global-secret",
-        ],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let text = w.read("out.jsonl");
+        ])
+        .await;
+    out.assert_code(1);
+    let text = out.report_text();
     let rows: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -113,57 +106,50 @@ async fn jsonl_report_has_the_same_keys() {
         first.contains(",\"hash\":\"") && first.ends_with("\"}"),
         "{first}"
     );
-    assert!(!text.contains("secret-meta") && !stderr(&out).contains("global-secret"));
+    assert!(!text.contains("secret-meta") && !out.stderr.contains("global-secret"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn quota_below_rate_still_resets_every_row() {
-    let w = Workdir::new("quota");
-    let sim = simulator(|c| c.quotas.user_account_recovery = Some(40.0)).await;
-    w.write("in.txt", &users(150));
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--rate", "200", "--summary", "s.json"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = w.report("in.report.csv");
+    let s = Scenario::new("quota")
+        .sim(|c| c.quotas.user_account_recovery = Some(40.0))
+        .file("in.txt", &users(150));
+    let out = s
+        .run(&["in.txt", "--yes", "--rate", "200", "--summary", "s.json"])
+        .await;
+    out.assert_code(0);
+    let rows = out.rows();
     assert_eq!(rows.len(), 150);
     assert!(rows.iter().all(|r| r["outcome"] == "reset"));
-    for i in 1..=150 {
-        assert_eq!(resets(&sim, &format!("user{i:04}")), 1);
+    for user in usernames(150) {
+        assert_eq!(s.resets(&user), 1);
     }
-    let summary: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    let summary = out.summary();
     assert_eq!(summary["counts"]["outcomes"]["reset"], 150);
     assert_eq!(
         summary["calls"]["UserAccountRecovery"]["throttled"],
-        sim.state().totals().throttled
+        s.totals().throttled
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_fatal_error_stops_with_few_calls_and_exit_3() {
-    let w = Workdir::new("fatal");
-    let sim = simulator(|c| {
-        c.deny.insert("AdminResetUserPassword".into());
-    })
-    .await;
-    w.write("in.txt", &users(500));
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--rate", "1000", "--concurrency", "4"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let calls = calls(&sim, "AdminResetUserPassword");
+    let s = Scenario::new("fatal")
+        .sim(|c| {
+            c.deny.insert("AdminResetUserPassword".into());
+        })
+        .file("in.txt", &users(500));
+    let out = s
+        .run(&["in.txt", "--yes", "--rate", "1000", "--concurrency", "4"])
+        .await;
+    out.assert_code(3);
+    let calls = s.calls("AdminResetUserPassword");
     assert!(calls <= 8, "{calls} calls after a run-fatal error");
-    let rows = w.report("in.report.csv");
+    let rows = out.rows();
     assert_eq!(rows.len(), 500, "every row is in the report");
-    let cancelled = rows.iter().filter(|r| r["outcome"] == "cancelled").count();
+    let cancelled = count(&rows, "cancelled");
     assert!(cancelled >= 490, "{cancelled}");
-    let err = stderr(&out);
+    let err = &out.stderr;
     assert!(
         err.contains("AccessDeniedException") && err.contains("IAM"),
         "{err}"
@@ -173,121 +159,95 @@ async fn run_fatal_error_stops_with_few_calls_and_exit_3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn daily_email_limit_aborts_the_run() {
-    let w = Workdir::new("emailcap");
-    let sim = simulator(|c| c.email_cap = Some(5)).await;
-    w.write("in.txt", &users(50));
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--rate", "1000", "--concurrency", "1"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Amazon SES"));
-    assert_eq!(calls(&sim, "AdminResetUserPassword"), 6);
+    let s = Scenario::new("emailcap")
+        .sim(|c| c.email_cap = Some(5))
+        .file("in.txt", &users(50));
+    s.run(&["in.txt", "--yes", "--rate", "1000", "--concurrency", "1"])
+        .await
+        .assert_code(3)
+        .assert_says("Amazon SES");
+    assert_eq!(s.calls("AdminResetUserPassword"), 6);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stdin_input_is_read_and_reported() {
     use tokio::io::AsyncWriteExt;
-    let w = Workdir::new("stdin");
-    let sim = simulator(|_| {}).await;
-    let mut child = command(
-        &w.dir,
-        &sim,
-        &[
-            "-",
-            "--user-pool-id",
-            DEFAULT_POOL,
-            "--yes",
-            "--report",
-            "r.csv",
-            "--rate",
-            "1000",
-        ],
-    )
-    .stdin(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let s = Scenario::new("stdin");
+    let mut child = s
+        .spawn_piped(&["-", "--yes", "--report", "r.csv", "--rate", "1000"])
+        .await;
+    let mut stdin = child.stdin();
     stdin.write_all(b"username\nalice\nbob\n").await.unwrap();
     drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = w.report("r.csv");
+    let out = child.finish().await;
+    out.assert_code(0);
+    let rows = out.rows();
     assert_eq!(rows.len(), 2);
-    assert_eq!(resets(&sim, "bob"), 1);
+    assert_eq!(s.resets("bob"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn existing_report_is_refused() {
-    let w = Workdir::new("exists");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", "alice\n");
-    w.write("in.report.csv", "keep me\n");
-    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--overwrite"));
-    assert_eq!(w.read("in.report.csv"), "keep me\n");
-    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+    let s = Scenario::new("exists")
+        .file("in.txt", "alice\n")
+        .file("in.report.csv", "keep me\n");
+    s.run(&["in.txt", "--yes"])
+        .await
+        .assert_code(2)
+        .assert_says("--overwrite");
+    assert_eq!(s.read("in.report.csv"), "keep me\n");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
     // --overwrite empties only this tool's own report, never another file.
-    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--overwrite"]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert_eq!(w.read("in.report.csv"), "keep me\n");
-    std::fs::remove_file(w.path("in.report.csv")).unwrap();
-    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--overwrite"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(w.report("in.report.csv").len(), 1);
+    s.run(&["in.txt", "--yes", "--overwrite"])
+        .await
+        .assert_code(2);
+    assert_eq!(s.read("in.report.csv"), "keep me\n");
+    std::fs::remove_file(s.path("in.report.csv")).unwrap();
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    let out = s.run(&["in.txt", "--yes", "--overwrite"]).await;
+    out.assert_code(0);
+    assert_eq!(out.rows().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_yes_off_a_terminal_is_refused_before_any_reset() {
-    let w = Workdir::new("noyes");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", "alice\nbob\n");
-    let out = run(&w.dir, &sim, &["in.txt"]).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--yes"));
-    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
-    assert!(!w.path("in.report.csv").exists());
+    let s = Scenario::new("noyes").file("in.txt", "alice\nbob\n");
+    s.run(&["in.txt"]).await.assert_code(2).assert_says("--yes");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+    assert!(!s.exists("in.report.csv"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn transient_errors_are_retried_and_checked_before_a_second_reset() {
-    let w = Workdir::new("transient");
-    let sim = simulator(|c| {
-        let mut flaky = seed("flaky");
-        flaky.fail = Some("InternalErrorException".into());
-        flaky.fail_times = Some(2);
-        let mut limited = seed("limited");
-        limited.fail = Some("LimitExceededException".into());
-        limited.fail_message = Some("Attempt limit exceeded, please try after some time.".into());
-        limited.fail_times = Some(1);
-        let mut stuck = seed("stuck");
-        stuck.fail = Some("LimitExceededException".into());
-        stuck.fail_message = Some("Attempt limit exceeded, please try after some time.".into());
-        c.users = vec![flaky, limited, stuck];
-    })
-    .await;
-    w.write("in.txt", "flaky\nlimited\nstuck\nalice\n");
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--rate", "1000", "--max-attempts", "3"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let rows = w.report("in.report.csv");
-    let row = |u: &str| rows.iter().find(|r| r["username"] == u).unwrap().clone();
+    let limit = "Attempt limit exceeded, please try after some time.";
+    let s = Scenario::new("transient")
+        .sim(|c| {
+            c.users = vec![
+                SeedUser {
+                    fail_times: Some(2),
+                    ..failing("flaky", "InternalErrorException")
+                },
+                SeedUser {
+                    fail_message: Some(limit.into()),
+                    fail_times: Some(1),
+                    ..failing("limited", "LimitExceededException")
+                },
+                SeedUser {
+                    fail_message: Some(limit.into()),
+                    ..failing("stuck", "LimitExceededException")
+                },
+            ];
+        })
+        .file("in.txt", "flaky\nlimited\nstuck\nalice\n");
+    let out = s
+        .run(&["in.txt", "--yes", "--rate", "1000", "--max-attempts", "3"])
+        .await;
+    out.assert_code(1);
+    let row = |u: &str| out.row(u);
     // Two 500s, each followed by an AdminGetUser check, then the reset.
     assert_eq!(row("flaky")["outcome"], "reset");
     assert_eq!(row("flaky")["attempts"], "5");
-    assert_eq!(
-        sim.state().user(DEFAULT_POOL, "flaky").unwrap().get_calls,
-        2
-    );
+    assert_eq!(s.user("flaky").get_calls, 2);
     // The per-user attempt limit is final for the run: retrying only burns
     // the user's codes. The row says to resume after an hour.
     for user in ["limited", "stuck"] {
@@ -301,61 +261,48 @@ async fn transient_errors_are_retried_and_checked_before_a_second_reset() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn injected_faults_never_lose_a_row_or_reset_twice() {
-    let w = Workdir::new("faults");
-    let sim = simulator(|c| c.fault_rate = 0.3).await;
-    w.write("in.txt", &users(200));
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--rate", "2000", "--max-attempts", "10"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(sim.state().totals().faults > 20);
-    for i in 1..=200 {
-        assert_eq!(resets(&sim, &format!("user{i:04}")), 1, "user{i:04}");
+    let s = Scenario::new("faults")
+        .sim(|c| c.fault_rate = 0.3)
+        .file("in.txt", &users(200));
+    s.run(&["in.txt", "--yes", "--rate", "2000", "--max-attempts", "10"])
+        .await
+        .assert_code(0);
+    assert!(s.totals().faults > 20);
+    for user in usernames(200) {
+        assert_eq!(s.resets(&user), 1, "{user}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_pool_stops_before_any_reset() {
-    let w = Workdir::new("nopool");
-    let sim = simulator(|_| {}).await;
-    w.write(
+    let s = Scenario::new("nopool").file(
         "in.csv",
         "username,user_pool_id\nalice,\nbob,eu-west-1_Gone\n",
     );
-    let out = run(&w.dir, &sim, &["in.csv", "--yes"]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("eu-west-1_Gone does not exist"));
-    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+    s.run(&["in.csv", "--yes"])
+        .await
+        .assert_code(2)
+        .assert_says("eu-west-1_Gone does not exist");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pool_that_vanishes_fails_its_rows_without_more_calls() {
-    let w = Workdir::new("poolfatal");
     // The first call, whichever row makes it, finds the pool gone (as if
     // deleted mid-run); rows waiting meanwhile must not call after it.
-    let sim = simulator(|c| {
-        c.users = (1..=20)
-            .map(|i| {
-                let mut user = seed(&format!("user{i:04}"));
-                user.fail = Some("ResourceNotFoundException".into());
-                user
-            })
-            .collect();
-    })
-    .await;
-    w.write("in.txt", &users(20));
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--rate", "1000", "--concurrency", "1"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(calls(&sim, "AdminResetUserPassword"), 1);
-    let rows = w.report("in.report.csv");
+    let s = Scenario::new("poolfatal")
+        .sim(|c| {
+            c.users = usernames(20)
+                .map(|u| failing(&u, "ResourceNotFoundException"))
+                .collect();
+        })
+        .file("in.txt", &users(20));
+    let out = s
+        .run(&["in.txt", "--yes", "--rate", "1000", "--concurrency", "1"])
+        .await;
+    out.assert_code(1);
+    assert_eq!(s.calls("AdminResetUserPassword"), 1);
+    let rows = out.rows();
     assert_eq!(rows.len(), 20);
     assert!(
         rows.iter()
@@ -365,14 +312,10 @@ async fn a_pool_that_vanishes_fails_its_rows_without_more_calls() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failure_rate_aborts_after_enough_rows() {
-    let w = Workdir::new("failrate");
-    let sim = simulator(|_| {}).await;
     let input: String = (1..=400).map(|i| format!("missing-{i}\n")).collect();
-    w.write("in.txt", &input);
-    let out = run(
-        &w.dir,
-        &sim,
-        &[
+    let s = Scenario::new("failrate").file("in.txt", &input);
+    let out = s
+        .run(&[
             "in.txt",
             "--yes",
             "--rate",
@@ -381,107 +324,74 @@ async fn failure_rate_aborts_after_enough_rows() {
             "2",
             "--max-failure-rate",
             "50",
-        ],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--max-failure-rate"),
-        "{}",
-        stderr(&out)
-    );
-    let calls = calls(&sim, "AdminResetUserPassword");
+        ])
+        .await;
+    out.assert_code(3).assert_says("--max-failure-rate");
+    let calls = s.calls("AdminResetUserPassword");
     assert!((200..=204).contains(&calls), "{calls}");
-    let rows = w.report("in.report.csv");
-    assert_eq!(rows.len(), 400);
+    assert_eq!(out.rows().len(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_auto_uses_the_provisioned_limit_or_falls_back() {
-    let w = Workdir::new("auto");
-    let sim = simulator(|c| c.quotas.user_account_recovery = Some(50.0)).await;
-    w.write("in.txt", "alice\n");
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--rate", "auto", "--dry-run"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--rate auto = 40.0/s"),
-        "{}",
-        stderr(&out)
-    );
-    let sim = simulator(|c| {
+    let s = Scenario::new("auto")
+        .sim(|c| c.quotas.user_account_recovery = Some(50.0))
+        .file("in.txt", "alice\n");
+    s.run(&["in.txt", "--yes", "--rate", "auto", "--dry-run"])
+        .await
+        .assert_code(0)
+        .assert_says("--rate auto = 40.0/s");
+    let s = s.another_sim(|c| {
         c.deny.insert("GetProvisionedLimit".into());
-    })
-    .await;
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--rate", "auto", "--overwrite"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let err = stderr(&out);
+    });
+    let out = s
+        .run(&["in.txt", "--yes", "--rate", "auto", "--overwrite"])
+        .await;
+    out.assert_code(0);
+    let err = &out.stderr;
     assert!(
         err.contains("GetProvisionedLimit gave no quota") && err.contains("AccessDeniedException"),
         "{err}"
     );
     assert!(err.contains("starting at the default 25/s"), "{err}");
-    assert_eq!(resets(&sim, "alice"), 1);
+    assert_eq!(s.resets("alice"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn preflight_warns_about_the_default_email_sender() {
-    let w = Workdir::new("sender");
-    let sim = simulator(|c| c.pool_defaults.email_sender = Some("COGNITO_DEFAULT".into())).await;
-    w.write("in.txt", &users(60));
-    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--rate", "1000"]).await;
-    assert_eq!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains("Amazon SES"), "{}", stderr(&out));
-    let sim = simulator(|c| {
+    let s = Scenario::new("sender")
+        .sim(|c| c.pool_defaults.email_sender = Some("COGNITO_DEFAULT".into()))
+        .file("in.txt", &users(60));
+    s.run(&["in.txt", "--yes", "--rate", "1000"])
+        .await
+        .assert_code(0)
+        .assert_says("Amazon SES");
+    let s = s.another_sim(|c| {
         c.deny.insert("DescribeUserPool".into());
-    })
-    .await;
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--rate", "1000", "--overwrite"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        stderr(&out).contains("DescribeUserPool is not permitted"),
-        "{}",
-        stderr(&out)
-    );
+    });
+    s.run(&["in.txt", "--yes", "--rate", "1000", "--overwrite"])
+        .await
+        .assert_code(0)
+        .assert_says("DescribeUserPool is not permitted");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_predicts_without_changing_anything() {
-    let w = Workdir::new("dry");
-    let sim = simulator(|_| {}).await;
-    w.write(
+    let s = Scenario::new("dry").file(
         "in.txt",
         "alice\nmissing-bob\ndisabled-carol\nunconfirmed-dan\nunverified-eve\n",
     );
-    let out = run(&w.dir, &sim, &["in.txt", "--dry-run", "-v"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = s.run(&["in.txt", "--dry-run", "-v"]).await;
+    out.assert_code(1);
     // -v names each row that would fail.
-    assert!(
-        stderr(&out).contains("line 2: missing-bob would_fail: UserNotFoundException"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
-    let dry = w.report("in.dry-run.report.csv");
-    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
-    assert_eq!(out.status.code(), Some(1));
-    let real = w.report("in.report.csv");
+    out.assert_says("line 2: missing-bob would_fail: UserNotFoundException");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+    let dry = out.rows();
+    let out = s.run(&["in.txt", "--yes"]).await;
+    out.assert_code(1);
+    let real = out.rows();
     for r in &real {
-        let d = dry.iter().find(|d| d["username"] == r["username"]).unwrap();
+        let d = row(&dry, &r["username"]);
         let predicted = if r["outcome"] == "reset" {
             "would_reset"
         } else {
@@ -494,41 +404,29 @@ async fn dry_run_predicts_without_changing_anything() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn global_sign_out_follows_each_reset() {
-    let w = Workdir::new("signout");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", "alice\nmissing-bob\n");
-    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--global-sign-out"]).await;
-    assert_eq!(out.status.code(), Some(1));
-    let rows = w.report("in.report.csv");
-    let alice = rows.iter().find(|r| r["username"] == "alice").unwrap();
+    let s = Scenario::new("signout").file("in.txt", "alice\nmissing-bob\n");
+    let out = s.run(&["in.txt", "--yes", "--global-sign-out"]).await;
+    out.assert_code(1);
+    let alice = out.row("alice");
     assert_eq!(alice["signed_out"], "true");
     assert_eq!(alice["sign_out_error"], "");
     assert_eq!(alice["attempts"], "2");
-    let bob = rows
-        .iter()
-        .find(|r| r["username"] == "missing-bob")
-        .unwrap();
+    let bob = out.row("missing-bob");
     assert_eq!(bob["signed_out"], "");
-    assert_eq!(
-        sim.state().user(DEFAULT_POOL, "alice").unwrap().sign_outs,
-        1
-    );
+    assert_eq!(s.user("alice").sign_outs, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn from_pool_streams_every_matching_user() {
-    let w = Workdir::new("frompool");
-    let sim = simulator(|c| {
+    let s = Scenario::new("frompool").sim(|c| {
         c.generate = 130;
-        let mut off = seed("zz-disabled");
-        off.enabled = Some(false);
-        c.users = vec![off];
-    })
-    .await;
-    let out = run(
-        &w.dir,
-        &sim,
-        &[
+        c.users = vec![SeedUser {
+            enabled: Some(false),
+            ..seed("zz-disabled")
+        }];
+    });
+    let out = s
+        .run(&[
             "--from-pool",
             "--filter",
             "status = \"Enabled\"",
@@ -537,39 +435,34 @@ async fn from_pool_streams_every_matching_user() {
             "2000",
             "--report",
             "r.csv",
-        ],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = w.report("r.csv");
+        ])
+        .await;
+    out.assert_code(0);
+    let rows = out.rows();
     assert_eq!(rows.len(), 130);
-    assert_eq!(rows.iter().filter(|r| r["outcome"] == "reset").count(), 130);
-    assert_eq!(resets(&sim, "zz-disabled"), 0);
-    assert_eq!(calls(&sim, "ListUsers"), 3);
+    assert_eq!(count(&rows, "reset"), 130);
+    assert_eq!(s.resets("zz-disabled"), 0);
+    assert_eq!(s.calls("ListUsers"), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn from_group_resets_only_the_group() {
-    let w = Workdir::new("fromgroup");
-    let sim = simulator(|c| {
-        let mut a = seed("a");
-        a.groups = vec!["staff".into()];
-        let mut b = seed("b");
-        b.groups = vec!["staff".into(), "ops".into()];
+    let s = Scenario::new("fromgroup").sim(|c| {
+        let a = SeedUser {
+            groups: vec!["staff".into()],
+            ..seed("a")
+        };
+        let b = SeedUser {
+            groups: vec!["staff".into(), "ops".into()],
+            ..seed("b")
+        };
         c.users = vec![a, b, seed("c")];
-    })
-    .await;
-    let out = run(
-        &w.dir,
-        &sim,
-        &["--from-group", "staff", "--yes", "--report", "r.csv"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(w.report("r.csv").len(), 2);
-    assert_eq!(
-        (resets(&sim, "a"), resets(&sim, "b"), resets(&sim, "c")),
-        (1, 1, 0)
-    );
-    assert_eq!(calls(&sim, "ListUsersInGroup"), 1);
+    });
+    let out = s
+        .run(&["--from-group", "staff", "--yes", "--report", "r.csv"])
+        .await;
+    out.assert_code(0);
+    assert_eq!(out.rows().len(), 2);
+    assert_eq!((s.resets("a"), s.resets("b"), s.resets("c")), (1, 1, 0));
+    assert_eq!(s.calls("ListUsersInGroup"), 1);
 }

@@ -16,24 +16,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-/// A command for the binary in `dir` with no endpoint of its own, dummy
-/// credentials and nothing from the developer's AWS set-up.
+/// A command for the binary in `dir` with no endpoint of its own, started
+/// as the harness starts every child.
 fn bare(dir: &Path, args: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "AKIDTESTONLY")
-        .env("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
+    let mut cmd = child(BIN, dir);
+    cmd.args(args);
+    cmd.into()
 }
 
 fn both(out: &Output) -> String {
@@ -150,12 +138,10 @@ fn run_ids_are_valid_v4_uuids() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn quiet_run_that_exits_non_zero_prints_its_one_line_result() {
-    let w = Workdir::new("pr-quiet");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", "alice\nmissing-bob\nunverified-carol\n");
-    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--quiet"]).await;
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let s = Scenario::new("pr-quiet").file("in.txt", "alice\nmissing-bob\nunverified-carol\n");
+    let out = s.run(&["in.txt", "--yes", "--quiet"]).await;
+    let err = &out.stderr;
+    assert_eq!(out.code, Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     for expected in [
         "cognito-reset: finished with exit 1: ",
@@ -165,10 +151,10 @@ async fn quiet_run_that_exits_non_zero_prints_its_one_line_result() {
     ] {
         assert!(err.contains(expected), "{expected}: {err}");
     }
-    w.write("ok.txt", "dave\n");
-    let out = run(&w.dir, &sim, &["ok.txt", "--yes", "--quiet"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stderr(&out), "", "exit 0 with --quiet says nothing");
+    s.write("ok.txt", "dave\n");
+    let out = s.run(&["ok.txt", "--yes", "--quiet"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stderr, "", "exit 0 with --quiet says nothing");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -257,34 +243,25 @@ async fn unreadable_flags_leave_the_summary_and_say_it_is_an_earlier_runs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_runs_summary_claims_no_end() {
-    let w = Workdir::new("pr-no-end");
-    let sim = simulator(|c| c.latency = Duration::from_millis(20)).await;
-    w.write("in.txt", &users(200));
-    let args = [
-        "--user-pool-id",
-        DEFAULT_POOL,
-        "in.txt",
-        "--yes",
-        "--rate",
-        "20",
-        "--summary",
-        "s.json",
-    ];
-    let child = command(&w.dir, &sim, &args).spawn().unwrap();
-    wait_for_rows(&w, "in.report.csv", 2).await;
-    let running = json(&w, "s.json");
-    assert!(running["ended_at"].is_null(), "while running: {running:#}");
-    signal(&child, libc::SIGKILL);
-    let out = child.wait_with_output().await.unwrap();
-    assert_eq!(out.status.code(), None, "killed");
-    let left = json(&w, "s.json");
+    let s = Scenario::new("pr-no-end")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &users(200));
+    let args = ["in.txt", "--yes", "--rate", "20", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    running.wait_for_rows(2).await;
+    let live = s.json("s.json");
+    assert!(live["ended_at"].is_null(), "while running: {live:#}");
+    running.signal(libc::SIGKILL);
+    let out = running.finish().await;
+    assert_eq!(out.code, None, "killed");
+    let left = s.json("s.json");
     assert!(left["ended_at"].is_null(), "killed: {left:#}");
     assert!(left["exit_code"].is_null(), "killed: {left:#}");
 
-    w.write("done.txt", "alice\n");
-    let out = run(&w.dir, &sim, &["done.txt", "--yes", "--summary", "d.json"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let done = json(&w, "d.json");
+    s.write("done.txt", "alice\n");
+    let out = s.run(&["done.txt", "--yes", "--summary", "d.json"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let done = s.json("d.json");
     let (start, end) = (
         done["started_at"].as_str().unwrap(),
         done["ended_at"].as_str(),
@@ -294,9 +271,7 @@ async fn a_killed_runs_summary_claims_no_end() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_paths_keep_their_mode() {
-    let w = Workdir::new("pr-refused-mode");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", "alice\n");
+    let w = Scenario::new("pr-refused-mode").file("in.txt", "alice\n");
     let notes = w.write("notes.txt", "keep me\n");
     let list = w.write("list.txt", "breakglass\n");
     let other = w.write("other.csv", "a,b\n1,2\n");
@@ -325,8 +300,8 @@ async fn refused_paths_keep_their_mode() {
             "empty.txt",
         ],
     ] {
-        let out = run(&w.dir, &sim, &args).await;
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let out = w.run(&args).await;
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
         for (path, text) in [
             (&notes, "keep me\n"),
             (&list, "breakglass\n"),
@@ -337,13 +312,12 @@ async fn refused_paths_keep_their_mode() {
             assert_eq!(mode(path), 0o644, "{args:?}: {}", path.display());
         }
     }
-    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
+    assert_eq!(w.calls("AdminResetUserPassword"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn piped_runs_started_together_get_distinct_default_reports() {
-    let w = Workdir::new("pr-piped-names");
-    let sim = simulator(|_| {}).await;
+    let w = Scenario::new("pr-piped-names");
     // Start both just after a second begins, as two cron jobs would.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -352,20 +326,15 @@ async fn piped_runs_started_together_get_distinct_default_reports() {
     tokio::time::sleep(into_next).await;
     let mut children = Vec::new();
     for _ in 0..2 {
-        let args = ["--user-pool-id", DEFAULT_POOL, "-", "--yes"];
-        let child = command(&w.dir, &sim, &args)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        children.push(child);
+        children.push(w.spawn_piped(&["-", "--yes"]).await);
     }
     for child in &mut children {
-        let mut stdin = child.stdin.take().unwrap();
+        let mut stdin = child.stdin();
         stdin.write_all(b"username\nalice\n").await.unwrap();
     }
     for child in children {
-        let out = child.wait_with_output().await.unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = child.finish().await;
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
     }
     let mut reports: Vec<String> = std::fs::read_dir(&w.dir)
         .unwrap()
@@ -378,7 +347,7 @@ async fn piped_runs_started_together_get_distinct_default_reports() {
         assert!(name.starts_with("cognito-reset-"), "{name}");
         assert_eq!(w.report(name).len(), 1, "{name}");
     }
-    assert_eq!(resets(&sim, "alice"), 2);
+    assert_eq!(w.resets("alice"), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -412,27 +381,15 @@ async fn simulate_off_a_terminal_without_yes_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stream_input_has_its_sha256_recorded() {
-    let w = Workdir::new("pr-stream-sha");
-    let sim = simulator(|_| {}).await;
+    let w = Scenario::new("pr-stream-sha");
     let bytes = b"\xef\xbb\xbfusername\r\nalice\r\n\r\nbob\n".to_vec();
-    let args = [
-        "--user-pool-id",
-        DEFAULT_POOL,
-        "-",
-        "--yes",
-        "--summary",
-        "s.json",
-    ];
-    let mut child = command(&w.dir, &sim, &args)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let mut child = w.spawn_piped(&["-", "--yes", "--summary", "s.json"]).await;
+    let mut stdin = child.stdin();
     stdin.write_all(&bytes).await.unwrap();
     drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let summary = json(&w, "s.json");
+    let out = child.finish().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let summary = w.json("s.json");
     let expected: String = Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -441,25 +398,21 @@ async fn stream_input_has_its_sha256_recorded() {
     assert_eq!(summary["input"]["sha256"], expected.as_str(), "{summary:#}");
     // A stream the run stopped reading has no digest of the whole input.
     let args = [
-        "--user-pool-id",
-        DEFAULT_POOL,
         "-",
         "--yes",
         "--summary",
         "t.json",
+        "--report",
+        "t.report.csv",
     ];
-    let args = [&args[..], &["--report", "t.report.csv"]].concat();
-    let mut child = command(&w.dir, &sim, &args)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let mut child = w.spawn_piped(&args).await;
+    let mut stdin = child.stdin();
     stdin.write_all(b"username\nalice\ncarol\n").await.unwrap();
-    wait_for_rows(&w, "t.report.csv", 2).await;
-    signal(&child, libc::SIGTERM);
-    let out = child.wait_with_output().await.unwrap();
-    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    child.wait_for_rows(2).await;
+    child.signal(libc::SIGTERM);
+    let out = child.finish().await;
+    assert_eq!(out.code, Some(143), "{}", out.stderr);
     drop(stdin);
-    let stopped = json(&w, "t.json");
+    let stopped = w.json("t.json");
     assert!(stopped["input"]["sha256"].is_null(), "{stopped:#}");
 }

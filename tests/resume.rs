@@ -2,37 +2,19 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use cognito_reset::simulator::DEFAULT_POOL;
+use cognito_reset::simulator::SeedUser;
 use common::*;
-
-fn latest_outcomes(w: &Workdir, report: &str) -> HashMap<String, String> {
-    w.report(report)
-        .into_iter()
-        .map(|r| (r["username"].clone(), r["outcome"].clone()))
-        .collect()
-}
-
-/// A small deterministic generator, so a failing sequence can be replayed.
-fn next(seed: &mut u64) -> u64 {
-    *seed = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    *seed >> 33
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_at_random_moments_never_resets_anyone_twice_or_misses_anyone() {
-    let w = Workdir::new("kill9");
-    // Latency keeps calls in flight at the moment of each kill.
-    let sim = simulator(|c| c.latency = Duration::from_millis(5)).await;
     let n = 1500;
-    w.write("in.txt", &users(n));
+    // Latency keeps calls in flight at the moment of each kill.
+    let s = Scenario::new("kill9")
+        .sim(|c| c.latency = Duration::from_millis(5))
+        .file("in.txt", &users(n));
     let args = [
-        "--user-pool-id",
-        DEFAULT_POOL,
         "in.txt",
         "--yes",
         "--rate",
@@ -48,114 +30,78 @@ async fn kill_9_at_random_moments_never_resets_anyone_twice_or_misses_anyone() {
         if round > 0 {
             cmd_args.push("--resume");
         }
-        let mut child = command(&w.dir, &sim, &cmd_args).spawn().unwrap();
+        let mut child = s.spawn(&cmd_args).await;
         let after = next(&mut seed) % 300;
         kills.push(after);
-        wait_for_rows(&w, "in.report.csv", 0).await;
+        child.wait_for_rows(0).await;
         tokio::time::sleep(Duration::from_millis(after)).await;
-        child.kill().await.unwrap(); // SIGKILL
+        child.kill().await; // SIGKILL
     }
-    let mut final_args = args.to_vec();
-    final_args.push("--resume");
-    let out = command(&w.dir, &sim, &final_args).output().await.unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "kills at {kills:?} ms: {}",
-        stderr(&out)
-    );
-    let latest = latest_outcomes(&w, "in.report.csv");
-    for i in 1..=n {
-        let user = format!("user{i:04}");
-        assert_eq!(resets(&sim, &user), 1, "{user}: kills at {kills:?} ms");
-        let outcome = latest.get(&user).map(String::as_str);
+    let out = s.run(&[&args[..], &["--resume"]].concat()).await;
+    assert_eq!(out.code, Some(0), "kills at {kills:?} ms: {}", out.stderr);
+    let latest = out.latest();
+    for user in usernames(n) {
+        assert_eq!(s.resets(&user), 1, "{user}: kills at {kills:?} ms");
+        let outcome = latest.get(&user).map(|r| r["outcome"].as_str());
         assert!(
             matches!(outcome, Some("reset" | "skipped")),
             "{user}: {outcome:?}"
         );
     }
-    assert_eq!(sim.state().totals().users_reset_twice, 0);
+    assert_eq!(s.totals().users_reset_twice, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_cancels_the_rest_and_resume_completes() {
-    let w = Workdir::new("sigint");
-    let sim = simulator(|c| c.latency = Duration::from_millis(10)).await;
-    w.write("in.txt", &users(300));
-    let args = [
-        "--user-pool-id",
-        DEFAULT_POOL,
-        "in.txt",
-        "--yes",
-        "--rate",
-        "100",
-    ];
-    let child = command(&w.dir, &sim, &args).spawn().unwrap();
-    wait_for_rows(&w, "in.report.csv", 10).await;
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    let err = stderr(&out);
+    let s = Scenario::new("sigint")
+        .sim(|c| c.latency = Duration::from_millis(10))
+        .file("in.txt", &users(300));
+    let args = ["in.txt", "--yes", "--rate", "100"];
+    let child = s.spawn(&args).await;
+    child.wait_for_rows(10).await;
+    child.signal(libc::SIGINT);
+    let out = child.finish().await;
+    out.assert_code(130);
+    let err = &out.stderr;
     assert!(
         err.contains("to resume:") && err.contains("--resume"),
         "{err}"
     );
-    let rows = w.report("in.report.csv");
+    let rows = out.rows();
     assert_eq!(rows.len(), 300, "every row is in the report");
-    let cancelled = rows.iter().filter(|r| r["outcome"] == "cancelled").count();
-    let reset = rows.iter().filter(|r| r["outcome"] == "reset").count();
+    let cancelled = count(&rows, "cancelled");
+    let reset = count(&rows, "reset");
     assert!(
         cancelled > 100 && reset > 0 && cancelled + reset == 300,
         "{cancelled} {reset}"
     );
 
-    let mut resume = args.to_vec();
-    resume.push("--resume");
-    let out = command(&w.dir, &sim, &resume).output().await.unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let latest = latest_outcomes(&w, "in.report.csv");
-    for i in 1..=300 {
-        let user = format!("user{i:04}");
-        assert_eq!(resets(&sim, &user), 1, "{user}");
-        assert!(["reset", "skipped"].contains(&latest[&user].as_str()));
+    let out = s.run(&[&args[..], &["--resume"]].concat()).await;
+    out.assert_code(0);
+    let latest = out.latest();
+    for user in usernames(300) {
+        assert_eq!(s.resets(&user), 1, "{user}");
+        assert!(["reset", "skipped"].contains(&latest[&user]["outcome"].as_str()));
     }
-    assert_eq!(
-        w.report("in.report.csv")
-            .iter()
-            .filter(|r| r["outcome"] == "skipped")
-            .count(),
-        reset
-    );
+    assert_eq!(count(&out.rows(), "skipped"), reset);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn journaled_user_already_reset_is_confirmed_by_a_check_not_called_again() {
-    let w = Workdir::new("gap");
-    let sim = simulator(|c| {
+    let s = Scenario::new("gap").sim(|c| {
         // The killed run's call reached the service; its outcome never reached the report.
-        let mut alice = seed("alice");
-        alice.status = Some("RESET_REQUIRED".into());
-        c.users = vec![alice];
-    })
-    .await;
-    let input = "alice\nbob\n";
-    w.write("in.txt", input);
-    w.write("in.report.csv", &report_header(false));
-    w.write(
-        "in.report.csv.journal",
-        &(journal_header(input) + &intent_line("alice")),
-    );
-    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let alice = sim.state().user(DEFAULT_POOL, "alice").unwrap();
+        c.users = vec![SeedUser {
+            status: Some("RESET_REQUIRED".into()),
+            ..seed("alice")
+        }];
+    });
+    crashed_report(&s, "alice\nbob\n", &["alice"]);
+    let out = s.run(&["in.txt", "--yes", "--resume"]).await;
+    out.assert_code(0);
+    let alice = s.user("alice");
     assert_eq!((alice.reset_calls, alice.get_calls), (0, 1));
-    assert_eq!(resets(&sim, "bob"), 1);
-    let rows = w.report("in.report.csv");
-    let row = rows.iter().find(|r| r["username"] == "alice").unwrap();
+    assert_eq!(s.resets("bob"), 1);
+    let row = out.row("alice");
     assert_eq!(row["outcome"], "reset");
     assert!(
         row["error_message"].contains("confirmed by an AdminGetUser check"),
@@ -163,93 +109,73 @@ async fn journaled_user_already_reset_is_confirmed_by_a_check_not_called_again()
     );
     // After a clean finish the journal holds its header and the run's line,
     // and no intent.
-    let journal = w.read("in.report.csv.journal");
+    let journal = s.read("in.report.csv.journal");
     assert!(!journal.contains("\"user\""), "{journal}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn torn_last_line_and_empty_journal_are_handled() {
-    let w = Workdir::new("torn");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", &users(5));
-    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
-    assert_eq!(out.status.code(), Some(0));
+    let s = Scenario::new("torn").file("in.txt", &users(5));
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
     // A crash mid-write, and a journal that never got its header.
-    let mut report = w.read("in.report.csv");
+    let mut report = s.read("in.report.csv");
     report.push_str("6,user0006,us-east-1_SimPool1,res");
-    w.write("in.report.csv", &report);
-    w.write("in.report.csv.journal", "");
+    s.write("in.report.csv", &report);
+    s.write("in.report.csv.journal", "");
     // An empty journal is never read as "nothing was in flight".
-    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--check-all"), "{}", stderr(&out));
+    s.run(&["in.txt", "--yes", "--resume"])
+        .await
+        .assert_code(2)
+        .assert_says("--check-all");
     assert_eq!(
-        w.read("in.report.csv"),
+        s.read("in.report.csv"),
         report,
         "refused before touching the report"
     );
-    let out = run(
-        &w.dir,
-        &sim,
-        &["in.txt", "--yes", "--resume", "--check-all"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = w.report("in.report.csv");
+    let out = s.run(&["in.txt", "--yes", "--resume", "--check-all"]).await;
+    out.assert_code(0);
+    let rows = out.rows();
     assert_eq!(rows.len(), 10);
     assert!(rows[5..].iter().all(|r| r["outcome"] == "skipped"));
-    for i in 1..=5 {
-        assert_eq!(resets(&sim, &format!("user{i:04}")), 1);
+    for user in usernames(5) {
+        assert_eq!(s.resets(&user), 1);
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_report_from_another_input_is_refused() {
-    let w = Workdir::new("foreign");
-    let sim = simulator(|_| {}).await;
-    w.write("a.txt", "alice\n");
-    w.write("b.txt", "bob\n");
-    let out = run(&w.dir, &sim, &["a.txt", "--yes", "--report", "r.csv"]).await;
-    assert_eq!(out.status.code(), Some(0));
-    let out = run(
-        &w.dir,
-        &sim,
-        &["b.txt", "--yes", "--report", "r.csv", "--resume"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("different input"), "{}", stderr(&out));
-    assert_eq!(resets(&sim, "bob"), 0);
+    let s = Scenario::new("foreign")
+        .file("a.txt", "alice\n")
+        .file("b.txt", "bob\n");
+    s.run(&["a.txt", "--yes", "--report", "r.csv"])
+        .await
+        .assert_code(0);
+    s.run(&["b.txt", "--yes", "--report", "r.csv", "--resume"])
+        .await
+        .assert_code(2)
+        .assert_says("different input");
+    assert_eq!(s.resets("bob"), 0);
     // A different pool is foreign too.
-    let out = command(
-        &w.dir,
-        &sim,
-        &[
-            "a.txt",
-            "--yes",
-            "--report",
-            "r.csv",
-            "--resume",
-            "--user-pool-id",
-            "us-east-1_Other",
-        ],
-    )
-    .output()
+    s.run(&[
+        "a.txt",
+        "--yes",
+        "--report",
+        "r.csv",
+        "--resume",
+        "--user-pool-id",
+        "us-east-1_Other",
+    ])
     .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    .assert_code(2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn report_and_journal_are_private() {
     use std::os::unix::fs::PermissionsExt;
-    let w = Workdir::new("private");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", "alice\n");
-    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
-    assert_eq!(out.status.code(), Some(0));
+    let s = Scenario::new("private").file("in.txt", "alice\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
     for f in ["in.report.csv", "in.report.csv.journal"] {
-        let mode = std::fs::metadata(w.path(f)).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(s.path(f)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{f}");
     }
 }
@@ -259,29 +185,24 @@ async fn report_and_journal_are_private() {
 /// report as "not a cognito-reset report".
 #[tokio::test(flavor = "multi_thread")]
 async fn resume_of_a_report_killed_before_its_header_writes_the_header() {
-    let w = Workdir::new("empty-report");
-    let sim = simulator(|_| {}).await;
     let input = "alice\nbob\n";
-    w.write("in.txt", input);
-    w.write("in.report.csv", "");
-    w.write("in.report.csv.journal", &journal_header(input));
-    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(w.read("in.report.csv").starts_with("line,username,"));
-    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--resume"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(resets(&sim, "alice"), 1);
+    let s = Scenario::new("empty-report")
+        .file("in.txt", input)
+        .file("in.report.csv", "")
+        .file("in.report.csv.journal", &journal_header(input));
+    s.run(&["in.txt", "--yes", "--resume"]).await.assert_code(0);
+    assert!(s.read("in.report.csv").starts_with("line,username,"));
+    s.run(&["in.txt", "--yes", "--resume"]).await.assert_code(0);
+    assert_eq!(s.resets("alice"), 1);
 }
 
 /// Regression: a journal left without its report (a run killed between
 /// creating the two, before any call) blocked every fresh run.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_journal_without_its_report_does_not_block_a_fresh_run() {
-    let w = Workdir::new("lone-journal");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", "alice\n");
-    w.write("in.report.csv.journal", "{\"cognito_reset_journal\":2}\n");
-    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(resets(&sim, "alice"), 1);
+    let s = Scenario::new("lone-journal")
+        .file("in.txt", "alice\n")
+        .file("in.report.csv.journal", "{\"cognito_reset_journal\":2}\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    assert_eq!(s.resets("alice"), 1);
 }

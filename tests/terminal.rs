@@ -7,10 +7,9 @@ mod common;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use cognito_reset::simulator::DEFAULT_POOL;
 use common::*;
 
 /// A pseudo-terminal: the master side for the test, the slave for the child.
@@ -37,26 +36,14 @@ fn pty() -> (File, OwnedFd) {
     unsafe { (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) }
 }
 
-/// Runs the binary on a terminal, answering `answer` at the prompt; returns
-/// everything the terminal showed and the exit code.
-fn on_terminal(
-    dir: &std::path::Path,
-    url: &str,
-    args: &[&str],
-    answer: &str,
-) -> (String, Option<i32>) {
+/// Runs the binary with `args` (all of them) on a terminal, answering
+/// `answer` at the prompt; returns everything the terminal showed and the
+/// exit code.
+fn on_terminal(dir: &std::path::Path, args: &[String], answer: &str) -> (String, Option<i32>) {
     let (mut master, slave) = pty();
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .args(args)
-        .args(["--endpoint-url", url])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+    let mut cmd = child(BIN, dir);
+    cmd.args(args)
         .env("TERM", "xterm")
-        .env("AWS_ACCESS_KEY_ID", "AKIDTESTONLY")
-        .env("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave));
@@ -101,26 +88,28 @@ fn on_terminal(
     (String::from_utf8_lossy(&seen).into_owned(), code)
 }
 
+/// A run of the scenario with `args` on a terminal, off the async runtime.
+async fn on_screen(s: &Scenario, args: &[&str], answer: &str) -> (String, Option<i32>) {
+    let args = s.full_args(args).await;
+    let dir = s.dir.clone();
+    let answer = answer.to_owned();
+    tokio::task::spawn_blocking(move || on_terminal(&dir, &args, &answer))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_operator_sees_the_plan_confirms_and_watches_the_bar() {
-    let w = Workdir::new("tty-yes");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", &users(250));
-    let url = sim.url();
-    let dir = w.dir.clone();
+    let s = Scenario::new("tty-yes").file("in.txt", &users(250));
     let args = [
         "in.txt",
-        "--user-pool-id",
-        DEFAULT_POOL,
         "--global-sign-out",
         "--rate",
         "100",
         "--sign-out-rate",
         "100",
     ];
-    let (screen, code) = tokio::task::spawn_blocking(move || on_terminal(&dir, &url, &args, "y\n"))
-        .await
-        .unwrap();
+    let (screen, code) = on_screen(&s, &args, "y\n").await;
     assert_eq!(code, Some(0), "{screen}");
     for expected in [
         "plan: RESET PASSWORDS",
@@ -138,45 +127,24 @@ async fn the_operator_sees_the_plan_confirms_and_watches_the_bar() {
             "missing {expected:?} in:\n{screen}"
         );
     }
-    assert_eq!(resets(&sim, "user0250"), 1);
+    assert_eq!(s.resets("user0250"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn answering_no_sends_nothing_and_leaves_nothing() {
-    let w = Workdir::new("tty-no");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", &users(5));
-    let url = sim.url();
-    let dir = w.dir.clone();
-    let args = ["in.txt", "--user-pool-id", DEFAULT_POOL];
-    let (screen, code) = tokio::task::spawn_blocking(move || on_terminal(&dir, &url, &args, "n\n"))
-        .await
-        .unwrap();
+    let s = Scenario::new("tty-no").file("in.txt", &users(5));
+    let (screen, code) = on_screen(&s, &["in.txt"], "n\n").await;
     assert_eq!(code, Some(2), "{screen}");
     assert!(screen.contains("not confirmed"), "{screen}");
-    assert_eq!(calls(&sim, "AdminResetUserPassword"), 0);
-    assert!(!w.path("in.report.csv").exists());
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+    assert!(!s.exists("in.report.csv"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verbose_lines_print_above_the_bar_and_quiet_prints_only_errors() {
-    let w = Workdir::new("tty-verbose");
-    let sim = simulator(|_| {}).await;
-    w.write("in.txt", &format!("{}missing-zed\n", users(100)));
-    let url = sim.url();
-    let dir = w.dir.clone();
-    let args = [
-        "in.txt",
-        "--user-pool-id",
-        DEFAULT_POOL,
-        "--yes",
-        "-v",
-        "--rate",
-        "100",
-    ];
-    let (screen, code) = tokio::task::spawn_blocking(move || on_terminal(&dir, &url, &args, ""))
-        .await
-        .unwrap();
+    let s = Scenario::new("tty-verbose").file("in.txt", &format!("{}missing-zed\n", users(100)));
+    let args = ["in.txt", "--yes", "-v", "--rate", "100"];
+    let (screen, code) = on_screen(&s, &args, "").await;
     assert_eq!(code, Some(1), "{screen}");
     let line = screen
         .lines()
@@ -190,19 +158,8 @@ async fn verbose_lines_print_above_the_bar_and_quiet_prints_only_errors() {
         screen.contains("rows · eta"),
         "the bar is shown too: {screen}"
     );
-    let url = sim.url();
-    let dir = w.dir.clone();
-    let quiet = [
-        "in.txt",
-        "--user-pool-id",
-        DEFAULT_POOL,
-        "--yes",
-        "--quiet",
-        "--overwrite",
-    ];
-    let (screen, code) = tokio::task::spawn_blocking(move || on_terminal(&dir, &url, &quiet, ""))
-        .await
-        .unwrap();
+    let quiet = ["in.txt", "--yes", "--quiet", "--overwrite"];
+    let (screen, code) = on_screen(&s, &quiet, "").await;
     assert_eq!(code, Some(1), "{screen}");
     assert_eq!(
         screen.trim(),
