@@ -41,6 +41,7 @@ pub mod report;
 pub mod resume;
 pub mod retry;
 pub mod run;
+pub mod sessions;
 pub mod shutdown;
 pub mod simulator;
 pub mod tally;

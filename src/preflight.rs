@@ -1,7 +1,8 @@
 //! Before the plan: what Cognito says about each pool, the rates, the caller.
 //!
 //! Every call here goes through the same retry driver as the resets, at the
-//! UserPoolRead rate (and UserRead for the permission probe). Read-only:
+//! UserPoolRead rate (UserPoolClientRead for the app clients, UserRead for
+//! the permission probe). Read-only:
 //! nothing is changed before the operator confirms. What makes the run
 //! pointless or unsafe stops it here (exit 2) rather than in the report:
 //! a pool that does not exist, an endpoint that cannot be reached, a pool
@@ -10,12 +11,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::cognito::{Aws, CallError, Class, Cognito, Identity, Op, PoolInfo};
+use crate::cognito::{AppClient, Aws, CallError, Class, Cognito, Identity, Op, PoolInfo};
 use crate::exit::StartError;
 use crate::input::region_of_pool;
 use crate::limiter::{AUTO_RATE_SHARE, Category, DEFAULT_RATE, Limiters, Rate};
 use crate::pool::Pools;
 use crate::retry::{Answer, Attempts, Caller};
+use crate::sessions::{self, Unread};
 
 /// Cognito's default sender delivers this many emails a day per account.
 pub const COGNITO_DEFAULT_EMAIL_PER_DAY: u64 = 50;
@@ -35,6 +37,9 @@ pub struct PoolFacts {
     pub notes: Vec<String>,
     /// Usernames compared case-insensitively.
     pub folds_case: bool,
+    /// The pool's app clients and their token validity; `None` when they
+    /// could not be read.
+    pub app_clients: Option<Vec<AppClient>>,
 }
 
 /// Pools known to the run: regions, clients, case rules. Pools first met
@@ -143,6 +148,7 @@ pub async fn describe_pools(
             info: None,
             notes: Vec::new(),
             folds_case: false,
+            app_clients: None,
         };
         match answer {
             Answer::Ok(reply) => judge(&mut facts, reply.value, ask)?,
@@ -166,7 +172,26 @@ pub async fn describe_pools(
                 )),
             },
         }
+        app_clients(caller, &client, &mut facts, ask.max_attempts).await?;
         map.facts.insert(pool.clone(), facts);
+    }
+    Ok(())
+}
+
+/// Reads the pool's app clients (their token validity bounds its sessions);
+/// where that is not permitted, the plan says so and the run goes on.
+async fn app_clients(
+    caller: &Caller,
+    client: &Cognito,
+    facts: &mut PoolFacts,
+    max_attempts: u32,
+) -> Result<(), StartError> {
+    match sessions::read(caller, client, &facts.region, &facts.id, max_attempts).await {
+        Ok(clients) => facts.app_clients = Some(clients),
+        Err(Unread::Failed(e)) => facts.notes.push(sessions::unread_note(&e)),
+        Err(Unread::Stopped) => {
+            return Err(StartError::NotConfirmed("stopped before the plan".into()));
+        }
     }
     Ok(())
 }

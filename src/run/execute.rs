@@ -58,7 +58,7 @@ pub struct Ran {
     /// Wall time of the execute phase.
     pub elapsed: Duration,
     /// Calls per category made before it (the preflight's).
-    pub calls_before: [u64; 5],
+    pub calls_before: [u64; Category::ALL.len()],
 }
 
 /// The run, executed.

@@ -106,7 +106,7 @@ fn calls_record(
     ctx: &Context,
     region: &str,
     secs: f64,
-    before: [u64; 5],
+    before: [u64; Category::ALL.len()],
 ) -> BTreeMap<String, CallsRecord> {
     let stats = &ctx.stats;
     Category::ALL
