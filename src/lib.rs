@@ -21,7 +21,9 @@
 //! goes and where a new step or output would be added.
 #![warn(missing_docs)]
 
+pub mod answers;
 pub mod audit;
+pub mod channel;
 pub mod cli;
 pub mod clock;
 pub mod cognito;

@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::answers::Predicted;
+use crate::channel::{Channel, Recovery};
 use crate::cognito::{AppClient, Aws, CallError, Class, Cognito, Identity, Op, PoolInfo};
 use crate::exit::StartError;
 use crate::input::region_of_pool;
@@ -88,6 +90,11 @@ impl Pools for PoolMap {
         })
     }
 
+    fn recovery(&self, pool: &str) -> Option<Recovery> {
+        let info = self.facts.get(pool)?.info.as_ref()?;
+        Some(Recovery::from_names(&info.recovery))
+    }
+
     fn region_of(&self, pool: &str) -> String {
         self.region_override
             .clone()
@@ -116,6 +123,8 @@ pub struct Ask<'a> {
     pub endpoint: &'a str,
     /// Attempts per call (`--max-attempts`).
     pub max_attempts: u32,
+    /// A real run: what the dry run of the same input predicted.
+    pub predicted: Option<&'a Predicted>,
 }
 
 fn unreachable(endpoint: &str, e: &CallError) -> StartError {
@@ -214,16 +223,52 @@ fn judge(facts: &mut PoolFacts, info: PoolInfo, ask: &Ask<'_>) -> Result<(), Sta
             "WARNING: account recovery is admin_only: a real run would refuse this pool".into(),
         );
     }
-    if info
-        .recovery
-        .first()
-        .is_some_and(|m| m == "verified_phone_number")
-    {
-        facts.notes.push(
-            "WARNING: recovery by phone first: codes go by SMS — check the SNS sandbox and the \
-             account's SMS spend limit"
-                .into(),
-        );
+    channel_notes(facts, &info, ask);
+    facts.folds_case = info.case_sensitive == Some(false);
+    if facts.folds_case {
+        facts
+            .notes
+            .push("usernames are case-insensitive: Alice and alice are one user".into());
+    }
+    facts.info = Some(info);
+    Ok(())
+}
+
+/// How many codes go by `channel`, as far as is known before the run: a
+/// dry run's own count is in its summary; a real run has the count a dry
+/// run of the same input predicted, if its report is at hand.
+fn predicted_words(pool: &str, channel: Channel, ask: &Ask<'_>) -> String {
+    if ask.dry_run {
+        return "counted by this dry run (its summary and report say)".into();
+    }
+    ask.predicted
+        .and_then(|p| p.words(pool, channel))
+        .unwrap_or_else(|| "unknown (no dry run of this input at hand)".into())
+}
+
+/// Warns where codes go by SMS (recovery by phone first, or users with
+/// only a verified phone) and where email goes through Cognito's default
+/// sender, with the counts a dry run predicted.
+fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
+    let pool = facts.id.clone();
+    let phone_first = Recovery::from_names(&info.recovery).phone_first();
+    let sms_predicted = ask
+        .predicted
+        .and_then(|p| p.count(&pool, Channel::Sms))
+        .is_some_and(|n| n > 0);
+    if phone_first || sms_predicted {
+        let why = if phone_first {
+            "recovery by phone first"
+        } else {
+            "users with only a verified phone"
+        };
+        facts.notes.push(format!(
+            "WARNING: codes go by SMS ({why}): {} — Amazon SNS sends them, and a new \
+             account's SMS spend limit is 1 USD a month and its SMS sandbox delivers only to \
+             verified numbers: past either, codes stop arriving without an error. Check the \
+             SNS sandbox and raise the account's SMS spend limit first",
+            predicted_words(&pool, Channel::Sms, ask)
+        ));
     }
     let default_sender = info
         .email_sending_account
@@ -233,23 +278,16 @@ fn judge(facts: &mut PoolFacts, info: PoolInfo, ask: &Ask<'_>) -> Result<(), Sta
         let count = ask
             .rows
             .as_ref()
-            .and_then(|r| r.get(&facts.id))
+            .and_then(|r| r.get(&pool))
             .map_or("an unknown number of".into(), |n| format!("up to {n}"));
         facts.notes.push(format!(
             "WARNING: email goes through Cognito's default sender, which delivers at most \
              {COGNITO_DEFAULT_EMAIL_PER_DAY} emails a day per account; this run may send {count} \
-             codes — more than {COGNITO_DEFAULT_EMAIL_PER_DAY} needs the pool on Amazon SES \
-             (the run stops at the daily limit)"
+             codes, by email {} — more than {COGNITO_DEFAULT_EMAIL_PER_DAY} needs the pool on \
+             Amazon SES (the run stops at the daily limit)",
+            predicted_words(&pool, Channel::Email, ask)
         ));
     }
-    facts.folds_case = info.case_sensitive == Some(false);
-    if facts.folds_case {
-        facts
-            .notes
-            .push("usernames are case-insensitive: Alice and alice are one user".into());
-    }
-    facts.info = Some(info);
-    Ok(())
 }
 
 /// Sets `--rate auto` for each region: 80 % of the provisioned

@@ -149,6 +149,19 @@ fn of_clients(clients: &[AppClient]) -> String {
     }
 }
 
+/// A moment as it was, to the second: "03:17:42 UTC" on the day of
+/// `now`, with the date otherwise.
+pub fn moment_words(at: SystemTime, now: SystemTime) -> String {
+    let text = humantime::format_rfc3339_seconds(at).to_string();
+    let today = humantime::format_rfc3339_seconds(now).to_string();
+    let (date, time) = (&text[..10], &text[11..19]);
+    if today.starts_with(date) {
+        format!("{time} UTC")
+    } else {
+        format!("{date} {time} UTC")
+    }
+}
+
 /// How the app clients bound a pool's sessions, in words.
 fn basis(clients: Option<&[AppClient]>) -> String {
     match clients {
@@ -213,7 +226,7 @@ pub fn summary_line(clients: Option<&[AppClient]>, last: Option<SystemTime>, owe
     let mut line = format!(
         "sessions: tokens issued before the run stop working by {} (the last sign-out, {}, + {})",
         clock_words(last + grace(clients), now),
-        clock_words(last, now),
+        moment_words(last, now),
         basis(clients)
     );
     if owed > 0 {
