@@ -166,16 +166,18 @@ pub fn predicted(path: &Path, fingerprint: &str) -> Result<Option<Predicted>, St
     let journal = journal::read(&journal::path_for(path), |_, _| false)
         .ok()
         .flatten();
-    let Some((header, run)) = journal.and_then(|j| Some((j.header?, j.runs.last()?.clone())))
-    else {
+    let Some((header, runs)) = journal.and_then(|j| Some((j.header?, j.runs))) else {
         return Err(format!("{shown} has no readable journal"));
     };
+    let at = runs
+        .last()
+        .map_or_else(|| "an unknown time".into(), |r| r.started.clone());
     if header.mode != "dry_run" || header.fingerprint != fingerprint {
         return Err(format!("{shown} belongs to another input"));
     }
     let mut pools: Vec<String> = Vec::new();
     let mut latest: KeyMap<Latest> = KeyMap::default();
-    read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
+    let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
         let code = match record.outcome {
             Outcome::WouldReset => Some(Some(record.channel.unwrap_or(Channel::Unknown))),
             Outcome::WouldFail | Outcome::Excluded => None,
@@ -193,9 +195,12 @@ pub fn predicted(path: &Path, fingerprint: &str) -> Result<Option<Predicted>, St
         latest.insert(key, Latest { pool, code });
     })
     .map_err(|_| format!("{shown} cannot be read as a report"))?;
+    if whole.channel == Some(false) {
+        return Err(format!("{shown} predates the channel column"));
+    }
     let mut out = Predicted {
         path: path.to_owned(),
-        at: run.started,
+        at,
         codes: pools.iter().map(|p| (p.clone(), BTreeMap::new())).collect(),
         unpredicted: BTreeMap::new(),
     };
@@ -355,4 +360,50 @@ pub struct Found<'a> {
     pub sign_out: bool,
     /// `--dry-run`.
     pub dry_run: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Header;
+    use crate::report::{Chain, Layout, ReportWriter, header_bytes};
+
+    /// Regression: a dry run's journal holding its header but no run line
+    /// (cut short as the run began) was taken for no journal at all, and
+    /// its report's predictions were not used.
+    #[test]
+    fn a_dry_run_journal_without_run_lines_still_gives_its_predictions() {
+        let dir = std::env::temp_dir().join(format!("cr-answers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("in.dry-run.report.csv");
+        let layout = Layout::of_run(false, true);
+        let header = header_bytes(&path, layout);
+        std::fs::write(&path, &header).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut w = ReportWriter::new(file, &path, layout, Chain::start(&header)).unwrap();
+        let mut r = Record::local(1, "a", "eu-west-1_P", Outcome::WouldReset, "", "");
+        r.channel = Some(Channel::Sms);
+        w.write(&r).unwrap();
+        r.username = "b".into();
+        r.outcome = Outcome::Cancelled;
+        r.channel = None;
+        w.write(&r).unwrap();
+        w.sync().unwrap();
+        let mut line = serde_json::to_string(&Header::new("fp", true, false)).unwrap();
+        line.push('\n');
+        std::fs::write(journal::path_for(&path), line).unwrap();
+        let p = predicted(&path, "fp").unwrap().unwrap();
+        assert_eq!(p.count("eu-west-1_P", Channel::Sms), Some(1));
+        assert!(
+            p.words("eu-west-1_P", Channel::Sms)
+                .unwrap()
+                .starts_with("at least 1")
+        );
+        assert!(predicted(&path, "other").is_err(), "another input's");
+        assert_eq!(predicted(&dir.join("none.csv"), "fp"), Ok(None));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
