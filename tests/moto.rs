@@ -488,3 +488,130 @@ async fn a_pool_listing_predicts_from_the_listed_status_without_checks() {
     assert!(!pool.enabled("forced").await);
     assert_eq!(pool.status("ok").await, UserStatusType::ResetRequired);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_clients_token_validity_bounds_when_users_are_out() {
+    let Some(url) = moto_url() else { return };
+    let w = Workdir::new("moto-sessions");
+    let pool = Pool::new(&url, "sessions").await;
+    pool.user("alice", true, true, true).await;
+    // moto answers a client made without validities with
+    // RefreshTokenValidity 30 and nothing else: days, and an hour for the
+    // access and ID tokens.
+    pool.client
+        .create_user_pool_client()
+        .user_pool_id(&pool.id)
+        .client_name("default")
+        .send()
+        .await
+        .unwrap();
+    // The ID token's unit is left out: 2 is in hours, the longest of all.
+    let units = cip::types::TokenValidityUnitsType::builder()
+        .refresh_token(cip::types::TimeUnitsType::Hours)
+        .access_token(cip::types::TimeUnitsType::Minutes)
+        .build();
+    pool.client
+        .create_user_pool_client()
+        .user_pool_id(&pool.id)
+        .client_name("units")
+        .refresh_token_validity(10)
+        .access_token_validity(30)
+        .id_token_validity(2)
+        .token_validity_units(units)
+        .send()
+        .await
+        .unwrap();
+    w.write("in.txt", "alice\n");
+    let id = pool.id.as_str();
+    let out = tool(&w, &url, &["in.txt", "--user-pool-id", id, "--dry-run"]).await;
+    assert!(
+        stderr(&out).contains("stay valid for up to 30 days"),
+        "{}",
+        stderr(&out)
+    );
+    let args = ["in.txt", "--user-pool-id", id, "--global-sign-out"];
+    let out = tool(&w, &url, &[&args[..], &["--summary", "s.json"]].concat()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    let p = &s["pools"][0];
+    let validities: Vec<(u64, u64, u64)> = p["app_clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let n = |k: &str| c[k].as_u64().unwrap();
+            (
+                n("refresh_token_validity_seconds"),
+                n("access_token_validity_seconds"),
+                n("id_token_validity_seconds"),
+            )
+        })
+        .collect();
+    assert!(validities.contains(&(30 * 86_400, 3600, 3600)), "{p:#}");
+    assert!(
+        validities.contains(&(10 * 3600, 30 * 60, 2 * 3600)),
+        "{p:#}"
+    );
+    let time = |k: &str| humantime::parse_rfc3339(p[k].as_str().unwrap()).unwrap();
+    assert_eq!(
+        time("locked_out_by"),
+        time("last_sign_out_at") + std::time::Duration::from_secs(2 * 3600)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dry_run_reads_each_users_verified_contacts_for_its_channel() {
+    let Some(url) = moto_url() else { return };
+    let w = Workdir::new("moto-channels");
+    let pool = Pool::with(&url, "channels", |b| {
+        b.account_recovery_setting(recovery(&[
+            RecoveryOptionNameType::VerifiedEmail,
+            RecoveryOptionNameType::VerifiedPhoneNumber,
+        ]))
+    })
+    .await;
+    pool.user("email-only", true, true, true).await;
+    let attr = |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
+    for (name, email) in [("phone-only", false), ("both", true)] {
+        let mut create = pool
+            .client
+            .admin_create_user()
+            .user_pool_id(&pool.id)
+            .username(name)
+            .user_attributes(attr("phone_number", "+15555550100"))
+            .user_attributes(attr("phone_number_verified", "true"))
+            .message_action(cip::types::MessageActionType::Suppress);
+        if email {
+            create = create
+                .user_attributes(attr("email", "both@example.com"))
+                .user_attributes(attr("email_verified", "true"));
+        }
+        create.send().await.unwrap();
+        pool.client
+            .admin_set_user_password()
+            .user_pool_id(&pool.id)
+            .username(name)
+            .password(PASSWORD)
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    w.write("in.txt", "email-only\nphone-only\nboth\n");
+    let args = ["in.txt", "--user-pool-id", &pool.id, "--dry-run"];
+    let out = tool(&w, &url, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = w.report("in.dry-run.report.csv");
+    let channel = |u: &str| rows.iter().find(|r| r["username"] == u).unwrap()["channel"].clone();
+    assert_eq!(channel("email-only"), "email");
+    assert_eq!(channel("phone-only"), "sms");
+    assert_eq!(channel("both"), "email");
+    // The real run's plan counts the SMS the dry run predicted.
+    let out = tool(&w, &url, &["in.txt", "--user-pool-id", &pool.id]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("users with only a verified phone): 1 (predicted by the dry run"),
+        "{err}"
+    );
+}
