@@ -180,7 +180,9 @@ fn basis(clients: Option<&[AppClient]>) -> String {
 
 /// What the plan says of a pool's sessions: without `--global-sign-out`,
 /// that they survive the reset; with it, when tokens issued before the run
-/// stop working (`end`: when the run is estimated to end).
+/// stop working (`end`: when the run is estimated to end; `None` when that
+/// is not known, or for a dry run, whose own end says nothing of a real
+/// run's).
 pub fn plan_lines(
     clients: Option<&[AppClient]>,
     sign_out: bool,
@@ -203,14 +205,16 @@ pub fn plan_lines(
              {refresh}; add --global-sign-out to revoke them"
         )];
     }
-    let now = SystemTime::now();
-    let by = match end {
-        Some(end) => clock_words(end + grace(clients), now),
-        None => "an unknown time (the run's duration is unknown)".into(),
+    let Some(end) = end else {
+        return vec![format!(
+            "sessions: tokens issued before the run stop working after its last sign-out + {}",
+            basis(clients)
+        )];
     };
     vec![format!(
-        "sessions: tokens issued before the run stop working by {by} (estimated: the run's end \
+        "sessions: tokens issued before the run stop working by {} (estimated: the run's end \
          + {})",
+        clock_words(end + grace(clients), SystemTime::now()),
         basis(clients)
     )]
 }

@@ -623,3 +623,42 @@ async fn an_older_dry_runs_report_without_the_channel_column_is_started_afresh_n
     // Reset by the real run, alice still has her verified email.
     assert_eq!(w.report("in.dry-run.report.csv")[0]["channel"], "email");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_clients_are_read_page_by_page_within_their_own_quota() {
+    let w = Workdir::new("answers-pages");
+    let sim = simulator(|c| {
+        c.quotas.user_pool_client_read = Some(15.0);
+        let mut clients: Vec<AppClient> = (0..60)
+            .map(|i| AppClient {
+                name: format!("client{i:02}"),
+                ..AppClient::default()
+            })
+            .collect();
+        // The last, on the second page, issues the longest-lived tokens.
+        clients.push(app(
+            "late",
+            validity(30, TimeUnit::Days),
+            validity(1, TimeUnit::Days),
+            validity(1, TimeUnit::Hours),
+        ));
+        c.clients.insert(DEFAULT_POOL.into(), clients);
+    })
+    .await;
+    w.write("in.txt", "alice\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes", "--global-sign-out"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("+ 1 day, the longest access/ID-token validity of the pool's 61 app clients"),
+        "{err}"
+    );
+    assert_eq!(calls(&sim, "ListUserPoolClients"), 2);
+    assert_eq!(calls(&sim, "DescribeUserPoolClient"), 61);
+    let totals = sim.state().totals();
+    assert_eq!(
+        totals.throttled_by_category.get("UserPoolClientRead"),
+        None,
+        "10/s stays under the 15/s quota"
+    );
+}

@@ -178,7 +178,7 @@ pub fn render(c: &Checked) -> String {
     };
     let mut out = vec![format!("plan: {verb}"), c.input.describe(), steps_line(c)];
     out.extend(warnings(c));
-    let end = run_end(c);
+    let end = run_end(c).filter(|_| !config.policy.dry_run);
     for facts in c.found.pools.facts() {
         out.push(format!("pool {} ({}):", facts.id, facts.region));
         for note in &facts.notes {
