@@ -198,27 +198,39 @@ pub fn predicted(path: &Path, fingerprint: &str) -> Result<Option<Predicted>, St
     if whole.channel == Some(false) {
         return Err(format!("{shown} predates the channel column"));
     }
-    let mut out = Predicted {
-        path: path.to_owned(),
-        at,
-        codes: pools.iter().map(|p| (p.clone(), BTreeMap::new())).collect(),
-        unpredicted: BTreeMap::new(),
-    };
-    for l in latest.values() {
-        let pool = pools[l.pool as usize].clone();
-        match l.code {
-            Some(Some(channel)) => {
-                *out.codes
-                    .entry(pool)
-                    .or_default()
-                    .entry(channel)
-                    .or_default() += 1
+    Ok(Some(Predicted::from_latest(path, at, &pools, &latest)))
+}
+
+impl Predicted {
+    /// Counts each user's latest row, per pool.
+    fn from_latest(
+        path: &Path,
+        at: String,
+        pools: &[String],
+        latest: &KeyMap<Latest>,
+    ) -> Predicted {
+        let mut out = Predicted {
+            path: path.to_owned(),
+            at,
+            codes: pools.iter().map(|p| (p.clone(), BTreeMap::new())).collect(),
+            unpredicted: BTreeMap::new(),
+        };
+        for l in latest.values() {
+            let pool = pools[l.pool as usize].clone();
+            match l.code {
+                Some(Some(channel)) => {
+                    *out.codes
+                        .entry(pool)
+                        .or_default()
+                        .entry(channel)
+                        .or_default() += 1;
+                }
+                Some(None) => *out.unpredicted.entry(pool).or_default() += 1,
+                None => {}
             }
-            Some(None) => *out.unpredicted.entry(pool).or_default() += 1,
-            None => {}
         }
+        out
     }
-    Ok(Some(out))
 }
 
 /// An app client as the summary records it.

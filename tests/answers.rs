@@ -224,35 +224,16 @@ async fn a_resume_moves_locked_out_by_to_its_own_last_sign_out_and_keeps_it_from
     })
     .await;
     w.write("in.txt", "alice\nflaky\n");
-    let base = [
-        "in.txt",
-        "--yes",
-        "--global-sign-out",
-        "--max-attempts",
-        "1",
-    ];
-    let out = run(
-        &w.dir,
-        &sim,
-        &[&base[..], &["--summary", "a.json"]].concat(),
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let a = summary(&w, "a.json");
-    let first = pool(&a, DEFAULT_POOL);
+    let (first, err) = signed_out_run(&w, &sim, &["--summary", "a.json"], 1).await;
     assert_eq!(first["not_signed_out"], 1, "{first:#}");
     assert!(
-        stderr(&out).contains("NOT for the 1 user whose sign-out failed"),
-        "{}",
-        stderr(&out)
+        err.contains("NOT for the 1 user whose sign-out failed"),
+        "{err}"
     );
     let alice_out = time(first["last_sign_out_at"].as_str().unwrap());
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let resume = [&base[..], &["--resume", "--summary", "b.json"]].concat();
-    let out = run(&w.dir, &sim, &resume).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let b = summary(&w, "b.json");
-    let second = pool(&b, DEFAULT_POOL);
+    let resume = ["--resume", "--summary", "b.json"];
+    let (second, _) = signed_out_run(&w, &sim, &resume, 0).await;
     let flaky_out = last_sign_out(&w, "in.report.csv", DEFAULT_POOL);
     assert!(flaky_out > alice_out);
     assert_eq!(
@@ -266,15 +247,31 @@ async fn a_resume_moves_locked_out_by_to_its_own_last_sign_out_and_keeps_it_from
     assert_eq!(second["not_signed_out"], 0);
     // A resume with nothing left to do signs nobody out: the whole report
     // still says when its users were.
-    let resume = [&base[..], &["--resume", "--summary", "c.json"]].concat();
-    let out = run(&w.dir, &sim, &resume).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let c = summary(&w, "c.json");
-    assert_eq!(
-        pool(&c, DEFAULT_POOL)["locked_out_by"],
-        second["locked_out_by"],
-        "{c:#}"
-    );
+    let resume = ["--resume", "--summary", "c.json"];
+    let (third, _) = signed_out_run(&w, &sim, &resume, 0).await;
+    assert_eq!(third["locked_out_by"], second["locked_out_by"], "{third:#}");
+}
+
+/// A run of `in.txt` with `--global-sign-out`, one attempt per call, that
+/// ends with `code`: the default pool's record in its summary, and stderr.
+async fn signed_out_run(
+    w: &Workdir,
+    sim: &cognito_reset::simulator::Simulator,
+    more: &[&str],
+    code: i32,
+) -> (Value, String) {
+    let base = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--max-attempts",
+        "1",
+    ];
+    let out = run(&w.dir, sim, &[&base[..], more].concat()).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    let name = more[more.iter().position(|a| *a == "--summary").unwrap() + 1];
+    (pool(&summary(w, name), DEFAULT_POOL).clone(), err)
 }
 
 /// Users of both pools: email only, phone only, both, neither (would
@@ -335,27 +332,12 @@ async fn the_dry_run_predicts_each_codes_channel_and_a_real_run_sends_it_there()
         "neither would fail: {}",
         stderr(&out)
     );
-    let expected = [
-        (EMAIL_FIRST, "email-only", "would_reset", "email"),
-        (EMAIL_FIRST, "phone-only", "would_reset", "sms"),
-        (EMAIL_FIRST, "both", "would_reset", "email"),
-        (EMAIL_FIRST, "neither", "would_fail", ""),
-        (EMAIL_FIRST, "reset-neither", "would_reset", "none"),
-        (PHONE_FIRST, "email-only", "would_reset", "email"),
-        (PHONE_FIRST, "phone-only", "would_reset", "sms"),
-        (PHONE_FIRST, "both", "would_reset", "sms"),
-        (PHONE_FIRST, "neither", "would_fail", ""),
-        (PHONE_FIRST, "reset-neither", "would_reset", "none"),
-    ];
     let rows = w.report("in.dry-run.report.csv");
-    let row = |pool: &str, user: &str| {
-        rows.iter()
+    for (pool, user, outcome, channel) in PREDICTED {
+        let r = rows
+            .iter()
             .find(|r| r["user_pool_id"] == pool && r["username"] == user)
-            .unwrap()
-            .clone()
-    };
-    for (pool, user, outcome, channel) in expected {
-        let r = row(pool, user);
+            .unwrap();
         assert_eq!(
             (r["outcome"].as_str(), r["channel"].as_str()),
             (outcome, channel),
@@ -379,22 +361,7 @@ async fn the_dry_run_predicts_each_codes_channel_and_a_real_run_sends_it_there()
         "neither fails: {}",
         stderr(&out)
     );
-    // Where the simulator sent each code is where the dry run said it would go.
-    let state = sim.state();
-    for (pool, user, _, channel) in expected {
-        let u = state.user(pool, user).unwrap();
-        let went = match (u.emails_sent, u.sms_sent, u.resets_without_code) {
-            (1, 0, 0) => "email",
-            (0, 1, 0) => "sms",
-            (0, 0, 1) => "none",
-            (0, 0, 0) => "",
-            other => panic!("{pool} {user}: {other:?}"),
-        };
-        assert_eq!(went, channel, "{pool} {user}");
-    }
-    let totals = state.totals();
-    assert_eq!((totals.codes_by_email, totals.codes_by_sms), (3, 3));
-    assert_eq!(totals.resets_without_code, 2);
+    sent_where_predicted(&sim);
     let real = summary(&w, "real.json");
     for (id, predicted) in [(EMAIL_FIRST, &email_first), (PHONE_FIRST, &phone_first)] {
         let p = pool(&real, id);
@@ -409,6 +376,39 @@ async fn the_dry_run_predicts_each_codes_channel_and_a_real_run_sends_it_there()
     }
 }
 
+/// What the dry run predicts for each user of [`contact_seeds`].
+const PREDICTED: [(&str, &str, &str, &str); 10] = [
+    (EMAIL_FIRST, "email-only", "would_reset", "email"),
+    (EMAIL_FIRST, "phone-only", "would_reset", "sms"),
+    (EMAIL_FIRST, "both", "would_reset", "email"),
+    (EMAIL_FIRST, "neither", "would_fail", ""),
+    (EMAIL_FIRST, "reset-neither", "would_reset", "none"),
+    (PHONE_FIRST, "email-only", "would_reset", "email"),
+    (PHONE_FIRST, "phone-only", "would_reset", "sms"),
+    (PHONE_FIRST, "both", "would_reset", "sms"),
+    (PHONE_FIRST, "neither", "would_fail", ""),
+    (PHONE_FIRST, "reset-neither", "would_reset", "none"),
+];
+
+/// Where the simulator sent each code is where the dry run said it would go.
+fn sent_where_predicted(sim: &cognito_reset::simulator::Simulator) {
+    let state = sim.state();
+    for (pool, user, _, channel) in PREDICTED {
+        let u = state.user(pool, user).unwrap();
+        let went = match (u.emails_sent, u.sms_sent, u.resets_without_code) {
+            (1, 0, 0) => "email",
+            (0, 1, 0) => "sms",
+            (0, 0, 1) => "none",
+            (0, 0, 0) => "",
+            other => panic!("{pool} {user}: {other:?}"),
+        };
+        assert_eq!(went, channel, "{pool} {user}");
+    }
+    let totals = state.totals();
+    assert_eq!((totals.codes_by_email, totals.codes_by_sms), (3, 3));
+    assert_eq!(totals.resets_without_code, 2);
+}
+
 /// The plan's warning lines for a pool.
 fn plan_lines(err: &str, word: &str) -> Vec<String> {
     err.lines()
@@ -417,17 +417,18 @@ fn plan_lines(err: &str, word: &str) -> Vec<String> {
         .collect()
 }
 
+/// A real run of `in.csv` into `report`: its stderr.
+async fn real_run(w: &Workdir, sim: &cognito_reset::simulator::Simulator, report: &str) -> String {
+    let args = ["in.csv", "--yes", "--report", report];
+    stderr(&command(&w.dir, sim, &args).output().await.unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_sms_and_email_warnings_use_the_counts_a_dry_run_of_the_same_input_predicted() {
-    let w = Workdir::new("answers-warnings");
+async fn without_a_dry_run_the_sms_and_email_warnings_say_the_counts_are_unknown() {
+    let w = Workdir::new("answers-unknown");
     let sim = simulator(contact_seeds).await;
     w.write("in.csv", &contact_rows());
-    // No dry run yet: the counts are unknown, and the phone-first pool warns.
-    let out = command(&w.dir, &sim, &["in.csv", "--yes", "--report", "a.csv"])
-        .output()
-        .await
-        .unwrap();
-    let err = stderr(&out);
+    let err = real_run(&w, &sim, "a.csv").await;
     let sms = plan_lines(&err, "codes go by SMS");
     assert_eq!(sms.len(), 1, "only the phone-first pool: {err}");
     assert!(
@@ -444,17 +445,19 @@ async fn the_sms_and_email_warnings_use_the_counts_a_dry_run_of_the_same_input_p
         email.iter().all(|l| l.contains("by email unknown")),
         "{err}"
     );
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sms_and_email_warnings_use_the_counts_a_dry_run_of_the_same_input_predicted() {
+    let w = Workdir::new("answers-warnings");
+    let sim = simulator(contact_seeds).await;
+    w.write("in.csv", &contact_rows());
     let dry = command(&w.dir, &sim, &["in.csv", "--dry-run"])
         .output()
         .await
         .unwrap();
     assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
-    let out = command(&w.dir, &sim, &["in.csv", "--yes", "--report", "b.csv"])
-        .output()
-        .await
-        .unwrap();
-    let err = stderr(&out);
+    let err = real_run(&w, &sim, "b.csv").await;
     let sms = plan_lines(&err, "codes go by SMS");
     assert_eq!(
         sms.len(),
@@ -485,11 +488,7 @@ async fn the_sms_and_email_warnings_use_the_counts_a_dry_run_of_the_same_input_p
         "in.csv",
         &format!("{}extra,{EMAIL_FIRST}\n", contact_rows()),
     );
-    let out = command(&w.dir, &sim, &["in.csv", "--yes", "--report", "c.csv"])
-        .output()
-        .await
-        .unwrap();
-    let err = stderr(&out);
+    let err = real_run(&w, &sim, "c.csv").await;
     assert!(err.contains("belongs to another input"), "{err}");
     assert!(
         plan_lines(&err, "50 emails a day")

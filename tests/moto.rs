@@ -534,7 +534,22 @@ async fn app_clients_token_validity_bounds_when_users_are_out() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let s: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
     let p = &s["pools"][0];
-    let validities: Vec<(u64, u64, u64)> = p["app_clients"]
+    let validities = validities(p);
+    assert!(validities.contains(&(30 * 86_400, 3600, 3600)), "{p:#}");
+    assert!(
+        validities.contains(&(10 * 3600, 30 * 60, 2 * 3600)),
+        "{p:#}"
+    );
+    let time = |k: &str| humantime::parse_rfc3339(p[k].as_str().unwrap()).unwrap();
+    assert_eq!(
+        time("locked_out_by"),
+        time("last_sign_out_at") + std::time::Duration::from_secs(2 * 3600)
+    );
+}
+
+/// Each app client's (refresh, access, ID) validity in a summary's pool.
+fn validities(pool: &serde_json::Value) -> Vec<(u64, u64, u64)> {
+    pool["app_clients"]
         .as_array()
         .unwrap()
         .iter()
@@ -546,17 +561,7 @@ async fn app_clients_token_validity_bounds_when_users_are_out() {
                 n("id_token_validity_seconds"),
             )
         })
-        .collect();
-    assert!(validities.contains(&(30 * 86_400, 3600, 3600)), "{p:#}");
-    assert!(
-        validities.contains(&(10 * 3600, 30 * 60, 2 * 3600)),
-        "{p:#}"
-    );
-    let time = |k: &str| humantime::parse_rfc3339(p[k].as_str().unwrap()).unwrap();
-    assert_eq!(
-        time("locked_out_by"),
-        time("last_sign_out_at") + std::time::Duration::from_secs(2 * 3600)
-    );
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
