@@ -189,16 +189,8 @@ pub fn plan_lines(
     end: Option<SystemTime>,
 ) -> Vec<String> {
     if !sign_out {
-        let refresh = match clients {
-            Some([]) => return Vec::new(),
-            Some(c) => format!(
-                "up to {}, the longest refresh-token validity of {}",
-                words(longest_refresh(c).unwrap_or_default()),
-                of_clients(c)
-            ),
-            None => "up to the refresh-token validity of its app clients (not read: 30 days by \
-                     default, up to 10 years)"
-                .into(),
+        let Some(refresh) = refresh_words(clients) else {
+            return Vec::new();
         };
         return vec![format!(
             "WARNING: a reset ends no session: refresh tokens already issued stay valid for \
@@ -243,13 +235,31 @@ pub fn summary_line(clients: Option<&[AppClient]>, last: Option<SystemTime>, owe
     line
 }
 
+/// How long refresh tokens outlive a reset, in words; `None` for a pool
+/// without app clients (no session to end).
+fn refresh_words(clients: Option<&[AppClient]>) -> Option<String> {
+    Some(match clients {
+        Some([]) => return None,
+        Some(c) => format!(
+            "up to {}, the longest refresh-token validity of {}",
+            words(longest_refresh(c).unwrap_or_default()),
+            of_clients(c)
+        ),
+        None => "up to the refresh-token validity of its app clients (not read: 30 days by \
+                 default, up to 10 years)"
+            .into(),
+    })
+}
+
 /// What the summary says of a pool's sessions after a run without
 /// `--global-sign-out`.
 pub fn unended_line(clients: Option<&[AppClient]>) -> Option<String> {
-    plan_lines(clients, false, None)
-        .into_iter()
-        .next()
-        .map(|l| l.replace("WARNING: a reset ends no session", "sessions NOT ended"))
+    refresh_words(clients).map(|refresh| {
+        format!(
+            "sessions NOT ended: refresh tokens issued before the run stay valid for {refresh}: \
+             nobody was signed out (--global-sign-out)"
+        )
+    })
 }
 
 #[cfg(test)]
