@@ -23,6 +23,10 @@ use cip::types::{LimitClass, LimitDefinitionType};
 use crate::exit::StartError;
 use crate::limiter::Category;
 
+mod clients;
+
+pub use clients::{AppClient, ClientPage};
+
 /// How long to wait for a TCP/TLS connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -43,6 +47,10 @@ pub enum Op {
     DescribePool,
     /// `GetProvisionedLimit`.
     ProvisionedLimit,
+    /// `ListUserPoolClients`.
+    ListClients,
+    /// `DescribeUserPoolClient`.
+    DescribeClient,
 }
 
 impl Op {
@@ -56,6 +64,8 @@ impl Op {
             Op::List => "ListUsers",
             Op::DescribePool => "DescribeUserPool",
             Op::ProvisionedLimit => "GetProvisionedLimit",
+            Op::ListClients => "ListUserPoolClients",
+            Op::DescribeClient => "DescribeUserPoolClient",
         }
     }
 
@@ -67,6 +77,7 @@ impl Op {
             Op::SignOut | Op::Disable => Category::UserUpdate,
             Op::List => Category::UserList,
             Op::DescribePool | Op::ProvisionedLimit => Category::UserPoolRead,
+            Op::ListClients | Op::DescribeClient => Category::UserPoolClientRead,
         }
     }
 

@@ -6,11 +6,12 @@
 //! ```text
 //! run (prepare → check → plan → execute → finish)
 //!  ├─ outputs (claim and open report, journal, summary)   audit (summary JSON)
-//!  ├─ preflight (pools, rates, caller)
+//!  ├─ preflight (pools, rates, caller) ──▶ sessions (app clients, token validity)
+//!  ├─ answers (codes by channel, locked out by; a dry run's predictions)
 //!  ├─ pool (dispatch, workers) ──▶ writer (the one report writer) ──▶ tally
 //!  │    └─ life (a row's state machine) ──▶ retry (the one driver) ──▶ limiter
 //!  ├─ input (rows from files, streams, listings)   resume (earlier runs)
-//!  ├─ journal (intents)   report (the row's record and its columns)
+//!  ├─ journal (intents)   report (the row's record and its columns) ──▶ channel
 //!  └─ cognito (the only SDK user; classification)
 //! leaves: config, cli, endpoint, files, keys, clock, exit, shutdown, progress
 //! ```
@@ -21,7 +22,9 @@
 //! goes and where a new step or output would be added.
 #![warn(missing_docs)]
 
+pub mod answers;
 pub mod audit;
+pub mod channel;
 pub mod cli;
 pub mod clock;
 pub mod cognito;
@@ -42,6 +45,7 @@ pub mod report;
 pub mod resume;
 pub mod retry;
 pub mod run;
+pub mod sessions;
 pub mod shutdown;
 pub mod simulator;
 pub mod tally;

@@ -41,6 +41,7 @@
 //! SignOut; a state already known (a listing) or an uncertain earlier reset
 //! decides where the rest start.
 
+use crate::channel::{Channel, Recovery};
 use crate::cognito::{
     ATTEMPT_LIMIT_HINT, CallError, Class, RESET_REQUIRED, Refusal, RefusalCode, Unreachable,
     UserState, Verdict, means_no_user,
@@ -118,6 +119,9 @@ pub struct Start {
     /// disable intent is in the journal): a user found disabled was disabled
     /// by this tool, and still owes its sign-out.
     pub disable_intent: bool,
+    /// The pool's account recovery order, when known: with the user's
+    /// contacts, where the code goes.
+    pub recovery: Option<Recovery>,
 }
 
 /// Why a check is made.
@@ -264,6 +268,10 @@ struct Facts {
     /// something to settle: only checks (reads) are made for it, and what
     /// the earlier run did stays on the record.
     excluded: Option<&'static str>,
+    /// The pool's recovery order, when known.
+    recovery: Option<Recovery>,
+    /// Where a code goes, from the user's contacts as last read.
+    channel: Option<Channel>,
 }
 
 /// The attempt budget: [`Life`] alone owns it.
@@ -322,6 +330,11 @@ impl Life {
                     disable_intent: start.disable_intent,
                     ..Doubts::default()
                 },
+                recovery: start.recovery,
+                channel: start
+                    .known
+                    .as_ref()
+                    .map(|state| Channel::predict(state, start.recovery)),
                 ..Facts::default()
             },
             budget: Budget::default(),
@@ -420,6 +433,10 @@ impl Life {
     pub fn on(&mut self, answer: impl Into<Answered>) -> Effect {
         let Answered { event, spent } = answer.into();
         self.spend(&spent);
+        // Every state read says where a code would go.
+        if let Event::Ok(Some(state)) = &event {
+            self.facts.channel = Some(Channel::predict(state, self.facts.recovery));
+        }
         use CheckFor::{Classify, Predict, Verify};
         match (self.step, event) {
             (Step::Done, _) => Effect::None,
@@ -481,6 +498,14 @@ impl Life {
             record.signed_out = f.signed_out;
             record.sign_out_error.clone_from(&f.sign_out_error);
         }
+        record.channel = match ended.outcome {
+            Outcome::WouldReset => f.channel,
+            // A code this run sent (or found sent): unknown unless read.
+            Outcome::Reset if f.achieved.earlier.is_none() => {
+                Some(f.channel.unwrap_or(Channel::Unknown))
+            }
+            _ => None,
+        };
         let kept_password = self.kept_password(ended.outcome, &ended.code);
         record.meaning = Meaning {
             would_disable: ended.outcome == Outcome::WouldFail

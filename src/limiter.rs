@@ -65,16 +65,19 @@ pub enum Category {
     UserList,
     /// `DescribeUserPool`, `GetProvisionedLimit`.
     UserPoolRead,
+    /// `ListUserPoolClients`, `DescribeUserPoolClient`.
+    UserPoolClientRead,
 }
 
 impl Category {
     /// Every category, in the order the plan and summary show them.
-    pub const ALL: [Category; 5] = [
+    pub const ALL: [Category; 6] = [
         Category::UserAccountRecovery,
         Category::UserRead,
         Category::UserUpdate,
         Category::UserList,
         Category::UserPoolRead,
+        Category::UserPoolClientRead,
     ];
 
     /// Cognito's name for the category.
@@ -85,6 +88,7 @@ impl Category {
             Category::UserUpdate => "UserUpdate",
             Category::UserList => "UserList",
             Category::UserPoolRead => "UserPoolRead",
+            Category::UserPoolClientRead => "UserPoolClientRead",
         }
     }
 
@@ -95,7 +99,7 @@ impl Category {
             Category::UserRead => 120.0,
             Category::UserUpdate => 25.0,
             Category::UserList => 30.0,
-            Category::UserPoolRead => 15.0,
+            Category::UserPoolRead | Category::UserPoolClientRead => 15.0,
         }
     }
 
@@ -107,7 +111,7 @@ impl Category {
             Category::UserRead => 100.0,
             Category::UserUpdate => 20.0,
             Category::UserList => 25.0,
-            Category::UserPoolRead => 10.0,
+            Category::UserPoolRead | Category::UserPoolClientRead => 10.0,
         }
     }
 
@@ -118,7 +122,7 @@ impl Category {
             Category::UserRead => "--check-rate",
             Category::UserUpdate => "--sign-out-rate",
             Category::UserList => "--list-rate",
-            Category::UserPoolRead => "(fixed)",
+            Category::UserPoolRead | Category::UserPoolClientRead => "(fixed)",
         }
     }
 
@@ -296,7 +300,7 @@ impl Limiter {
 
 /// The rate of each category, as asked for.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rates([Rate; 5]);
+pub struct Rates([Rate; Category::ALL.len()]);
 
 impl Default for Rates {
     fn default() -> Self {

@@ -20,7 +20,7 @@ use crate::exit::StartError;
 use crate::files::{self, Open};
 use crate::journal::{self, Header, Journal, JournalFile, RunLine};
 use crate::progress::escape;
-use crate::report::{Chain, ReportWriter, header_bytes};
+use crate::report::{Chain, Layout, ReportWriter, header_bytes};
 use crate::resume::{self, Expect, Opened};
 
 /// How the report is taken for this run.
@@ -232,9 +232,10 @@ fn open_all(
         intents,
     )
     .map_err(|e| explain(&journal_path, e))?;
-    let (file, chain) = report_file(taken, report_path, config.policy.sign_out, created)?;
-    let report = ReportWriter::new(file, report_path, config.policy.sign_out, chain)
-        .map_err(|e| explain(report_path, e))?;
+    let layout = Layout::of_run(config.policy.sign_out, config.policy.dry_run);
+    let (file, chain) = report_file(taken, report_path, layout, created)?;
+    let report =
+        ReportWriter::new(file, report_path, layout, chain).map_err(|e| explain(report_path, e))?;
     Ok(Outputs {
         report,
         journal,
@@ -301,11 +302,11 @@ fn open_summary(
 fn report_file(
     taken: Taken,
     path: &Path,
-    sign_out: bool,
+    layout: Layout,
     created: &mut Vec<PathBuf>,
 ) -> Result<(File, Chain), StartError> {
     let io = |e| StartError::io(shown(path), e);
-    let header = header_bytes(path, sign_out);
+    let header = header_bytes(path, layout);
     let fresh = Chain::start(&header);
     match taken {
         Taken::Resumed(opened) => {

@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::channel::Recovery;
 use crate::cognito::{CallError, CallResult, Class, Cognito, Op};
 use crate::input::{Duplicates, Exclusions, Item, Row};
 use crate::journal::{Intended, Journal};
@@ -61,6 +62,11 @@ pub trait Pools: Send + Sync {
     /// Why every reset in the pool would be refused, if it would (account
     /// recovery `admin_only`): a dry run predicts that without calls.
     fn refuses_resets(&self, _pool: &str) -> Option<String> {
+        None
+    }
+
+    /// The pool's account recovery order, when known: where codes go.
+    fn recovery(&self, _pool: &str) -> Option<Recovery> {
         None
     }
 
@@ -318,6 +324,7 @@ impl Dispatcher {
             known: row.known.clone(),
             owes_sign_out: done.filter(|d| d.owes_sign_out()).map(Done::earlier),
             disable_intent: pending.is_some_and(|i| i.disable),
+            recovery: p.pools.recovery(&row.pool),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Before the plan: what Cognito says about each pool, the rates, the caller.
 //!
 //! Every call here goes through the same retry driver as the resets, at the
-//! UserPoolRead rate (and UserRead for the permission probe). Read-only:
+//! UserPoolRead rate (UserPoolClientRead for the app clients, UserRead for
+//! the permission probe). Read-only:
 //! nothing is changed before the operator confirms. What makes the run
 //! pointless or unsafe stops it here (exit 2) rather than in the report:
 //! a pool that does not exist, an endpoint that cannot be reached, a pool
@@ -10,12 +11,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::cognito::{Aws, CallError, Class, Cognito, Identity, Op, PoolInfo};
+use crate::answers::Predicted;
+use crate::channel::{Channel, Recovery};
+use crate::cognito::{AppClient, Aws, CallError, Class, Cognito, Identity, Op, PoolInfo};
 use crate::exit::StartError;
 use crate::input::region_of_pool;
 use crate::limiter::{AUTO_RATE_SHARE, Category, DEFAULT_RATE, Limiters, Rate};
 use crate::pool::Pools;
 use crate::retry::{Answer, Attempts, Caller};
+use crate::sessions::{self, Unread};
 
 /// Cognito's default sender delivers this many emails a day per account.
 pub const COGNITO_DEFAULT_EMAIL_PER_DAY: u64 = 50;
@@ -35,6 +39,9 @@ pub struct PoolFacts {
     pub notes: Vec<String>,
     /// Usernames compared case-insensitively.
     pub folds_case: bool,
+    /// The pool's app clients and their token validity; `None` when they
+    /// could not be read.
+    pub app_clients: Option<Vec<AppClient>>,
 }
 
 /// Pools known to the run: regions, clients, case rules. Pools first met
@@ -83,6 +90,11 @@ impl Pools for PoolMap {
         })
     }
 
+    fn recovery(&self, pool: &str) -> Option<Recovery> {
+        let info = self.facts.get(pool)?.info.as_ref()?;
+        Some(Recovery::from_names(&info.recovery))
+    }
+
     fn region_of(&self, pool: &str) -> String {
         self.region_override
             .clone()
@@ -111,6 +123,8 @@ pub struct Ask<'a> {
     pub endpoint: &'a str,
     /// Attempts per call (`--max-attempts`).
     pub max_attempts: u32,
+    /// A real run: what the dry run of the same input predicted.
+    pub predicted: Option<&'a Predicted>,
 }
 
 fn unreachable(endpoint: &str, e: &CallError) -> StartError {
@@ -143,6 +157,7 @@ pub async fn describe_pools(
             info: None,
             notes: Vec::new(),
             folds_case: false,
+            app_clients: None,
         };
         match answer {
             Answer::Ok(reply) => judge(&mut facts, reply.value, ask)?,
@@ -166,7 +181,26 @@ pub async fn describe_pools(
                 )),
             },
         }
+        app_clients(caller, &client, &mut facts, ask.max_attempts).await?;
         map.facts.insert(pool.clone(), facts);
+    }
+    Ok(())
+}
+
+/// Reads the pool's app clients (their token validity bounds its sessions);
+/// where that is not permitted, the plan says so and the run goes on.
+async fn app_clients(
+    caller: &Caller,
+    client: &Cognito,
+    facts: &mut PoolFacts,
+    max_attempts: u32,
+) -> Result<(), StartError> {
+    match sessions::read(caller, client, &facts.region, &facts.id, max_attempts).await {
+        Ok(clients) => facts.app_clients = Some(clients),
+        Err(Unread::Failed(e)) => facts.notes.push(sessions::unread_note(&e)),
+        Err(Unread::Stopped) => {
+            return Err(StartError::NotConfirmed("stopped before the plan".into()));
+        }
     }
     Ok(())
 }
@@ -189,16 +223,52 @@ fn judge(facts: &mut PoolFacts, info: PoolInfo, ask: &Ask<'_>) -> Result<(), Sta
             "WARNING: account recovery is admin_only: a real run would refuse this pool".into(),
         );
     }
-    if info
-        .recovery
-        .first()
-        .is_some_and(|m| m == "verified_phone_number")
-    {
-        facts.notes.push(
-            "WARNING: recovery by phone first: codes go by SMS — check the SNS sandbox and the \
-             account's SMS spend limit"
-                .into(),
-        );
+    channel_notes(facts, &info, ask);
+    facts.folds_case = info.case_sensitive == Some(false);
+    if facts.folds_case {
+        facts
+            .notes
+            .push("usernames are case-insensitive: Alice and alice are one user".into());
+    }
+    facts.info = Some(info);
+    Ok(())
+}
+
+/// How many codes go by `channel`, as far as is known before the run: a
+/// dry run's own count is in its summary; a real run has the count a dry
+/// run of the same input predicted, if its report is at hand.
+fn predicted_words(pool: &str, channel: Channel, ask: &Ask<'_>) -> String {
+    if ask.dry_run {
+        return "counted by this dry run (its summary and report say)".into();
+    }
+    ask.predicted
+        .and_then(|p| p.words(pool, channel))
+        .unwrap_or_else(|| "unknown (no dry run of this input at hand)".into())
+}
+
+/// Warns where codes go by SMS (recovery by phone first, or users with
+/// only a verified phone) and where email goes through Cognito's default
+/// sender, with the counts a dry run predicted.
+fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
+    let pool = facts.id.clone();
+    let phone_first = Recovery::from_names(&info.recovery).phone_first();
+    let sms_predicted = ask
+        .predicted
+        .and_then(|p| p.count(&pool, Channel::Sms))
+        .is_some_and(|n| n > 0);
+    if phone_first || sms_predicted {
+        let why = if phone_first {
+            "recovery by phone first"
+        } else {
+            "users with only a verified phone"
+        };
+        facts.notes.push(format!(
+            "WARNING: codes go by SMS ({why}): {} — Amazon SNS sends them, and a new \
+             account's SMS spend limit is 1 USD a month and its SMS sandbox delivers only to \
+             verified numbers: past either, codes stop arriving without an error. Check the \
+             SNS sandbox and raise the account's SMS spend limit first",
+            predicted_words(&pool, Channel::Sms, ask)
+        ));
     }
     let default_sender = info
         .email_sending_account
@@ -208,23 +278,16 @@ fn judge(facts: &mut PoolFacts, info: PoolInfo, ask: &Ask<'_>) -> Result<(), Sta
         let count = ask
             .rows
             .as_ref()
-            .and_then(|r| r.get(&facts.id))
+            .and_then(|r| r.get(&pool))
             .map_or("an unknown number of".into(), |n| format!("up to {n}"));
         facts.notes.push(format!(
             "WARNING: email goes through Cognito's default sender, which delivers at most \
              {COGNITO_DEFAULT_EMAIL_PER_DAY} emails a day per account; this run may send {count} \
-             codes — more than {COGNITO_DEFAULT_EMAIL_PER_DAY} needs the pool on Amazon SES \
-             (the run stops at the daily limit)"
+             codes, by email {} — more than {COGNITO_DEFAULT_EMAIL_PER_DAY} needs the pool on \
+             Amazon SES (the run stops at the daily limit)",
+            predicted_words(&pool, Channel::Email, ask)
         ));
     }
-    facts.folds_case = info.case_sensitive == Some(false);
-    if facts.folds_case {
-        facts
-            .notes
-            .push("usernames are case-insensitive: Alice and alice are one user".into());
-    }
-    facts.info = Some(info);
-    Ok(())
 }
 
 /// Sets `--rate auto` for each region: 80 % of the provisioned

@@ -156,8 +156,8 @@ pub struct Stats {
     pub sign_out_failed: AtomicU64,
     /// Calls waiting to be retried.
     pub retrying: AtomicU64,
-    calls: [AtomicU64; 5],
-    throttled: [AtomicU64; 5],
+    calls: [AtomicU64; Category::ALL.len()],
+    throttled: [AtomicU64; Category::ALL.len()],
 }
 
 /// Counts a call as waiting to be retried until dropped.
@@ -202,7 +202,7 @@ impl Stats {
     }
 
     /// Calls sent so far in every category, in [`Category::ALL`]'s order.
-    pub fn snapshot(&self) -> [u64; 5] {
+    pub fn snapshot(&self) -> [u64; Category::ALL.len()] {
         Category::ALL.map(|c| self.calls(c))
     }
 
@@ -231,6 +231,7 @@ fn unit(category: Category) -> &'static str {
         Category::UserUpdate => "sign-outs",
         Category::UserList => "pages",
         Category::UserPoolRead => "describes",
+        Category::UserPoolClientRead => "client reads",
     }
 }
 

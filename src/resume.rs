@@ -26,7 +26,7 @@ use crate::journal::{self, Checkpoint, Header, Pending, RunLine};
 use crate::keys::KeyMap;
 use crate::life::Earlier as Owed;
 use crate::report::{
-    Broken, Chain, Fault, FirstLine, Outcome, Reader, Record, ReportFormat, header_bytes,
+    Broken, Chain, Fault, FirstLine, Layout, Outcome, Reader, Record, ReportFormat, header_bytes,
     judge_header, read_whole,
 };
 
@@ -161,6 +161,8 @@ pub struct Earlier {
     pub records: u64,
     /// A torn last line (a crash mid-write) was cut off.
     pub torn_line: bool,
+    /// Per pool, the last sign-out (or disable) the earlier runs recorded.
+    pub sign_outs: crate::answers::Seen,
 }
 
 /// What the run expects the report to be.
@@ -194,7 +196,7 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
     if !files::try_lock(&file).map_err(|e| StartError::io(shown(path), e))? {
         return Err(locked(path, &journal_path));
     }
-    let sign_out_columns = check_header(&mut file, path)?;
+    let (sign_out_columns, channel_column) = check_header(&mut file, path)?;
     let previous = journal::read(&journal_path, |_, _| false).ok().flatten();
     let (runs, header, checkpoint) = match previous {
         Some(p) => (p.runs, p.header, p.checkpoint),
@@ -210,11 +212,18 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
     if sign_out_columns.is_some_and(|s| s != expect.sign_out) {
         return Err(mode_mismatch(path, expect.sign_out));
     }
+    let dry_run = expect.header.mode == "dry_run";
+    if channel_column.is_some_and(|c| c != dry_run) {
+        return Err(without_channel(path));
+    }
     file.seek(SeekFrom::End(0))
         .map_err(|e| StartError::io(shown(path), e))?;
     Ok(Opened {
         file,
-        chain: Chain::start(&header_bytes(path, expect.sign_out)),
+        chain: Chain::start(&header_bytes(
+            path,
+            Layout::of_run(expect.sign_out, dry_run),
+        )),
         runs,
         journal_lost,
         checkpoint,
@@ -269,16 +278,30 @@ fn is_unchained(file: &mut File) -> bool {
     read.is_ok() && judge_header(&first, ReportFormat::Csv) == FirstLine::Unchained
 }
 
+/// A dry run's report from before the channel column: its rows cannot be
+/// continued in the same columns.
+fn without_channel(path: &Path) -> StartError {
+    StartError::Refused(format!(
+        "{} is a dry run's report written by an earlier version of cognito-reset, without the \
+         channel column; a dry run changes nothing: start it afresh with --overwrite",
+        shown(path)
+    ))
+}
+
+/// Whether a report has the sign-out columns and the channel column.
+type Columns = (Option<bool>, Option<bool>);
+
 /// Checks the report's first line; returns whether it has the sign-out
-/// columns (CSV), `None` when the file says nothing (empty, or JSONL).
-fn check_header(file: &mut File, path: &Path) -> Result<Option<bool>, StartError> {
+/// columns and the channel column (CSV), `None` when the file says nothing
+/// (empty, or JSONL).
+fn check_header(file: &mut File, path: &Path) -> Result<Columns, StartError> {
     let mut first = Vec::new();
     BufReader::new(&mut *file)
         .take(MAX_HEADER)
         .read_until(b'\n', &mut first)
         .map_err(|e| StartError::io(shown(path), e))?;
     match judge_header(&first, ReportFormat::from_path(path)) {
-        FirstLine::Chained { sign_out } => Ok(sign_out),
+        FirstLine::Chained { sign_out, channel } => Ok((sign_out, channel)),
         FirstLine::Unchained => Err(unchained(path)),
         FirstLine::Foreign => Err(foreign(path)),
     }
@@ -416,6 +439,7 @@ fn other_mode(outcome: Outcome, dry_run: bool) -> bool {
 
 /// Notes one report row: the latest row for a user says what is true now.
 fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
+    earlier.sign_outs.see_sign_out(seen);
     let outcome = seen.outcome;
     let owes =
         matches!(outcome, Outcome::Reset | Outcome::Disabled) && seen.signed_out == Some(false);

@@ -46,6 +46,9 @@ pub struct Tally {
     /// can pass (throttling, timeouts, the per-user attempt limit, a state
     /// that could not be checked), or owing a sign-out.
     pub resumable: u64,
+    /// Per pool: codes by channel, the last sign-out (the summary's pools).
+    #[serde(skip)]
+    pub by_pool: crate::answers::Seen,
 }
 
 impl Tally {
@@ -65,6 +68,7 @@ impl Tally {
         self.federated += u64::from(meaning.federated);
         self.maybe_two_codes += u64::from(meaning.maybe_two_codes);
         self.attempts += u64::from(record.attempts);
+        self.by_pool.see(record);
     }
 
     /// Counts a user as an earlier run of the report left it: its outcome,

@@ -434,3 +434,125 @@ async fn a_pool_listing_predicts_from_the_listed_status_without_checks() {
     assert!(!pool.enabled("forced").await);
     assert_eq!(pool.status("ok").await, UserStatusType::ResetRequired);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_clients_token_validity_bounds_when_users_are_out() {
+    let Some(url) = moto_url() else { return };
+    let w = Scenario::new("moto-sessions").endpoint(&url);
+    let pool = Pool::new(&url, "sessions").await;
+    pool.user("alice", true, true, true).await;
+    // moto answers a client made without validities with
+    // RefreshTokenValidity 30 and nothing else: days, and an hour for the
+    // access and ID tokens.
+    pool.client
+        .create_user_pool_client()
+        .user_pool_id(&pool.id)
+        .client_name("default")
+        .send()
+        .await
+        .unwrap();
+    // The ID token's unit is left out: 2 is in hours, the longest of all.
+    let units = cip::types::TokenValidityUnitsType::builder()
+        .refresh_token(cip::types::TimeUnitsType::Hours)
+        .access_token(cip::types::TimeUnitsType::Minutes)
+        .build();
+    pool.client
+        .create_user_pool_client()
+        .user_pool_id(&pool.id)
+        .client_name("units")
+        .refresh_token_validity(10)
+        .access_token_validity(30)
+        .id_token_validity(2)
+        .token_validity_units(units)
+        .send()
+        .await
+        .unwrap();
+    w.write("in.txt", "alice\n");
+    let out = tool(&w, &pool, &["in.txt", "--dry-run"]).await;
+    out.assert_says("stay valid for up to 30 days");
+    let args = ["in.txt", "--global-sign-out", "--summary", "s.json"];
+    tool(&w, &pool, &args).await.assert_code(0);
+    let s: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    let p = &s["pools"][0];
+    let validities = validities(p);
+    assert!(validities.contains(&(30 * 86_400, 3600, 3600)), "{p:#}");
+    assert!(
+        validities.contains(&(10 * 3600, 30 * 60, 2 * 3600)),
+        "{p:#}"
+    );
+    let time = |k: &str| humantime::parse_rfc3339(p[k].as_str().unwrap()).unwrap();
+    assert_eq!(
+        time("locked_out_by"),
+        time("last_sign_out_at") + std::time::Duration::from_secs(2 * 3600)
+    );
+}
+
+/// Each app client's (refresh, access, ID) validity in a summary's pool.
+fn validities(pool: &serde_json::Value) -> Vec<(u64, u64, u64)> {
+    pool["app_clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let n = |k: &str| c[k].as_u64().unwrap();
+            (
+                n("refresh_token_validity_seconds"),
+                n("access_token_validity_seconds"),
+                n("id_token_validity_seconds"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dry_run_reads_each_users_verified_contacts_for_its_channel() {
+    let Some(url) = moto_url() else { return };
+    let w = Scenario::new("moto-channels").endpoint(&url);
+    let pool = Pool::with(&url, "channels", |b| {
+        b.account_recovery_setting(recovery(&[
+            RecoveryOptionNameType::VerifiedEmail,
+            RecoveryOptionNameType::VerifiedPhoneNumber,
+        ]))
+    })
+    .await;
+    pool.user("email-only", true, true, true).await;
+    let attr = |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
+    for (name, email) in [("phone-only", false), ("both", true)] {
+        let mut create = pool
+            .client
+            .admin_create_user()
+            .user_pool_id(&pool.id)
+            .username(name)
+            .user_attributes(attr("phone_number", "+15555550100"))
+            .user_attributes(attr("phone_number_verified", "true"))
+            .message_action(cip::types::MessageActionType::Suppress);
+        if email {
+            create = create
+                .user_attributes(attr("email", "both@example.com"))
+                .user_attributes(attr("email_verified", "true"));
+        }
+        create.send().await.unwrap();
+        pool.client
+            .admin_set_user_password()
+            .user_pool_id(&pool.id)
+            .username(name)
+            .password(PASSWORD)
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    w.write("in.txt", "email-only\nphone-only\nboth\n");
+    tool(&w, &pool, &["in.txt", "--dry-run"])
+        .await
+        .assert_code(0);
+    let rows = w.report("in.dry-run.report.csv");
+    let channel = |u: &str| rows.iter().find(|r| r["username"] == u).unwrap()["channel"].clone();
+    assert_eq!(channel("email-only"), "email");
+    assert_eq!(channel("phone-only"), "sms");
+    assert_eq!(channel("both"), "email");
+    // The real run's plan counts the SMS the dry run predicted.
+    let out = tool(&w, &pool, &["in.txt"]).await;
+    out.assert_code(0)
+        .assert_says("users with only a verified phone): 1 (predicted by the dry run");
+}

@@ -49,6 +49,9 @@ pub struct PoolRecord {
     pub case_sensitive: Option<bool>,
     /// What the preflight noted.
     pub notes: Vec<String>,
+    /// Its app clients, where its codes went, when its users are out.
+    #[serde(flatten)]
+    pub answers: crate::answers::PoolAnswers,
 }
 
 /// Calls of one category.
@@ -215,6 +218,12 @@ impl Summary {
             whole.render(&mut text, dry_run);
             for line in text.lines() {
                 out.push_str(&format!("  {line}\n"));
+            }
+        }
+        for pool in s.pools.iter().filter(|p| !p.answers.lines.is_empty()) {
+            out.push_str(&format!("  pool {}:\n", pool.id));
+            for line in &pool.answers.lines {
+                out.push_str(&format!("    {line}\n"));
             }
         }
         let calls: Vec<String> = s

@@ -13,17 +13,18 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use super::chain::Chain;
-use super::{Column, Record, ReportFormat, Value, csv_header, layout};
+use super::{Column, Layout, Record, ReportFormat, Value, csv_header};
 
 /// The name of the chain's column, the last of every line.
 pub const HASH_COLUMN: &str = "hash";
 
-/// What a new report starts with: the CSV header line (a JSONL report has
-/// none).
-pub fn header_bytes(path: &Path, sign_out: bool) -> Vec<u8> {
+/// What a new report of this layout starts with (a `bool`: a real run's,
+/// with or without the sign-out columns): the CSV header line (a JSONL
+/// report has none).
+pub fn header_bytes(path: &Path, layout: impl Into<Layout>) -> Vec<u8> {
     match ReportFormat::from_path(path) {
         ReportFormat::Csv => {
-            let mut names = csv_header(sign_out);
+            let mut names = csv_header(layout);
             names.push(HASH_COLUMN);
             let mut line = names.join(",").into_bytes();
             line.push(b'\n');
@@ -64,18 +65,19 @@ pub struct ReportWriter {
 
 impl ReportWriter {
     /// Writes to `file`: opened, locked, positioned at its end, its header
-    /// already there; `chain` is where its records' chain stands.
+    /// (of this layout) already there; `chain` is where its records' chain
+    /// stands.
     pub fn new(
         file: File,
         path: &Path,
-        sign_out: bool,
+        layout: impl Into<Layout>,
         chain: Chain,
     ) -> std::io::Result<ReportWriter> {
         let cells = csv_core::WriterBuilder::new()
             .terminator(csv_core::Terminator::Any(b'\n'))
             .build();
         Ok(ReportWriter {
-            columns: layout(sign_out),
+            columns: layout.into().columns(),
             format: ReportFormat::from_path(path),
             file: BufWriter::with_capacity(64 * 1024, file),
             cells,
@@ -226,7 +228,7 @@ mod tests {
         r.completed_at = "t".into();
         r.signed_out = Some(true);
         assert_eq!(
-            String::from_utf8(json_line(&layout(true), &r)).unwrap(),
+            String::from_utf8(json_line(&Layout::from(true).columns(), &r)).unwrap(),
             "{\"line\":1,\"username\":\"a\\\"b\",\"user_pool_id\":\"eu-west-1_P\",\"outcome\":\"reset\",\
              \"error_code\":\"\",\"error_message\":\"\",\"attempts\":0,\"duration_ms\":0,\
              \"request_id\":\"\",\"completed_at\":\"t\",\"signed_out\":true}"

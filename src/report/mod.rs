@@ -12,6 +12,8 @@
 use std::borrow::Cow;
 use std::path::Path;
 
+pub use crate::channel::Channel;
+
 mod chain;
 mod file;
 mod read;
@@ -155,6 +157,10 @@ pub struct Record {
     pub signed_out: Option<bool>,
     /// With `--global-sign-out`: the sign-out's error code, if any.
     pub sign_out_error: Option<String>,
+    /// The channel the row's code took: predicted for a dry run's
+    /// `would_reset` row (the only rows whose report shows it); for a
+    /// real run's `reset` row, as far as the user's contacts were read.
+    pub channel: Option<Channel>,
     /// What the tallies count (not written).
     pub meaning: Meaning,
     /// What the journal keeps (not written).
@@ -184,6 +190,7 @@ impl Record {
             completed_at: crate::clock::now_rfc3339(),
             signed_out: None,
             sign_out_error: None,
+            channel: None,
             meaning: Meaning::default(),
             unsettled: Unsettled::default(),
         }
@@ -217,6 +224,8 @@ pub enum Column {
     SignedOut,
     /// `sign_out_error` (`--global-sign-out`).
     SignOutError,
+    /// `channel` (dry run).
+    Channel,
 }
 
 /// A column's value, typed as JSONL writes it.
@@ -278,6 +287,7 @@ impl Column {
             Column::CompletedAt => "completed_at",
             Column::SignedOut => "signed_out",
             Column::SignOutError => "sign_out_error",
+            Column::Channel => "channel",
         }
     }
 
@@ -297,6 +307,7 @@ impl Column {
             Column::CompletedAt => Value::Text(Cow::Borrowed(&r.completed_at)),
             Column::SignedOut => Value::Flag(r.signed_out),
             Column::SignOutError => Value::Optional(r.sign_out_error.as_deref()),
+            Column::Channel => Value::Optional(r.channel.map(Channel::as_str)),
         }
     }
 
@@ -336,6 +347,10 @@ impl Column {
                 r.sign_out_error = (!text.is_empty()).then(|| text.to_owned());
                 true
             }
+            Column::Channel => {
+                r.channel = Channel::parse(text);
+                r.channel.is_some() || text.is_empty()
+            }
         }
     }
 }
@@ -345,18 +360,71 @@ fn set_text(field: &mut String, text: &str) -> bool {
     true
 }
 
-/// The columns of a report with or without the sign-out columns.
-pub fn layout(sign_out: bool) -> Vec<Column> {
-    let mut columns = COLUMNS.to_vec();
-    if sign_out {
-        columns.extend(SIGN_OUT_COLUMNS);
+/// Which columns a report has beyond those every report has: the sign-out
+/// columns (`--global-sign-out`), then the channel column (a dry run's
+/// report written by a version that predicts channels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// `signed_out`, `sign_out_error`.
+    pub sign_out: bool,
+    /// `channel`.
+    pub channel: bool,
+}
+
+impl Layout {
+    /// Every layout a report of this tool's may have, so that a header is
+    /// recognised whichever it is.
+    pub const ALL: [Layout; 4] = [
+        Layout::new(false, false),
+        Layout::new(true, false),
+        Layout::new(false, true),
+        Layout::new(true, true),
+    ];
+
+    /// A layout.
+    pub const fn new(sign_out: bool, channel: bool) -> Layout {
+        Layout { sign_out, channel }
     }
-    columns
+
+    /// The layout a run writes: the channel column is a dry run's.
+    pub fn of_run(sign_out: bool, dry_run: bool) -> Layout {
+        Layout::new(sign_out, dry_run)
+    }
+
+    /// Its columns, in order.
+    pub fn columns(self) -> Vec<Column> {
+        let mut columns = COLUMNS.to_vec();
+        if self.sign_out {
+            columns.extend(SIGN_OUT_COLUMNS);
+        }
+        if self.channel {
+            columns.push(Column::Channel);
+        }
+        columns
+    }
+}
+
+/// A real run's report, with or without the sign-out columns.
+impl From<bool> for Layout {
+    fn from(sign_out: bool) -> Layout {
+        Layout::new(sign_out, false)
+    }
+}
+
+/// The columns of a report of this layout (a `bool`: a real run's, with or
+/// without the sign-out columns).
+pub fn layout(layout: impl Into<Layout>) -> Vec<Column> {
+    layout.into().columns()
 }
 
 /// The header line of a CSV report.
-pub fn csv_header(sign_out: bool) -> Vec<&'static str> {
-    layout(sign_out).into_iter().map(Column::name).collect()
+pub fn csv_header(layout: impl Into<Layout>) -> Vec<&'static str> {
+    layout
+        .into()
+        .columns()
+        .into_iter()
+        .map(Column::name)
+        .collect()
 }
 
 /// The report's encoding, from its extension.
@@ -400,7 +468,8 @@ mod tests {
         r.sign_out_error = Some("InternalErrorException".into());
         let mut back = Record::local(0, "", "", Outcome::Failed, "x", "");
         back.completed_at.clear();
-        for column in layout(true) {
+        r.channel = Some(Channel::Sms);
+        for column in Layout::new(true, true).columns() {
             let text = column.get(&r).text().into_owned();
             assert!(column.set(&mut back, &text), "{column:?}");
         }

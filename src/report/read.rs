@@ -8,17 +8,20 @@ use std::io::{Read, Seek, SeekFrom};
 
 use super::chain::{Chain, HASH_LEN, is_hash};
 use super::file::HASH_COLUMN;
-use super::{COLUMNS, Column, Outcome, Record, ReportFormat, layout};
+use super::{COLUMNS, Column, Layout, Outcome, Record, ReportFormat};
 
 /// What a report's first line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FirstLine {
     /// This tool's chained report; for CSV, its columns (the sign-out
-    /// columns or not) are known.
+    /// columns or not, the channel column or not) are known.
     Chained {
         /// Whether it has the sign-out columns; `None`: the line does not
         /// tell (JSONL, or an empty file).
         sign_out: Option<bool>,
+        /// Whether it has the channel column (a dry run's report); `None`:
+        /// the line does not tell.
+        channel: Option<bool>,
     },
     /// This tool's report from before reports were hash-chained.
     Unchained,
@@ -29,21 +32,26 @@ pub enum FirstLine {
 /// What a report's first line says; `first` is the line with its ending.
 pub fn judge_header(first: &[u8], format: ReportFormat) -> FirstLine {
     if first.is_empty() {
-        return FirstLine::Chained { sign_out: None };
+        return FirstLine::Chained {
+            sign_out: None,
+            channel: None,
+        };
     }
     let line = String::from_utf8_lossy(first);
     let line = line.trim_end_matches(['\n', '\r']);
     match format {
         ReportFormat::Csv => {
-            for sign_out in [false, true] {
-                let names: Vec<&str> = layout(sign_out).into_iter().map(Column::name).collect();
+            for layout in Layout::ALL {
+                let names: Vec<&str> = layout.columns().into_iter().map(Column::name).collect();
                 let plain = names.join(",");
                 if line == format!("{plain},{HASH_COLUMN}") {
                     return FirstLine::Chained {
-                        sign_out: Some(sign_out),
+                        sign_out: Some(layout.sign_out),
+                        channel: Some(layout.channel),
                     };
                 }
-                if line == plain {
+                // Reports from before the chain had no channel column.
+                if line == plain && !layout.channel {
                     return FirstLine::Unchained;
                 }
             }
@@ -56,7 +64,10 @@ pub fn judge_header(first: &[u8], format: ReportFormat) -> FirstLine {
             if !COLUMNS.iter().all(|c| value.get(c.name()).is_some()) {
                 FirstLine::Foreign
             } else if value.get(HASH_COLUMN).is_some() {
-                FirstLine::Chained { sign_out: None }
+                FirstLine::Chained {
+                    sign_out: None,
+                    channel: None,
+                }
             } else {
                 FirstLine::Unchained
             }
@@ -87,12 +98,13 @@ pub struct Reader {
 
 impl Reader {
     /// A reader for a report that began with `header` (the CSV header line
-    /// with its ending; empty for JSONL), whose CSV columns include the
-    /// sign-out columns when `sign_out`.
-    pub fn new(format: ReportFormat, header: &[u8], sign_out: bool) -> Reader {
+    /// with its ending; empty for JSONL), whose CSV columns are those of
+    /// `layout` (a `bool`: a real run's, with or without the sign-out
+    /// columns).
+    pub fn new(format: ReportFormat, header: &[u8], layout: impl Into<Layout>) -> Reader {
         Reader {
             format,
-            columns: layout(sign_out),
+            columns: layout.into().columns(),
             chain: Chain::start(header),
             record: Record::local(0, "", "", Outcome::Failed, "", ""),
             csv: csv_core::Reader::new(),
@@ -184,6 +196,7 @@ impl Reader {
             columns.push(Column::SignedOut);
         }
         columns.push(Column::SignOutError);
+        columns.push(Column::Channel);
         for column in columns {
             let text = match object.get(column.name()) {
                 Some(serde_json::Value::String(s)) => s.clone(),
@@ -247,6 +260,8 @@ pub struct Whole {
     pub chain: Chain,
     /// Whether it has the sign-out columns (`None`: it does not tell).
     pub sign_out: Option<bool>,
+    /// Whether it has the channel column (`None`: it does not tell).
+    pub channel: Option<bool>,
     /// Bytes up to the end of the last complete line: after a crash, a
     /// torn last line follows.
     pub complete: u64,
@@ -273,12 +288,13 @@ pub fn read_whole(
         ReportFormat::Csv => (line.clone(), 1),
         ReportFormat::Jsonl => (Vec::new(), 0),
     };
-    let sign_out = match judge_header(&line, format) {
-        FirstLine::Chained { sign_out } => sign_out,
+    let (sign_out, channel) = match judge_header(&line, format) {
+        FirstLine::Chained { sign_out, channel } => (sign_out, channel),
         FirstLine::Unchained => return Err(Fault::Unchained),
         FirstLine::Foreign => return Err(Fault::Foreign),
     };
-    let mut reader = Reader::new(format, &header, sign_out.unwrap_or(true));
+    let layout = Layout::new(sign_out.unwrap_or(true), channel.unwrap_or(false));
+    let mut reader = Reader::new(format, &header, layout);
     if format == ReportFormat::Csv {
         line.clear();
         lines.read_until(b'\n', &mut line).map_err(Fault::Io)?;
@@ -296,6 +312,7 @@ pub fn read_whole(
     Ok(Whole {
         chain: reader.chain().clone(),
         sign_out,
+        channel,
         complete,
         torn,
     })
@@ -379,7 +396,16 @@ mod tests {
         assert_eq!(
             judge_header(&new, ReportFormat::Csv),
             FirstLine::Chained {
-                sign_out: Some(false)
+                sign_out: Some(false),
+                channel: Some(false)
+            }
+        );
+        let dry = header_bytes(std::path::Path::new("r.csv"), Layout::new(true, true));
+        assert_eq!(
+            judge_header(&dry, ReportFormat::Csv),
+            FirstLine::Chained {
+                sign_out: Some(true),
+                channel: Some(true)
             }
         );
         assert_eq!(

@@ -33,10 +33,11 @@ fn record(username: &str, outcome: Outcome, signed_out: Option<bool>) -> Record 
 
 /// Writes a report and its journal as a run would have.
 fn make_report(path: &Path, header: &Header, records: &[Record], intents: &[&str]) {
-    let bytes = crate::report::header_bytes(path, header.sign_out);
+    let layout = Layout::of_run(header.sign_out, header.mode == "dry_run");
+    let bytes = crate::report::header_bytes(path, layout);
     let file = files::create_with(path, &bytes).unwrap();
     let chain = crate::report::Chain::start(&bytes);
-    let mut w = ReportWriter::new(file, path, header.sign_out, chain).unwrap();
+    let mut w = ReportWriter::new(file, path, layout, chain).unwrap();
     for r in records {
         w.write(r).unwrap();
     }

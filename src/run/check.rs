@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use super::prepare::{Context, Prepared, Service};
+use crate::answers::{self, PoolAnswers, Predicted};
 use crate::audit::PoolRecord;
 use crate::cognito::Identity;
 use crate::config::RateSpec;
 use crate::exit::StartError;
-use crate::input::{Exclusions, Input, Lister};
+use crate::input::{Exclusions, Input, Lister, Source};
 use crate::journal::Header;
 use crate::keys::row_key;
 use crate::outputs::{self, Claim, Want};
@@ -30,6 +31,8 @@ pub struct Found {
     /// AdminGetUser is permitted: refusals are classified, lost answers
     /// checked.
     pub checks_permitted: bool,
+    /// A real run: what the dry run of the same input predicted.
+    pub predicted: Option<Predicted>,
 }
 
 impl Found {
@@ -47,6 +50,10 @@ impl Found {
                     .and_then(|i| i.email_sending_account.clone()),
                 case_sensitive: f.info.as_ref().and_then(|i| i.case_sensitive),
                 notes: f.notes.clone(),
+                answers: PoolAnswers::before(
+                    f.app_clients.as_deref(),
+                    self.predicted.as_ref().and_then(|p| p.codes.get(&f.id)),
+                ),
             })
             .collect()
     }
@@ -91,7 +98,8 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     if ctx.config.check_all && matches!(&claim, Claim::Resume(o) if !o.journal_lost) {
         notes.push("--check-all: every user not yet reset is checked before sending".into());
     }
-    let pools = describe(&ctx, &service, &input, &mut notes).await?;
+    let predicted = predicted(&ctx, &header, &mut notes);
+    let pools = describe(&ctx, &service, &input, predicted.as_ref(), &mut notes).await?;
     let identity = {
         let region = pools.regions().into_iter().next();
         let region = region.unwrap_or_else(|| "us-east-1".into());
@@ -105,6 +113,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         identity,
         notes,
         checks_permitted,
+        predicted,
     };
     Ok(Checked {
         ctx,
@@ -123,6 +132,7 @@ async fn describe(
     ctx: &Context,
     service: &Service,
     input: &Input,
+    predicted: Option<&Predicted>,
     notes: &mut Vec<String>,
 ) -> Result<Arc<PoolMap>, StartError> {
     let config = &ctx.config;
@@ -134,6 +144,7 @@ async fn describe(
         dry_run: config.policy.dry_run,
         endpoint: &service.endpoint,
         max_attempts: config.policy.max_attempts,
+        predicted,
     };
     preflight::describe_pools(&ctx.caller, &mut map, &ask).await?;
     if config.recovery_rate == RateSpec::Auto {
@@ -142,6 +153,28 @@ async fn describe(
         notes.extend(lines);
     }
     Ok(Arc::new(map))
+}
+
+/// A real run: what the dry run of the same input predicted, from its
+/// report under the name a dry run gives it by default, if that report
+/// belongs to this input.
+fn predicted(ctx: &Context, header: &Header, notes: &mut Vec<String>) -> Option<Predicted> {
+    let config = &ctx.config;
+    if config.policy.dry_run || config.source == Source::Stdin {
+        return None;
+    }
+    let stem = config.source.report_stem("");
+    let path = std::path::PathBuf::from(format!("{stem}.dry-run.report.csv"));
+    match answers::predicted(&path, &header.fingerprint) {
+        Ok(found) => found,
+        Err(why) => {
+            notes.push(format!(
+                "channels: the dry run's report is not used ({why}), so how many codes go by \
+                 email or SMS is unknown"
+            ));
+            None
+        }
+    }
 }
 
 /// A listing's first page: Cognito refusing it stops the run here.

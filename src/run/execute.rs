@@ -58,7 +58,7 @@ pub struct Ran {
     /// Wall time of the execute phase.
     pub elapsed: Duration,
     /// Calls per category made before it (the preflight's).
-    pub calls_before: [u64; 5],
+    pub calls_before: [u64; Category::ALL.len()],
 }
 
 /// The run, executed.
@@ -75,6 +75,8 @@ pub struct Executed {
     pub service: Service,
     /// The runs that wrote the report before this one.
     pub earlier_runs: Vec<RunLine>,
+    /// What they left (a resume): the whole report's sign-outs.
+    pub earlier: Arc<Earlier>,
     /// What the run did.
     pub ran: Ran,
 }
@@ -148,7 +150,7 @@ pub async fn execute(o: Opened) -> Executed {
         stop: ctx.stop.clone(),
         max_failure_rate: (!ctx.config.policy.dry_run).then_some(ctx.config.max_failure_rate),
         verbose: ctx.config.verbosity >= Verbosity::Verbose,
-        earlier,
+        earlier: earlier.clone(),
         journal,
     };
     let show = show(&ctx, &input);
@@ -169,6 +171,7 @@ pub async fn execute(o: Opened) -> Executed {
         found,
         service,
         earlier_runs: outputs.earlier_runs,
+        earlier,
         ran: Ran {
             finished,
             journal_file: outputs.journal_file,

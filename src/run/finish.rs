@@ -23,6 +23,7 @@ pub fn finish(e: Executed) -> i32 {
         found,
         service,
         earlier_runs,
+        earlier,
         ran,
     } = e;
     // The simulator (`--simulate`) answers until the run is over.
@@ -56,6 +57,7 @@ pub fn finish(e: Executed) -> i32 {
         records: finished.report.chain().records(),
     });
     summary.whole_report = (!earlier_runs.is_empty()).then(|| finished.whole.clone());
+    answer(&mut summary.pools, &found, &finished.tally, &earlier, &ctx);
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
     summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
     summary.elapsed_seconds = ctx.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
@@ -89,6 +91,32 @@ fn lost_record(code: i32) -> i32 {
         EXIT_NO_RECORD
     } else {
         code
+    }
+}
+
+/// The summary's answers per pool: where the codes went, when the users
+/// are out (from the whole report's last sign-out).
+fn answer(
+    pools: &mut [crate::audit::PoolRecord],
+    found: &super::check::Found,
+    tally: &crate::tally::Tally,
+    earlier: &crate::resume::Earlier,
+    ctx: &Context,
+) {
+    let policy = &ctx.config.policy;
+    for pool in pools {
+        let clients = found
+            .pools
+            .facts()
+            .find(|f| f.id == pool.id)
+            .and_then(|f| f.app_clients.as_deref());
+        let seen = crate::answers::Found {
+            seen: tally.by_pool.pool(&pool.id),
+            earlier: earlier.sign_outs.pool(&pool.id),
+            sign_out: policy.sign_out,
+            dry_run: policy.dry_run,
+        };
+        pool.answers.after(clients, seen);
     }
 }
 
@@ -129,7 +157,7 @@ fn calls_record(
     ctx: &Context,
     region: &str,
     secs: f64,
-    before: [u64; 5],
+    before: [u64; Category::ALL.len()],
 ) -> BTreeMap<String, CallsRecord> {
     let stats = &ctx.stats;
     Category::ALL

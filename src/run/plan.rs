@@ -9,12 +9,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
+use std::time::{Duration, SystemTime};
 
 use super::check::Checked;
 use crate::exit::StartError;
 use crate::limiter::{Category, Limiters, Rate};
 use crate::pool::Pools;
 use crate::progress::escape;
+use crate::sessions;
 use crate::shutdown::blocking;
 
 /// Calls a run expects to make, per (region, category).
@@ -137,6 +139,16 @@ fn load(c: &Checked) -> Option<Load> {
     Some(load)
 }
 
+/// When the run is estimated to end: now plus the estimated duration
+/// (`None` when the duration is unknown).
+fn run_end(c: &Checked) -> Option<SystemTime> {
+    let secs = match load(c)?.eta(&c.ctx.limiters) {
+        Some((secs, _, _)) => secs,
+        None => 0.0,
+    };
+    Some(SystemTime::now() + Duration::from_secs_f64(secs.max(0.0)))
+}
+
 fn eta_lines(c: &Checked, out: &mut Vec<String>) {
     let limiters = &c.ctx.limiters;
     let Some(load) = load(c) else {
@@ -166,10 +178,15 @@ pub fn render(c: &Checked) -> String {
     };
     let mut out = vec![format!("plan: {verb}"), c.input.describe(), steps_line(c)];
     out.extend(warnings(c));
+    let end = run_end(c).filter(|_| !config.policy.dry_run);
     for facts in c.found.pools.facts() {
         out.push(format!("pool {} ({}):", facts.id, facts.region));
         for note in &facts.notes {
             out.push(format!("  {note}"));
+        }
+        let clients = facts.app_clients.as_deref();
+        for line in sessions::plan_lines(clients, config.policy.sign_out, end) {
+            out.push(format!("  {line}"));
         }
     }
     if !c.exclusions.is_empty() {
