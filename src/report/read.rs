@@ -191,13 +191,10 @@ impl Reader {
         let Some(object) = value.as_object() else {
             return false;
         };
-        let mut columns = COLUMNS.to_vec();
-        if object.contains_key(Column::SignedOut.name()) {
-            columns.push(Column::SignedOut);
-        }
-        columns.push(Column::SignOutError);
-        columns.push(Column::Channel);
-        for column in columns {
+        // Every optional key is read, absent or not: the record is reused,
+        // and an absent key must not keep the value of the line before.
+        let optional = [Column::SignedOut, Column::SignOutError, Column::Channel];
+        for column in COLUMNS.into_iter().chain(optional) {
             let text = match object.get(column.name()) {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Null) | None => String::new(),
@@ -382,6 +379,27 @@ mod tests {
             }
             assert_eq!(reader.chain().records(), 2);
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Regression: a JSONL row without `signed_out` (a skipped row) read
+    /// after one with `signed_out: false` kept that value, so a resume took
+    /// the skipped user for one still owing a sign-out.
+    #[test]
+    fn a_jsonl_row_without_signed_out_does_not_inherit_the_row_before_it() {
+        let dir = std::env::temp_dir().join(format!("cr-read-inherit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let mut owed = Record::local(1, "bob", "eu-west-1_P", Outcome::Reset, "", "");
+        owed.signed_out = Some(false);
+        let skipped = Record::local(2, "carol", "eu-west-1_P", Outcome::Skipped, "", "");
+        let bytes = written(&path, &[owed, skipped]);
+        let mut reader = Reader::new(ReportFormat::Jsonl, b"", true);
+        let mut lines = bytes.split(|b| *b == b'\n');
+        reader.next(lines.next().unwrap()).unwrap();
+        let carol = reader.next(lines.next().unwrap()).unwrap();
+        assert_eq!((carol.username.as_str(), carol.signed_out), ("carol", None));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
