@@ -224,6 +224,12 @@ pub struct RunArgs {
     /// break-glass and service accounts.
     #[arg(long, value_name = "FILE")]
     pub exclude: Option<String>,
+    /// An earlier report (repeatable) whose reset or disabled users are
+    /// `skipped` by this run — a list that grew: start a new report, and
+    /// the users an earlier one reset are not reset again (its owed
+    /// sign-outs are finished). The report must verify.
+    #[arg(long, value_name = "REPORT")]
+    pub skip_done: Vec<String>,
     /// Why this run happens (ticket, incident); recorded in the summary.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,

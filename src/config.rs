@@ -83,6 +83,8 @@ pub struct Config {
     pub call_timeout: Duration,
     /// `--exclude`.
     pub exclude: Option<String>,
+    /// `--skip-done`: earlier reports whose done users are skipped.
+    pub skip_done: Vec<PathBuf>,
     /// `--reason`.
     pub reason: Option<String>,
     /// `--check-all`.
@@ -186,6 +188,12 @@ fn check_numbers(args: &RunArgs) -> Result<(), StartError> {
             "--max-attempts must be between 1 and {MAX_ATTEMPTS}"
         )));
     }
+    if args.skip_done.len() > usize::from(u8::MAX) {
+        return Err(usage(format!(
+            "--skip-done names at most {} reports",
+            u8::MAX
+        )));
+    }
     if !(0.0..=100.0).contains(&args.max_failure_rate) {
         return Err(usage(
             "--max-failure-rate must be a percentage between 0 and 100",
@@ -256,6 +264,11 @@ pub fn files_named(args: &RunArgs) -> Vec<(&'static str, PathBuf)> {
         ("--exclude", args.exclude.as_ref().map(PathBuf::from)),
     ]
     .into_iter()
+    .chain(
+        args.skip_done
+            .iter()
+            .map(|p| ("--skip-done", Some(PathBuf::from(p)))),
+    )
     .filter_map(|(name, path)| Some((name, path?)))
     .collect()
 }
@@ -397,6 +410,7 @@ impl Config {
             endpoint_url: args.endpoint_url.clone(),
             call_timeout: Duration::from_secs_f64(args.call_timeout),
             exclude: args.exclude.clone(),
+            skip_done: args.skip_done.iter().map(PathBuf::from).collect(),
             reason: args.reason.clone(),
             check_all: args.check_all,
         })

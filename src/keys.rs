@@ -86,6 +86,12 @@ impl<V: Copy> KeyMap<V> {
         self.values.iter().chain(self.pending.values()).copied()
     }
 
+    /// Every (key, value), in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, V)> + '_ {
+        let settled = self.keys.iter().copied().zip(self.values.iter().copied());
+        settled.chain(self.pending.iter().map(|(k, v)| (*k, *v)))
+    }
+
     /// Merges what is pending, so that every entry has a fixed position
     /// (for a bit set beside the map) until the next insert.
     pub fn settle(&mut self) {

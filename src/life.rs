@@ -102,6 +102,9 @@ pub struct Start {
     /// An earlier run of the report reset or disabled the user and owes
     /// nothing more.
     pub done_earlier: Option<Earlier>,
+    /// The report (`--skip-done`) whose earlier run did what `done_earlier`
+    /// or `owes_sign_out` says; `None`: this report.
+    pub recorded_in: Option<String>,
     /// Why the user is never to be touched (`--exclude`, or an earlier run
     /// that excluded it).
     pub excluded: Option<&'static str>,
@@ -272,6 +275,9 @@ struct Facts {
     recovery: Option<Recovery>,
     /// Where a code goes, from the user's contacts as last read.
     channel: Option<Channel>,
+    /// The report whose earlier run did what this row builds on (`None`:
+    /// this one).
+    recorded_in: Option<String>,
 }
 
 /// The attempt budget: [`Life`] alone owns it.
@@ -340,6 +346,7 @@ impl Life {
             budget: Budget::default(),
             ended: None,
         };
+        life.facts.recorded_in.clone_from(&start.recorded_in);
         if !life.settled(&start) {
             life.first_step(start);
         }
@@ -354,10 +361,7 @@ impl Life {
             let why = format!("same user as line {line}; no call made");
             self.finish(Outcome::Duplicate, "", why);
         } else if let Some(done) = start.done_earlier {
-            let why = format!(
-                "{} by an earlier run of this report",
-                done.outcome().as_str()
-            );
+            let why = format!("{} by {}", done.outcome().as_str(), self.by_whom());
             self.finish(Outcome::Skipped, "", why);
         } else if let Some(why) = start.excluded.filter(|_| !has_history(start)) {
             self.finish(Outcome::Excluded, "", why);
@@ -648,18 +652,29 @@ impl Life {
         if a.disabled {
             let message = match &self.facts.refusal {
                 Some(r) => format!("reset refused ({}); the user was disabled", r.message),
-                None => "disabled by an earlier run of this report".to_owned(),
+                None => format!("disabled by {}", self.by_whom()),
             };
             self.finish(Outcome::Disabled, &code, join(&message, note))
         } else if a.federated {
             self.finish(Outcome::Failed, &code, join(FEDERATED, note))
         } else {
             let message = match (a.confirmed, a.earlier) {
-                (Some(how), _) => how,
-                (None, Some(_)) => "reset by an earlier run of this report",
-                (None, None) => "",
+                (Some(how), _) => how.to_owned(),
+                (None, Some(_)) => format!("reset by {}", self.by_whom()),
+                (None, None) => String::new(),
             };
-            self.finish(Outcome::Reset, "", join(message, note))
+            self.finish(Outcome::Reset, "", join(&message, note))
+        }
+    }
+
+    /// Who did what an earlier run did: this report's or another's.
+    fn by_whom(&self) -> String {
+        match &self.facts.recorded_in {
+            Some(report) => format!(
+                "an earlier run, as {} records (--skip-done)",
+                crate::progress::escape(report)
+            ),
+            None => "an earlier run of this report".to_owned(),
         }
     }
 

@@ -314,15 +314,26 @@ impl Dispatcher {
         } else {
             None
         };
+        // What another report (--skip-done) records, where this one says
+        // nothing of the user.
+        let elsewhere = e
+            .elsewhere
+            .get(key)
+            .filter(|_| done.is_none() && pending.is_none());
+        let recorded_in = elsewhere.and_then(|(_, i)| e.elsewhere_names.get(usize::from(i)));
+        let done = done.or(elsewhere.map(|(d, _)| d));
+        // A sign-out owed elsewhere is finished only when this run signs out.
+        let owes = |d: &Done| d.owes_sign_out() && (recorded_in.is_none() || p.policy.sign_out);
         Start {
             invalid: None,
             duplicate_of,
-            done_earlier: done.filter(|d| !d.owes_sign_out()).map(Done::earlier),
+            done_earlier: done.filter(|d| !owes(d)).map(Done::earlier),
+            recorded_in: recorded_in.cloned(),
             excluded,
             pool_refuses: p.pools.refuses_resets(&row.pool),
             uncertain: done.is_none() && (e.check_all || pending.is_some()),
             known: row.known.clone(),
-            owes_sign_out: done.filter(|d| d.owes_sign_out()).map(Done::earlier),
+            owes_sign_out: done.filter(owes).map(Done::earlier),
             disable_intent: pending.is_some_and(|i| i.disable),
             recovery: p.pools.recovery(&row.pool),
         }

@@ -77,7 +77,10 @@ impl Done {
 
     /// Whether the user is done (reset or disabled).
     pub fn is_done(self) -> bool {
-        matches!(self.outcome(), Outcome::Reset | Outcome::Disabled)
+        matches!(
+            self.outcome(),
+            Outcome::Reset | Outcome::Disabled | Outcome::Skipped
+        )
     }
 
     /// Whether an earlier run excluded the user: a resume keeps it so, with
@@ -163,6 +166,11 @@ pub struct Earlier {
     pub torn_line: bool,
     /// Per pool, the last sign-out (or disable) the earlier runs recorded.
     pub sign_outs: crate::answers::Seen,
+    /// Users other reports (`--skip-done`) record as done: key → what was
+    /// done and which of `elsewhere_names` says so.
+    pub elsewhere: KeyMap<(Done, u8)>,
+    /// The reports `--skip-done` named, as given.
+    pub elsewhere_names: Vec<String>,
 }
 
 /// What the run expects the report to be.
@@ -393,7 +401,8 @@ fn check_journal(header: &Header, expect: &Expect, path: &Path) -> Result<(), St
     if header.fingerprint != want.fingerprint {
         return Err(StartError::ForeignReport(format!(
             "{} belongs to a different input or pool (its journal says {}, this run is {}); \
-             resume with the original input, or choose another --report",
+             resume with the original input — or, if the list grew, start a new --report and \
+             pass --skip-done with this one, so that the users it reset are not reset again",
             shown(path),
             header.fingerprint,
             want.fingerprint
@@ -450,15 +459,49 @@ fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
     } else if !matches!(outcome, Outcome::Skipped | Outcome::Duplicate) {
         earlier.owed.remove(&key);
     }
-    // Skipped and duplicate rows say nothing new of the user; an invalid
-    // row names no user for sure.
-    if !matches!(
-        outcome,
-        Outcome::Skipped | Outcome::Duplicate | Outcome::Invalid
-    ) {
+    // A skipped row says the user was done when it was written (by this
+    // report's earlier row, which says more, or by a report --skip-done
+    // named); a duplicate says nothing new; an invalid row names no user
+    // for sure.
+    let unknown = earlier.done.get(key).is_none();
+    let says = match outcome {
+        Outcome::Skipped => unknown,
+        Outcome::Duplicate | Outcome::Invalid => false,
+        _ => true,
+    };
+    if says {
         let done = Done::new(outcome, &seen.error_code, seen.signed_out);
         earlier.done.insert(key, done);
     }
+}
+
+/// The users another report (`--skip-done`) records as done (reset or
+/// disabled, and whether each still owes its sign-out), keyed by `key`.
+/// Only a report that verifies is trusted: its chain, and its journal's
+/// checkpoint when the journal is beside it.
+pub fn done_in(path: &Path, key: impl Fn(&str, &str) -> u64) -> Result<KeyMap<Done>, StartError> {
+    let named = |e: StartError| StartError::Refused(format!("--skip-done: {e}"));
+    let mut file =
+        files::inspect(path).map_err(|e| named(StartError::Usage(files::explain(path, &e))))?;
+    let checkpoint = journal::read(&journal::path_for(path), |_, _| false)
+        .ok()
+        .flatten()
+        .and_then(|j| j.checkpoint);
+    let mut passes = Passes::new(checkpoint.as_ref());
+    let mut done = KeyMap::default();
+    let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, chain| {
+        passes.see(chain);
+        if matches!(record.outcome, Outcome::Reset | Outcome::Disabled) {
+            let d = Done::new(record.outcome, &record.error_code, record.signed_out);
+            done.insert(key(&record.user_pool_id, &record.username), d);
+        }
+    })
+    .map_err(|f| named(fault(path, f)))?;
+    passes
+        .check(path, &whole.chain, "its journal")
+        .map_err(named)?;
+    done.settle();
+    Ok(done)
 }
 
 /// Reads the rows of the report, up to its last complete line, checking

@@ -384,3 +384,105 @@ async fn a_refused_second_run_leaves_the_live_runs_summary_alone() {
     first.kill().await;
     assert_eq!(s.json("s.json")["run_id"], live["run_id"]);
 }
+
+/// Regression: a finished run's input gained a user; `--resume` refused it
+/// ("… or choose another --report"), and doing exactly that reset every
+/// earlier user again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grown_list_with_skip_done_resets_only_the_new_users() {
+    let s = Scenario::new("grown").file("in.txt", "alice\nbob\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    s.write("in.txt", "alice\nbob\ncarol\n");
+    let out = s.run(&["in.txt", "--yes", "--resume"]).await;
+    out.assert_code(2).assert_says("--skip-done");
+    let args = [
+        "in.txt",
+        "--yes",
+        "--report",
+        "grown.report.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    let out = s.run(&args).await;
+    out.assert_code(0);
+    for user in ["alice", "bob"] {
+        let row = out.row(user);
+        assert_eq!(row["outcome"], "skipped", "{row:?}");
+        assert!(row["error_message"].contains("in.report.csv"), "{row:?}");
+    }
+    assert_eq!(out.row("carol")["outcome"], "reset");
+    for user in ["alice", "bob", "carol"] {
+        assert_eq!(s.resets(user), 1, "{user}");
+    }
+    // A resume of the grown report keeps them skipped, even without the flag.
+    let again = [
+        "in.txt",
+        "--yes",
+        "--report",
+        "grown.report.csv",
+        "--resume",
+    ];
+    s.run(&again).await.assert_code(0);
+    assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
+}
+
+/// `--skip-done` trusts only a report that verifies, and finishes the
+/// sign-outs it owes.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_finishes_owed_sign_outs_and_refuses_an_edited_report() {
+    let s = Scenario::new("grown-owed")
+        .sim(|c| {
+            c.users = vec![SeedUser {
+                fail_operation: Some("AdminUserGlobalSignOut".into()),
+                fail_times: Some(2),
+                ..failing("alice", "InternalErrorException")
+            }];
+        })
+        .file("in.txt", "alice\nbob\n");
+    let first = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--max-attempts",
+        "2",
+    ];
+    s.run(&first).await.assert_code(1);
+    s.write("new.txt", "alice\nbob\ncarol\n");
+    let grown = [
+        "new.txt",
+        "--yes",
+        "--global-sign-out",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    let original = s.read("in.report.csv");
+    s.write(
+        "in.report.csv",
+        &original.replacen(",reset,", ",failed,", 1),
+    );
+    s.run(&grown).await.assert_code(2).assert_says("line 2");
+    s.write("in.report.csv", &original);
+    let out = s.run(&grown).await;
+    out.assert_code(0);
+    let alice = out.row("alice");
+    assert_eq!(
+        (alice["outcome"].as_str(), alice["signed_out"].as_str()),
+        ("reset", "true"),
+        "{alice:?}"
+    );
+    assert_eq!((s.resets("alice"), s.sign_outs("alice")), (1, 1));
+    assert_eq!(out.row("bob")["outcome"], "skipped");
+    assert_eq!(s.resets("carol"), 1);
+}
+
+/// Regression: `--overwrite` of a report that recorded resets reset every
+/// earlier user again and erased the record, with no warning in the plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn overwriting_a_report_with_resets_says_how_many_will_be_reset_again() {
+    let s = Scenario::new("overwrite-warns").file("in.txt", "alice\nbob\nmissing-carol\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(1);
+    let out = s.run(&["in.txt", "--yes", "--overwrite"]).await;
+    out.assert_code(1)
+        .assert_says("records 2 users as reset or disabled")
+        .assert_says("--skip-done");
+}

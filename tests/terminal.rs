@@ -158,12 +158,31 @@ async fn verbose_lines_print_above_the_bar_and_quiet_prints_only_errors() {
         screen.contains("rows · eta"),
         "the bar is shown too: {screen}"
     );
-    let quiet = ["in.txt", "--yes", "--quiet", "--overwrite"];
+    // A report of its own: overwriting one that records resets would ask.
+    let quiet = ["in.txt", "--yes", "--quiet", "--report", "q.report.csv"];
     let (screen, code) = on_screen(&s, &quiet, "").await;
     assert_eq!(code, Some(1), "{screen}");
     assert_eq!(
         screen.trim(),
-        "cognito-reset: finished with exit 1: 1 failed; report in.report.csv",
+        "cognito-reset: finished with exit 1: 1 failed; report q.report.csv",
         "--quiet prints the result line only"
     );
+}
+
+/// Regression: `--overwrite` of a report that recorded resets reset every
+/// earlier user again without a word; on a terminal it now asks, `--yes`
+/// or not, and the answer no sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn overwriting_a_report_with_resets_asks_on_a_terminal_even_with_yes() {
+    let s = Scenario::new("tty-overwrite").file("in.txt", &users(3));
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    let args = ["in.txt", "--yes", "--overwrite"];
+    let (screen, code) = on_screen(&s, &args, "n\n").await;
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains("records 3 users as reset or disabled")
+            && screen.contains("Reset 3 users again, with a second code? [y/N]"),
+        "{screen}"
+    );
+    assert_eq!(s.resets("user0001"), 1, "nothing sent again");
 }

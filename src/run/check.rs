@@ -33,6 +33,9 @@ pub struct Found {
     pub checks_permitted: bool,
     /// A real run: what the dry run of the same input predicted.
     pub predicted: Option<Predicted>,
+    /// `--overwrite` of a report that records users as reset or disabled:
+    /// how many, who will be reset again.
+    pub overwrites_done: usize,
 }
 
 impl Found {
@@ -106,14 +109,23 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         preflight::identity(&service.aws, &region).await
     };
     let input = first_page(&ctx, &pools, input).await?;
-    let earlier = read_earlier(&ctx, &header, &pools, &mut claim, &mut notes)?;
+    let mut earlier = read_earlier(&ctx, &header, &pools, &mut claim, &mut notes)?;
+    read_elsewhere(&ctx, &pools, &mut earlier, &mut notes)?;
     let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
+    let overwrites_done = match claim {
+        Claim::Overwrite => {
+            let key = |pool: &str, user: &str| row_key(pool, user, false);
+            resume::done_in(&ctx.config.report, key).map_or(0, |done| done.len())
+        }
+        _ => 0,
+    };
     let found = Found {
         pools,
         identity,
         notes,
         checks_permitted,
         predicted,
+        overwrites_done,
     };
     Ok(Checked {
         ctx,
@@ -227,6 +239,39 @@ fn read_earlier(
     }
     notes.push(note);
     Ok(earlier)
+}
+
+/// `--skip-done`: the users other reports record as done, keyed by each
+/// pool's case rule. A report that does not verify stops the run.
+fn read_elsewhere(
+    ctx: &Context,
+    pools: &PoolMap,
+    earlier: &mut Earlier,
+    notes: &mut Vec<String>,
+) -> Result<(), StartError> {
+    let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
+    for (i, path) in ctx.config.skip_done.iter().enumerate() {
+        let done = resume::done_in(path, key)?;
+        let owing = done.values().filter(|d| d.owes_sign_out()).count();
+        let shown = crate::progress::escape(&path.display().to_string());
+        notes.push(format!(
+            "--skip-done {shown}: {} users it records as reset or disabled are skipped, not \
+             reset again ({owing} owe a sign-out{})",
+            done.len(),
+            if ctx.config.policy.sign_out {
+                ", which this run finishes"
+            } else {
+                ""
+            }
+        ));
+        let index = u8::try_from(i).unwrap_or(u8::MAX);
+        for (k, d) in done.entries() {
+            earlier.elsewhere.insert(k, (d, index));
+        }
+        earlier.elsewhere_names.push(path.display().to_string());
+    }
+    earlier.elsewhere.settle();
+    Ok(())
 }
 
 /// Checks that AdminGetUser is permitted where the run depends on it,

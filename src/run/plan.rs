@@ -238,6 +238,9 @@ fn warnings(c: &Checked) -> Vec<String> {
     if let Some(reason) = &c.ctx.config.reason {
         out.push(format!("reason: {}", escape(reason)));
     }
+    if c.found.overwrites_done > 0 {
+        out.push(overwrite_warning(c));
+    }
     out
 }
 
@@ -246,6 +249,9 @@ fn warnings(c: &Checked) -> Vec<String> {
 /// that a rehearsal passes only where the real run would start.
 pub async fn confirm(c: &Checked) -> Result<(), StartError> {
     let config = &c.ctx.config;
+    if c.found.overwrites_done > 0 {
+        return confirm_overwrite(c).await;
+    }
     if config.policy.dry_run || config.yes {
         return Ok(());
     }
@@ -266,6 +272,49 @@ pub async fn confirm(c: &Checked) -> Result<(), StartError> {
             "not confirmed; nothing was sent".into(),
         ))
     }
+}
+
+/// `--overwrite` of a report that records resets: on a terminal the
+/// operator is asked, `--yes` or not; off one, `--yes` goes on, the warning
+/// said even with `--quiet`.
+async fn confirm_overwrite(c: &Checked) -> Result<(), StartError> {
+    let warning = overwrite_warning(c);
+    if !can_ask(c) {
+        if !c.ctx.config.yes {
+            return Err(StartError::NotConfirmed(format!(
+                "{warning}; not on a terminal, so cannot ask: pass --yes to overwrite; nothing \
+                 was sent"
+            )));
+        }
+        if c.ctx.config.verbosity == crate::progress::Verbosity::Quiet {
+            crate::progress::say(&format!("cognito-reset: {warning}"));
+        }
+        return Ok(());
+    }
+    let n = c.found.overwrites_done;
+    let question = move || {
+        Ok(crate::progress::ask(&format!(
+            "Reset {n} users again, with a second code?"
+        )))
+    };
+    if blocking(&c.ctx.stop, question).await? {
+        Ok(())
+    } else {
+        Err(StartError::NotConfirmed(
+            "not confirmed; nothing was sent".into(),
+        ))
+    }
+}
+
+/// What `--overwrite` of a report that records resets will do.
+fn overwrite_warning(c: &Checked) -> String {
+    let report = escape(&c.ctx.config.report.display().to_string());
+    format!(
+        "WARNING: --overwrite empties {report}, which records {} users as reset or disabled: \
+         they will be sent a reset again (a second code). To leave them be, give a new \
+         --report and --skip-done {report}",
+        c.found.overwrites_done
+    )
 }
 
 /// Whether confirmation can be asked: a terminal on both ends, and standard
