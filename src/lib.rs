@@ -33,6 +33,7 @@ pub mod keys;
 pub mod life;
 pub mod limiter;
 pub mod outputs;
+pub mod pause;
 pub mod pool;
 pub mod preflight;
 pub mod progress;

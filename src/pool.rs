@@ -353,9 +353,11 @@ impl Pending {
 /// A row that the run stopped before any call.
 fn cancelled(mut pending: Pending, stop: &Stop) -> Recorded {
     let event = match stop.reason() {
-        Some(reason @ (StopReason::Fatal { .. } | StopReason::FailureRate { .. })) => {
-            Event::Aborted(reason.to_string())
-        }
+        Some(
+            reason @ (StopReason::Fatal { .. }
+            | StopReason::FailureRate { .. }
+            | StopReason::WaitedOut(_)),
+        ) => Event::Aborted(reason.to_string()),
         _ => Event::Stopped,
     };
     pending.life.on(event);

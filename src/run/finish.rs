@@ -55,11 +55,16 @@ pub fn finish(e: Executed) -> i32 {
     summary.elapsed_seconds = ctx.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
     summary.stopped = stopped.as_ref().map(|r| r.to_string());
     summary.exit_code = Some(code);
+    summary.pauses = ctx.caller.pauses.records(true);
+    summary.time_lost_seconds = crate::pause::time_lost(&summary.pauses);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
     let owed = finished.tally.resumable > 0 || !finished.keep.is_empty();
     say_what_is_left(&ctx, stopped.as_ref(), owed, read_once);
-    if let Some(file) = summary_file {
-        audit::write_summary(file, &summary, &ctx.config.summary);
+    // Replaced, not written in place: while the run went on the file was
+    // replaced with its progress, so the file opened at the start may no
+    // longer be the one at the path.
+    if let (Some(_), Some(path)) = (summary_file, &ctx.config.summary) {
+        audit::replace_summary(path, &summary);
     }
     code
 }

@@ -32,6 +32,7 @@ mod execute;
 mod finish;
 mod plan;
 mod prepare;
+mod watch;
 
 /// Runs what the command line asks; returns the process exit code. `stop`
 /// is the cancellation `main` wired to the signals.
