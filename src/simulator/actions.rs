@@ -4,22 +4,25 @@
 
 use serde_json::{Value, json};
 
+use super::account::Account;
 use super::answer::{Answer, fail};
-use super::config::PoolSettings;
+use super::clients;
+use super::config::{Config, PoolSettings};
 use super::listing;
 use super::ops::{Category, Op, default_limit};
 use super::pools::Entry;
-use super::state::{Inner, State};
 use super::validate::Params;
 
 /// Carries out an admitted, valid request.
-pub(crate) fn apply(state: &State, inner: &mut Inner, op: Op, params: &Params) -> Answer {
+pub(crate) fn apply(config: &Config, account: &mut Account, op: Op, params: &Params) -> Answer {
     if op == Op::GetProvisionedLimit {
-        return provisioned_limit(state, params);
+        return provisioned_limit(config, params);
     }
-    let Inner {
-        pools, emails_sent, ..
-    } = inner;
+    let Account {
+        pools,
+        emails_sent,
+        token_key,
+    } = account;
     let Some(pool) = pools.get_mut(&params.pool) else {
         return fail(
             "ResourceNotFoundException",
@@ -28,7 +31,9 @@ pub(crate) fn apply(state: &State, inner: &mut Inner, op: Op, params: &Params) -
     };
     match op {
         Op::DescribeUserPool => Answer::Ok(json!({"UserPool": pool.describe()})),
-        Op::ListUsers | Op::ListUsersInGroup => listing::list(pool, op, params, &state.token_key),
+        Op::ListUsers | Op::ListUsersInGroup => listing::list(pool, op, params, token_key),
+        Op::ListUserPoolClients => clients::list(pool, params, token_key),
+        Op::DescribeUserPoolClient => clients::describe(pool, &params.client_id),
         _ => {
             let settings = pool.settings.clone();
             let read = op == Op::AdminGetUser;
@@ -40,10 +45,7 @@ pub(crate) fn apply(state: &State, inner: &mut Inner, op: Op, params: &Params) -
                 Op::AdminUserGlobalSignOut => sign_out(entry),
                 Op::AdminDisableUser => disable(entry),
                 _ => {
-                    let cap_reached = state
-                        .config
-                        .email_cap
-                        .is_some_and(|cap| *emails_sent >= cap);
+                    let cap_reached = config.email_cap.is_some_and(|cap| *emails_sent >= cap);
                     let answer = reset(&settings, entry, cap_reached);
                     if let Reset::Sent(Channel::Email) = answer {
                         *emails_sent += 1;
@@ -185,7 +187,7 @@ fn reset(settings: &PoolSettings, entry: &mut Entry, email_cap_reached: bool) ->
 
 /// GetProvisionedLimit: the configured quota of an enforced category (its
 /// AWS default when not enforced), the default of any other known category.
-pub(crate) fn provisioned_limit(state: &State, params: &Params) -> Answer {
+pub(crate) fn provisioned_limit(config: &Config, params: &Params) -> Answer {
     let Some(category) = params.category.as_deref() else {
         return fail(
             "InvalidParameterException",
@@ -201,7 +203,7 @@ pub(crate) fn provisioned_limit(state: &State, params: &Params) -> Answer {
     let enforced = Category::ALL
         .into_iter()
         .find(|c| c.name() == category)
-        .and_then(|c| state.config.quotas.get(c));
+        .and_then(|c| config.quotas.get(c));
     let provisioned = enforced.map_or(i64::from(free), |q| (q.round() as i64).max(1));
     Answer::Ok(limit_json(category, provisioned, free))
 }

@@ -3,12 +3,15 @@
 //! command-line knobs and files, `state` brings it to life.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::DEFAULT_POOL;
 use super::ops::Category;
+
+/// The pool rows go to under `--simulate` when no `--user-pool-id` is given.
+pub const DEFAULT_POOL: &str = "us-east-1_SimPool1";
 
 /// Request-rate quotas per API category, requests per second; `None` = not
 /// enforced. Each is a token bucket holding one second's worth of requests.
@@ -24,10 +27,13 @@ pub struct Quotas {
     pub user_list: Option<f64>,
     /// DescribeUserPool, GetProvisionedLimit.
     pub user_pool_read: Option<f64>,
+    /// ListUserPoolClients, DescribeUserPoolClient.
+    pub user_pool_client_read: Option<f64>,
 }
 
 impl Quotas {
-    /// The quotas of an AWS account nobody has raised: 30, 120, 25, 30, 15.
+    /// The quotas of an AWS account nobody has raised: 30, 120, 25, 30, 15,
+    /// 15.
     pub fn aws_defaults() -> Quotas {
         Quotas {
             user_account_recovery: Some(30.0),
@@ -35,6 +41,7 @@ impl Quotas {
             user_update: Some(25.0),
             user_list: Some(30.0),
             user_pool_read: Some(15.0),
+            user_pool_client_read: Some(15.0),
         }
     }
 
@@ -46,6 +53,7 @@ impl Quotas {
             user_update: None,
             user_list: None,
             user_pool_read: None,
+            user_pool_client_read: None,
         }
     }
 
@@ -56,6 +64,7 @@ impl Quotas {
             Category::UserUpdate => self.user_update,
             Category::UserList => self.user_list,
             Category::UserPoolRead => self.user_pool_read,
+            Category::UserPoolClientRead => self.user_pool_client_read,
         }
     }
 }
@@ -90,6 +99,97 @@ impl Default for PoolSettings {
             case_sensitive: false,
             email_sender: Some("COGNITO_DEFAULT".into()),
             groups: Vec::new(),
+        }
+    }
+}
+
+/// A unit of token validity, as `TokenValidityUnits` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// `seconds`.
+    Seconds,
+    /// `minutes`.
+    Minutes,
+    /// `hours`.
+    Hours,
+    /// `days`.
+    Days,
+}
+
+impl TimeUnit {
+    /// The name `TokenValidityUnits` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Seconds => "seconds",
+            TimeUnit::Minutes => "minutes",
+            TimeUnit::Hours => "hours",
+            TimeUnit::Days => "days",
+        }
+    }
+
+    /// Seconds in one unit.
+    pub fn seconds(self) -> u64 {
+        match self {
+            TimeUnit::Seconds => 1,
+            TimeUnit::Minutes => 60,
+            TimeUnit::Hours => 3600,
+            TimeUnit::Days => 86_400,
+        }
+    }
+}
+
+/// How long a token is valid: a number of units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    /// How many units.
+    pub value: u64,
+    /// Which unit.
+    pub unit: TimeUnit,
+}
+
+impl Validity {
+    /// The validity in seconds.
+    pub fn seconds(&self) -> u64 {
+        self.value.saturating_mul(self.unit.seconds())
+    }
+}
+
+/// An app client of a pool, as DescribeUserPoolClient reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppClient {
+    /// `ClientName`, unique in its pool (the client id derives from it).
+    pub name: String,
+    /// `RefreshTokenValidity`.
+    pub refresh: Validity,
+    /// `AccessTokenValidity`.
+    pub access: Validity,
+    /// `IdTokenValidity`.
+    pub id: Validity,
+    /// Whether `TokenValidityUnits` is answered; without it the numbers are
+    /// in the API's default units: days for refresh, hours for access and
+    /// ID tokens.
+    pub units: bool,
+}
+
+impl Default for AppClient {
+    /// An app client with Cognito's default token validity: refresh 30
+    /// days, access and ID 60 minutes.
+    fn default() -> Self {
+        AppClient {
+            name: "app".into(),
+            refresh: Validity {
+                value: 30,
+                unit: TimeUnit::Days,
+            },
+            access: Validity {
+                value: 60,
+                unit: TimeUnit::Minutes,
+            },
+            id: Validity {
+                value: 60,
+                unit: TimeUnit::Minutes,
+            },
+            units: true,
         }
     }
 }
@@ -150,6 +250,58 @@ pub struct Config {
     /// Benchmark mode: every well-formed request answers success at once,
     /// with no state, no quota and no lock shared between requests.
     pub static_answers: bool,
+    /// How long an access key id is good for after its first request;
+    /// later requests it signs answer ExpiredTokenException.
+    pub token_lifetime: Option<Duration>,
+    /// While this file exists, every request answers ExpiredTokenException.
+    pub expired_while: Option<PathBuf>,
+    /// While this file exists, every request answers
+    /// UnrecognizedClientException.
+    pub invalid_token_while: Option<PathBuf>,
+    /// App clients per pool; a pool not listed has one,
+    /// [`AppClient::default`].
+    pub clients: BTreeMap<String, Vec<AppClient>>,
+    /// Spans of time, from the simulator's start, when the service is down.
+    pub outages: Vec<OutageWindow>,
+    /// While this file exists, the service is down.
+    pub outage_while: Option<PathBuf>,
+    /// What a request meets while the service is down.
+    pub outage_mode: OutageMode,
+    /// Regions (of the SigV4 credential scope) an outage affects; empty:
+    /// every request, signed or not.
+    pub outage_regions: Vec<String>,
+}
+
+/// A span of time when the service is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutageWindow {
+    /// From the simulator's start to the outage's.
+    pub after: Duration,
+    /// How long it lasts.
+    pub lasting: Duration,
+}
+
+impl OutageWindow {
+    /// Whether `elapsed` since the start falls within the outage.
+    pub(crate) fn covers(&self, elapsed: Duration) -> bool {
+        elapsed
+            .checked_sub(self.after)
+            .is_some_and(|into| into < self.lasting)
+    }
+}
+
+/// What a request meets while the service is down. Whatever the mode,
+/// nothing is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutageMode {
+    /// HTTP 500 InternalErrorException.
+    #[default]
+    Error500,
+    /// The connection is closed without an answer.
+    Close,
+    /// The request is held unanswered while the outage lasts, then its
+    /// connection is closed.
+    Hang,
 }
 
 impl Default for Config {
@@ -166,6 +318,14 @@ impl Default for Config {
             generate: 0,
             seed: 1,
             static_answers: false,
+            token_lifetime: None,
+            expired_while: None,
+            invalid_token_while: None,
+            clients: BTreeMap::new(),
+            outages: Vec::new(),
+            outage_while: None,
+            outage_mode: OutageMode::Error500,
+            outage_regions: Vec::new(),
         }
     }
 }
@@ -176,6 +336,14 @@ impl Config {
         if id != DEFAULT_POOL && !self.pools.contains_key(id) {
             self.pools.insert(id.to_owned(), self.pool_defaults.clone());
         }
+    }
+
+    /// The app clients of pool `id`.
+    pub(crate) fn clients_of(&self, id: &str) -> Vec<AppClient> {
+        self.clients
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| vec![AppClient::default()])
     }
 
     /// The settings pool `id` has, if it exists before any seed is read.

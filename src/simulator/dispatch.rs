@@ -9,9 +9,12 @@ use serde_json::{Map, Value, json};
 
 use super::answer::{Answer, ApiError, err, serialization};
 use super::canned;
-use super::ops::Op;
+use super::config::OutageMode;
+use super::gate::Refusal;
+use super::ops::{GET_CALLER_IDENTITY, Op};
+use super::sigv4::Signer;
 use super::state::State;
-use super::sts;
+use super::sts::{self, XmlReply};
 
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 const JSON: &str = "application/x-amz-json-1.1";
@@ -24,6 +27,8 @@ pub(crate) struct Request<'a> {
     pub target: Option<&'a str>,
     /// `Content-Type`, if present and text.
     pub content_type: Option<&'a str>,
+    /// `Authorization`, if present and text.
+    pub authorization: Option<&'a str>,
     pub body: &'a [u8],
 }
 
@@ -36,8 +41,18 @@ pub(crate) struct Reply {
     /// `x-amzn-errortype`, for errors.
     pub error_type: Option<String>,
     pub request_id: String,
-    /// Send nothing and drop the connection (an injected fault).
+    /// Send nothing and drop the connection (an injected fault, an
+    /// outage).
     pub drop: bool,
+    /// Send nothing while the outage lasts, then drop the connection.
+    pub held: Option<Held>,
+}
+
+/// A request held unanswered by an outage.
+#[derive(Debug)]
+pub(crate) struct Held {
+    /// The region it was signed for, which decides when the outage ends.
+    pub region: Option<String>,
 }
 
 /// Answers one request.
@@ -51,7 +66,11 @@ pub(crate) fn respond(state: &State, request: &Request) -> Reply {
         t.to_ascii_lowercase()
             .starts_with("application/x-www-form-urlencoded")
     });
-    if request.target.is_none() && form {
+    let query = request.target.is_none() && form;
+    if let Some(reply) = refused(state, request, query, &request_id) {
+        return reply;
+    }
+    if query {
         return query_reply(state, request.body, request_id);
     }
     let target = request.target.unwrap_or_default();
@@ -94,6 +113,46 @@ fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// The answer to a request the gate refuses (counted as a call of its
+/// operation, when it names one), in the protocol it came in.
+fn refused(state: &State, request: &Request, query: bool, request_id: &str) -> Option<Reply> {
+    if state.config.static_answers {
+        return None;
+    }
+    let signer = request.authorization.and_then(Signer::parse);
+    let refusal = state.refusal(signer.as_ref())?;
+    if let Refusal::Outage(mode @ (OutageMode::Close | OutageMode::Hang)) = refusal {
+        let mut reply = json_reply(Answer::Drop, request_id.to_owned());
+        if mode == OutageMode::Hang {
+            let region = signer.map(|s| s.region);
+            reply.held = Some(Held { region });
+        }
+        return Some(reply);
+    }
+    if query {
+        if sts::is_get_caller_identity(request.body) {
+            state.count(GET_CALLER_IDENTITY);
+        }
+        return Some(xml_reply(
+            sts::refused(refusal, request_id),
+            request_id.to_owned(),
+        ));
+    }
+    let op = request
+        .target
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .and_then(Op::from_name);
+    if let Some(op) = op {
+        state.arrived(op);
+        state.count(op.name());
+    }
+    Some(refusal_reply(refusal, request_id.to_owned()))
+}
+
+fn refusal_reply(refusal: Refusal, request_id: String) -> Reply {
+    json_reply(Answer::Err(refusal.error()), request_id)
+}
+
 fn query_reply(state: &State, body: &[u8], request_id: String) -> Reply {
     let xml = if state.config.static_answers && sts::is_get_caller_identity(body) {
         state.count_static(None);
@@ -101,6 +160,10 @@ fn query_reply(state: &State, body: &[u8], request_id: String) -> Reply {
     } else {
         sts::answer(state, body, &request_id)
     };
+    xml_reply(xml, request_id)
+}
+
+fn xml_reply(xml: XmlReply, request_id: String) -> Reply {
     Reply {
         status: xml.status,
         content_type: "text/xml",
@@ -108,6 +171,7 @@ fn query_reply(state: &State, body: &[u8], request_id: String) -> Reply {
         error_type: xml.error.map(str::to_owned),
         request_id,
         drop: false,
+        held: None,
     }
 }
 
@@ -130,5 +194,6 @@ pub(crate) fn json_reply(answer: Answer, request_id: String) -> Reply {
         error_type,
         request_id,
         drop,
+        held: None,
     }
 }

@@ -37,6 +37,14 @@ pub struct SimKnobs {
         value_name = "N"
     )]
     pub pool_read_quota: Option<f64>,
+    /// UserPoolClientRead quota (ListUserPoolClients,
+    /// DescribeUserPoolClient); 0 = not enforced [default: 15].
+    #[arg(
+        long = "sim-client-read-quota",
+        alias = "client-read-quota",
+        value_name = "N"
+    )]
+    pub client_read_quota: Option<f64>,
     /// Enforce no quota at all (the per-category quota knobs still apply).
     #[arg(long = "sim-no-quotas", alias = "no-quotas")]
     pub no_quotas: bool,
@@ -99,7 +107,9 @@ pub struct SimKnobs {
     #[arg(long = "sim-pool", alias = "pool", value_name = "ID")]
     pub pools: Vec<String>,
     /// JSONL of pools, one a line: id, recovery, case_sensitive,
-    /// email_sender, groups (unset fields take the settings above).
+    /// email_sender, groups, clients (unset fields take the settings
+    /// above; a pool without clients has one, app, with Cognito's token
+    /// validity defaults).
     #[arg(long = "sim-pools", alias = "pools", value_name = "FILE")]
     pub pools_file: Option<String>,
     /// Create this many users user000001… in the default pool (for
@@ -123,4 +133,51 @@ pub struct SimKnobs {
     /// once, keeping no state and enforcing no quota.
     #[arg(long = "sim-static", alias = "static")]
     pub static_answers: bool,
+    /// Seconds (fractions allowed) an access key id stays valid after the
+    /// simulator first sees it; later requests signed with it answer
+    /// ExpiredTokenException. A new key id starts its own lifetime.
+    #[arg(
+        long = "sim-token-lifetime",
+        alias = "token-lifetime",
+        value_name = "SECS"
+    )]
+    pub token_lifetime: Option<f64>,
+    /// While FILE exists, every request answers ExpiredTokenException
+    /// (STS: ExpiredToken) and changes nothing.
+    #[arg(
+        long = "sim-expired-while",
+        alias = "expired-while",
+        value_name = "FILE"
+    )]
+    pub expired_while: Option<String>,
+    /// While FILE exists, every request answers UnrecognizedClientException
+    /// (STS: InvalidClientTokenId) and changes nothing.
+    #[arg(
+        long = "sim-invalid-token-while",
+        alias = "invalid-token-while",
+        value_name = "FILE"
+    )]
+    pub invalid_token_while: Option<String>,
+    /// An outage: AFTER+FOR, durations from the simulator's start (e.g.
+    /// 5s+30s; repeatable). While it lasts requests meet
+    /// --sim-outage-mode and nothing is applied.
+    #[arg(long = "sim-outage", alias = "outage", value_name = "AFTER+FOR")]
+    pub outages: Vec<String>,
+    /// An outage that lasts while FILE exists.
+    #[arg(long = "sim-outage-while", alias = "outage-while", value_name = "FILE")]
+    pub outage_while: Option<String>,
+    /// What requests meet during an outage: 500 (InternalErrorException),
+    /// close (the connection closed, no answer) or hang (no answer until
+    /// the outage ends, then closed) [default: 500].
+    #[arg(long = "sim-outage-mode", alias = "outage-mode", value_name = "MODE")]
+    pub outage_mode: Option<String>,
+    /// Only requests signed for this region (SigV4 credential scope) meet
+    /// the outages (repeatable or comma list) [default: every request].
+    #[arg(
+        long = "sim-outage-region",
+        alias = "outage-region",
+        value_name = "REGION",
+        value_delimiter = ','
+    )]
+    pub outage_regions: Vec<String>,
 }

@@ -3,14 +3,17 @@
 //! names the knob (or the file and line).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::config::{Config, PoolSettings, Quotas, SeedUser};
+use super::config::{
+    AppClient, Config, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser, TimeUnit, Validity,
+};
 use super::knobs::SimKnobs;
 use super::ops::{Op, deniable};
-use super::validate::{check_group_name, check_pool_id, check_username};
+use super::validate::{check_client_name, check_group_name, check_pool_id, check_username};
 
 /// Highest quota a knob accepts, requests per second.
 const MAX_QUOTA: f64 = 1_000_000.0;
@@ -18,6 +21,8 @@ const MAX_QUOTA: f64 = 1_000_000.0;
 const MAX_LATENCY_MS: u64 = 60_000;
 /// Most users `--sim-generate` makes (each costs memory for the whole run).
 const MAX_GENERATE: u64 = 1_000_000;
+/// Longest token lifetime a knob accepts, seconds (ten years).
+const MAX_TOKEN_LIFETIME: f64 = 315_360_000.0;
 /// Statuses a seed may give a user (Cognito's `UserStatusType`).
 pub(crate) const STATUSES: [&str; 8] = [
     "CONFIRMED",
@@ -55,7 +60,16 @@ impl Config {
             generate: knobs.generate,
             seed: knobs.seed,
             static_answers: knobs.static_answers,
+            token_lifetime: token_lifetime(knobs.token_lifetime)?,
+            expired_while: while_file("--sim-expired-while", &knobs.expired_while)?,
+            invalid_token_while: while_file(
+                "--sim-invalid-token-while",
+                &knobs.invalid_token_while,
+            )?,
+            ..Config::default()
         };
+        outages(knobs, &mut config)?;
+        refuse_with_static(knobs)?;
         for id in &knobs.pools {
             check_pool_id(id).map_err(|e| format!("--sim-pool {id:?}: {e}"))?;
             config.add_pool(id);
@@ -76,6 +90,117 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+fn token_lifetime(secs: Option<f64>) -> Result<Option<Duration>, String> {
+    match secs {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 && s <= MAX_TOKEN_LIFETIME => {
+            Ok(Some(Duration::from_secs_f64(s)))
+        }
+        Some(_) => Err(format!(
+            "--sim-token-lifetime must be a number of seconds above 0 and at most {MAX_TOKEN_LIFETIME}"
+        )),
+    }
+}
+
+/// The file a `…-while` knob watches.
+fn while_file(name: &str, path: &Option<String>) -> Result<Option<PathBuf>, String> {
+    match path {
+        Some(p) if p.is_empty() => Err(format!("{name} needs a file name")),
+        Some(p) => Ok(Some(PathBuf::from(p))),
+        None => Ok(None),
+    }
+}
+
+/// Benchmark mode keeps no state and shares nothing between requests, so
+/// the knobs that need either would silently do nothing there.
+fn refuse_with_static(knobs: &SimKnobs) -> Result<(), String> {
+    if !knobs.static_answers {
+        return Ok(());
+    }
+    let stateful = [
+        ("--sim-token-lifetime", knobs.token_lifetime.is_some()),
+        ("--sim-expired-while", knobs.expired_while.is_some()),
+        (
+            "--sim-invalid-token-while",
+            knobs.invalid_token_while.is_some(),
+        ),
+        ("--sim-outage", !knobs.outages.is_empty()),
+        ("--sim-outage-while", knobs.outage_while.is_some()),
+    ];
+    match stateful.iter().find(|(_, given)| *given) {
+        Some((name, _)) => Err(format!(
+            "{name} cannot be used with --sim-static (benchmark mode answers every request at once)"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn outages(knobs: &SimKnobs, config: &mut Config) -> Result<(), String> {
+    for text in &knobs.outages {
+        let window = parse_outage(text).map_err(|e| format!("--sim-outage {text:?}: {e}"))?;
+        config.outages.push(window);
+    }
+    config.outage_while = while_file("--sim-outage-while", &knobs.outage_while)?;
+    let any = !config.outages.is_empty() || config.outage_while.is_some();
+    if let Some(mode) = &knobs.outage_mode {
+        config.outage_mode = match mode.as_str() {
+            "500" => OutageMode::Error500,
+            "close" => OutageMode::Close,
+            "hang" => OutageMode::Hang,
+            _ => {
+                return Err(format!(
+                    "--sim-outage-mode {mode:?}: not 500, close or hang"
+                ));
+            }
+        };
+        if !any {
+            return Err("--sim-outage-mode needs --sim-outage or --sim-outage-while".into());
+        }
+    }
+    for region in &knobs.outage_regions {
+        let region = region.trim();
+        if !is_region(region) {
+            return Err(format!(
+                "--sim-outage-region {region:?}: not a region name (such as eu-west-1)"
+            ));
+        }
+        config.outage_regions.push(region.to_owned());
+    }
+    if !config.outage_regions.is_empty() && !any {
+        return Err("--sim-outage-region needs --sim-outage or --sim-outage-while".into());
+    }
+    Ok(())
+}
+
+/// `AFTER+FOR`, two durations such as `5s+30s`.
+fn parse_outage(text: &str) -> Result<OutageWindow, String> {
+    let (after, lasting) = text
+        .split_once('+')
+        .ok_or("write it AFTER+FOR, such as 5s+30s")?;
+    let duration = |part: &str, what: &str| {
+        humantime::parse_duration(part.trim()).map_err(|e| format!("{what} {part:?}: {e}"))
+    };
+    let window = OutageWindow {
+        after: duration(after, "AFTER")?,
+        lasting: duration(lasting, "FOR")?,
+    };
+    if window.lasting.is_zero() {
+        return Err("FOR must be longer than nothing".into());
+    }
+    Ok(window)
+}
+
+/// Letters, digits and dashes, such as `us-east-1` or `us-gov-west-1`.
+fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 fn quotas(knobs: &SimKnobs) -> Result<Quotas, String> {
@@ -100,6 +225,11 @@ fn quotas(knobs: &SimKnobs) -> Result<Quotas, String> {
             "--sim-pool-read-quota",
             knobs.pool_read_quota,
             base.user_pool_read,
+        )?,
+        user_pool_client_read: pick(
+            "--sim-client-read-quota",
+            knobs.client_read_quota,
+            base.user_pool_client_read,
         )?,
     })
 }
@@ -198,6 +328,124 @@ struct PoolLine {
     email_sender: Option<Option<String>>,
     #[serde(default)]
     groups: Option<Vec<String>>,
+    /// The pool's app clients; missing: one, `app`, with Cognito's defaults.
+    #[serde(default)]
+    clients: Option<Vec<ClientLine>>,
+}
+
+/// One app client in a `--sim-pools` line; unset validities take
+/// Cognito's defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientLine {
+    name: String,
+    #[serde(default)]
+    refresh: Option<String>,
+    #[serde(default)]
+    access: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    /// `false`: answer without `TokenValidityUnits`.
+    #[serde(default)]
+    units: Option<bool>,
+}
+
+/// Seconds a refresh token may be valid: 60 minutes to 10 years.
+const REFRESH_RANGE: std::ops::RangeInclusive<u64> = 3600..=315_360_000;
+/// Seconds an access or ID token may be valid: 5 minutes to 1 day.
+const ACCESS_RANGE: std::ops::RangeInclusive<u64> = 300..=86_400;
+
+impl ClientLine {
+    fn client(self) -> Result<AppClient, String> {
+        let name = &self.name;
+        check_client_name(name).map_err(|e| format!("client name {name:?}: {e}"))?;
+        let defaults = AppClient::default();
+        let units = self.units.unwrap_or(true);
+        let pick = |what: &str,
+                    text: Option<&str>,
+                    default: Validity,
+                    range: &std::ops::RangeInclusive<u64>,
+                    bare: TimeUnit| {
+            let Some(text) = text else {
+                return Ok(default);
+            };
+            let validity =
+                parse_validity(text).map_err(|e| format!("client {name:?} {what}: {e}"))?;
+            if !range.contains(&validity.seconds()) {
+                return Err(format!(
+                    "client {name:?} {what} {text:?}: Cognito allows {} to {} seconds",
+                    range.start(),
+                    range.end()
+                ));
+            }
+            if !units && validity.seconds() % bare.seconds() != 0 {
+                return Err(format!(
+                    "client {name:?} {what} {text:?}: without units it must be whole {}",
+                    bare.name()
+                ));
+            }
+            Ok(validity)
+        };
+        Ok(AppClient {
+            refresh: pick(
+                "refresh",
+                self.refresh.as_deref(),
+                defaults.refresh,
+                &REFRESH_RANGE,
+                TimeUnit::Days,
+            )?,
+            access: pick(
+                "access",
+                self.access.as_deref(),
+                defaults.access,
+                &ACCESS_RANGE,
+                TimeUnit::Hours,
+            )?,
+            id: pick(
+                "id",
+                self.id.as_deref(),
+                defaults.id,
+                &ACCESS_RANGE,
+                TimeUnit::Hours,
+            )?,
+            units,
+            name: self.name,
+        })
+    }
+}
+
+/// `30d`, `10h`, `5m`, `90s` (or with the unit spelt out: `30 days`).
+fn parse_validity(text: &str) -> Result<Validity, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or("name a unit: s, m, h or d (such as 30d)")?;
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| "start with a whole number (such as 30d)".to_owned())?;
+    let unit = match unit.trim() {
+        "s" | "seconds" => TimeUnit::Seconds,
+        "m" | "minutes" => TimeUnit::Minutes,
+        "h" | "hours" => TimeUnit::Hours,
+        "d" | "days" => TimeUnit::Days,
+        other => return Err(format!("unit {other:?} is not s, m, h or d")),
+    };
+    Ok(Validity { value, unit })
+}
+
+/// The app clients of a pools-file line: valid, with distinct names (the
+/// client id derives from the name).
+fn parse_clients(lines: Vec<ClientLine>) -> Result<Vec<AppClient>, String> {
+    let mut clients: Vec<AppClient> = Vec::new();
+    for line in lines {
+        let client = line.client()?;
+        if clients.iter().any(|c| c.name == client.name) {
+            return Err(format!("client name {:?} is listed twice", client.name));
+        }
+        clients.push(client);
+    }
+    Ok(clients)
 }
 
 /// RecoveryMechanisms in a pools file: a JSON list or a comma list.
@@ -255,9 +503,13 @@ fn jsonl_lines(path: &str) -> Result<Vec<(usize, String)>, String> {
 
 fn read_pools(path: &str, config: &mut Config) -> Result<(), String> {
     for (number, line) in jsonl_lines(path)? {
-        let parsed: PoolLine =
+        let mut parsed: PoolLine =
             serde_json::from_str(&line).map_err(|e| format!("{path}:{number}: {e}"))?;
         let id = parsed.id.clone();
+        if let Some(lines) = parsed.clients.take() {
+            let clients = parse_clients(lines).map_err(|e| format!("{path}:{number}: {e}"))?;
+            config.clients.insert(id.clone(), clients);
+        }
         let settings = parsed
             .settings(&config.pool_defaults)
             .map_err(|e| format!("{path}:{number}: {e}"))?;
@@ -316,7 +568,7 @@ fn check_seed(seed: &SeedUser) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::DEFAULT_POOL;
+    use crate::simulator::config::DEFAULT_POOL;
     use clap::{CommandFactory, Parser};
 
     #[derive(Parser)]
@@ -388,10 +640,85 @@ mod tests {
             &["--sim-pool", "no underscore"],
             &["--sim-groups", "has space"],
             &["--sim-users", "/nonexistent/seed.jsonl"],
+            &["--sim-token-lifetime", "0"],
+            &["--sim-token-lifetime", "NaN"],
+            &["--sim-token-lifetime", "1e12"],
+            &["--sim-expired-while", ""],
+            &["--sim-static", "--sim-token-lifetime", "5"],
+            &["--sim-static", "--sim-invalid-token-while", "/tmp/x"],
+            &["--sim-outage", "5s"],
+            &["--sim-outage", "5s+0s"],
+            &["--sim-outage", "soon+30s"],
+            &["--sim-outage", "5s+forever"],
+            &["--sim-outage-while", "f", "--sim-outage-mode", "drop"],
+            &["--sim-outage-mode", "hang"],
+            &["--sim-outage-region", "eu-west-1"],
+            &["--sim-outage-while", "f", "--sim-outage-region", "Europe"],
+            &["--sim-static", "--sim-outage", "1s+1s"],
         ] {
             let e = load(args).unwrap_err();
             assert!(!e.is_empty(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn credential_knobs_load_with_or_without_their_prefix() {
+        let c = load(&[
+            "--sim-token-lifetime",
+            "1.5",
+            "--expired-while",
+            "/tmp/expired",
+            "--sim-invalid-token-while",
+            "/tmp/invalid",
+        ])
+        .unwrap();
+        assert_eq!(c.token_lifetime, Some(Duration::from_millis(1500)));
+        assert_eq!(c.expired_while.as_deref(), Some("/tmp/expired".as_ref()));
+        assert_eq!(
+            c.invalid_token_while.as_deref(),
+            Some("/tmp/invalid".as_ref())
+        );
+        let e = load(&["--sim-static", "--sim-expired-while", "x"]).unwrap_err();
+        assert!(
+            e.contains("--sim-expired-while") && e.contains("--sim-static"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn outage_knobs_load_windows_mode_and_regions() {
+        let c = load(&[
+            "--sim-outage",
+            "5s+30s",
+            "--outage",
+            "2m + 500ms",
+            "--sim-outage-while",
+            "/tmp/down",
+            "--sim-outage-mode",
+            "hang",
+            "--sim-outage-region",
+            "eu-west-1,us-gov-west-1",
+            "--outage-region",
+            "ap-southeast-2",
+        ])
+        .unwrap();
+        let window = |after, lasting| OutageWindow { after, lasting };
+        assert_eq!(
+            c.outages,
+            [
+                window(Duration::from_secs(5), Duration::from_secs(30)),
+                window(Duration::from_secs(120), Duration::from_millis(500)),
+            ]
+        );
+        assert_eq!(c.outage_while.as_deref(), Some("/tmp/down".as_ref()));
+        assert_eq!(c.outage_mode, OutageMode::Hang);
+        assert_eq!(
+            c.outage_regions,
+            ["eu-west-1", "us-gov-west-1", "ap-southeast-2"]
+        );
+        assert_eq!(load(&[]).unwrap().outage_mode, OutageMode::Error500);
+        let close = load(&["--sim-outage-while", "f", "--sim-outage-mode", "close"]);
+        assert_eq!(close.unwrap().outage_mode, OutageMode::Close);
     }
 
     #[test]
@@ -446,6 +773,61 @@ mod tests {
         );
         let e = load(&["--sim-pools", &bad]).unwrap_err();
         assert!(e.contains(":1:"), "{e}");
+    }
+
+    #[test]
+    fn pools_file_gives_pools_their_app_clients() {
+        let path = scratch(
+            "clients.jsonl",
+            "{\"id\": \"eu-west-1_A\", \"clients\": [{\"name\": \"web\", \"refresh\": \"30d\", \"access\": \"1h\", \"id\": \"1h\"}, \
+             {\"name\": \"admin\", \"refresh\": \"10 hours\", \"access\": \"5m\", \"id\": \"300s\"}, {\"name\": \"old app\", \"units\": false, \"access\": \"2h\"}]}\n\
+             {\"id\": \"eu-west-1_B\"}\n",
+        );
+        let c = load(&["--sim-pools", &path]).unwrap();
+        let clients = &c.clients["eu-west-1_A"];
+        assert_eq!(clients.len(), 3);
+        assert_eq!(
+            clients[1].refresh,
+            Validity {
+                value: 10,
+                unit: TimeUnit::Hours
+            }
+        );
+        assert_eq!(clients[1].id.seconds(), 300);
+        assert!(!clients[2].units);
+        assert_eq!(clients[2].refresh, AppClient::default().refresh);
+        assert_eq!(c.clients_of("eu-west-1_B"), [AppClient::default()]);
+        for (i, clients) in [
+            r#"[{"name": "web", "refresh": "30m"}]"#,
+            r#"[{"name": "web", "refresh": "3651d"}]"#,
+            r#"[{"name": "web", "access": "2d"}]"#,
+            r#"[{"name": "web", "id": "4m"}]"#,
+            r#"[{"name": "web", "access": "1w"}]"#,
+            r#"[{"name": "web", "access": "h"}]"#,
+            r#"[{"name": "web"}, {"name": "web"}]"#,
+            r#"[{"name": "bad/name"}]"#,
+            r#"[{"name": ""}]"#,
+            r#"[{"name": "web", "units": false, "refresh": "10h"}]"#,
+            r#"[{"name": "web", "units": false, "access": "90m"}]"#,
+            r#"[{"name": "web", "colour": "blue"}]"#,
+        ]
+        .iter()
+        .enumerate()
+        {
+            let line = format!("{{\"id\": \"eu-west-1_A\", \"clients\": {clients}}}\n");
+            let bad = scratch(&format!("bad-clients-{i}.jsonl"), &line);
+            let e = load(&["--sim-pools", &bad]).unwrap_err();
+            assert!(e.contains(":1:"), "{clients}: {e}");
+        }
+        let q = load(&["--sim-client-read-quota", "4"]).unwrap().quotas;
+        assert_eq!(q.user_pool_client_read, Some(4.0));
+        assert_eq!(
+            load(&["--client-read-quota", "0"])
+                .unwrap()
+                .quotas
+                .user_pool_client_read,
+            None
+        );
     }
 
     #[test]

@@ -23,10 +23,14 @@
 //!
 //! Files: `config` (what a simulator is made of), `knobs` and `load` (the
 //! command line), `ops` (operations and quota categories), `quota`,
-//! `validate` and `filter` (input checks), `users`, `pools`, `state` (the
-//! request path), `actions` and `listing` (what operations do), `sts`,
-//! `canned` (benchmark mode), `dispatch` (routing, no I/O) and `http` (the
-//! server).
+//! `validate` and `filter` (input checks), `sigv4` (who signed a request)
+//! and `gate` (outages and credentials, before anything else), `users`,
+//! `pools`, `account` (the data operations change), `state` (the request
+//! path), `actions`, `listing` and `clients` (what operations do; `tokens`
+//! signs their pages), `sts`, `canned` (benchmark mode), `dispatch`
+//! (routing, no I/O) and `http` (the server). Files import each other in
+//! one direction only: this one imports its children, never the reverse
+//! (tests aside).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,12 +38,15 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+mod account;
 mod actions;
 mod answer;
 mod canned;
+mod clients;
 mod config;
 mod dispatch;
 mod filter;
+mod gate;
 mod http;
 mod knobs;
 mod listing;
@@ -47,22 +54,26 @@ mod load;
 mod ops;
 mod pools;
 mod quota;
+mod sigv4;
 mod state;
 mod sts;
+mod tokens;
 mod users;
 mod validate;
 
 #[cfg(test)]
+mod http_tests;
+#[cfg(test)]
 mod tests;
 
-pub use config::{Config, PoolSettings, Quotas, SeedUser};
+pub use config::{
+    AppClient, Config, DEFAULT_POOL, OutageMode, OutageWindow, PoolSettings, Quotas, SeedUser,
+    TimeUnit, Validity,
+};
 pub use http::serve;
 pub use knobs::SimKnobs;
 pub use state::{State, Totals};
 pub use users::User;
-
-/// The pool rows go to under `--simulate` when no `--user-pool-id` is given.
-pub const DEFAULT_POOL: &str = "us-east-1_SimPool1";
 
 /// A running simulator; dropping it stops the server.
 pub struct Simulator {

@@ -13,11 +13,13 @@ pub(crate) enum Op {
     ListUsersInGroup,
     DescribeUserPool,
     GetProvisionedLimit,
+    ListUserPoolClients,
+    DescribeUserPoolClient,
 }
 
 impl Op {
     /// Every implemented operation, in the order `calls` lists them.
-    pub(crate) const ALL: [Op; 8] = [
+    pub(crate) const ALL: [Op; 10] = [
         Op::AdminResetUserPassword,
         Op::AdminGetUser,
         Op::AdminUserGlobalSignOut,
@@ -26,6 +28,8 @@ impl Op {
         Op::ListUsersInGroup,
         Op::DescribeUserPool,
         Op::GetProvisionedLimit,
+        Op::ListUserPoolClients,
+        Op::DescribeUserPoolClient,
     ];
 
     /// The operation's name as it appears in `X-Amz-Target`.
@@ -39,6 +43,8 @@ impl Op {
             Op::ListUsersInGroup => "ListUsersInGroup",
             Op::DescribeUserPool => "DescribeUserPool",
             Op::GetProvisionedLimit => "GetProvisionedLimit",
+            Op::ListUserPoolClients => "ListUserPoolClients",
+            Op::DescribeUserPoolClient => "DescribeUserPoolClient",
         }
     }
 
@@ -55,6 +61,7 @@ impl Op {
             Op::AdminUserGlobalSignOut | Op::AdminDisableUser => Category::UserUpdate,
             Op::ListUsers | Op::ListUsersInGroup => Category::UserList,
             Op::DescribeUserPool | Op::GetProvisionedLimit => Category::UserPoolRead,
+            Op::ListUserPoolClients | Op::DescribeUserPoolClient => Category::UserPoolClientRead,
         }
     }
 
@@ -82,16 +89,18 @@ pub(crate) enum Category {
     UserUpdate,
     UserList,
     UserPoolRead,
+    UserPoolClientRead,
 }
 
 impl Category {
     /// Every enforced category.
-    pub(crate) const ALL: [Category; 5] = [
+    pub(crate) const ALL: [Category; 6] = [
         Category::UserAccountRecovery,
         Category::UserRead,
         Category::UserUpdate,
         Category::UserList,
         Category::UserPoolRead,
+        Category::UserPoolClientRead,
     ];
 
     /// The category's name, as GetProvisionedLimit and `throttled_by_category` spell it.
@@ -102,6 +111,7 @@ impl Category {
             Category::UserUpdate => "UserUpdate",
             Category::UserList => "UserList",
             Category::UserPoolRead => "UserPoolRead",
+            Category::UserPoolClientRead => "UserPoolClientRead",
         }
     }
 
@@ -113,9 +123,9 @@ impl Category {
 
 /// Cognito's default request-rate quotas (requests per second) for the API
 /// categories GetProvisionedLimit knows. The simulator enforces only the
-/// five of [`Category`]; the others are answered with their default so that
+/// six of [`Category`]; the others are answered with their default so that
 /// a client asking about them sees what an untouched account would.
-pub(crate) const DEFAULT_LIMITS: [(&str, u32); 13] = [
+pub(crate) const DEFAULT_LIMITS: [(&str, u32); 14] = [
     ("UserAuthentication", 120),
     ("UserCreation", 50),
     ("UserFederation", 25),
@@ -129,6 +139,7 @@ pub(crate) const DEFAULT_LIMITS: [(&str, u32); 13] = [
     ("UserPoolUpdate", 15),
     ("UserPoolResourceRead", 20),
     ("UserPoolResourceUpdate", 15),
+    ("UserPoolClientRead", 15),
 ];
 
 /// The default quota of a GetProvisionedLimit category, if it is one.

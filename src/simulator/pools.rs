@@ -7,7 +7,7 @@ use std::ops::Bound;
 
 use serde_json::{Value, json};
 
-use super::config::PoolSettings;
+use super::config::{AppClient, PoolSettings};
 use super::users::User;
 
 /// A user and the spelling of its username.
@@ -24,6 +24,8 @@ pub(crate) struct Pool {
     pub settings: PoolSettings,
     /// `CreationDate`, also every pre-existing user's `UserCreateDate`.
     pub created: f64,
+    /// App clients, in the order they were created.
+    pub clients: Vec<AppClient>,
     /// By key: the username itself, or folded to lower case in a
     /// case-insensitive pool. Ordered, so listings page stably.
     users: BTreeMap<String, Entry>,
@@ -37,6 +39,7 @@ impl Pool {
             id: id.to_owned(),
             settings,
             created,
+            clients: vec![AppClient::default()],
             users: BTreeMap::new(),
             groups,
         }

@@ -44,7 +44,7 @@ impl Bucket {
 /// The buckets of every enforced category.
 #[derive(Debug)]
 pub(crate) struct Buckets {
-    buckets: [Option<Bucket>; 5],
+    buckets: [Option<Bucket>; Category::ALL.len()],
 }
 
 impl Buckets {

@@ -12,13 +12,15 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::DEFAULT_POOL;
+use super::account::Account;
 use super::actions;
 use super::answer::{Answer, ApiError, fail};
-use super::config::Config;
+use super::config::{Config, DEFAULT_POOL};
+use super::gate::{Gate, Refusal};
 use super::ops::{GET_CALLER_IDENTITY, Op};
 use super::pools::Pool;
 use super::quota::Buckets;
+use super::sigv4::Signer;
 use super::users::{User, now};
 use super::validate;
 
@@ -44,14 +46,20 @@ pub struct Totals {
     /// When the first AdminResetUserPassword request arrived, in
     /// milliseconds since the Unix epoch (for time-to-first-call figures).
     pub first_reset_unix_ms: Option<u64>,
+    /// Requests answered ExpiredTokenException (STS: ExpiredToken).
+    pub expired_token: u64,
+    /// Requests answered UnrecognizedClientException (STS:
+    /// InvalidClientTokenId).
+    pub invalid_token: u64,
+    /// Requests refused by an outage (answered HTTP 500, closed or held,
+    /// per the outage mode); none of them was applied.
+    pub refused_by_outage: u64,
 }
 
 /// What changes under the lock.
-pub(crate) struct Inner {
-    pub pools: HashMap<String, Pool>,
-    pub buckets: Buckets,
-    /// Reset codes sent by email, account-wide, for the daily cap.
-    pub emails_sent: u64,
+struct Inner {
+    account: Account,
+    buckets: Buckets,
     rng: StdRng,
     totals: Totals,
 }
@@ -66,8 +74,7 @@ pub struct State {
     static_calls: [AtomicU64; Op::ALL.len() + 1],
     /// [`Totals::first_reset_unix_ms`], 0 until then.
     first_reset_ms: AtomicU64,
-    /// Key of the pagination tokens this simulator issues.
-    pub(crate) token_key: [u8; 16],
+    gate: Gate,
 }
 
 impl State {
@@ -80,21 +87,20 @@ impl State {
         };
         State {
             inner: Mutex::new(Inner {
-                pools,
+                account: Account::new(pools),
                 buckets: Buckets::new(&config.quotas),
-                emails_sent: 0,
                 rng: StdRng::seed_from_u64(config.seed),
                 totals: Totals::default(),
             }),
             requests: AtomicU64::new(0),
             static_calls: Default::default(),
             first_reset_ms: AtomicU64::new(0),
-            token_key: rand::random(),
+            gate: Gate::new(),
             config,
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // Nothing panics under the lock; if something ever did, the state
         // is still consistent enough to keep answering.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -111,6 +117,7 @@ impl State {
     pub fn user(&self, pool: &str, username: &str) -> Option<User> {
         let inner = self.lock();
         inner
+            .account
             .pools
             .get(pool)?
             .find(username)
@@ -121,6 +128,7 @@ impl State {
     pub fn users(&self, pool: &str) -> Vec<(String, User)> {
         let inner = self.lock();
         inner
+            .account
             .pools
             .get(pool)
             .map(|p| {
@@ -135,7 +143,7 @@ impl State {
     pub fn totals(&self) -> Totals {
         let inner = self.lock();
         let mut totals = inner.totals.clone();
-        for entry in inner.pools.values().flat_map(Pool::entries) {
+        for entry in inner.account.pools.values().flat_map(Pool::entries) {
             let user = &entry.user;
             totals.users_reset += u64::from(user.resets_succeeded > 0);
             totals.users_reset_twice += u64::from(user.resets_succeeded > 1);
@@ -154,7 +162,21 @@ impl State {
         }
         let first = self.first_reset_ms.load(Ordering::Relaxed);
         totals.first_reset_unix_ms = (first > 0).then_some(first);
+        totals.expired_token = self.gate.expired();
+        totals.invalid_token = self.gate.invalid();
+        totals.refused_by_outage = self.gate.outage();
         totals
+    }
+
+    /// Why a request signed by `signer` is refused before the service
+    /// looks at it, if it is (counted).
+    pub(crate) fn refusal(&self, signer: Option<&Signer>) -> Option<Refusal> {
+        self.gate.check(&self.config, signer)
+    }
+
+    /// Whether the service is down now for a request signed for `region`.
+    pub(crate) fn outage_now(&self, region: Option<&str>) -> bool {
+        self.gate.outage_now(&self.config, region)
     }
 
     /// Notes the arrival of a request for `op` (only the first reset's time
@@ -223,7 +245,7 @@ impl State {
                 message: "Internal error (injected)".into(),
             });
         }
-        let answer = actions::apply(self, &mut inner, op, &params);
+        let answer = actions::apply(&self.config, &mut inner.account, op, &params);
         if drop_after { Answer::Drop } else { answer }
     }
 
@@ -266,7 +288,9 @@ fn initial_pools(config: &Config) -> HashMap<String, Pool> {
                 .settings_of(id)
                 .unwrap_or(&config.pool_defaults)
                 .clone();
-            pools.insert(id.to_owned(), Pool::new(id, settings, created));
+            let mut pool = Pool::new(id, settings, created);
+            pool.clients = config.clients_of(id);
+            pools.insert(id.to_owned(), pool);
         }
     };
     ensure(&mut pools, DEFAULT_POOL);

@@ -4,6 +4,7 @@
 
 use hyper::StatusCode;
 
+use super::gate::Refusal;
 use super::ops::GET_CALLER_IDENTITY;
 use super::state::State;
 
@@ -56,6 +57,30 @@ pub(crate) fn answer(state: &State, body: &[u8], request_id: &str) -> XmlReply {
         return error(StatusCode::FORBIDDEN, "AccessDenied", &message, request_id);
     }
     identity(request_id)
+}
+
+/// STS's answer to a request the gate refuses, as real STS words it.
+pub(crate) fn refused(refusal: Refusal, request_id: &str) -> XmlReply {
+    match refusal {
+        Refusal::ExpiredToken => error(
+            StatusCode::BAD_REQUEST,
+            "ExpiredToken",
+            "The security token included in the request is expired",
+            request_id,
+        ),
+        Refusal::InvalidToken => error(
+            StatusCode::FORBIDDEN,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+            request_id,
+        ),
+        Refusal::Outage(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+            request_id,
+        ),
+    }
 }
 
 /// The answer benchmark mode gives any well-formed Query request.

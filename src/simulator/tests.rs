@@ -621,6 +621,7 @@ fn send(state: &State, target: Option<&str>, content_type: Option<&str>, body: &
             path: "/",
             target: target.as_deref(),
             content_type,
+            authorization: None,
             body,
         },
     )
@@ -672,6 +673,7 @@ fn stats_page_answers_totals() {
             path: "/_sim/stats",
             target: None,
             content_type: None,
+            authorization: None,
             body: b"",
         },
     );
@@ -746,6 +748,25 @@ fn static_mode_answers_success_without_state() {
     );
     let sts = send(&state, None, FORM, STS_BODY);
     assert_eq!(sts.status, StatusCode::OK);
+    let clients = send(
+        &state,
+        Some("ListUserPoolClients"),
+        None,
+        br#"{"UserPoolId":"us-east-1_X"}"#,
+    );
+    let app = &json_of(&clients)["UserPoolClients"][0];
+    assert_eq!(app["ClientName"], "app");
+    let body = json!({"UserPoolId": "us-east-1_X", "ClientId": app["ClientId"]}).to_string();
+    let described = send(
+        &state,
+        Some("DescribeUserPoolClient"),
+        None,
+        body.as_bytes(),
+    );
+    assert_eq!(
+        json_of(&described)["UserPoolClient"]["RefreshTokenValidity"],
+        30
+    );
 }
 
 fn reset_via_http(state: &State, username: &str) -> String {
@@ -801,6 +822,8 @@ mod fuzz {
             "AttributesToGet",
             "ClientMetadata",
             "LimitDefinition",
+            "MaxResults",
+            "ClientId",
             "Other",
         ]);
         proptest::collection::btree_map(keys, member(), 0..6)
@@ -840,4 +863,322 @@ mod fuzz {
             }
         }
     }
+}
+
+/// The first segment of every path starting with `prefix` in `text`.
+fn path_heads(text: &str, prefix: &str) -> Vec<String> {
+    text.match_indices(prefix)
+        .map(|(at, _)| {
+            text[at + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '*')
+                .collect()
+        })
+        .collect()
+}
+
+/// Where a file's inline `#[cfg(test)] mod … {` starts, if it has one.
+fn inline_test_module(code: &str) -> Option<usize> {
+    code.match_indices("#[cfg(test)]")
+        .map(|(at, _)| at)
+        .find(|at| {
+            code[*at..]
+                .lines()
+                .skip(1)
+                .find(|l| !l.starts_with("#["))
+                .is_some_and(|l| l.starts_with("mod ") && l.ends_with('{'))
+        })
+}
+
+/// Which files of this directory each file imports, judged from its
+/// `super::…` and `crate::simulator::…` paths (a file's own inline test
+/// module may only add `crate::simulator::…` ones, its `super` being the
+/// file itself).
+fn file_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/simulator");
+    let mut sources = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            sources.insert(stem, std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    let is_file = |name: &str| name != "mod" && sources.contains_key(name);
+    let target = |name: &str| {
+        if is_file(name) {
+            name.to_owned()
+        } else {
+            "mod".to_owned()
+        }
+    };
+    let mut graph = std::collections::BTreeMap::new();
+    for (file, text) in &sources {
+        let code: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let own = &code[..inline_test_module(&code).unwrap_or(code.len())];
+        let mut edges = std::collections::BTreeSet::new();
+        for name in path_heads(&code, "crate::simulator::") {
+            edges.insert(target(&name));
+        }
+        if file == "mod" {
+            for name in sources.keys().filter(|n| is_file(n)) {
+                let used = own
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("mod "))
+                    .any(|l| l.contains(&format!("{name}::")));
+                if used {
+                    edges.insert(name.clone());
+                }
+            }
+        } else {
+            for name in path_heads(own, "super::") {
+                edges.insert(target(&name));
+            }
+        }
+        edges.remove(file);
+        graph.insert(file.clone(), edges);
+    }
+    graph
+}
+
+#[test]
+fn files_import_each_other_in_one_direction_only() {
+    let graph = file_imports();
+    assert!(graph["state"].contains("actions"), "{graph:?}");
+    assert!(graph["mod"].contains("http"), "{graph:?}");
+    // Depth-first search for a path back to where it started.
+    fn reaches(
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        from: &str,
+        to: &str,
+        seen: &mut std::collections::BTreeSet<String>,
+    ) -> bool {
+        graph
+            .get(from)
+            .into_iter()
+            .flatten()
+            .any(|next| next == to || (seen.insert(next.clone()) && reaches(graph, next, to, seen)))
+    }
+    for file in graph.keys() {
+        let mut seen = std::collections::BTreeSet::new();
+        assert!(
+            !reaches(&graph, file, file, &mut seen),
+            "{file} imports itself through {seen:?}: {graph:#?}"
+        );
+    }
+}
+
+fn apps() -> Vec<AppClient> {
+    let validity = |value, unit| Validity { value, unit };
+    vec![
+        AppClient {
+            name: "web".into(),
+            refresh: validity(30, TimeUnit::Days),
+            access: validity(1, TimeUnit::Hours),
+            id: validity(1, TimeUnit::Hours),
+            units: true,
+        },
+        AppClient {
+            name: "admin".into(),
+            refresh: validity(10, TimeUnit::Hours),
+            access: validity(5, TimeUnit::Minutes),
+            id: validity(5, TimeUnit::Minutes),
+            units: true,
+        },
+        AppClient {
+            name: "legacy".into(),
+            refresh: validity(7, TimeUnit::Days),
+            access: validity(120, TimeUnit::Minutes),
+            id: validity(1, TimeUnit::Hours),
+            units: false,
+        },
+    ]
+}
+
+const APPS_POOL: &str = "eu-west-1_Apps";
+
+fn with_apps(change: impl FnOnce(&mut Config)) -> State {
+    config(|c| {
+        c.add_pool(APPS_POOL);
+        c.clients.insert(APPS_POOL.into(), apps());
+        change(c);
+    })
+}
+
+#[test]
+fn list_user_pool_clients_pages_with_its_own_tokens() {
+    let state = with_apps(|_| {});
+    let list = |extra: Value| {
+        let mut b = json!({"UserPoolId": APPS_POOL});
+        b.as_object_mut().unwrap().extend(body(extra));
+        call(&state, Op::ListUserPoolClients, b)
+    };
+    let all = ok(list(json!({})));
+    let names: Vec<&str> = all["UserPoolClients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ClientName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web", "admin", "legacy"]);
+    assert_eq!(all["UserPoolClients"][0]["UserPoolId"], APPS_POOL);
+    assert!(all.get("NextToken").is_none());
+    let first = ok(list(json!({"MaxResults": 2})));
+    assert_eq!(first["UserPoolClients"].as_array().unwrap().len(), 2);
+    let token = first["NextToken"].as_str().unwrap().to_owned();
+    let rest = ok(list(json!({"MaxResults": 2, "NextToken": token})));
+    assert_eq!(rest["UserPoolClients"][0]["ClientName"], "legacy");
+    assert!(rest.get("NextToken").is_none());
+    for bad in [json!({"MaxResults": 0}), json!({"MaxResults": 61})] {
+        let answer = list(bad);
+        assert!(message(answer).contains("at 'maxResults'"));
+    }
+    assert_eq!(
+        list(json!({"NextToken": "forged.00"})).code(),
+        "InvalidParameterException"
+    );
+    let elsewhere = call(
+        &state,
+        Op::ListUserPoolClients,
+        json!({"UserPoolId": DEFAULT_POOL, "NextToken": token}),
+    );
+    assert_eq!(
+        elsewhere.code(),
+        "InvalidParameterException",
+        "another pool's token"
+    );
+    let missing = call(
+        &state,
+        Op::ListUserPoolClients,
+        json!({"UserPoolId": "eu-west-1_Nope"}),
+    );
+    assert_eq!(message(missing), "User pool eu-west-1_Nope does not exist.");
+}
+
+fn client_of(state: &State, pool: &str, name: &str) -> Answer {
+    let listed = ok(call(
+        state,
+        Op::ListUserPoolClients,
+        json!({"UserPoolId": pool}),
+    ));
+    let id = listed["UserPoolClients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ClientName"] == name)
+        .map(|c| c["ClientId"].clone())
+        .unwrap();
+    call(
+        state,
+        Op::DescribeUserPoolClient,
+        json!({"UserPoolId": pool, "ClientId": id}),
+    )
+}
+
+#[test]
+fn describe_user_pool_client_reports_token_validity() {
+    let state = with_apps(|_| {});
+    let app = ok(client_of(&state, DEFAULT_POOL, "app"))["UserPoolClient"].clone();
+    assert_eq!(
+        (
+            &app["RefreshTokenValidity"],
+            &app["AccessTokenValidity"],
+            &app["IdTokenValidity"]
+        ),
+        (&json!(30), &json!(60), &json!(60))
+    );
+    assert_eq!(
+        app["TokenValidityUnits"],
+        json!({"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"})
+    );
+    let admin = ok(client_of(&state, APPS_POOL, "admin"))["UserPoolClient"].clone();
+    assert_eq!(admin["ClientName"], "admin");
+    assert_eq!(admin["UserPoolId"], APPS_POOL);
+    assert_eq!(admin["RefreshTokenValidity"], 10);
+    assert_eq!(admin["TokenValidityUnits"]["RefreshToken"], "hours");
+    assert_eq!(admin["TokenValidityUnits"]["AccessToken"], "minutes");
+    let legacy = ok(client_of(&state, APPS_POOL, "legacy"))["UserPoolClient"].clone();
+    assert!(legacy.get("TokenValidityUnits").is_none());
+    assert_eq!(
+        (
+            &legacy["RefreshTokenValidity"],
+            &legacy["AccessTokenValidity"],
+            &legacy["IdTokenValidity"]
+        ),
+        (&json!(7), &json!(2), &json!(1)),
+        "in the default units: days, hours, hours"
+    );
+}
+
+#[test]
+fn describe_user_pool_client_refuses_unknown_and_malformed_ids() {
+    let state = with_apps(|_| {});
+    let describe = |pool: &str, id: &str| {
+        call(
+            &state,
+            Op::DescribeUserPoolClient,
+            json!({"UserPoolId": pool, "ClientId": id}),
+        )
+    };
+    let unknown = describe(APPS_POOL, "nosuchclient");
+    assert_eq!(
+        message(unknown),
+        "User pool client nosuchclient does not exist."
+    );
+    let web_id = ok(client_of(&state, APPS_POOL, "web"))["UserPoolClient"]["ClientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        describe(DEFAULT_POOL, &web_id).code(),
+        "ResourceNotFoundException"
+    );
+    assert_eq!(
+        describe("eu-west-1_Nope", &web_id).code(),
+        "ResourceNotFoundException"
+    );
+    let bad = message(describe(APPS_POOL, "has space"));
+    assert!(
+        bad.starts_with("1 validation error detected: Value at 'clientId'"),
+        "{bad}"
+    );
+    let missing = message(call(&state, Op::DescribeUserPoolClient, json!({})));
+    assert!(missing.starts_with("2 validation errors"), "{missing}");
+}
+
+#[test]
+fn client_reads_have_their_own_quota_category() {
+    let state = with_apps(|c| c.quotas.user_pool_client_read = Some(2.0));
+    let codes: Vec<String> = (0..3)
+        .map(|_| {
+            call(
+                &state,
+                Op::ListUserPoolClients,
+                json!({"UserPoolId": APPS_POOL}),
+            )
+            .code()
+        })
+        .collect();
+    assert_eq!(codes, ["ok", "ok", "TooManyRequestsException"]);
+    let totals = state.totals();
+    assert_eq!(totals.throttled_by_category["UserPoolClientRead"], 1);
+    assert_eq!(
+        ok(limit_of(&state, "UserPoolClientRead"))["Limit"]["ProvisionedLimitValue"],
+        2
+    );
+    let untouched = config(|c| c.quotas = Quotas::aws_defaults());
+    assert_eq!(
+        ok(limit_of(&untouched, "UserPoolClientRead"))["Limit"]["ProvisionedLimitValue"],
+        15
+    );
+    let denied = with_apps(|c| {
+        c.deny.insert("DescribeUserPoolClient".into());
+    });
+    let answer = client_of(&denied, APPS_POOL, "web");
+    assert_eq!(answer.code(), "AccessDeniedException");
+    assert!(message(answer).contains("cognito-idp:DescribeUserPoolClient"));
 }

@@ -15,6 +15,8 @@ use super::ops::Op;
 
 const NAME_PATTERN: &str = r"[\p{L}\p{M}\p{S}\p{N}\p{P}]+";
 const POOL_ID_PATTERN: &str = r"[\w-]+_[0-9a-zA-Z]+";
+const CLIENT_ID_PATTERN: &str = r"[\w+]+";
+const CLIENT_NAME_PATTERN: &str = r"[\w\s+=,.@-]+";
 const TOKEN_PATTERN: &str = r"[\S]+";
 
 static NAME_RE: LazyLock<Regex> =
@@ -22,6 +24,10 @@ static NAME_RE: LazyLock<Regex> =
 // The model's patterns are Java regexes, where `\w` and `\S` are ASCII.
 static POOL_ID_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?-u:[\w-])+_[0-9a-zA-Z]+$").expect("valid regex"));
+static CLIENT_NAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?-u:[\w+=,.@ \t\n\x0B\f\r-])+$").expect("valid regex"));
+static CLIENT_ID_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?-u:[\w+])+$").expect("valid regex"));
 // Java's `\s` is exactly these six characters.
 static TOKEN_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[^ \t\n\x0B\f\r]+$").expect("valid regex"));
@@ -45,6 +51,18 @@ const POOL_ID: Rule = Rule {
     min: 1,
     max: 55,
     pattern: Some((&POOL_ID_RE, POOL_ID_PATTERN)),
+    sensitive: false,
+};
+const CLIENT_ID: Rule = Rule {
+    min: 1,
+    max: 128,
+    pattern: Some((&CLIENT_ID_RE, CLIENT_ID_PATTERN)),
+    sensitive: true,
+};
+const CLIENT_NAME: Rule = Rule {
+    min: 1,
+    max: 128,
+    pattern: Some((&CLIENT_NAME_RE, CLIENT_NAME_PATTERN)),
     sensitive: false,
 };
 const GROUP_NAME: Rule = Rule {
@@ -123,6 +141,11 @@ pub(crate) fn check_pool_id(value: &str) -> Result<(), String> {
     check(value, &POOL_ID)
 }
 
+/// An app client name Cognito would accept.
+pub(crate) fn check_client_name(value: &str) -> Result<(), String> {
+    check(value, &CLIENT_NAME)
+}
+
 /// A group name Cognito would accept.
 pub(crate) fn check_group_name(value: &str) -> Result<(), String> {
     check(value, &GROUP_NAME)
@@ -143,6 +166,8 @@ pub(crate) struct Params {
     pub attributes: Option<Vec<String>>,
     /// GetProvisionedLimit's `LimitDefinition.Attributes.Category`.
     pub category: Option<String>,
+    /// DescribeUserPoolClient's `ClientId`.
+    pub client_id: String,
 }
 
 /// Checks `body` against `op`'s input model.
@@ -177,6 +202,15 @@ pub(crate) fn parse(op: Op, body: &Map<String, Value>) -> Result<Params, ApiErro
             p.pool = r.string("UserPoolId", true, &POOL_ID)?.unwrap_or_default();
         }
         Op::GetProvisionedLimit => p.category = limit_definition(&mut r)?,
+        Op::ListUserPoolClients => {
+            p.pool = r.string("UserPoolId", true, &POOL_ID)?.unwrap_or_default();
+            p.limit = r.number("MaxResults", 1, 60)?;
+            p.token = r.string("NextToken", false, &TOKEN)?;
+        }
+        Op::DescribeUserPoolClient => {
+            p.pool = r.string("UserPoolId", true, &POOL_ID)?.unwrap_or_default();
+            p.client_id = r.string("ClientId", true, &CLIENT_ID)?.unwrap_or_default();
+        }
     }
     r.finish()?;
     Ok(p)
@@ -302,8 +336,14 @@ impl<'a> Reader<'a> {
         Ok(Some(text.clone()))
     }
 
+    /// `Limit`, where 0 means the default page.
     fn limit(&mut self) -> Result<Option<usize>, ApiError> {
-        let Some(value) = self.get("Limit") else {
+        Ok(self.number("Limit", 0, 60)?.filter(|n| *n > 0))
+    }
+
+    /// An integer member within `min..=max`.
+    fn number(&mut self, key: &str, min: i64, max: i64) -> Result<Option<usize>, ApiError> {
+        let Some(value) = self.get(key) else {
             return Ok(None);
         };
         let Some(n) = value.as_i64() else {
@@ -319,20 +359,21 @@ impl<'a> Reader<'a> {
                 "Numeric value ({n}) out of range of int"
             )));
         }
-        let bound = if n < 0 {
-            Some("greater than or equal to 0")
-        } else if n > 60 {
-            Some("less than or equal to 60")
+        let bound = if n < min {
+            Some(format!("greater than or equal to {min}"))
+        } else if n > max {
+            Some(format!("less than or equal to {max}"))
         } else {
             None
         };
         if let Some(bound) = bound {
+            let path = format!("{}{}", self.path, member_path(key));
             self.broken.push(format!(
-                "Value '{n}' at 'limit' failed to satisfy constraint: Member must have value {bound}"
+                "Value '{n}' at '{path}' failed to satisfy constraint: Member must have value {bound}"
             ));
             return Ok(None);
         }
-        Ok(usize::try_from(n).ok().filter(|n| *n > 0))
+        Ok(usize::try_from(n).ok())
     }
 
     fn object(
