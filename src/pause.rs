@@ -45,6 +45,8 @@ pub const DEFAULT_CREDENTIALS_WAIT: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_OUTAGE_WAIT: Duration = Duration::from_secs(15 * 60);
 /// The first probe after a gate shuts.
 pub const FIRST_PROBE: Duration = Duration::from_secs(1);
+/// How much longer each probe after a failed one waits.
+const PROBE_GROWTH: f64 = 1.5;
 /// Longest wait between credential renewals.
 pub const CREDENTIALS_PROBE_CAP: Duration = Duration::from_secs(15);
 /// Longest wait between probes of a region that is out.
@@ -203,6 +205,9 @@ pub struct Pauses {
     history: Mutex<Vec<PauseRecord>>,
     aws: OnceLock<Aws>,
     calls: AtomicU64,
+    /// Counts the regions found answering again, for the dispatcher's rows
+    /// held while their region was out.
+    reopened: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Pauses {
@@ -233,7 +238,10 @@ impl Shut {
     fn probe_failed(&mut self, cap: Duration) {
         self.probing = None;
         self.failed_probes += 1;
-        let wait = FIRST_PROBE.saturating_mul(1 << self.failed_probes.min(10));
+        // Half as long again each time: an outage that ends is noticed
+        // within a third of its length, and one that lasts costs a call
+        // every `cap`.
+        let wait = FIRST_PROBE.mul_f64(PROBE_GROWTH.powi(self.failed_probes.min(30) as i32));
         self.next_probe = Instant::now() + wait.min(cap);
     }
 
@@ -434,6 +442,7 @@ impl Pauses {
             history: Mutex::new(Vec::new()),
             aws: OnceLock::new(),
             calls: AtomicU64::new(0),
+            reopened: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -528,10 +537,28 @@ impl Pauses {
         pass.probes_region = false;
         for gate in [&self.credentials, &pass.region] {
             if let Some(ended) = gate.answered() {
-                say(&self.resumed(&ended));
-                self.history.lock().expect("pauses").push(ended);
+                self.ended(ended);
             }
         }
+    }
+
+    fn ended(&self, ended: PauseRecord) {
+        say(&self.resumed(&ended));
+        self.history.lock().expect("pauses").push(ended);
+        self.reopened.send_modify(|n| *n += 1);
+    }
+
+    /// Whether `region` is out: its gate is shut.
+    pub fn is_out(&self, region: &str) -> bool {
+        let regions = self.regions.lock().expect("regions");
+        regions
+            .get(region)
+            .is_some_and(|g| g.shut.load(Ordering::Acquire))
+    }
+
+    /// Changes whenever a region is found answering again.
+    pub fn reopened(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reopened.subscribe()
     }
 }
 
@@ -543,8 +570,7 @@ impl Pauses {
             // The service itself refused: the region is reachable.
             pass.probes_region = false;
             if let Some(ended) = pass.region.answered() {
-                say(&self.resumed(&ended));
-                self.history.lock().expect("pauses").push(ended);
+                self.ended(ended);
             }
         }
         let probe = std::mem::take(&mut pass.probes_credentials);
@@ -851,5 +877,223 @@ impl Weather for Pauses {
 
     fn waiting(&self) -> u64 {
         Pauses::waiting(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cognito::Class;
+
+    fn armed(outage_wait: Duration) -> Arc<Pauses> {
+        let pauses = Pauses::new(Settings {
+            outage_wait,
+            credentials_wait: outage_wait,
+            ..Settings::default()
+        });
+        pauses.arm();
+        Arc::new(pauses)
+    }
+
+    fn error(class: Class, code: &str) -> CallError {
+        CallError::local(class, code, "oops".into())
+    }
+
+    async fn fail(p: &Pauses, stop: &Stop, watch: &mut Watch) -> Cost {
+        let pass = p.pass("r", stop).await.unwrap();
+        p.failed(
+            pass,
+            watch,
+            &error(Class::Retryable, "InternalErrorException"),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_region_is_out_after_failures_of_several_calls_with_no_answer() {
+        let (p, stop) = (armed(DEFAULT_OUTAGE_WAIT), Stop::default());
+        let mut calls: Vec<Watch> = (0..3).map(|_| p.watch()).collect();
+        for round in 0..2 {
+            for (i, watch) in calls.iter_mut().enumerate() {
+                let cost = fail(&p, &stop, watch).await;
+                let last = round == 1 && i == 2;
+                assert_eq!(
+                    cost,
+                    Cost::Spent,
+                    "failures before the region is out are spent"
+                );
+                assert_eq!(p.status().is_some(), last, "round {round} call {i}");
+            }
+        }
+        // Calls already in flight that fail now spend nothing.
+        let pass = Pass {
+            pauses: &p,
+            region: p.region("r"),
+            probes_credentials: false,
+            probes_region: false,
+        };
+        let e = error(Class::Retryable, "Timeout");
+        assert_eq!(p.failed(pass, &mut calls[0], &e), Cost::Free);
+        assert_eq!(p.records(false)[0].calls_refused, 7);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_user_failing_while_others_are_answered_is_not_an_outage() {
+        let (p, stop) = (armed(DEFAULT_OUTAGE_WAIT), Stop::default());
+        let mut lone = p.watch();
+        assert_eq!(fail(&p, &stop, &mut lone).await, Cost::Spent);
+        p.answered(p.pass("r", &stop).await.unwrap());
+        for _ in 0..20 {
+            assert_eq!(fail(&p, &stop, &mut lone).await, Cost::Spent);
+        }
+        let mut others: Vec<Watch> = (0..2).map(|_| p.watch()).collect();
+        for watch in &mut others {
+            for _ in 0..3 {
+                fail(&p, &stop, watch).await;
+            }
+        }
+        assert!(
+            p.status().is_none(),
+            "the lone call's failures do not count"
+        );
+        // Another region is not concerned either way.
+        let pass = p.pass("other", &stop).await.unwrap();
+        assert!(!pass.probes_region);
+    }
+
+    async fn shut_region(p: &Pauses, stop: &Stop) {
+        let mut calls: Vec<Watch> = (0..3).map(|_| p.watch()).collect();
+        for _ in 0..2 {
+            for watch in &mut calls {
+                fail(p, stop, watch).await;
+            }
+        }
+        assert!(p.status().is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_probe_at_a_time_and_the_first_answer_opens() {
+        let (p, stop) = (armed(DEFAULT_OUTAGE_WAIT), Arc::new(Stop::default()));
+        shut_region(&p, &stop).await;
+        let passed = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let (p, stop, passed) = (p.clone(), stop.clone(), passed.clone());
+            tasks.push(tokio::spawn(async move {
+                let pass = p.pass("r", &stop).await.unwrap();
+                let probe = pass.probes_region;
+                passed.fetch_add(1, Ordering::SeqCst);
+                if probe {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    p.answered(pass);
+                }
+                probe
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            passed.load(Ordering::SeqCst),
+            0,
+            "nobody before the first probe"
+        );
+        assert_eq!(p.waiting(), 3);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(passed.load(Ordering::SeqCst), 1, "one probe");
+        let mut probes = 0;
+        for task in tasks {
+            probes += u32::from(task.await.unwrap());
+        }
+        assert_eq!(probes, 1);
+        let records = p.records(true);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].outcome, "resumed");
+        assert_eq!(records[0].region.as_deref(), Some("r"));
+        assert!(p.status().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_probes_back_off_to_the_cap() {
+        let (p, stop) = (armed(Duration::from_secs(3600)), Stop::default());
+        shut_region(&p, &stop).await;
+        let started = Instant::now();
+        let mut at = Vec::new();
+        let mut watch = p.watch();
+        for _ in 0..10 {
+            let pass = p.pass("r", &stop).await.unwrap();
+            assert!(pass.probes_region);
+            at.push(started.elapsed().as_secs());
+            p.failed(pass, &mut watch, &error(Class::Retryable, "Timeout"));
+        }
+        assert_eq!(at, [1, 2, 4, 8, 13, 20, 32, 49, 74, 104]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_longer_than_its_wait_stops_the_run() {
+        let (p, stop) = (armed(Duration::from_secs(5)), Stop::default());
+        shut_region(&p, &stop).await;
+        let mut watch = p.watch();
+        while let Some(pass) = p.pass("r", &stop).await {
+            p.failed(pass, &mut watch, &error(Class::Retryable, "Timeout"));
+        }
+        let Some(StopReason::WaitedOut(why)) = stop.reason() else {
+            panic!("{:?}", stop.reason());
+        };
+        assert!(why.contains("--outage-wait 5 s"), "{why}");
+        assert_eq!(p.records(true)[0].outcome, "stopped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refused_credentials_shut_every_region_until_a_probe_passes() {
+        let (p, stop) = (armed(DEFAULT_CREDENTIALS_WAIT), Stop::default());
+        let pass = p.pass("a", &stop).await.unwrap();
+        p.refused(pass, &error(Class::Credentials, "ExpiredTokenException"));
+        let started = Instant::now();
+        let pass = p.pass("b", &stop).await.unwrap();
+        assert!(pass.probes_credentials && !pass.probes_region);
+        assert_eq!(started.elapsed(), FIRST_PROBE);
+        p.answered(pass);
+        let records = p.records(true);
+        assert_eq!(
+            (records[0].cause, records[0].calls_refused),
+            (Cause::Credentials, 1)
+        );
+        assert!(
+            p.pass("a", &stop)
+                .await
+                .is_some_and(|p| !p.probes_credentials)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn credentials_wait_zero_stops_at_once() {
+        let p = Arc::new(Pauses::new(Settings {
+            credentials_wait: Duration::ZERO,
+            ..Settings::default()
+        }));
+        p.arm();
+        let stop = Stop::default();
+        let pass = p.pass("a", &stop).await.unwrap();
+        p.refused(pass, &error(Class::Credentials, "ExpiredTokenException"));
+        assert!(p.pass("a", &stop).await.is_none());
+        assert!(matches!(stop.reason(), Some(StopReason::WaitedOut(_))));
+    }
+
+    #[test]
+    fn time_lost_counts_overlapping_pauses_once() {
+        let record = |start: &str, seconds: f64| PauseRecord {
+            cause: Cause::Outage,
+            region: None,
+            started_at: start.into(),
+            ended_at: None,
+            seconds,
+            calls_refused: 0,
+            why: String::new(),
+            outcome: "resumed".into(),
+        };
+        let records = [
+            record("2026-01-01T00:00:00Z", 30.0),
+            record("2026-01-01T00:00:10Z", 30.0),
+            record("2026-01-01T00:10:00Z", 5.0),
+        ];
+        assert!((time_lost(&records) - 45.0).abs() < 1e-6);
     }
 }
