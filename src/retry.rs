@@ -271,6 +271,9 @@ impl Caller {
                 self.pauses.refused(pass, e);
                 Some(Cost::Free)
             }
+            // Calls given up because the run is stopping say nothing of the
+            // service.
+            Class::Retryable if self.stop.is_stopped() => Some(Cost::Spent),
             Class::Retryable => {
                 let kind = match e.code.as_str() {
                     "Timeout" => &self.stats.timeouts,
