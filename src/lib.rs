@@ -9,6 +9,7 @@
 //!  ├─ preflight (pools, rates, caller)
 //!  ├─ pool (dispatch, workers) ──▶ writer (the one report writer) ──▶ tally
 //!  │    └─ life (a row's state machine) ──▶ retry (the one driver) ──▶ limiter
+//!  │                                           └─ pause (credentials, outages)
 //!  ├─ input (rows from files, streams, listings)   resume (earlier runs)
 //!  ├─ journal (intents)   report (the row's record and its columns)
 //!  └─ cognito (the only SDK user; classification)
