@@ -21,10 +21,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 
 use crate::cognito::{CallError, CallResult, Class, Op, Reply};
-use crate::limiter::Limiters;
+use crate::limiter::{Category, Limiter, Limiters};
 use crate::pause::{Cost, Pass, Pauses, Watch};
 use crate::progress::Stats;
 use crate::shutdown::Stop;
@@ -197,13 +198,8 @@ impl Caller {
             let Some(pass) = self.pass(region).await else {
                 return Answer::Stopped;
             };
-            let (sent, _slot) = tokio::select! {
-                biased;
-                _ = self.stop.stopped() => return Answer::Stopped,
-                got = async {
-                    let slot = self.in_flight.acquire().await;
-                    (limiter.acquire().await, slot)
-                } => got,
+            let Some((sent, _slot)) = self.slot(&limiter).await else {
+                return Answer::Stopped;
             };
             if let Some(e) = refusal() {
                 return Answer::Err(e);
@@ -217,44 +213,80 @@ impl Caller {
                 code = result.as_ref().err().map(|e| e.code.as_str()),
                 "call"
             );
-            let e = match result {
-                Ok(reply) => {
-                    spent.calls += 1;
-                    limiter.succeeded(sent);
-                    self.pauses.answered(pass);
-                    spent.request_id = Some(reply.request_id.clone());
-                    return Answer::Ok(reply);
-                }
-                Err(e) => e,
+            let sent = Sent {
+                limiter: &limiter,
+                category,
+                at: sent,
+                pass,
             };
-            let cost = match self.judge(&e, pass, &mut watch) {
-                Some(cost) => cost,
-                None => {
-                    limiter.succeeded(sent);
-                    spent.calls += 1;
-                    spent.note(&e);
-                    return Answer::Err(e);
-                }
+            let e = match self.after(result, sent, &mut watch, spent) {
+                After::Return(answer) => return answer,
+                After::Again => continue,
+                After::Failed(e) => e,
             };
-            if e.class == Class::Throttled {
-                limiter.throttled(sent);
-                self.stats.count_throttle(category);
-            } else {
-                limiter.succeeded(sent);
-            }
-            if e.class == Class::Credentials {
-                // Refused before anything happened: not an attempt of the row.
-                continue;
-            }
-            spent.calls += 1;
-            spent.note(&e);
-            if cost == Cost::Spent {
-                spent.failures += 1;
-            }
             let lost = e.may_have_applied() && !op.idempotent();
             if lost || budget.failed + spent.failures >= budget.max {
                 return Answer::Err(e);
             }
+        }
+    }
+
+    /// A call slot and the category's permit; `None` if the run stops first.
+    async fn slot(&self, limiter: &Limiter) -> Option<(Instant, SemaphorePermit<'_>)> {
+        tokio::select! {
+            biased;
+            _ = self.stop.stopped() => None,
+            got = async {
+                let slot = self.in_flight.acquire().await.ok()?;
+                Some((limiter.acquire().await, slot))
+            } => got,
+        }
+    }
+
+    /// Takes an attempt's result: what it spent, what its limiter and the
+    /// pauses learn, and whether the call is over.
+    fn after<T>(
+        &self,
+        result: CallResult<T>,
+        sent: Sent<'_, '_>,
+        watch: &mut Watch,
+        spent: &mut Spent,
+    ) -> After<T> {
+        let Sent {
+            limiter,
+            category,
+            at,
+            pass,
+        } = sent;
+        let e = match result {
+            Ok(reply) => {
+                spent.calls += 1;
+                limiter.succeeded(at);
+                self.pauses.answered(pass);
+                spent.request_id = Some(reply.request_id.clone());
+                return After::Return(Answer::Ok(reply));
+            }
+            Err(e) => e,
+        };
+        let cost = self.judge(&e, pass, watch);
+        if e.class == Class::Throttled {
+            limiter.throttled(at);
+            self.stats.count_throttle(category);
+        } else {
+            limiter.succeeded(at);
+        }
+        match cost {
+            // Refused before anything happened: not an attempt of the row.
+            Some(_) if e.class == Class::Credentials => return After::Again,
+            Some(Cost::Spent) => spent.failures += 1,
+            Some(Cost::Free) => {}
+            None => {}
+        }
+        spent.calls += 1;
+        spent.note(&e);
+        match cost {
+            None => After::Return(Answer::Err(e)),
+            Some(_) => After::Failed(e),
         }
     }
 
@@ -332,6 +364,25 @@ impl Caller {
             _ = tokio::time::sleep(self.backoff.delay(retry)) => true,
         }
     }
+}
+
+/// An attempt that was sent: its limiter, when, and the pass it went
+/// through.
+struct Sent<'l, 'p> {
+    limiter: &'l Limiter,
+    category: Category,
+    at: Instant,
+    pass: Pass<'p>,
+}
+
+/// What an attempt's result means for its call.
+enum After<T> {
+    /// The call is over.
+    Return(Answer<T>),
+    /// Made again, nothing spent (refused credentials).
+    Again,
+    /// Failed, retryable as far as its class goes.
+    Failed(CallError),
 }
 
 impl Spent {

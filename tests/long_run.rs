@@ -494,21 +494,8 @@ const REGIONS: [&str; 3] = ["us-east-1_East1", "eu-west-1_West1", "ap-south-1_So
 async fn a_region_out_took_every_row_slot_and_stalled_the_others() {
     let w = Workdir::new("lr-regions");
     let down = w.path("down");
-    let flag = down.clone();
-    let sim = sim(move |c| {
-        c.outage_while = Some(flag);
-        c.outage_regions = vec!["eu-west-1".into()];
-        for pool in REGIONS {
-            c.pools.insert(pool.into(), PoolSettings::default());
-        }
-    })
-    .await;
     let per_region = 150;
-    let mut csv = String::from("username,user_pool_id\n");
-    for i in 0..per_region * 3 {
-        csv.push_str(&format!("user{i:04},{}\n", REGIONS[i % 3]));
-    }
-    w.write("in.csv", &csv);
+    let sim = three_regions(&w, per_region, &down).await;
     let args = [
         "in.csv",
         "--yes",
@@ -527,29 +514,7 @@ async fn a_region_out_took_every_row_slot_and_stalled_the_others() {
         .await;
     // A second terminal: the summary file says how far the run got and
     // that eu-west-1 is paused.
-    let mut seen = Value::Null;
-    until(
-        "a summary with the pause in progress",
-        Duration::from_secs(25),
-        || {
-            seen = serde_json::from_str(
-                &std::fs::read_to_string(w.path("s.json")).unwrap_or_default(),
-            )
-            .unwrap_or(Value::Null);
-            seen["pauses"]
-                .as_array()
-                .is_some_and(|p| p.iter().any(|p| p["outcome"] == "in_progress"))
-        },
-    )
-    .await;
-    assert_valid(&seen);
-    assert!(seen["exit_code"].is_null());
-    assert!(
-        seen["progress"]["rows_done"].as_u64().unwrap() > 0,
-        "{seen:#}"
-    );
-    assert_eq!(seen["progress"]["rows_total"], 450);
-    assert_eq!(seen["pauses"][0]["region"], "eu-west-1");
+    watch_the_pause(&w).await;
     // The two other regions finish while eu-west-1 is still out, at their
     // own pace (30/s each: 150 users in 5 s, with room for a busy machine).
     let others = |w: &Workdir| {
@@ -592,6 +557,54 @@ async fn a_region_out_took_every_row_slot_and_stalled_the_others() {
         "the other regions finished {finished_in:?} after eu-west-1 went out, {pace:.1} resets/s"
     );
     assert!(pace > 40.0, "two regions at 30/s each: {pace:.1}/s");
+}
+
+/// A simulator serving a pool in each of [`REGIONS`], eu-west-1 out while
+/// `down` exists, and `in.csv` with `per_region` users of each, mixed.
+async fn three_regions(w: &Workdir, per_region: usize, down: &Path) -> Simulator {
+    let flag = down.to_path_buf();
+    let sim = sim(move |c| {
+        c.outage_while = Some(flag);
+        c.outage_regions = vec!["eu-west-1".into()];
+        for pool in REGIONS {
+            c.pools.insert(pool.into(), PoolSettings::default());
+        }
+    })
+    .await;
+    let mut csv = String::from("username,user_pool_id\n");
+    for i in 0..per_region * 3 {
+        csv.push_str(&format!("user{i:04},{}\n", REGIONS[i % 3]));
+    }
+    w.write("in.csv", &csv);
+    sim
+}
+
+/// Reads `s.json` as a second terminal would until it shows eu-west-1's
+/// pause going on, and checks what it says.
+async fn watch_the_pause(w: &Workdir) {
+    let mut seen = Value::Null;
+    until(
+        "a summary with the pause in progress",
+        Duration::from_secs(25),
+        || {
+            seen = serde_json::from_str(
+                &std::fs::read_to_string(w.path("s.json")).unwrap_or_default(),
+            )
+            .unwrap_or(Value::Null);
+            seen["pauses"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["outcome"] == "in_progress"))
+        },
+    )
+    .await;
+    assert_valid(&seen);
+    assert!(seen["exit_code"].is_null());
+    assert!(
+        seen["progress"]["rows_done"].as_u64().unwrap() > 0,
+        "{seen:#}"
+    );
+    assert_eq!(seen["progress"]["rows_total"], 450);
+    assert_eq!(seen["pauses"][0]["region"], "eu-west-1");
 }
 
 /// Rows reset per second among the report's rows that `pick` picks, from

@@ -262,7 +262,17 @@ impl Summary {
         if !calls.is_empty() {
             out.push_str(&format!("  calls: {}\n", calls.join(" · ")));
         }
-        for p in &s.pauses {
+        s.render_pauses(&mut out);
+        out.push_str(&format!("  report: {}", escape(&s.report)));
+        if let Some(stopped) = &s.stopped {
+            out.push_str(&format!("\n  stopped: {stopped}"));
+        }
+        out
+    }
+
+    /// The pauses of dispatch, one line each, and the time they cost.
+    fn render_pauses(&self, out: &mut String) {
+        for p in &self.pauses {
             let region = p.region.as_deref().unwrap_or("every region");
             out.push_str(&format!(
                 "  paused ({}, {region}): from {} for {:.0}s, {} calls refused meanwhile; {} ({})\n",
@@ -274,17 +284,12 @@ impl Summary {
                 escape(&p.why)
             ));
         }
-        if !s.pauses.is_empty() {
+        if !self.pauses.is_empty() {
             out.push_str(&format!(
                 "  time lost to pauses: {:.0}s\n",
-                s.time_lost_seconds
+                self.time_lost_seconds
             ));
         }
-        out.push_str(&format!("  report: {}", escape(&s.report)));
-        if let Some(stopped) = &s.stopped {
-            out.push_str(&format!("\n  stopped: {stopped}"));
-        }
-        out
     }
 }
 

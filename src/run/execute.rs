@@ -142,14 +142,7 @@ pub async fn execute(o: Opened) -> Executed {
         &earlier,
         outputs.journal,
     );
-    let writer = Writer {
-        report: outputs.report,
-        stats: ctx.stats.clone(),
-        stop: ctx.stop.clone(),
-        max_failure_rate: (!ctx.config.policy.dry_run).then_some(ctx.config.max_failure_rate),
-        verbose: ctx.config.verbosity >= Verbosity::Verbose,
-        earlier,
-    };
+    let writer = writer(&ctx, outputs.report, earlier);
     let show = show(&ctx, &input);
     let (items_tx, items_rx) = mpsc::channel(ITEM_QUEUE);
     input.feed(items_tx);
@@ -187,6 +180,18 @@ pub async fn execute(o: Opened) -> Executed {
             elapsed,
             calls_before,
         },
+    }
+}
+
+/// The report writer's inputs.
+fn writer(ctx: &Context, report: crate::report::ReportWriter, earlier: Arc<Earlier>) -> Writer {
+    Writer {
+        report,
+        stats: ctx.stats.clone(),
+        stop: ctx.stop.clone(),
+        max_failure_rate: (!ctx.config.policy.dry_run).then_some(ctx.config.max_failure_rate),
+        verbose: ctx.config.verbosity >= Verbosity::Verbose,
+        earlier,
     }
 }
 
