@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -572,7 +571,7 @@ impl Aws {
             .credentials_provider(SharedCredentialsProvider::new(credentials::Renewable(
                 keys.clone(),
             )))
-            .identity_cache(IdentityCache::no_cache())
+            .identity_cache(credentials::cache())
             .build();
         Ok(Aws { base, keys })
     }

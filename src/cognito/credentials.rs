@@ -2,13 +2,15 @@
 //! renewed while a run goes on.
 //!
 //! The SDK's own identity cache keeps credentials without an expiry for a
-//! quarter of an hour and caches the parsed profile files for the life of
-//! the provider, so that an `aws sso login` or a rewritten credentials file
-//! in another terminal would never reach a running process. So the tool
-//! turns that cache off and keeps [`Keys`] instead: credentials cached until
-//! shortly before they expire, read from a chain that [`Keys::renew`]
-//! rebuilds from scratch (profiles, SSO caches, role credentials read
-//! again). Every load is bounded by [`LOAD_TIMEOUT`]: a `credential_process`,
+//! quarter of an hour, and its providers cache the parsed profile files for
+//! their life, so that an `aws sso login` or a rewritten credentials file in
+//! another terminal would never reach a running process. So the tool keeps
+//! [`Keys`]: credentials cached until shortly before they expire, read from
+//! a chain that [`Keys::renew`] rebuilds from scratch (profiles, SSO caches,
+//! role credentials read again). The SDK's cache stays on (asking a provider
+//! for every call costs some 8 % of the calls a second at an unlimited
+//! rate) but is handed credentials that it keeps for [`HANDED_FOR`] at most
+//! ([`cache`]), so that renewed credentials sign calls within seconds. Every load is bounded by [`LOAD_TIMEOUT`]: a `credential_process`,
 //! an SSO portal or an instance-metadata service that does not answer must
 //! not hold the run up in silence.
 //!
@@ -30,6 +32,11 @@ use aws_types::region::Region;
 /// How long one load of credentials may take (a `credential_process`, an
 /// SSO portal, instance metadata). The SDK's own cache allows 5 s.
 pub const LOAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the SDK's identity cache keeps the credentials it is handed
+/// (less [`CACHE_BUFFER`]): renewed credentials are in use this soon.
+pub const HANDED_FOR: Duration = Duration::from_secs(3);
+/// How long before the expiry it is told the SDK's cache asks again.
+const CACHE_BUFFER: Duration = Duration::from_secs(1);
 /// Credentials that expire sooner than this are loaded again first.
 const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 /// Longest credential error message kept: one readable line.
@@ -127,6 +134,16 @@ impl Keys {
         }
     }
 
+    /// The credentials as handed to the SDK: expiring within [`HANDED_FOR`],
+    /// so that its cache asks again soon.
+    async fn handed(&self) -> Result<Credentials, CredentialsError> {
+        let mut credentials = self.get().await?;
+        let soon = SystemTime::now() + HANDED_FOR;
+        let expiry = credentials.expiry().map_or(soon, |e| e.min(soon));
+        *credentials.expiry_mut() = Some(expiry);
+        Ok(credentials)
+    }
+
     /// The cached credentials, if they expire no sooner than `margin`.
     fn fresh(&self, margin: Duration) -> Option<Credentials> {
         let cached = self.cached.lock().expect("credentials");
@@ -148,7 +165,7 @@ impl ProvideCredentials for Renewable {
     where
         Self: 'a,
     {
-        future::ProvideCredentials::new(self.0.get())
+        future::ProvideCredentials::new(self.0.handed())
     }
 }
 
@@ -178,6 +195,16 @@ async fn build(source: &Source) -> SharedCredentialsProvider {
             SharedCredentialsProvider::new(builder.build().await)
         }
     }
+}
+
+/// The SDK's identity cache for [`Renewable`] credentials: it asks again
+/// a second before what it was handed expires, and never gives up on a
+/// load before [`LOAD_TIMEOUT`] has said why.
+pub fn cache() -> aws_sdk_cognitoidentityprovider::config::SharedIdentityCache {
+    aws_config::identity::IdentityCache::lazy()
+        .buffer_time(CACHE_BUFFER)
+        .load_timeout(LOAD_TIMEOUT + Duration::from_secs(1))
+        .build()
 }
 
 /// A message that is already readable, as an error.
@@ -273,7 +300,9 @@ mod tests {
         .await;
         assert_eq!(keys.load().await.unwrap().access_key_id(), "A");
         keys.renew().await.unwrap();
-        assert_eq!(keys.get().await.unwrap().access_key_id(), "A");
+        let handed = keys.handed().await.unwrap();
+        assert_eq!(handed.access_key_id(), "A");
+        assert!(handed.expiry().unwrap() <= SystemTime::now() + HANDED_FOR);
         assert!(!keys.from_environment());
     }
 
