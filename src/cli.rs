@@ -256,6 +256,16 @@ pub struct RunArgs {
     /// Per-attempt timeout in seconds.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub call_timeout: f64,
+    /// How long the run waits for renewed credentials once they are refused
+    /// (expired session, SSO, assumed role) before it stops resumably
+    /// (e.g. 10m, 90s; 0 stops at once).
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub credentials_wait: String,
+    /// How long the run waits for a region that stopped answering (5xx,
+    /// timeouts, connection errors across many rows) before it stops
+    /// resumably (e.g. 15m, 2m).
+    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    pub outage_wait: String,
     /// Run against the built-in simulator; no AWS account needed.
     #[arg(long, conflicts_with = "endpoint_url")]
     pub simulate: bool,

@@ -6,6 +6,9 @@
 //! driver in `retry` is the only retrier, so every attempt passes a limiter)
 //! and connect/attempt timeouts set. Turns every SDK result into either a
 //! [`Reply`] or a [`CallError`] classified once, here, by [`classify`].
+//! Credentials come from [`credentials::Keys`], which can be renewed while a
+//! run goes on; idle connections are dropped before a load balancer would
+//! drop them ([`IDLE_TIMEOUT`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,9 +16,10 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_cognitoidentityprovider as cip;
 use cip::config::http::HttpResponse;
-use cip::config::{Credentials, ProvideCredentials, Region};
+use cip::config::{Credentials, Region};
 use cip::error::{ProvideErrorMetadata, SdkError};
 use cip::operation::RequestId;
 use cip::types::{LimitClass, LimitDefinitionType};
@@ -26,9 +30,14 @@ use crate::limiter::Category;
 mod clients;
 
 pub use clients::{AppClient, ClientPage};
+pub mod credentials;
 
 /// How long to wait for a TCP/TLS connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an idle connection is kept for the next call: below the 20 s or
+/// more after which common load balancers and proxies drop one, so that a
+/// call is never sent on a connection the other side has just closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The operations the tool calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +110,9 @@ pub enum Class {
     PoolFatal,
     /// Nothing more can succeed: stop the run.
     RunFatal,
+    /// The credentials expired, are not (or no longer) valid, or could not
+    /// be loaded: the call did nothing, and renewed credentials may pass.
+    Credentials,
 }
 
 /// Classifies a service error code (with its message and HTTP status).
@@ -120,20 +132,28 @@ pub fn classify(code: &str, message: &str, status: u16) -> Class {
         | "Timeout"
         | "ConnectionError" => Class::Retryable,
         "ResourceNotFoundException" => Class::PoolFatal,
+        "ExpiredTokenException" | "ExpiredToken" | "InvalidClientTokenId" | "CredentialsError" => {
+            Class::Credentials
+        }
+        // "The security token included in the request is invalid/expired":
+        // a session that ended, not a policy.
+        "UnrecognizedClientException" if mentions_token(message) => Class::Credentials,
         "UnrecognizedClientException"
         | "AccessDeniedException"
         | "InvalidSignatureException"
-        | "ExpiredTokenException"
-        | "InvalidClientTokenId"
         | "AccessDenied"
         | "MissingAuthenticationToken"
         | "IncompleteSignature"
-        | "CredentialsError"
         | "InvalidEmailRoleAccessPolicyException" => Class::RunFatal,
         c if c.starts_with("InvalidSmsRole") => Class::RunFatal,
         _ if status >= 500 => Class::Retryable,
         _ => Class::RowFinal,
     }
+}
+
+fn mentions_token(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("token") || lower.contains("expired")
 }
 
 /// What the operator should do about a run-fatal error.
@@ -232,11 +252,26 @@ impl CallError {
     }
 }
 
+/// Classifies a failed call. Whatever the SDK calls it, credentials that
+/// could not be loaded are [`Class::Credentials`], and every failure to
+/// reach the service — refused or reset connections, DNS, TLS, a connection
+/// closed mid-answer — is retryable: the next attempt, or the region's
+/// pause, finds out whether it passes.
 fn call_error<E>(err: SdkError<E, HttpResponse>) -> CallError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let request_id = err.request_id().unwrap_or_default().to_owned();
+    if let Some(e) = credentials::credentials_error(&err) {
+        return CallError::local(
+            Class::Credentials,
+            "CredentialsError",
+            format!(
+                "the credentials could not be loaded: {}",
+                credentials::one_line(e)
+            ),
+        );
+    }
     match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -253,33 +288,22 @@ where
         SdkError::TimeoutError(_) => CallError::local(
             Class::Retryable,
             "Timeout",
-            "no response within the attempt timeout".into(),
+            "no answer within the attempt timeout".into(),
         ),
-        SdkError::DispatchFailure(d) if d.is_timeout() => {
-            CallError::local(Class::Retryable, "Timeout", "connection timed out".into())
-        }
-        SdkError::DispatchFailure(d) if d.is_io() => CallError::local(
+        SdkError::DispatchFailure(d) if d.is_timeout() => CallError::local(
             Class::Retryable,
-            "ConnectionError",
-            format!("{}", cip::error::DisplayErrorContext(&err)),
+            "Timeout",
+            "no connection within the connect timeout".into(),
         ),
-        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
-            let text = format!("{}", cip::error::DisplayErrorContext(&err));
-            if text.to_ascii_lowercase().contains("credential") {
-                CallError::local(Class::RunFatal, "CredentialsError", text)
-            } else {
-                CallError::local(Class::Retryable, "ConnectionError", text)
-            }
-        }
         SdkError::ResponseError(_) => CallError::local(
             Class::Retryable,
             "ConnectionError",
-            "the connection closed before a complete response".into(),
+            "the connection closed before a complete answer".into(),
         ),
         _ => CallError::local(
             Class::Retryable,
             "ConnectionError",
-            format!("{}", cip::error::DisplayErrorContext(&err)),
+            credentials::one_line(&err),
         ),
     }
 }
@@ -503,44 +527,75 @@ pub struct Connection {
 #[derive(Clone)]
 pub struct Aws {
     base: aws_config::SdkConfig,
+    keys: std::sync::Arc<credentials::Keys>,
 }
 
 impl Aws {
-    /// Loads the standard chain and checks that credentials can be had.
+    /// Loads the standard chain (only `--profile`'s profile when one is
+    /// named) and checks that credentials can be had, within
+    /// [`credentials::LOAD_TIMEOUT`].
     pub async fn load(connection: &Connection) -> Result<Aws, StartError> {
+        if let Some(profile) = connection
+            .profile
+            .as_ref()
+            .filter(|_| !connection.dummy_credentials)
+        {
+            credentials::check_profile(profile)
+                .await
+                .map_err(StartError::Aws)?;
+        }
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .operation_attempt_timeout(connection.attempt_timeout)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::disabled())
-            .timeout_config(timeouts);
+            .timeout_config(timeouts)
+            .http_client(http_client())
+            .no_credentials();
         if let Some(profile) = &connection.profile {
             loader = loader.profile_name(profile);
         }
         if let Some(url) = &connection.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        if connection.dummy_credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                "SIMULATED",
-                "SIMULATED",
-                None,
-                None,
-                "simulator",
-            ));
-        }
-        let base = loader.load().await;
-        let provider = base
-            .credentials_provider()
-            .ok_or_else(|| StartError::Aws("no AWS credentials provider is configured".into()))?;
-        if let Err(e) = provider.provide_credentials().await {
+        let loaded = loader.load().await;
+        let source = if connection.dummy_credentials {
+            let fixed = Credentials::new("SIMULATED", "SIMULATED", None, None, "simulator");
+            credentials::Source::Fixed(fixed)
+        } else {
+            credentials::Source::Chain {
+                profile: connection.profile.clone(),
+                region: loaded.region().cloned(),
+            }
+        };
+        let keys = credentials::Keys::new(source).await;
+        if let Err(why) = keys.load().await {
             return Err(StartError::Aws(format!(
-                "no AWS credentials: {} (set AWS_PROFILE or --profile, environment keys, or log in with SSO)",
-                cip::error::DisplayErrorContext(&e)
+                "no AWS credentials: {why} (set AWS_PROFILE or --profile, environment keys, or \
+                 log in with SSO); nothing was sent"
             )));
         }
-        Ok(Aws { base })
+        let base = loaded
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials::Renewable(
+                keys.clone(),
+            )))
+            .identity_cache(credentials::cache())
+            .build();
+        Ok(Aws { base, keys })
+    }
+
+    /// Reads the credentials afresh from the chain (profiles, SSO caches,
+    /// role credentials): what renews them after an `aws sso login`.
+    pub async fn renew_credentials(&self) -> Result<(), String> {
+        self.keys.renew().await
+    }
+
+    /// Whether the credentials in use came from environment variables,
+    /// which a running process cannot see renewed.
+    pub fn credentials_from_environment(&self) -> bool {
+        self.keys.from_environment()
     }
 
     /// A client for one region.
@@ -581,6 +636,25 @@ pub struct Identity {
     pub arn: String,
     /// The caller's unique id.
     pub user_id: String,
+}
+
+/// The HTTP client: the SDK's default (rustls, proxies from the
+/// environment), with idle connections dropped after [`IDLE_TIMEOUT`].
+fn http_client() -> cip::config::SharedHttpClient {
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// Cognito in one region.
@@ -705,13 +779,29 @@ impl Cognito {
 
     /// DescribeUserPool, reduced to what the preflight needs.
     pub async fn describe_pool(&self, pool: &str) -> CallResult<PoolInfo> {
-        let out = self
+        self.describe_pool_within(pool, None).await
+    }
+
+    /// DescribeUserPool with its own attempt timeout (the run's first call,
+    /// which must tell quickly that an endpoint does not answer).
+    pub async fn describe_pool_within(
+        &self,
+        pool: &str,
+        timeout: Option<Duration>,
+    ) -> CallResult<PoolInfo> {
+        let mut call = self
             .client
             .describe_user_pool()
             .user_pool_id(pool)
-            .send()
-            .await
-            .map_err(call_error)?;
+            .customize();
+        if let Some(timeout) = timeout {
+            let timeouts = TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+                .operation_attempt_timeout(timeout)
+                .build();
+            call = call.config_override(cip::config::Builder::default().timeout_config(timeouts));
+        }
+        let out = call.send().await.map_err(call_error)?;
         let p = out.user_pool();
         let mut mechanisms: Vec<(i32, String)> = p
             .and_then(|p| p.account_recovery_setting())
@@ -860,7 +950,21 @@ mod tests {
             ("UnrecognizedClientException", "", 400, RunFatal),
             ("AccessDeniedException", "", 400, RunFatal),
             ("InvalidSignatureException", "", 400, RunFatal),
-            ("ExpiredTokenException", "", 400, RunFatal),
+            ("ExpiredTokenException", "", 400, Credentials),
+            ("ExpiredToken", "", 403, Credentials),
+            ("InvalidClientTokenId", "", 403, Credentials),
+            (
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+                400,
+                Credentials,
+            ),
+            (
+                "UnrecognizedClientException",
+                "The security token included in the request is expired",
+                400,
+                Credentials,
+            ),
             ("InvalidEmailRoleAccessPolicyException", "", 400, RunFatal),
             ("InvalidSmsRoleAccessPolicyException", "", 400, RunFatal),
             (
@@ -873,6 +977,63 @@ mod tests {
         for (code, message, status, class) in cases {
             assert_eq!(classify(code, message, status), class, "{code} {message}");
         }
+    }
+
+    type ResetError = cip::operation::admin_reset_user_password::AdminResetUserPasswordError;
+
+    fn dispatch(e: cip::error::ConnectorError) -> CallError {
+        call_error::<ResetError>(SdkError::dispatch_failure(e))
+    }
+
+    #[test]
+    fn connect_and_dns_failures_are_retryable_whatever_the_sdk_calls_them() {
+        use cip::error::ConnectorError;
+        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let dns = || std::io::Error::other("dns error: failed to lookup address information");
+        let cases = [
+            ConnectorError::io(io().into()),
+            ConnectorError::other(dns().into(), None),
+            ConnectorError::user(dns().into()),
+        ];
+        for e in cases {
+            let e = dispatch(e);
+            assert_eq!(
+                (e.class, e.code.as_str()),
+                (Class::Retryable, "ConnectionError"),
+                "{e:?}"
+            );
+            assert!(!e.message.contains('\n'), "{e:?}");
+        }
+        let timeout = dispatch(ConnectorError::timeout(io().into()));
+        assert_eq!(
+            (timeout.class, timeout.code.as_str()),
+            (Class::Retryable, "Timeout")
+        );
+        let lost = call_error::<ResetError>(SdkError::timeout_error(io()));
+        assert!(lost.timed_out() && lost.may_have_applied());
+    }
+
+    /// Regression: credentials that could not be loaded were recognised by
+    /// the word "credential" in a debug dump of the whole request, and
+    /// stopped the run at once.
+    #[test]
+    fn credentials_that_cannot_load_are_a_pause_in_one_line() {
+        use aws_credential_types::provider::error::CredentialsError;
+        let source = CredentialsError::provider_error(std::io::Error::other(
+            "the SSO session has expired\nrun aws sso login",
+        ));
+        let e = dispatch(cip::error::ConnectorError::other(source.into(), None));
+        assert_eq!(
+            (e.class, e.code.as_str()),
+            (Class::Credentials, "CredentialsError")
+        );
+        assert!(!e.message.contains('\n'), "{}", e.message);
+        assert!(
+            e.message.contains("SSO session has expired"),
+            "{}",
+            e.message
+        );
+        assert!(!e.may_have_applied());
     }
 
     #[test]

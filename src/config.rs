@@ -28,6 +28,8 @@ pub const MAX_CALL_TIMEOUT: f64 = 3600.0;
 pub const MAX_RATE: f64 = 1_000_000.0;
 /// Any rate at least, calls per second: one call every 100 s.
 pub const MIN_RATE: f64 = 0.01;
+/// `--credentials-wait` and `--outage-wait` at most.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// The rate asked for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,6 +83,10 @@ pub struct Config {
     pub endpoint_url: Option<String>,
     /// Per-attempt timeout.
     pub call_timeout: Duration,
+    /// `--credentials-wait`.
+    pub credentials_wait: Duration,
+    /// `--outage-wait`.
+    pub outage_wait: Duration,
     /// `--exclude`.
     pub exclude: Option<String>,
     /// `--skip-done`: earlier reports whose done users are skipped.
@@ -205,6 +211,22 @@ fn check_numbers(args: &RunArgs) -> Result<(), StartError> {
         )));
     }
     Ok(())
+}
+
+/// `--credentials-wait` and `--outage-wait`: human durations (`10m`, `90s`,
+/// `0`), at most a day.
+fn parse_wait(flag: &str, text: &str) -> Result<Duration, StartError> {
+    let parsed = match text.trim() {
+        "0" => Ok(Duration::ZERO),
+        t => humantime::parse_duration(t),
+    };
+    match parsed {
+        Ok(d) if d <= MAX_WAIT => Ok(d),
+        _ => Err(usage(format!(
+            "{flag} {}: expected a duration such as 10m, 90s or 0, at most 24h",
+            crate::progress::escape(text)
+        ))),
+    }
 }
 
 fn rates_of(args: &RunArgs) -> Result<(RateSpec, Rates), StartError> {
@@ -409,6 +431,8 @@ impl Config {
             profile: args.profile.clone(),
             endpoint_url: args.endpoint_url.clone(),
             call_timeout: Duration::from_secs_f64(args.call_timeout),
+            credentials_wait: parse_wait("--credentials-wait", &args.credentials_wait)?,
+            outage_wait: parse_wait("--outage-wait", &args.outage_wait)?,
             exclude: args.exclude.clone(),
             skip_done: args.skip_done.iter().map(PathBuf::from).collect(),
             reason: args.reason.clone(),
@@ -480,6 +504,19 @@ mod tests {
         assert!(config(&["x.csv", "--user-pool-id", "nounderscore"]).is_err());
         assert!(config(&["x.csv", "--client-metadata", "novalue"]).is_err());
         assert!(config(&["x.csv", "--resume", "--overwrite"]).is_err());
+        assert!(config(&["x.csv", "--credentials-wait", "soon"]).is_err());
+        assert!(config(&["x.csv", "--outage-wait", "-5m"]).is_err());
+        assert!(config(&["x.csv", "--outage-wait", "400h"]).is_err());
+    }
+
+    #[test]
+    fn waits_are_human_durations() {
+        let c = config(&["x.csv"]).unwrap();
+        assert_eq!(c.credentials_wait, Duration::from_secs(600));
+        assert_eq!(c.outage_wait, Duration::from_secs(900));
+        let c = config(&["x.csv", "--credentials-wait", "0", "--outage-wait", "90s"]).unwrap();
+        assert_eq!(c.credentials_wait, Duration::ZERO);
+        assert_eq!(c.outage_wait, Duration::from_secs(90));
     }
 
     #[test]

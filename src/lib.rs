@@ -10,6 +10,7 @@
 //!  ├─ answers (codes by channel, locked out by; a dry run's predictions)
 //!  ├─ pool (dispatch, workers) ──▶ writer (the one report writer) ──▶ tally
 //!  │    └─ life (a row's state machine) ──▶ retry (the one driver) ──▶ limiter
+//!  │                                           └─ pause (credentials, outages)
 //!  ├─ input (rows from files, streams, listings)   resume (earlier runs)
 //!  ├─ journal (intents)   report (the row's record and its columns) ──▶ channel
 //!  └─ cognito (the only SDK user; classification)
@@ -38,6 +39,7 @@ pub mod keys;
 pub mod life;
 pub mod limiter;
 pub mod outputs;
+pub mod pause;
 pub mod pool;
 pub mod preflight;
 pub mod progress;

@@ -1002,10 +1002,11 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
-/// Stops the run for a run-fatal error; marks a vanished pool.
+/// Stops the run for a run-fatal error (or refused credentials the retry
+/// driver did not wait out); marks a vanished pool.
 fn run_effect(e: &CallError) -> Effect {
     match e.class {
-        Class::RunFatal => Effect::StopRun(e.clone()),
+        Class::RunFatal | Class::Credentials => Effect::StopRun(e.clone()),
         _ => pool_effect(e),
     }
 }

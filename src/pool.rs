@@ -10,6 +10,10 @@
 //! driver — and every row sends exactly one [`Record`](crate::report::Record) to the report
 //! writer, the only task that touches the report.
 //!
+//! A row whose region is out (see `pause`) when it comes up is held by the
+//! dispatcher without a slot until the region answers again, so that the
+//! other regions' rows keep the slots (`parked`).
+//!
 //! Stopping is passed in as [`Stop`]. Once it fires no call is sent; calls
 //! in flight finish and are recorded; rows not yet called are recorded
 //! `cancelled` — a file's remaining rows are drained quickly without calls,
@@ -34,6 +38,10 @@ use crate::resume::{Done, Earlier};
 use crate::retry::{Answer, Attempts, Caller};
 use crate::shutdown::{Stop, StopReason};
 use crate::writer::{Finished, Recorded, Writer, write_records};
+
+mod parked;
+
+use parked::Parked;
 
 /// Records waiting for the writer at most.
 const RECORD_QUEUE: usize = 1024;
@@ -136,6 +144,7 @@ pub async fn execute(
     });
     let mut d = Dispatcher {
         stop: pipeline.caller.stop.clone(),
+        caller: pipeline.caller.clone(),
         p: pipeline,
         ctx,
         // Each running worker holds one permit; acquiring them all at the
@@ -143,6 +152,7 @@ pub async fn execute(
         slots: Arc::new(Semaphore::new(rows)),
         records,
         seen_earlier: HashSet::new(),
+        parked: Parked::default(),
     };
     d.run(items).await;
     let _ = d.slots.acquire_many(rows as u32).await;
@@ -162,21 +172,31 @@ struct Dispatcher {
     /// Keys of rows an earlier run left owing something that this run's
     /// source has handed over.
     seen_earlier: HashSet<u64>,
+    /// Rows not yet started whose region is out.
+    parked: Parked<Pending>,
+    /// The retry driver, whose pauses say which regions are out.
+    caller: Arc<Caller>,
 }
 
 impl Dispatcher {
     async fn run(&mut self, mut items: mpsc::Receiver<Vec<Item>>) {
         // The rest of the batch being dispatched.
         let mut batch = Vec::new().into_iter();
+        let mut reopened = self.caller.pauses.reopened();
         loop {
             let stopping = !self.p.drain && self.stop.is_stopped();
             match batch.next() {
                 _ if stopping => break,
                 Some(item) => self.dispatch(item).await,
                 None => {
+                    let held = !self.parked.is_empty();
                     batch = tokio::select! {
                         biased;
                         _ = self.stop.stopped(), if !self.p.drain => break,
+                        _ = reopened.changed(), if held => {
+                            self.unpark().await;
+                            Vec::new().into_iter()
+                        }
                         items = items.recv() => match items {
                             Some(items) => items.into_iter(),
                             None => break,
@@ -200,6 +220,34 @@ impl Dispatcher {
                 self.dispatch(Item::Row(row)).await;
             }
         }
+        self.wait_parked(reopened).await;
+    }
+
+    /// Rows held while their region is out: started once it answers again,
+    /// or recorded `cancelled` when the run stops first.
+    async fn wait_parked(&mut self, mut reopened: tokio::sync::watch::Receiver<u64>) {
+        while !self.parked.is_empty() {
+            self.unpark().await;
+            if self.parked.is_empty() {
+                break;
+            }
+            tokio::select! {
+                _ = self.stop.stopped() => break,
+                _ = reopened.changed() => {}
+            }
+        }
+        for pending in self.parked.take_all() {
+            let record = cancelled(pending, &self.stop);
+            let _ = self.records.send(record).await;
+        }
+    }
+
+    /// Starts the held rows whose region answers again.
+    async fn unpark(&mut self) {
+        let pauses = self.caller.pauses.clone();
+        for pending in self.parked.take_open(|region| pauses.is_out(region)) {
+            self.start(pending).await;
+        }
     }
 
     /// Records an item the run will not work on.
@@ -215,6 +263,22 @@ impl Dispatcher {
         let Some(pending) = self.settle(item).await else {
             return;
         };
+        if !self.parked.is_empty() {
+            self.unpark().await;
+        }
+        let region = self.ctx.pools.region_of(&pending.row.pool);
+        let pending = match self.caller.pauses.is_out(&region) && !self.stop.is_stopped() {
+            true => match self.parked.park(&region, pending) {
+                Ok(()) => return,
+                Err(full) => full,
+            },
+            false => pending,
+        };
+        self.start(pending).await;
+    }
+
+    /// Starts a worker for a row once a slot is free.
+    async fn start(&mut self, pending: Pending) {
         let permit = tokio::select! {
             biased;
             _ = self.stop.stopped() => None,
@@ -371,9 +435,11 @@ impl Pending {
 /// A row that the run stopped before any call.
 fn cancelled(mut pending: Pending, stop: &Stop) -> Recorded {
     let event = match stop.reason() {
-        Some(reason @ (StopReason::Fatal { .. } | StopReason::FailureRate { .. })) => {
-            Event::Aborted(reason.to_string())
-        }
+        Some(
+            reason @ (StopReason::Fatal { .. }
+            | StopReason::FailureRate { .. }
+            | StopReason::WaitedOut(_)),
+        ) => Event::Aborted(reason.to_string()),
         _ => Event::Stopped,
     };
     pending.life.on(event);

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::answers::Predicted;
 use crate::channel::{Channel, Recovery};
@@ -18,6 +19,7 @@ use crate::exit::StartError;
 use crate::input::region_of_pool;
 use crate::limiter::{AUTO_RATE_SHARE, Category, DEFAULT_RATE, Limiters, Rate};
 use crate::pool::Pools;
+use crate::progress::say;
 use crate::retry::{Answer, Attempts, Caller};
 use crate::sessions::{self, Unread};
 
@@ -142,15 +144,10 @@ pub async fn describe_pools(
     map: &mut PoolMap,
     ask: &Ask<'_>,
 ) -> Result<(), StartError> {
-    for pool in ask.pools {
+    for (i, pool) in ask.pools.iter().enumerate() {
         let region = map.region_of(pool);
         let client = map.client(&region);
-        let budget = Attempts::fresh(ask.max_attempts);
-        let (answer, _) = caller
-            .call(&region, Op::DescribePool, budget, || {
-                client.describe_pool(pool)
-            })
-            .await;
+        let answer = describe_one(caller, &region, &client, pool, ask, i == 0).await;
         let mut facts = PoolFacts {
             id: pool.clone(),
             region,
@@ -165,6 +162,7 @@ pub async fn describe_pools(
                 return Err(StartError::NotConfirmed("stopped before the plan".into()));
             }
             Answer::Err(e) => match e.class {
+                Class::Credentials => return Err(refused_credentials(&e)),
                 Class::PoolFatal => {
                     return Err(StartError::Aws(format!(
                         "user pool {pool} does not exist ({}: {}); nothing was reset",
@@ -203,6 +201,65 @@ async fn app_clients(
         }
     }
     Ok(())
+}
+
+/// The first call of a run waits this long for an answer: an endpoint that
+/// accepts connections and never answers is reported within seconds.
+pub const FIRST_CALL_TIMEOUT: Duration = Duration::from_secs(3);
+/// Attempts at most, the first included, to describe a pool at an endpoint
+/// whose first answer did not come in time.
+const SILENT_ENDPOINT_ATTEMPTS: u32 = 3;
+
+/// DescribeUserPool through the retry driver. The run's first call
+/// (`first`) gets one attempt at [`FIRST_CALL_TIMEOUT`]; if no answer came
+/// in time the operator is told at once, and the call is made again at
+/// `--call-timeout`, a few times at most.
+async fn describe_one(
+    caller: &Caller,
+    region: &str,
+    client: &Cognito,
+    pool: &str,
+    ask: &Ask<'_>,
+    first: bool,
+) -> Answer<PoolInfo> {
+    let mut budget = Attempts::fresh(ask.max_attempts);
+    if first {
+        let (answer, _) = caller
+            .call(region, Op::DescribePool, Attempts::fresh(1), || {
+                client.describe_pool_within(pool, Some(FIRST_CALL_TIMEOUT))
+            })
+            .await;
+        match answer {
+            Answer::Err(e) if e.class == Class::Retryable => {
+                budget.failed = 1;
+                if e.timed_out() {
+                    budget.max = budget.max.min(SILENT_ENDPOINT_ATTEMPTS);
+                    say(&format!(
+                        "cognito-reset: {} is not answering: no answer to DescribeUserPool within \
+                         {} s; trying again (at most {} more attempts, each up to --call-timeout)",
+                        ask.endpoint,
+                        FIRST_CALL_TIMEOUT.as_secs(),
+                        budget.max.saturating_sub(1)
+                    ));
+                }
+            }
+            answer => return answer,
+        }
+    }
+    let (answer, _) = caller
+        .call(region, Op::DescribePool, budget, || {
+            client.describe_pool(pool)
+        })
+        .await;
+    answer
+}
+
+fn refused_credentials(e: &CallError) -> StartError {
+    StartError::Aws(format!(
+        "the credentials were refused ({}: {}); renew them (for SSO: aws sso login) and run \
+         again; nothing was sent",
+        e.code, e.message
+    ))
 }
 
 /// Reads a pool's settings: refuses `admin_only`, warns of SMS and of the

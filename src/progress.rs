@@ -156,11 +156,21 @@ pub struct Stats {
     pub sign_out_failed: AtomicU64,
     /// Calls waiting to be retried.
     pub retrying: AtomicU64,
+    /// Calls sent and not yet answered.
+    pub in_flight: AtomicU64,
+    /// Failed attempts, by why: no answer in time.
+    pub timeouts: AtomicU64,
+    /// Failed attempts: the service answered 5xx.
+    pub server_errors: AtomicU64,
+    /// Failed attempts: the connection was refused, reset or closed.
+    pub connection_errors: AtomicU64,
+    /// Attempts refused for their credentials.
+    pub refused: AtomicU64,
     calls: [AtomicU64; Category::ALL.len()],
     throttled: [AtomicU64; Category::ALL.len()],
 }
 
-/// Counts a call as waiting to be retried until dropped.
+/// Counts a call as waiting to be retried (or in flight) until dropped.
 pub struct Retrying<'a>(&'a AtomicU64);
 
 impl Drop for Retrying<'_> {
@@ -194,6 +204,29 @@ impl Stats {
     pub fn retrying(&self) -> Retrying<'_> {
         Stats::bump(&self.retrying);
         Retrying(&self.retrying)
+    }
+
+    /// A call is in flight while the guard lives.
+    pub fn sending(&self) -> Retrying<'_> {
+        Stats::bump(&self.in_flight);
+        Retrying(&self.in_flight)
+    }
+
+    /// Failed attempts so far by why, as the progress line words them.
+    fn failures_line(&self) -> Option<String> {
+        let kinds = [
+            (&self.timeouts, "timeouts"),
+            (&self.server_errors, "5xx"),
+            (&self.connection_errors, "connection errors"),
+            (&self.refused, "credentials refused"),
+        ];
+        let parts: Vec<String> = kinds
+            .iter()
+            .map(|(n, what)| (Stats::get(n), what))
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+        (!parts.is_empty()).then(|| format!("failed calls: {}", parts.join(", ")))
     }
 
     /// Calls sent in `category`.
@@ -244,7 +277,7 @@ fn rates_line(stats: &Stats, categories: &[Category], secs: f64) -> String {
         .join(" · ")
 }
 
-fn counts_line(stats: &Stats, sign_out: bool) -> String {
+fn counts_line(stats: &Stats, sign_out: bool, weather: Option<&dyn Weather>) -> String {
     let mut parts = vec![format!("reset {}", Stats::get(&stats.reset))];
     if sign_out {
         parts.push(format!("signed out {}", Stats::get(&stats.signed_out)));
@@ -252,8 +285,23 @@ fn counts_line(stats: &Stats, sign_out: bool) -> String {
     for (name, counter) in [("disabled", &stats.disabled), ("failed", &stats.failed)] {
         parts.push(format!("{name} {}", Stats::get(counter)));
     }
+    parts.push(format!("in flight {}", Stats::get(&stats.in_flight)));
     parts.push(format!("retrying {}", Stats::get(&stats.retrying)));
+    let waiting = weather.map_or(0, |w| w.waiting());
+    if waiting > 0 {
+        parts.push(format!("waiting {waiting}"));
+    }
+    parts.extend(stats.failures_line());
+    parts.extend(weather.and_then(|w| w.status()));
     parts.join(" · ")
+}
+
+/// What the progress line says beyond the counters: pauses going on.
+pub trait Weather: Send + Sync {
+    /// The pauses going on, in words; `None` when there is none.
+    fn status(&self) -> Option<String>;
+    /// Attempts waiting for a pause to end.
+    fn waiting(&self) -> u64;
 }
 
 /// What the progress task shows.
@@ -268,6 +316,8 @@ pub struct Show {
     pub sign_out: bool,
     /// The categories whose rates are shown.
     pub categories: Vec<Category>,
+    /// Pauses going on.
+    pub weather: Option<Arc<dyn Weather>>,
 }
 
 /// Shows progress until `done` is cancelled.
@@ -277,7 +327,7 @@ pub async fn show(show: Show, done: CancellationToken) {
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         format!(
             "{} · {}",
-            counts_line(&s.stats, s.sign_out),
+            counts_line(&s.stats, s.sign_out, s.weather.as_deref()),
             rates_line(&s.stats, &s.categories, secs)
         )
     };

@@ -11,16 +11,22 @@
 //! A reset is not idempotent: when its answer is lost (timeout, dropped
 //! connection, 5xx) the reset may have been applied, so the driver returns
 //! that answer instead of sending it again, and the row checks first.
-//! Cancellation: once the run is stopping no attempt is sent.
+//! Before its slot and permit, each attempt passes the pauses' gates
+//! (`pause`): while the credentials are refused or its region is out it
+//! waits there, holding nothing and spending none of its attempts.
+//! Cancellation: once the run is stopping no attempt is sent, and an attempt
+//! still unanswered [`STOP_GRACE`] later is given up as lost.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 
 use crate::cognito::{CallError, CallResult, Class, Op, Reply};
-use crate::limiter::Limiters;
+use crate::limiter::{Category, Limiter, Limiters};
+use crate::pause::{Cost, Pass, Pauses, Watch};
 use crate::progress::Stats;
 use crate::shutdown::Stop;
 
@@ -30,6 +36,10 @@ pub const DEFAULT_BASE: Duration = Duration::from_millis(100);
 /// Largest backoff: long enough for a throttled account to recover, short
 /// enough that a run never looks stuck.
 pub const DEFAULT_CAP: Duration = Duration::from_secs(20);
+/// How long a stopping run waits for calls in flight: short enough for a
+/// CI runner's usual 10 s between SIGTERM and SIGKILL, the report and the
+/// journal written in what is left.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Exponential backoff with full jitter.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,8 +129,10 @@ pub struct Caller {
     /// Live counters: calls, throttles and retries per category.
     pub stats: Arc<Stats>,
     /// `--concurrency` permits: one per call in flight. Rows waiting for
-    /// their journal intent or a backoff hold none.
+    /// their journal intent, a backoff or a pause hold none.
     pub in_flight: Semaphore,
+    /// The gates every attempt passes first: credentials, outages.
+    pub pauses: Arc<Pauses>,
 }
 
 impl Caller {
@@ -177,25 +189,23 @@ impl Caller {
     {
         let category = op.category();
         let limiter = self.limiters.get(region, category);
+        let mut watch = self.pauses.watch();
         loop {
             let failed = budget.failed + spent.failures;
             if failed > 0 && !self.wait(failed).await {
                 return Answer::Stopped;
             }
-            let (sent, _slot) = tokio::select! {
-                biased;
-                _ = self.stop.stopped() => return Answer::Stopped,
-                got = async {
-                    let slot = self.in_flight.acquire().await;
-                    (limiter.acquire().await, slot)
-                } => got,
+            let Some(pass) = self.pass(region).await else {
+                return Answer::Stopped;
+            };
+            let Some((sent, _slot)) = self.slot(&limiter).await else {
+                return Answer::Stopped;
             };
             if let Some(e) = refusal() {
                 return Answer::Err(e);
             }
-            spent.calls += 1;
             self.stats.count_call(category);
-            let result = send().await;
+            let result = self.send(send).await;
             tracing::debug!(
                 op = op.name(),
                 attempt = failed + 1,
@@ -203,33 +213,145 @@ impl Caller {
                 code = result.as_ref().err().map(|e| e.code.as_str()),
                 "call"
             );
-            let e = match result {
-                Ok(reply) => {
-                    limiter.succeeded(sent);
-                    spent.request_id = Some(reply.request_id.clone());
-                    return Answer::Ok(reply);
-                }
-                Err(e) => e,
+            let sent = Sent {
+                limiter: &limiter,
+                category,
+                at: sent,
+                pass,
             };
-            if !e.request_id.is_empty() {
-                spent.request_id = Some(e.request_id.clone());
-            }
-            match e.class {
-                Class::Throttled => {
-                    limiter.throttled(sent);
-                    self.stats.count_throttle(category);
-                }
-                Class::Retryable => limiter.succeeded(sent),
-                _ => {
-                    limiter.succeeded(sent);
-                    return Answer::Err(e);
-                }
-            }
-            spent.failures += 1;
+            let e = match self.after(result, sent, &mut watch, spent) {
+                After::Return(answer) => return answer,
+                After::Again => continue,
+                After::Failed(e) => e,
+            };
             let lost = e.may_have_applied() && !op.idempotent();
             if lost || budget.failed + spent.failures >= budget.max {
                 return Answer::Err(e);
             }
+        }
+    }
+
+    /// A call slot and the category's permit; `None` if the run stops first.
+    async fn slot(&self, limiter: &Limiter) -> Option<(Instant, SemaphorePermit<'_>)> {
+        tokio::select! {
+            biased;
+            _ = self.stop.stopped() => None,
+            got = async {
+                let slot = self.in_flight.acquire().await.ok()?;
+                Some((limiter.acquire().await, slot))
+            } => got,
+        }
+    }
+
+    /// Takes an attempt's result: what it spent, what its limiter and the
+    /// pauses learn, and whether the call is over.
+    fn after<T>(
+        &self,
+        result: CallResult<T>,
+        sent: Sent<'_, '_>,
+        watch: &mut Watch,
+        spent: &mut Spent,
+    ) -> After<T> {
+        let Sent {
+            limiter,
+            category,
+            at,
+            pass,
+        } = sent;
+        let e = match result {
+            Ok(reply) => {
+                spent.calls += 1;
+                limiter.succeeded(at);
+                self.pauses.answered(pass);
+                spent.request_id = Some(reply.request_id.clone());
+                return After::Return(Answer::Ok(reply));
+            }
+            Err(e) => e,
+        };
+        let cost = self.judge(&e, pass, watch);
+        if e.class == Class::Throttled {
+            limiter.throttled(at);
+            self.stats.count_throttle(category);
+        } else {
+            limiter.succeeded(at);
+        }
+        match cost {
+            // Refused before anything happened: not an attempt of the row.
+            Some(_) if e.class == Class::Credentials => return After::Again,
+            Some(Cost::Spent) => spent.failures += 1,
+            Some(Cost::Free) => {}
+            None => {}
+        }
+        spent.calls += 1;
+        spent.note(&e);
+        match cost {
+            None => After::Return(Answer::Err(e)),
+            Some(_) => After::Failed(e),
+        }
+    }
+
+    /// What a failed attempt costs, as its class and the pauses say;
+    /// `None` when the error goes back to the caller at once.
+    fn judge(&self, e: &CallError, pass: Pass<'_>, watch: &mut Watch) -> Option<Cost> {
+        match e.class {
+            Class::Throttled => {
+                self.pauses.answered(pass);
+                Some(Cost::Spent)
+            }
+            Class::Credentials if self.pauses.armed() => {
+                Stats::bump(&self.stats.refused);
+                self.pauses.refused(pass, e);
+                Some(Cost::Free)
+            }
+            // Calls given up because the run is stopping say nothing of the
+            // service.
+            Class::Retryable if self.stop.is_stopped() => Some(Cost::Spent),
+            Class::Retryable => {
+                let kind = match e.code.as_str() {
+                    "Timeout" => &self.stats.timeouts,
+                    "ConnectionError" => &self.stats.connection_errors,
+                    _ => &self.stats.server_errors,
+                };
+                Stats::bump(kind);
+                Some(self.pauses.failed(pass, watch, e))
+            }
+            Class::Credentials => None,
+            _ => {
+                self.pauses.answered(pass);
+                None
+            }
+        }
+    }
+
+    /// Waits at the pauses' gates, counted as waiting meanwhile.
+    async fn pass(&self, region: &str) -> Option<Pass<'_>> {
+        self.pauses.pass(region, &self.stop).await
+    }
+
+    /// Sends one attempt, counted in flight. Once the run is stopping, an
+    /// attempt still unanswered after [`STOP_GRACE`] is given up as lost
+    /// (a reset's intent stays in the journal, and a resume checks it), so
+    /// that a stop is never held up by a service that does not answer.
+    async fn send<T, F, Fut>(&self, send: &mut F) -> CallResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CallResult<T>>,
+    {
+        let _sending = self.stats.sending();
+        let grace = async {
+            self.stop.stopped().await;
+            tokio::time::sleep(STOP_GRACE).await;
+        };
+        tokio::select! {
+            result = send() => result,
+            _ = grace => Err(CallError::local(
+                Class::Retryable,
+                "Timeout",
+                format!(
+                    "no answer {} s after the run began to stop; given up",
+                    STOP_GRACE.as_secs()
+                ),
+            )),
         }
     }
 
@@ -240,6 +362,34 @@ impl Caller {
         tokio::select! {
             _ = self.stop.stopped() => false,
             _ = tokio::time::sleep(self.backoff.delay(retry)) => true,
+        }
+    }
+}
+
+/// An attempt that was sent: its limiter, when, and the pass it went
+/// through.
+struct Sent<'l, 'p> {
+    limiter: &'l Limiter,
+    category: Category,
+    at: Instant,
+    pass: Pass<'p>,
+}
+
+/// What an attempt's result means for its call.
+enum After<T> {
+    /// The call is over.
+    Return(Answer<T>),
+    /// Made again, nothing spent (refused credentials).
+    Again,
+    /// Failed, retryable as far as its class goes.
+    Failed(CallError),
+}
+
+impl Spent {
+    /// Keeps the request id of a failed attempt's answer, when it had one.
+    fn note(&mut self, e: &CallError) {
+        if !e.request_id.is_empty() {
+            self.request_id = Some(e.request_id.clone());
         }
     }
 }

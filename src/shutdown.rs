@@ -31,6 +31,9 @@ pub enum StopReason {
         /// What the operator should do about it.
         hint: String,
     },
+    /// A pause (credentials refused, a region out) lasted longer than its
+    /// wait: the run stops, resumably. Says what happened and what to do.
+    WaitedOut(String),
     /// Too many rows failed.
     FailureRate {
         /// Failed rows.
@@ -71,6 +74,7 @@ impl std::fmt::Display for StopReason {
                 message,
                 hint,
             } => write!(f, "{code}: {message} — {hint}"),
+            StopReason::WaitedOut(why) => f.write_str(why),
             StopReason::FailureRate {
                 failed,
                 attempted,

@@ -8,30 +8,9 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use std::path::Path;
-
-use cognito_reset::simulator::{
-    AppClient, Config, DEFAULT_POOL, PoolSettings, Simulator, TimeUnit, Validity,
-};
+use cognito_reset::simulator::{AppClient, Config, DEFAULT_POOL, PoolSettings, TimeUnit, Validity};
 use common::*;
 use serde_json::Value;
-
-/// Runs the binary against `sim` in `dir`, with the default pool unless the
-/// arguments name one, to the end.
-async fn run(dir: &Path, sim: &Simulator, args: &[&str]) -> std::process::Output {
-    let mut all: Vec<&str> = Vec::new();
-    if !args.contains(&"--user-pool-id") {
-        all.extend(["--user-pool-id", DEFAULT_POOL]);
-    }
-    all.extend_from_slice(args);
-    command(dir, sim, &all).output().await.unwrap()
-}
-
-/// The binary against `sim`, in `dir`, started as the harness starts every
-/// child.
-fn command(dir: &Path, sim: &Simulator, args: &[&str]) -> tokio::process::Command {
-    command_at(dir, &sim.url(), args)
-}
 
 const EMAIL_FIRST: &str = "us-east-1_EmailFirst";
 const PHONE_FIRST: &str = "us-east-1_PhoneFirst";

@@ -69,6 +69,7 @@ async fn drive(
         stop: stop.clone(),
         stats: stats.clone(),
         in_flight: tokio::sync::Semaphore::new(64),
+        pauses: Arc::default(),
     });
     let key = |u: &str| row_key(DEFAULT_POOL, u, false);
     let mut earlier = Earlier::default();

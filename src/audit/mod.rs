@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::journal::RunLine;
+pub use crate::pause::PauseRecord;
 use crate::progress::{escape, say};
 use crate::tally::Tally;
 
@@ -119,6 +120,42 @@ pub struct Summary {
     /// The process exit code; `null` while the run has not ended (a run
     /// that was killed leaves it so).
     pub exit_code: Option<i32>,
+    /// Every pause of dispatch: credentials refused, a region out.
+    pub pauses: Vec<PauseRecord>,
+    /// Wall time during which at least one pause went on, seconds.
+    pub time_lost_seconds: f64,
+    /// While the run goes on: how far it got; `null` once it has ended.
+    pub progress: Option<ProgressRecord>,
+}
+
+/// How far a run that goes on has got (the summary file is rewritten with
+/// it about every ten seconds).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProgressRecord {
+    /// When this was written (RFC 3339 UTC).
+    pub updated_at: String,
+    /// Rows recorded in the report so far.
+    pub rows_done: u64,
+    /// Rows in the input, when known.
+    pub rows_total: Option<u64>,
+    /// Rows reset so far (`would_reset` in a dry run).
+    pub reset: u64,
+    /// Rows failed so far.
+    pub failed: u64,
+    /// Rows disabled so far.
+    pub disabled: u64,
+    /// Users signed out so far.
+    pub signed_out: u64,
+    /// Calls sent and not yet answered.
+    pub in_flight: u64,
+    /// Calls waiting for their retry.
+    pub retrying: u64,
+    /// Calls waiting for a pause to end.
+    pub waiting: u64,
+    /// Rows recorded per second over the last minute.
+    pub rows_per_second: f64,
+    /// Seconds left at that pace, when the total is known and rows move.
+    pub eta_seconds: Option<f64>,
 }
 
 impl Summary {
@@ -184,6 +221,9 @@ impl Summary {
             elapsed_seconds: 0.0,
             stopped: None,
             exit_code: None,
+            pauses: Vec::new(),
+            time_lost_seconds: 0.0,
+            progress: None,
         }
     }
 }
@@ -239,6 +279,7 @@ impl Summary {
         if !calls.is_empty() {
             out.push_str(&format!("  calls: {}\n", calls.join(" · ")));
         }
+        s.render_pauses(&mut out);
         out.push_str(&format!("  report: {}", escape(&s.report)));
         if let Some(stopped) = &s.stopped {
             out.push_str(&format!("\n  stopped: {stopped}"));
@@ -290,6 +331,28 @@ impl Summary {
             "cognito-reset: {ended}{found}; report {}",
             escape(&self.report)
         )
+    }
+
+    /// The pauses of dispatch, one line each, and the time they cost.
+    fn render_pauses(&self, out: &mut String) {
+        for p in &self.pauses {
+            let region = p.region.as_deref().unwrap_or("every region");
+            out.push_str(&format!(
+                "  paused ({}, {region}): from {} for {:.0}s, {} calls refused meanwhile; {} ({})\n",
+                crate::pause::cause_name(p.cause),
+                p.started_at,
+                p.seconds,
+                p.calls_refused,
+                p.outcome,
+                escape(&p.why)
+            ));
+        }
+        if !self.pauses.is_empty() {
+            out.push_str(&format!(
+                "  time lost to pauses: {:.0}s\n",
+                self.time_lost_seconds
+            ));
+        }
     }
 }
 

@@ -438,6 +438,12 @@ impl CsvRows {
         Ok(CsvRows { columns, raw })
     }
 
+    /// Whether the input had a header line (a CSV with a header and no row
+    /// is an empty list, not a missing one).
+    pub(crate) fn has_header(&self) -> bool {
+        self.columns.is_some()
+    }
+
     /// The next row's item.
     pub(crate) fn next<R: BufRead>(
         &mut self,

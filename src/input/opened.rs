@@ -168,11 +168,14 @@ impl Description {
     }
 }
 
-/// The message for an input that holds no row: a failed export must not
-/// look like a run that reset everyone.
+/// The message for an input that holds no record at all (not even a CSV
+/// header): a failed export must not look like a run that reset everyone.
+/// A CSV with its header and no row is a list that holds nobody: nothing to
+/// do, as a listing that matches nobody.
 fn no_rows(name: &str) -> StartError {
     StartError::Usage(format!(
-        "{} holds no rows (a CSV input needs its header line and at least one row); nothing to do",
+        "{} holds no rows, not even a CSV header line: most likely a failed export; cannot \
+         start",
         escape(name)
     ))
 }
@@ -185,7 +188,7 @@ impl Input {
         match source {
             Source::File(path) if !is_stream(path) => {
                 let survey = super::survey(path, options)?;
-                if survey.rows == 0 {
+                if survey.rows == 0 && !survey.header {
                     return Err(no_rows(path));
                 }
                 Ok(Input::File {
@@ -417,9 +420,12 @@ fn open_stream(
     name: &str,
 ) -> Result<StreamReader, StartError> {
     let mut reader = ItemReader::new(read, options, name)?;
-    let first = reader.next().ok_or_else(|| no_rows(name))?;
+    let first = reader.next();
+    if first.is_none() && !reader.has_header() {
+        return Err(no_rows(name));
+    }
     Ok(StreamReader {
-        first: Some(first),
+        first,
         rest: reader,
     })
 }

@@ -60,6 +60,13 @@ impl<R: BufRead> ItemReader<R> {
     pub fn truncated(&self) -> bool {
         self.truncated
     }
+
+    /// Whether the input names its columns (a CSV header): such an input
+    /// with no row is a list that holds nobody, which is nothing to do,
+    /// whereas an input with no record at all is most likely a failed export.
+    pub fn has_header(&self) -> bool {
+        matches!(&self.kind, Kind::Csv(rows) if rows.has_header())
+    }
 }
 
 impl<R: BufRead> Iterator for ItemReader<R> {

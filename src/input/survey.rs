@@ -34,6 +34,8 @@ pub struct Survey {
     pub distinct: u64,
     /// A line longer than 1 MiB ended the input: nothing after it is read.
     pub truncated: bool,
+    /// The input names its columns (a CSV header line).
+    pub header: bool,
 }
 
 impl Survey {
@@ -92,6 +94,7 @@ pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
                 }
             }
         }
+        survey.header = items.has_header();
         items.truncated()
     };
     // Whatever the parser left unread (after an I/O error) still counts;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::check::{Checked, Found};
 use super::prepare::{Context, Service};
+use super::watch;
 use crate::audit::{InputRecord, Summary};
 use crate::exit::StartError;
 use crate::input::{Description, Exclusions, Input};
@@ -144,26 +145,30 @@ pub async fn execute(o: Opened) -> Executed {
         &earlier,
         outputs.journal,
     );
-    let writer = Writer {
-        report: outputs.report,
-        stats: ctx.stats.clone(),
-        stop: ctx.stop.clone(),
-        max_failure_rate: (!ctx.config.policy.dry_run).then_some(ctx.config.max_failure_rate),
-        verbose: ctx.config.verbosity >= Verbosity::Verbose,
-        earlier: earlier.clone(),
-        journal,
-    };
+    let writer = writer(&ctx, outputs.report, earlier.clone(), journal);
     let show = show(&ctx, &input);
     let (items_tx, items_rx) = mpsc::channel(ITEM_QUEUE);
     input.feed(items_tx);
     let progress_done = CancellationToken::new();
-    let progress_task = tokio::spawn(progress::show(show, progress_done.clone()));
+    let base = summary_of(
+        &ctx,
+        description.clone(),
+        &header,
+        &found,
+        &outputs.earlier_runs,
+    );
+    let mut watchers = watchers(&ctx, base, show.total, &progress_done);
+    watchers.push(tokio::spawn(progress::show(show, progress_done.clone())));
+    // From here on, refused credentials and outages pause the rows.
+    ctx.caller.pauses.arm();
     let started = std::time::Instant::now();
     let calls_before = ctx.stats.snapshot();
     let finished = pool::execute(items_rx, pipeline, writer).await;
     let elapsed = started.elapsed();
     progress_done.cancel();
-    let _ = progress_task.await;
+    for watcher in watchers {
+        let _ = watcher.await;
+    }
     Executed {
         ctx,
         input: description,
@@ -180,6 +185,54 @@ pub async fn execute(o: Opened) -> Executed {
             calls_before,
         },
     }
+}
+
+/// The report writer's inputs.
+fn writer(
+    ctx: &Context,
+    report: crate::report::ReportWriter,
+    earlier: Arc<Earlier>,
+    journal: Option<crate::journal::Journal>,
+) -> Writer {
+    Writer {
+        report,
+        stats: ctx.stats.clone(),
+        stop: ctx.stop.clone(),
+        max_failure_rate: (!ctx.config.policy.dry_run).then_some(ctx.config.max_failure_rate),
+        verbose: ctx.config.verbosity >= Verbosity::Verbose,
+        earlier,
+        journal,
+    }
+}
+
+/// The tasks that watch the run: the summary file kept current, a stop
+/// announced.
+fn watchers(
+    ctx: &Context,
+    mut base: Summary,
+    total: Option<u64>,
+    done: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let announce = watch::announce_stop(
+        ctx.stop.clone(),
+        ctx.stats.clone(),
+        ctx.config.verbosity,
+        done.clone(),
+    );
+    let mut tasks = vec![tokio::spawn(announce)];
+    if let Some(path) = &ctx.config.summary {
+        base.stopped = Some(crate::audit::RUNNING.into());
+        let keeper = watch::Keeper {
+            path: path.clone(),
+            base,
+            stats: ctx.stats.clone(),
+            pauses: ctx.caller.pauses.clone(),
+            total,
+            started: ctx.started_at,
+        };
+        tasks.push(tokio::spawn(watch::keep_summary(keeper, done.clone())));
+    }
+    tasks
 }
 
 /// The dispatcher's inputs.
@@ -237,5 +290,6 @@ fn show(ctx: &Context, input: &Input) -> Show {
         total: input.survey().map(|s| s.rows),
         sign_out: p.sign_out,
         categories,
+        weather: Some(ctx.caller.pauses.clone() as Arc<dyn crate::progress::Weather>),
     }
 }

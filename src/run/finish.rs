@@ -64,6 +64,8 @@ pub fn finish(e: Executed) -> i32 {
     summary.ended_at = Some(crate::clock::now_rfc3339());
     summary.stopped = stopped.as_ref().map(|r| r.to_string());
     summary.exit_code = Some(code);
+    summary.pauses = ctx.caller.pauses.records(true);
+    summary.time_lost_seconds = crate::pause::time_lost(&summary.pauses);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
     // A quiet run says nothing when all went well, and one line otherwise:
     // a cron mail is then never empty when something needs a look.

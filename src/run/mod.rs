@@ -32,6 +32,7 @@ mod execute;
 mod finish;
 mod plan;
 mod prepare;
+mod watch;
 
 /// Reads the command line; `Err` holds the exit code of a process that
 /// has nothing more to do. The help and the version are printed here and

@@ -13,6 +13,7 @@ use crate::exit::StartError;
 use crate::input::{Exclusions, Input};
 use crate::journal::{Header, RunLine};
 use crate::limiter::Limiters;
+use crate::pause::{Pauses, Settings};
 use crate::progress::{Stats, escape, say};
 use crate::retry::Caller;
 use crate::shutdown::{Stop, blocking};
@@ -86,6 +87,7 @@ pub async fn prepare(
         stop: stop.clone(),
         stats: stats.clone(),
         in_flight: tokio::sync::Semaphore::new(config.concurrency.max(1)),
+        pauses: Arc::new(pauses(&config, &service)),
     });
     let ctx = Context {
         config,
@@ -103,6 +105,18 @@ pub async fn prepare(
         service,
         header,
     })
+}
+
+/// The pauses' settings, and where renewed credentials come from.
+fn pauses(config: &Config, service: &Service) -> Pauses {
+    let pauses = Pauses::new(Settings {
+        credentials_wait: config.credentials_wait,
+        outage_wait: config.outage_wait,
+        profile: config.profile.clone(),
+        concurrency: config.concurrency,
+    });
+    pauses.renew_with(service.aws.clone());
+    pauses
 }
 
 /// The `--exclude` list, read without holding up the signals (it may be a

@@ -3,6 +3,7 @@
 //! default signal dispositions), what a run left, and the checks that recur.
 #![allow(dead_code, unused_imports)]
 
+mod direct;
 mod journal;
 mod process;
 mod run;
@@ -10,6 +11,7 @@ mod scenario;
 mod sim;
 mod workdir;
 
+pub use direct::*;
 pub use journal::*;
 pub use process::*;
 pub use run::*;

@@ -145,14 +145,7 @@ impl Running {
     /// whatever the machine's load.
     pub async fn wait_for_rows(&self, rows: usize) {
         let report = self.report.as_deref().expect("the run names its report");
-        for _ in 0..1500 {
-            let text = std::fs::read_to_string(self.dir.join(report)).unwrap_or_default();
-            if text.lines().count() > rows {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("{report} never reached {rows} rows");
+        super::workdir::wait_for_rows_in(&self.dir, report, rows).await
     }
 
     /// SIGKILL, and the child reaped.

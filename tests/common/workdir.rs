@@ -104,3 +104,17 @@ pub fn row<'a>(rows: &'a [ReportRow], username: &str) -> &'a ReportRow {
 pub fn is_regular(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
+
+/// Waits (at most 30 s) until the report `report` in `dir` holds at least
+/// `rows` rows, so that a signal sent next finds the run past its
+/// preflight, whatever the machine's load.
+pub async fn wait_for_rows_in(dir: &Path, report: &str, rows: usize) {
+    for _ in 0..1500 {
+        let text = std::fs::read_to_string(dir.join(report)).unwrap_or_default();
+        if text.lines().count() > rows {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{report} never reached {rows} rows");
+}
