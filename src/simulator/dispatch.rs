@@ -62,6 +62,7 @@ pub(crate) fn respond(state: &State, request: &Request) -> Reply {
         let totals = serde_json::to_value(state.totals()).unwrap_or(Value::Null);
         return json_reply(Answer::Ok(totals), request_id);
     }
+    state.request_arrived();
     let form = request.content_type.is_some_and(|t| {
         t.to_ascii_lowercase()
             .starts_with("application/x-www-form-urlencoded")

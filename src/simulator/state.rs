@@ -61,6 +61,22 @@ pub struct Totals {
     /// Requests refused by an outage (answered HTTP 500, closed or held,
     /// per the outage mode); none of them was applied.
     pub refused_by_outage: u64,
+    /// When the first request of any kind arrived (Cognito or STS, well
+    /// formed or not; the stats page aside), in milliseconds since the Unix
+    /// epoch: a resume's first calls are checks and preflight, not resets.
+    pub first_call_unix_ms: Option<u64>,
+}
+
+/// Stores now (milliseconds since the Unix epoch) in `slot` unless a time is
+/// already there; checked first so that every later request costs one load.
+fn keep_first_time(slot: &AtomicU64) {
+    if slot.load(Ordering::Relaxed) != 0 {
+        return;
+    }
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_millis() as u64);
+    let _ = slot.compare_exchange(0, ms.max(1), Ordering::Relaxed, Ordering::Relaxed);
 }
 
 /// What changes under the lock.
@@ -82,6 +98,8 @@ pub struct State {
     /// [`Totals::first_reset_unix_ms`], 0 until then.
     first_reset_ms: AtomicU64,
     gate: Gate,
+    /// [`Totals::first_call_unix_ms`], 0 until then.
+    first_call_ms: AtomicU64,
 }
 
 impl State {
@@ -103,6 +121,7 @@ impl State {
             static_calls: Default::default(),
             first_reset_ms: AtomicU64::new(0),
             gate: Gate::new(),
+            first_call_ms: AtomicU64::new(0),
             config,
         }
     }
@@ -175,6 +194,8 @@ impl State {
         totals.expired_token = self.gate.expired();
         totals.invalid_token = self.gate.invalid();
         totals.refused_by_outage = self.gate.outage();
+        let first = self.first_call_ms.load(Ordering::Relaxed);
+        totals.first_call_unix_ms = (first > 0).then_some(first);
         totals
     }
 
@@ -192,17 +213,15 @@ impl State {
     /// Notes the arrival of a request for `op` (only the first reset's time
     /// is kept).
     pub(crate) fn arrived(&self, op: Op) {
-        if op == Op::AdminResetUserPassword && self.first_reset_ms.load(Ordering::Relaxed) == 0 {
-            let ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_millis() as u64);
-            let _ = self.first_reset_ms.compare_exchange(
-                0,
-                ms.max(1),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
+        if op == Op::AdminResetUserPassword {
+            keep_first_time(&self.first_reset_ms);
         }
+    }
+
+    /// Notes the arrival of a request other than the stats page (only the
+    /// first one's time is kept).
+    pub(crate) fn request_arrived(&self) {
+        keep_first_time(&self.first_call_ms);
     }
 
     /// Counts a call that bypasses the lock (benchmark mode).

@@ -684,6 +684,40 @@ fn stats_page_answers_totals() {
     assert!(totals["throttled_by_category"].is_object());
 }
 
+/// The time to a resume's first call was unmeasurable while only resets
+/// were timed: a resume starts with the preflight and checks.
+#[test]
+fn stats_page_times_the_first_call_of_any_kind_not_only_resets() {
+    for static_answers in [false, true] {
+        let state = config(|c| c.static_answers = static_answers);
+        let stats = Request {
+            method: &Method::GET,
+            path: "/_sim/stats",
+            target: None,
+            content_type: None,
+            authorization: None,
+            body: b"",
+        };
+        let _ = dispatch::respond(&state, &stats);
+        assert!(
+            state.totals().first_call_unix_ms.is_none(),
+            "the stats page is no call"
+        );
+        let sts = send(&state, None, FORM, STS_BODY);
+        assert_eq!(sts.status, StatusCode::OK);
+        let first = state.totals().first_call_unix_ms.expect("first call time");
+        assert!(state.totals().first_reset_unix_ms.is_none());
+        assert_eq!(reset_via_http(&state, "a"), "ok");
+        let totals = state.totals();
+        assert_eq!(totals.first_call_unix_ms, Some(first));
+        assert!(totals.first_reset_unix_ms.expect("first reset time") >= first);
+        assert_eq!(
+            json_of(&dispatch::respond(&state, &stats))["first_call_unix_ms"],
+            first
+        );
+    }
+}
+
 const STS_BODY: &[u8] = b"Action=GetCallerIdentity&Version=2011-06-15";
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded; charset=utf-8");
 
