@@ -46,7 +46,7 @@ use crate::cognito::{
     ATTEMPT_LIMIT_HINT, CallError, Class, RESET_REQUIRED, Refusal, RefusalCode, Unreachable,
     UserState, Verdict, means_no_user,
 };
-use crate::report::{Meaning, Outcome, Record, Unsettled};
+use crate::report::{Meaning, Outcome, Record, ResetBy, Unsettled};
 use crate::retry::{Attempts, Spent};
 
 /// The sign-out error code of a row whose sign-out the run stopped before
@@ -237,6 +237,8 @@ struct Doubts {
     /// connection, whose request the service has finished with, the call
     /// may still be queued on its way, so the check waits before it looks.
     timed_out_here: bool,
+    /// This run sent a reset whose answer was lost.
+    sent_here: bool,
     /// An earlier run's disable of this user may have gone through unseen.
     disable_intent: bool,
     /// This run sent an AdminDisableUser.
@@ -278,6 +280,8 @@ struct Facts {
     /// The report whose earlier run did what this row builds on (`None`:
     /// this one).
     recorded_in: Option<String>,
+    /// A listing showed the user RESET_REQUIRED before any call of this run.
+    listed_reset_required: bool,
 }
 
 /// The attempt budget: [`Life`] alone owns it.
@@ -316,6 +320,9 @@ pub struct Life {
 
 const CONFIRMED_BY_CHECK: &str = "confirmed by an AdminGetUser check: the user is already \
      RESET_REQUIRED after an earlier call; not called again";
+const CONFIRMED_AFTER_LOST_ANSWER: &str = "confirmed by an AdminGetUser check: the user is \
+     RESET_REQUIRED after this run's reset lost its answer — that reset or an earlier one put the \
+     user there, so no code is known to have come from this run; not sent again";
 const CONFIRMED_BY_LISTING: &str = "confirmed by the listing: the user is already \
      RESET_REQUIRED after an earlier call; not called again";
 const FEDERATED: &str = "federated user (EXTERNAL_PROVIDER): there is no password in Cognito; \
@@ -449,7 +456,12 @@ impl Life {
             (Step::Check(Predict), Event::Ok(state)) => self.predict(&state.unwrap_or_default()),
             (Step::Check(Predict), Event::Err(e)) => self.unpredictable(e),
             (Step::Check(Verify), Event::Ok(Some(s))) if s.status == RESET_REQUIRED => {
-                self.confirm(CONFIRMED_BY_CHECK)
+                let how = if self.facts.doubts.sent_here {
+                    CONFIRMED_AFTER_LOST_ANSWER
+                } else {
+                    CONFIRMED_BY_CHECK
+                };
+                self.confirm(how)
             }
             (Step::Check(Verify), Event::Ok(Some(s)))
                 if !s.enabled && self.facts.doubts.disable_intent =>
@@ -519,6 +531,13 @@ impl Life {
             federated: f.achieved.federated,
             maybe_two_codes: ended.outcome == Outcome::Reset
                 && (f.resent.after_check || f.resent.unchecked),
+            reset_by: (ended.outcome == Outcome::Reset).then_some(
+                match (f.achieved.earlier, f.achieved.confirmed) {
+                    (Some(_), _) => ResetBy::Earlier,
+                    (None, Some(_)) => ResetBy::Confirmed,
+                    (None, None) => ResetBy::Sent,
+                },
+            ),
         };
         record.unsettled = Unsettled {
             intent: f.doubts.reset_sent || f.doubts.disable_unsettled,
@@ -563,6 +582,11 @@ impl Life {
             {
                 Some(format!("not reset: {code}"))
             }
+            (Outcome::Cancelled, _) if f.doubts.reset_sent => Some(
+                "maybe not reset: a reset's answer was lost and the run stopped before checking"
+                    .into(),
+            ),
+            (Outcome::Cancelled, _) => Some("not reset: the run stopped first".into()),
             _ => None,
         }
     }
@@ -574,6 +598,13 @@ impl Life {
             message = join(
                 &message,
                 "sent again without a check (--resend-unchecked): the user may have two codes",
+            );
+        }
+        if self.facts.listed_reset_required && outcome == Outcome::Reset {
+            message = join(
+                &message,
+                "the listing showed the user RESET_REQUIRED already, before this run's call: \
+                 the code this run sent replaces an earlier one",
             );
         }
         if self.facts.resent.after_check && outcome == Outcome::Reset {
@@ -759,6 +790,7 @@ impl Life {
     fn as_listed(&mut self, state: &UserState) -> Effect {
         match state.verdict() {
             Verdict::Resettable => {
+                self.facts.listed_reset_required = state.status == RESET_REQUIRED;
                 self.goto(Step::Reset);
                 Effect::None
             }
@@ -840,6 +872,7 @@ impl Life {
     /// The reset's answer was lost: it may have been applied.
     fn answer_lost(&mut self, e: CallError) -> Effect {
         self.facts.doubts.reset_sent = true;
+        self.facts.doubts.sent_here = true;
         self.facts.doubts.timed_out_here |= e.timed_out();
         let budget = self.budget.failed < self.policy.max_attempts;
         if budget && self.policy.classify {
@@ -886,9 +919,18 @@ impl Life {
             self.facts.refusal = Some(e);
             self.goto(Step::Check(CheckFor::Classify));
             Effect::None
-        } else if matches!(refusal, Some(Refusal::State | Refusal::Disabled)) {
+        } else if refusal == Some(Refusal::Disabled) {
             self.facts.achieved.locked_out = true;
             let message = format!("{} — {ALREADY_DISABLED}", e.message);
+            self.finish(Outcome::Failed, &e.code, message)
+        } else if refusal == Some(Refusal::State) {
+            // Without AdminGetUser there is no telling why: the user is not
+            // known to be locked out, and keeps a working password.
+            let message = format!(
+                "{} — AdminGetUser is not permitted, so why is not known; the user keeps a \
+                 working password",
+                e.message
+            );
             self.finish(Outcome::Failed, &e.code, message)
         } else if e.class == Class::RunFatal {
             // Refused for the whole run (permissions, the daily email limit):

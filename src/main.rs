@@ -80,7 +80,7 @@ async fn listen(stop: Arc<Stop>, ignored: &[i32]) {
         tokio::spawn(async move {
             while stream.recv().await.is_some() {
                 if !stop.signalled(number) {
-                    std::process::exit(128 + number);
+                    stop.exit_now(number);
                 }
             }
         });

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::exit::StartError;
 use crate::files::{self, Open};
 use crate::journal::{self, Header, Journal, JournalFile, RunLine};
+use crate::keys::row_key;
 use crate::progress::escape;
 use crate::report::{Chain, Layout, ReportWriter, header_bytes};
 use crate::resume::{self, Expect, Opened};
@@ -142,7 +143,15 @@ fn check_journal_path(config: &Config) -> Result<(), StartError> {
     if config.resume || (report_exists && !config.overwrite) {
         return Ok(());
     }
-    let pending = journal::read(&path, |_, _| true)
+    // The intents whose users no report row records with a final outcome:
+    // what a resume would check, and --overwrite would send again.
+    let recorded = resume::recorded_outcomes(&config.report);
+    let unrecorded = |pool: &str, user: &str| {
+        recorded
+            .as_ref()
+            .is_none_or(|r| !r.contains(&row_key(pool, user, false)))
+    };
+    let pending = journal::read(&path, unrecorded)
         .ok()
         .flatten()
         .map_or(0, |j| j.intents.len());

@@ -475,6 +475,34 @@ fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
     }
 }
 
+/// The users (exact keys) whose latest row in the report at `path` is a
+/// final outcome: nothing of theirs can still be in flight. `None` when the
+/// report cannot be read as this tool's.
+pub fn recorded_outcomes(path: &Path) -> Option<std::collections::HashSet<u64>> {
+    let mut file = files::inspect(path).ok()?;
+    let mut latest: HashMap<u64, bool> = HashMap::new();
+    read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
+        let key = crate::keys::row_key(&record.user_pool_id, &record.username, false);
+        let in_flight = record.outcome == Outcome::Cancelled
+            || (record.outcome == Outcome::Failed && may_have_been_sent(&record.error_code));
+        latest.insert(key, !in_flight);
+    })
+    .ok()?;
+    Some(
+        latest
+            .into_iter()
+            .filter(|(_, f)| *f)
+            .map(|(k, _)| k)
+            .collect(),
+    )
+}
+
+/// Whether a failed row's code says its reset may have gone out unseen.
+fn may_have_been_sent(code: &str) -> bool {
+    code == "StateUnknown"
+        || crate::cognito::classify(code, "", 0) == crate::cognito::Class::Retryable
+}
+
 /// The users another report (`--skip-done`) records as done (reset or
 /// disabled, and whether each still owes its sign-out), keyed by `key`.
 /// Only a report that verifies is trusted: its chain, and its journal's

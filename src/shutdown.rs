@@ -87,12 +87,25 @@ impl std::fmt::Display for StopReason {
     }
 }
 
+/// What a run says before the process exits at once (a second signal):
+/// given the signal, it leaves the record true.
+type LastWords = Box<dyn Fn(i32) + Send + Sync>;
+
 /// The run's cancellation, with the first reason given.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Stop {
     token: CancellationToken,
     reason: OnceLock<StopReason>,
     signals: AtomicU32,
+    last_words: std::sync::Mutex<Option<LastWords>>,
+}
+
+impl std::fmt::Debug for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stop")
+            .field("reason", &self.reason.get())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Stop {
@@ -110,6 +123,25 @@ impl Stop {
             self.stop(StopReason::Signal(signal));
         }
         first
+    }
+
+    /// What to do before the process exits at once on a second signal (the
+    /// run keeps its summary true); replaces what was set before.
+    pub fn on_exit_now(&self, words: impl Fn(i32) + Send + Sync + 'static) {
+        if let Ok(mut slot) = self.last_words.lock() {
+            *slot = Some(Box::new(words));
+        }
+    }
+
+    /// A second signal: says the last words, then exits 128 + `signal` at
+    /// once.
+    pub fn exit_now(&self, signal: i32) -> ! {
+        if let Ok(slot) = self.last_words.try_lock()
+            && let Some(words) = slot.as_ref()
+        {
+            words(signal);
+        }
+        std::process::exit(EXIT_SIGNAL_BASE + signal)
     }
 
     /// Why the run stopped, if it did.

@@ -486,3 +486,168 @@ async fn overwriting_a_report_with_resets_says_how_many_will_be_reset_again() {
         .assert_says("records 2 users as reset or disabled")
         .assert_says("--skip-done");
 }
+
+/// Regression: `kept_password` ignored `cancelled` rows after a stop: 19
+/// cancelled users still held their passwords, the summary said 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn users_left_cancelled_are_counted_as_keeping_their_password() {
+    let s = Scenario::new("kept-cancelled")
+        .sim(|c| {
+            c.deny.insert("AdminResetUserPassword".into());
+        })
+        .file("in.txt", &users(5));
+    let out = s.run(&["in.txt", "--yes", "--summary", "s.json"]).await;
+    out.assert_code(3);
+    let counts = &out.summary()["counts"];
+    assert_eq!(counts["outcomes"]["cancelled"], 5, "{counts}");
+    let kept: u64 = counts["kept_password"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(kept, 5, "{counts}");
+}
+
+/// Regression: a resume's own counts said `reset 55` where that run sent 14
+/// resets, confirmed others with a check and only signed out the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumes_counts_tell_resets_sent_from_confirmed_and_sign_outs_only() {
+    let s = Scenario::new("counts-kinds").sim(|c| {
+        c.users = vec![
+            // The killed run's reset reached her.
+            reset_required("alice"),
+            SeedUser {
+                fail_operation: Some("AdminUserGlobalSignOut".into()),
+                fail_times: Some(2),
+                ..failing("carol", "InternalErrorException")
+            },
+        ];
+    });
+    // alice in flight when a run was killed, bob new.
+    killed_run(&s, "alice\nbob\n", &["alice"], true);
+    let args = [
+        "in.txt",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--summary",
+        "s.json",
+    ];
+    let counts = s.run(&args).await.assert_code(0).summary()["counts"].clone();
+    assert_eq!(counts["outcomes"]["reset"], 2, "{counts}");
+    assert_eq!(counts["resets_sent"], 1, "bob: {counts}");
+    assert_eq!(counts["resets_confirmed"], 1, "alice: {counts}");
+    // carol reset, her sign-out failed; the resume only signs her out.
+    s.write("c.txt", "carol\n");
+    let first = ["c.txt", "--yes", "--global-sign-out", "--max-attempts", "2"];
+    s.run(&first).await.assert_code(1);
+    let again = [
+        "c.txt",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--summary",
+        "t.json",
+    ];
+    let counts = s.run(&again).await.assert_code(0).summary()["counts"].clone();
+    assert_eq!(counts["outcomes"]["reset"], 1, "{counts}");
+    assert_eq!(counts["resets_sent"], 0, "{counts}");
+    assert_eq!(counts["earlier_resets_signed_out"], 1, "{counts}");
+    assert_eq!(s.resets("carol"), 1);
+}
+
+/// Regression: two quick Ctrl-C left the summary saying `running`, with
+/// `exit_code` null.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_leaves_a_summary_that_says_how_the_run_ended() {
+    // Calls that take a while: the first signal waits for them.
+    let s = Scenario::new("second-signal")
+        .sim(|c| c.latency = Duration::from_millis(1500))
+        .file("in.txt", &users(200));
+    let args = ["in.txt", "--yes", "--rate", "100", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    running.wait_for_rows(2).await;
+    running.signal(libc::SIGINT);
+    // Apart, so that the two are not merged into one.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running.signal(libc::SIGINT);
+    let out = running.finish().await;
+    assert_eq!(out.code, Some(130), "{}", out.stderr);
+    let summary = s.json("s.json");
+    assert_eq!(summary["exit_code"], 130, "{summary:#}");
+    assert!(
+        summary["stopped"]
+            .as_str()
+            .is_some_and(|w| w.contains("second SIGINT")),
+        "{summary:#}"
+    );
+    assert!(summary["ended_at"].is_string(), "{summary:#}");
+}
+
+/// Regression: the plan's "may send up to N codes" and its call estimates
+/// counted the users --exclude lists.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plans_estimates_leave_out_excluded_users() {
+    let s = Scenario::new("plan-excluded")
+        .file("in.txt", "alice\nbob\ncarol\ndave\nerin\n")
+        .file("ex.txt", "bob\nDAVE\n");
+    let out = s.run(&["in.txt", "--yes", "--exclude", "ex.txt"]).await;
+    out.assert_code(0)
+        .assert_says("may send up to 3 codes")
+        .assert_says("UserAccountRecovery: 3 calls");
+    assert_eq!(s.calls("AdminResetUserPassword"), 3);
+}
+
+/// Regression: with AdminGetUser denied, a user Cognito would not reset
+/// (FORCE_CHANGE_PASSWORD) was recorded as "already disabled" and not
+/// counted among those left with a working password.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_checks_a_refused_user_is_not_called_disabled_and_keeps_the_count() {
+    let s = Scenario::new("unchecked-refusal")
+        .sim(|c| {
+            c.deny.insert("AdminGetUser".into());
+        })
+        .file("in.txt", "force-change-fred\nalice\n");
+    let out = s.run(&["in.txt", "--yes", "--summary", "s.json"]).await;
+    out.assert_code(1);
+    let fred = out.row("force-change-fred");
+    assert_eq!(fred["outcome"], "failed", "{fred:?}");
+    assert!(!fred["error_message"].contains("disabled"), "{fred:?}");
+    let kept = &out.summary()["counts"]["kept_password"];
+    assert_eq!(
+        kept.as_object()
+            .unwrap()
+            .values()
+            .filter_map(|v| v.as_u64())
+            .sum::<u64>(),
+        1,
+        "{kept}"
+    );
+}
+
+/// Regression: after `kill -9`, the refusal of `--overwrite` said the
+/// journal held 141 resets with no recorded outcome where it held 77: it
+/// counted every intent, the recorded ones too.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_journal_figure_in_a_refusal_counts_only_unrecorded_resets() {
+    let s = Scenario::new("journal-figure")
+        .sim(|c| c.latency = Duration::from_millis(30))
+        .file("in.txt", &users(300));
+    let args = ["in.txt", "--yes", "--rate", "200", "--concurrency", "16"];
+    let mut running = s.spawn(&args).await;
+    running.wait_for_rows(40).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let recorded: std::collections::HashSet<String> = s
+        .report("in.report.csv")
+        .into_iter()
+        .map(|r| r["username"].clone())
+        .collect();
+    let journaled = s.intents("in.report.csv.journal");
+    let unrecorded = journaled.iter().filter(|u| !recorded.contains(*u)).count();
+    assert!(unrecorded < journaled.len(), "some were recorded");
+    let out = s.run(&["in.txt", "--yes", "--overwrite"]).await;
+    out.assert_code(2)
+        .assert_says(&format!("holds {unrecorded} reset(s)"));
+}

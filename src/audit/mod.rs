@@ -498,6 +498,21 @@ pub fn write_running(config: &Config, run: &RunLine, locked: bool) {
     }
 }
 
+/// The summary of a run that a second signal ended at once: it says so,
+/// with the exit code, rather than "running" for ever.
+pub fn write_ended_at_once(config: &Config, run: &RunLine, signal: i32) {
+    let Some(path) = &config.summary else { return };
+    let mut summary = Summary::start(config, run);
+    summary.ended_at = Some(crate::clock::now_rfc3339());
+    summary.stopped = Some(format!(
+        "stopped by a second {}: the run ended at once, without waiting for its calls in \
+         flight; its report and journal say how far it got (--resume checks and continues it)",
+        crate::shutdown::signal_name(signal)
+    ));
+    summary.exit_code = Some(crate::exit::EXIT_SIGNAL_BASE + signal);
+    write_to(path, &summary);
+}
+
 /// Writes the summary of a run that could not start (exit 2 or 3), so that
 /// no earlier run's summary is read as this one's — unless the file records
 /// another run of the same report, which it keeps.

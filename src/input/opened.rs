@@ -184,10 +184,14 @@ impl Input {
     /// Opens what `source` names: surveys a file, reads a stream's header
     /// and first row. Blocks (a FIFO may have no writer yet): run it where
     /// a signal can still end the wait.
-    pub fn open(source: &Source, options: &ReadOptions) -> Result<Input, StartError> {
+    pub fn open(
+        source: &Source,
+        options: &ReadOptions,
+        exclusions: &super::Exclusions,
+    ) -> Result<Input, StartError> {
         match source {
             Source::File(path) if !is_stream(path) => {
-                let survey = super::survey(path, options)?;
+                let survey = super::survey(path, options, exclusions)?;
                 if survey.rows == 0 && !survey.header {
                     return Err(no_rows(path));
                 }

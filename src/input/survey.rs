@@ -12,7 +12,7 @@ use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
-use super::{Item, ItemReader, ReadOptions, hex};
+use super::{Exclusions, Item, ItemReader, ReadOptions, hex};
 use crate::exit::StartError;
 use crate::keys::row_key;
 
@@ -36,17 +36,30 @@ pub struct Survey {
     pub truncated: bool,
     /// The input names its columns (a CSV header line).
     pub header: bool,
+    /// Distinct users `--exclude` lists (case aside), per pool: they get no
+    /// call, so no estimate counts them.
+    pub excluded: BTreeMap<String, u64>,
 }
 
 impl Survey {
-    /// Distinct users per pool, estimated: each pool's valid rows, less its
-    /// share of the repeats.
+    /// Distinct users per pool that the run may call, estimated: each
+    /// pool's valid rows, less its share of the repeats, less the users
+    /// `--exclude` lists.
     pub fn distinct_by_pool(&self) -> BTreeMap<String, u64> {
         let share = self.distinct as f64 / self.valid.max(1) as f64;
         self.pools
             .iter()
-            .map(|(pool, rows)| (pool.clone(), (*rows as f64 * share).round() as u64))
+            .map(|(pool, rows)| {
+                let distinct = (*rows as f64 * share).round() as u64;
+                let excluded = self.excluded.get(pool).copied().unwrap_or(0);
+                (pool.clone(), distinct.saturating_sub(excluded))
+            })
             .collect()
+    }
+
+    /// Distinct users `--exclude` lists, in every pool.
+    pub fn excluded_users(&self) -> u64 {
+        self.excluded.values().sum()
     }
 }
 
@@ -68,9 +81,14 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Reads a whole input file once. Keeps 8 bytes per valid row while it
-/// reads, and only the repeated keys afterwards.
-pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
+/// Reads a whole input file once, counting the users `exclusions` lists.
+/// Keeps 8 bytes per valid row while it reads, and only the repeated keys
+/// afterwards.
+pub fn survey(
+    path: &str,
+    options: &ReadOptions,
+    exclusions: &Exclusions,
+) -> Result<Survey, StartError> {
     let file = std::fs::File::open(path).map_err(|e| StartError::io(path, e))?;
     let mut hashing = HashingReader {
         inner: file,
@@ -78,6 +96,7 @@ pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
     };
     let mut survey = Survey::default();
     let mut keys: Vec<u64> = Vec::new();
+    let mut excluded: HashSet<u64> = HashSet::new();
     let truncated = {
         let reader = std::io::BufReader::with_capacity(64 * 1024, &mut hashing);
         let mut items = ItemReader::new(reader, options, path)?;
@@ -85,7 +104,13 @@ pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
             survey.rows += 1;
             if let Item::Row(row) = item {
                 survey.valid += 1;
-                keys.push(row_key(&row.pool, &row.username, true));
+                let key = row_key(&row.pool, &row.username, true);
+                keys.push(key);
+                let listed =
+                    !exclusions.is_empty() && exclusions.contains(&row.pool, &row.username, true);
+                if listed && excluded.insert(key) {
+                    *survey.excluded.entry(row.pool.clone()).or_default() += 1;
+                }
                 match survey.pools.get_mut(&row.pool) {
                     Some(n) => *n += 1,
                     None => {
@@ -130,7 +155,7 @@ mod tests {
             username_column: "username".into(),
             default_pool: Some("eu-west-1_P".into()),
         };
-        let s = survey(path.to_str().unwrap(), &options).unwrap();
+        let s = survey(path.to_str().unwrap(), &options, &Exclusions::default()).unwrap();
         assert_eq!((s.rows, s.valid, s.distinct), (5, 4, 3));
         assert_eq!(s.repeated.len(), 1);
         assert!(s.repeated.contains(&row_key("eu-west-1_P", "ALICE", true)));
