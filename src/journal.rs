@@ -141,6 +141,15 @@ pub struct Previous {
     pub intents: Vec<Pending>,
     /// The last checkpoint of the report's chain.
     pub checkpoint: Option<Checkpoint>,
+    /// The reports (`--skip-done`) whose done users the report skips, as
+    /// the runs named them: every resume keeps skipping them.
+    pub skip_done: Vec<String>,
+}
+
+/// The reports a report's runs skip the done users of.
+#[derive(Serialize, Deserialize)]
+struct SkipDone {
+    skip_done: Vec<String>,
 }
 
 /// Reads a journal, tolerating a torn last line. `Ok(None)` if there is none.
@@ -166,6 +175,12 @@ pub fn read(
             previous.runs.push(run);
         } else if let Ok(checkpoint) = serde_json::from_slice::<Checkpoint>(&line) {
             previous.checkpoint = Some(checkpoint);
+        } else if let Ok(skip) = serde_json::from_slice::<SkipDone>(&line) {
+            for report in skip.skip_done {
+                if !previous.skip_done.contains(&report) {
+                    previous.skip_done.push(report);
+                }
+            }
         } else if let Ok(intent) = serde_json::from_slice::<Intent>(&line)
             && keep(&intent.pool, &intent.user)
         {
@@ -217,20 +232,32 @@ pub fn open(
     earlier_runs: &[RunLine],
     this_run: &RunLine,
     intents: bool,
+    skip_done: &[String],
 ) -> std::io::Result<(Option<Journal>, JournalFile)> {
     let mut preamble = serde_json::to_vec(header)?;
     preamble.push(b'\n');
+    let mut added = Vec::new();
+    if !skip_done.is_empty() {
+        let skip = SkipDone {
+            skip_done: skip_done.to_vec(),
+        };
+        serde_json::to_writer(&mut added, &skip)?;
+        added.push(b'\n');
+    }
+    preamble.extend_from_slice(&added);
     for run in earlier_runs.iter().chain([this_run]) {
         serde_json::to_writer(&mut preamble, run)?;
         preamble.push(b'\n');
     }
+    serde_json::to_writer(&mut added, this_run)?;
+    added.push(b'\n');
     let file = match how {
         Open::CreateNew => files::create_with(path, &preamble)?,
         Open::Truncate => {
             files::replace(path, &preamble)?;
             files::open(path, Open::Existing)?
         }
-        Open::Existing | Open::Create => append_run(path, &preamble, this_run)?,
+        Open::Existing | Open::Create => append_run(path, &preamble, &added)?,
     };
     let journal_file = JournalFile {
         path: path.to_owned(),
@@ -255,7 +282,9 @@ pub fn open(
 
 /// Adds this run's line to an existing journal (the whole preamble when it
 /// is empty).
-fn append_run(path: &Path, preamble: &[u8], this_run: &RunLine) -> std::io::Result<File> {
+/// Adds this run's lines (`added`: the reports it skips, its run line) to
+/// an existing journal (the whole preamble when it is empty).
+fn append_run(path: &Path, preamble: &[u8], added: &[u8]) -> std::io::Result<File> {
     let mut file = files::open(path, Open::Existing)?;
     let len = file.metadata()?.len();
     let line = if len == 0 {
@@ -269,8 +298,7 @@ fn append_run(path: &Path, preamble: &[u8], this_run: &RunLine) -> std::io::Resu
         } else {
             vec![b'\n']
         };
-        serde_json::to_writer(&mut line, this_run)?;
-        line.push(b'\n');
+        line.extend_from_slice(added);
         line
     };
     file.write_all(&line)?;
@@ -407,7 +435,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("r.csv.journal");
         let header = Header::new("fp1", false, false);
-        let (journal, file) = open(&path, Open::CreateNew, &header, &[], &run("a"), true).unwrap();
+        let (journal, file) =
+            open(&path, Open::CreateNew, &header, &[], &run("a"), true, &[]).unwrap();
         let journal = journal.unwrap();
         journal
             .intend("eu-west-1_P", "alice", Intended::Reset)
@@ -449,7 +478,16 @@ mod tests {
         assert_eq!(prev.runs, vec![run("a")]);
         assert_eq!(prev.intents, vec![bob]);
         // A resume appends its run line and keeps what was there.
-        let (_, file) = open(&path, Open::Existing, &header, &prev.runs, &run("b"), false).unwrap();
+        let (_, file) = open(
+            &path,
+            Open::Existing,
+            &header,
+            &prev.runs,
+            &run("b"),
+            false,
+            &[],
+        )
+        .unwrap();
         let again = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(again.runs, vec![run("a"), run("b")]);
         assert_eq!(again.intents.len(), 1);

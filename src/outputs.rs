@@ -52,6 +52,9 @@ pub struct Want<'a> {
     pub header: &'a Header,
     /// The file the rows are read from, if any (never to be overwritten).
     pub input: Option<&'a str>,
+    /// The reports whose done users the report skips (`--skip-done`, now
+    /// and on earlier runs), kept in its journal for every resume.
+    pub skip_done: &'a [String],
 }
 
 impl Want<'_> {
@@ -239,6 +242,7 @@ fn open_all(
         &earlier_runs,
         this_run,
         intents,
+        want.skip_done,
     )
     .map_err(|e| explain(&journal_path, e))?;
     let layout = Layout::of_run(config.policy.sign_out, config.policy.dry_run);

@@ -144,6 +144,9 @@ pub struct Opened {
     /// Where the journal last saw the report's chain, its records then on
     /// stable storage.
     pub checkpoint: Option<Checkpoint>,
+    /// The reports whose done users earlier runs of the report skipped
+    /// (`--skip-done`): a resume skips them too.
+    pub skip_done: Vec<String>,
 }
 
 /// What the earlier runs left.
@@ -206,9 +209,9 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
     }
     let (sign_out_columns, channel_column) = check_header(&mut file, path)?;
     let previous = journal::read(&journal_path, |_, _| false).ok().flatten();
-    let (runs, header, checkpoint) = match previous {
-        Some(p) => (p.runs, p.header, p.checkpoint),
-        None => (Vec::new(), None, None),
+    let (runs, header, checkpoint, skip_done) = match previous {
+        Some(p) => (p.runs, p.header, p.checkpoint, p.skip_done),
+        None => (Vec::new(), None, None, Vec::new()),
     };
     let journal_lost = match &header {
         Some(h) => {
@@ -235,6 +238,7 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
         runs,
         journal_lost,
         checkpoint,
+        skip_done,
     })
 }
 

@@ -651,3 +651,43 @@ async fn the_journal_figure_in_a_refusal_counts_only_unrecorded_resets() {
     out.assert_code(2)
         .assert_says(&format!("holds {unrecorded} reset(s)"));
 }
+
+/// Regression: a grown list's report was started with `--skip-done`, killed,
+/// and resumed without the flag: the users the earlier report had reset
+/// and the killed run had not reached yet were reset a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_keeps_skipping_what_its_first_run_skipped() {
+    let s = Scenario::new("skip-sticks")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", "alice\nbob\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    // The new users first, alice and bob last.
+    s.write("grown.txt", &format!("{}alice\nbob\n", users(300)));
+    let grown = [
+        "grown.txt",
+        "--yes",
+        "--rate",
+        "20",
+        "--report",
+        "g.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    let mut running = s.spawn(&grown).await;
+    running.wait_for_rows(3).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let resume = [
+        "grown.txt",
+        "--yes",
+        "--rate",
+        "500",
+        "--report",
+        "g.csv",
+        "--resume",
+    ];
+    let out = s.run(&resume).await;
+    out.assert_code(0);
+    assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
+    assert_eq!(out.row("alice")["outcome"], "skipped");
+}

@@ -4,6 +4,7 @@
 //! a listing's first page fetched, what earlier runs left read, and
 //! AdminGetUser probed where the run depends on it. Read-only.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::prepare::{Context, Prepared, Service};
@@ -95,6 +96,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         config: &ctx.config,
         header: &header,
         input: input.file(),
+        skip_done: &[],
     };
     let mut claim = outputs::claim(&want)?;
     let mut notes = Vec::new();
@@ -110,7 +112,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     };
     let input = first_page(&ctx, &pools, input).await?;
     let mut earlier = read_earlier(&ctx, &header, &pools, &mut claim, &mut notes)?;
-    read_elsewhere(&ctx, &pools, &mut earlier, &mut notes)?;
+    read_elsewhere(&ctx, &pools, &claim, &mut earlier, &mut notes)?;
     let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
     let overwrites_done = match claim {
         Claim::Overwrite => {
@@ -246,11 +248,23 @@ fn read_earlier(
 fn read_elsewhere(
     ctx: &Context,
     pools: &PoolMap,
+    claim: &Claim,
     earlier: &mut Earlier,
     notes: &mut Vec<String>,
 ) -> Result<(), StartError> {
     let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
-    for (i, path) in ctx.config.skip_done.iter().enumerate() {
+    // The reports earlier runs of this report skipped stay skipped, named
+    // on the resume or not.
+    let mut reports: Vec<PathBuf> = match claim {
+        Claim::Resume(opened) => opened.skip_done.iter().map(PathBuf::from).collect(),
+        _ => Vec::new(),
+    };
+    for given in &ctx.config.skip_done {
+        if !reports.iter().any(|r| crate::config::same_file(r, given)) {
+            reports.push(given.clone());
+        }
+    }
+    for (i, path) in reports.iter().enumerate() {
         let done = resume::done_in(path, key)?;
         let owing = done.values().filter(|d| d.owes_sign_out()).count();
         let shown = crate::progress::escape(&path.display().to_string());

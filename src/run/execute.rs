@@ -106,6 +106,7 @@ pub fn open(c: Checked) -> Result<Opened, StartError> {
         config: &c.ctx.config,
         header: &c.header,
         input: c.input.file(),
+        skip_done: &c.earlier.elsewhere_names,
     };
     let runs = c.claim.earlier_runs();
     let mut provisional = summary_of(&c.ctx, c.input.description(), &c.header, &c.found, &runs);
