@@ -428,36 +428,36 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn intents_survive_a_crash_and_a_finish_keeps_only_what_is_unresolved() {
-        let dir = std::env::temp_dir().join(format!("cr-journal-{}", std::process::id()));
+    /// An empty directory of its own for one test.
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("cr-journal-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn intents_survive_a_crash_and_a_finish_keeps_only_what_is_unresolved() {
+        let dir = scratch("c");
         let path = dir.join("r.csv.journal");
         let header = Header::new("fp1", false, false);
         let (journal, file) =
             open(&path, Open::CreateNew, &header, &[], &run("a"), true, &[]).unwrap();
         let journal = journal.unwrap();
-        journal
-            .intend("eu-west-1_P", "alice", Intended::Reset)
-            .await
-            .unwrap();
-        journal
-            .intend("eu-west-1_P", "bob", Intended::Reset)
-            .await
-            .unwrap();
-        journal
-            .intend("eu-west-1_P", "bob", Intended::Disable)
-            .await
-            .unwrap();
+        for (user, what) in [
+            ("alice", Intended::Reset),
+            ("bob", Intended::Reset),
+            ("bob", Intended::Disable),
+        ] {
+            journal.intend("eu-west-1_P", user, what).await.unwrap();
+        }
         drop(journal);
         // A torn line, as after a crash mid-write.
-        std::fs::OpenOptions::new()
+        let mut appending = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
-            .unwrap()
-            .write_all(b"\x7b\"pool\":\"eu-we")
             .unwrap();
+        appending.write_all(b"\x7b\"pool\":\"eu-we").unwrap();
         let prev = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(prev.header, Some(header.clone()));
         assert_eq!(prev.runs, vec![run("a")]);
@@ -468,9 +468,9 @@ mod tests {
             disable: true,
         };
         let only_bob = read(&path, |_, u| u == "bob").unwrap().unwrap();
+        let both_as_one = vec![bob.clone()];
         assert_eq!(
-            only_bob.intents,
-            vec![bob.clone()],
+            only_bob.intents, both_as_one,
             "both of bob's intents, as one"
         );
         file.finish(&cp(0), [&bob]).unwrap();
@@ -478,7 +478,7 @@ mod tests {
         assert_eq!(prev.runs, vec![run("a")]);
         assert_eq!(prev.intents, vec![bob]);
         // A resume appends its run line and keeps what was there.
-        let (_, file) = open(
+        let resumed = open(
             &path,
             Open::Existing,
             &header,
@@ -486,8 +486,8 @@ mod tests {
             &run("b"),
             false,
             &[],
-        )
-        .unwrap();
+        );
+        let file = resumed.unwrap().1;
         let again = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(again.runs, vec![run("a"), run("b")]);
         assert_eq!(again.intents.len(), 1);
@@ -500,8 +500,7 @@ mod tests {
 
     #[test]
     fn a_missing_journal_reads_as_none_and_an_empty_one_has_no_header() {
-        let dir = std::env::temp_dir().join(format!("cr-journal-e-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("e");
         assert!(read(&dir.join("nope"), |_, _| true).unwrap().is_none());
         std::fs::write(dir.join("empty"), b"").unwrap();
         let prev = read(&dir.join("empty"), |_, _| true).unwrap().unwrap();

@@ -150,7 +150,6 @@ pub async fn execute(o: Opened) -> Executed {
     let show = show(&ctx, &input);
     let (items_tx, items_rx) = mpsc::channel(ITEM_QUEUE);
     input.feed(items_tx);
-    let progress_done = CancellationToken::new();
     let base = summary_of(
         &ctx,
         description.clone(),
@@ -158,18 +157,14 @@ pub async fn execute(o: Opened) -> Executed {
         &found,
         &outputs.earlier_runs,
     );
-    let mut watchers = watchers(&ctx, base, show.total, &progress_done);
-    watchers.push(tokio::spawn(progress::show(show, progress_done.clone())));
+    let watchers = watchers(&ctx, base, show);
     // From here on, refused credentials and outages pause the rows.
     ctx.caller.pauses.arm();
     let started = std::time::Instant::now();
     let calls_before = ctx.stats.snapshot();
     let finished = pool::execute(items_rx, pipeline, writer).await;
     let elapsed = started.elapsed();
-    progress_done.cancel();
-    for watcher in watchers {
-        let _ = watcher.await;
-    }
+    watchers.stop().await;
     Executed {
         ctx,
         input: description,
@@ -206,14 +201,25 @@ fn writer(
     }
 }
 
-/// The tasks that watch the run: the summary file kept current, a stop
-/// announced.
-fn watchers(
-    ctx: &Context,
-    mut base: Summary,
-    total: Option<u64>,
-    done: &CancellationToken,
-) -> Vec<tokio::task::JoinHandle<()>> {
+/// The tasks that watch a run: the stop announced, the summary file kept
+/// current, and the progress line.
+struct Watchers {
+    done: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Watchers {
+    /// Stops them once the rows are done, each finishing its last word.
+    async fn stop(self) {
+        self.done.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn watchers(ctx: &Context, mut base: Summary, show: progress::Show) -> Watchers {
+    let done = CancellationToken::new();
     let announce = watch::announce_stop(
         ctx.stop.clone(),
         ctx.stats.clone(),
@@ -228,12 +234,13 @@ fn watchers(
             base,
             stats: ctx.stats.clone(),
             pauses: ctx.caller.pauses.clone(),
-            total,
+            total: show.total,
             started: ctx.started_at,
         };
         tasks.push(tokio::spawn(watch::keep_summary(keeper, done.clone())));
     }
-    tasks
+    tasks.push(tokio::spawn(progress::show(show, done.clone())));
+    Watchers { done, tasks }
 }
 
 /// The dispatcher's inputs.

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::check::Found;
 use super::execute::{Executed, Ran, summary_of};
 use super::prepare::Context;
-use crate::audit::{self, CallsRecord, resume_command};
+use crate::audit::{self, CallsRecord, Summary, resume_command};
 use crate::exit::{EXIT_NO_RECORD, EXIT_OK, EXIT_ROW_FAILURES};
 use crate::journal::{Checkpoint, JournalFile};
 use crate::limiter::{Category, Rate};
@@ -46,26 +47,11 @@ pub fn finish(e: Executed) -> i32 {
     };
     let read_once = matches!(input.source, "stdin" | "stream");
     let mut summary = summary_of(&ctx, input, &header, &found, &earlier_runs);
-    summary.regions = found.pools.regions().into_iter().collect();
-    summary.caller = match &found.identity {
-        Ok(id) => serde_json::to_value(id).unwrap_or_default(),
-        Err(why) => serde_json::json!({ "error": why }),
-    };
-    summary.counts = finished.tally.clone();
-    summary.report_chain = Some(Checkpoint {
-        head: finished.report.chain().head_hex(),
-        records: finished.report.chain().records(),
-    });
-    summary.whole_report = (!earlier_runs.is_empty()).then(|| finished.whole.clone());
+    record_counts(&mut summary, &finished, &found, !earlier_runs.is_empty());
     answer(&mut summary.pools, &found, &finished.tally, &earlier, &ctx);
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
     summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
-    summary.elapsed_seconds = ctx.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
-    summary.ended_at = Some(crate::clock::now_rfc3339());
-    summary.stopped = stopped.as_ref().map(|r| r.to_string());
-    summary.exit_code = Some(code);
-    summary.pauses = ctx.caller.pauses.records(true);
-    summary.time_lost_seconds = crate::pause::time_lost(&summary.pauses);
+    record_end(&mut summary, &ctx, stopped.as_ref(), code);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
     // A quiet run says nothing when all went well, and one line otherwise:
     // a cron mail is then never empty when something needs a look.
@@ -84,6 +70,32 @@ pub fn finish(e: Executed) -> i32 {
         }
         _ => code,
     }
+}
+
+/// The summary's counts: who called, what each row came to, the report's
+/// chain at its end, and the whole report's counts when it spans runs.
+fn record_counts(summary: &mut Summary, finished: &Finished, found: &Found, resumed: bool) {
+    summary.regions = found.pools.regions().into_iter().collect();
+    summary.caller = match &found.identity {
+        Ok(id) => serde_json::to_value(id).unwrap_or_default(),
+        Err(why) => serde_json::json!({ "error": why }),
+    };
+    summary.counts = finished.tally.clone();
+    summary.report_chain = Some(Checkpoint {
+        head: finished.report.chain().head_hex(),
+        records: finished.report.chain().records(),
+    });
+    summary.whole_report = resumed.then(|| finished.whole.clone());
+}
+
+/// How the run ended: when, why it stopped, its exit code, its pauses.
+fn record_end(summary: &mut Summary, ctx: &Context, stopped: Option<&StopReason>, code: i32) {
+    summary.elapsed_seconds = ctx.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
+    summary.ended_at = Some(crate::clock::now_rfc3339());
+    summary.stopped = stopped.map(|r| r.to_string());
+    summary.exit_code = Some(code);
+    summary.pauses = ctx.caller.pauses.records(true);
+    summary.time_lost_seconds = crate::pause::time_lost(&summary.pauses);
 }
 
 /// The exit code of a run whose audit record could not be written: one that
