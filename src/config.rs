@@ -140,6 +140,13 @@ fn stream_stamp() -> String {
 
 fn source_of(args: &RunArgs, default_pool: Option<&String>) -> Result<Source, StartError> {
     let pool = || default_pool.cloned().unwrap_or_default();
+    if args.filter.as_deref().is_some_and(|f| f.trim().is_empty()) {
+        // An unset variable in a scheduled job must not widen the run to
+        // every user of the pool.
+        return Err(usage(
+            "--filter is empty; leave it out to list every user of the pool",
+        ));
+    }
     Ok(if args.from_pool {
         Source::Pool {
             pool: pool(),

@@ -368,17 +368,13 @@ pub async fn auto_rates(
             .await;
         let line = match answer {
             Answer::Ok(reply) => {
-                let rate = (reply.value * AUTO_RATE_SHARE).max(1.0);
+                let (rate, line) = auto_rate(&region, reply.value);
                 limiters.set_region_rate(
                     &region,
                     Category::UserAccountRecovery,
                     Rate::PerSecond(rate),
                 );
-                format!(
-                    "{region}: --rate auto = {rate:.1}/s (80% of the {:.0}/s UserAccountRecovery \
-                     quota that GetProvisionedLimit states)",
-                    reply.value
-                )
+                line
             }
             Answer::Err(e) => format!(
                 "{region}: --rate auto: GetProvisionedLimit gave no quota ({}: {}); starting at \
@@ -423,4 +419,49 @@ pub async fn identity(aws: &Aws, region: &str) -> Result<Identity, String> {
             e.code, e.message
         )
     })
+}
+
+/// The rate `--rate auto` takes from a stated quota, and the line that says
+/// how: a share of the quota, never below one call a second (a smaller
+/// quota is then exceeded and the throttles slow the run down to it).
+fn auto_rate(region: &str, quota: f64) -> (f64, String) {
+    let share = quota * AUTO_RATE_SHARE;
+    let percent = AUTO_RATE_SHARE * 100.0;
+    let stated = format!("the {quota}/s UserAccountRecovery quota that GetProvisionedLimit states");
+    if share >= 1.0 {
+        let line = format!("{region}: --rate auto = {share:.1}/s ({percent:.0}% of {stated})");
+        (share, line)
+    } else {
+        let line = format!(
+            "{region}: --rate auto = 1.0/s, its floor ({percent:.0}% of {stated} would be \
+             {share:.2}/s; throttles slow the run down to the quota)"
+        );
+        (1.0, line)
+    }
+}
+
+#[cfg(test)]
+mod auto_rate_tests {
+    use super::auto_rate;
+
+    #[test]
+    fn rate_auto_of_a_quota_under_the_floor_says_so_rather_than_a_false_share() {
+        let (rate, line) = auto_rate("eu-west-1", 1.0);
+        assert_eq!(rate, 1.0);
+        assert!(line.contains("its floor"), "{line}");
+        assert!(line.contains("would be 0.80/s"), "{line}");
+        assert!(!line.contains("= 1.0/s (80%"), "{line}");
+        let (_, half) = auto_rate("eu-west-1", 0.5);
+        assert!(
+            half.contains("the 0.5/s UserAccountRecovery quota"),
+            "{half}"
+        );
+    }
+
+    #[test]
+    fn rate_auto_of_a_large_quota_is_its_share() {
+        let (rate, line) = auto_rate("eu-west-1", 50.0);
+        assert_eq!(rate, 40.0);
+        assert!(line.contains("= 40.0/s (80% of the 50/s"), "{line}");
+    }
 }

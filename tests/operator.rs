@@ -159,6 +159,27 @@ async fn out_of_range_numbers_are_usage_errors_not_panics() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_empty_filter_is_refused_rather_than_listing_every_user() {
+    let s = Scenario::new("op-emptyfilter").sim(|c| c.users = vec![seed("a"), seed("b")]);
+    for filter in ["", "  "] {
+        let args = [
+            "--from-pool",
+            "--filter",
+            filter,
+            "--yes",
+            "--report",
+            "r.csv",
+        ];
+        let out = s.run(&args).await;
+        assert_eq!(out.code, Some(2), "{filter:?}: {}", out.stderr);
+        assert!(out.stderr.contains("--filter is empty"), "{}", out.stderr);
+        assert!(!s.exists("r.csv"));
+    }
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+    assert_eq!(s.calls("ListUsers"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_closed_stderr_loses_no_row_and_keeps_the_exit_code() {
     let s = Scenario::new("op-stderr").file("in.txt", &format!("{}has space\n", users(300)));
     let line = s
