@@ -121,6 +121,12 @@ fn refuse_with_static(knobs: &SimKnobs) -> Result<(), String> {
         return Ok(());
     }
     let stateful = [
+        ("--sim-deny", !knobs.deny.is_empty()),
+        ("--sim-fault-rate", knobs.fault_rate > 0.0),
+        ("--sim-latency-ms", knobs.latency_ms > 0),
+        ("--sim-email-cap", knobs.email_cap.is_some()),
+        ("--sim-users", knobs.users.is_some()),
+        ("--sim-generate", knobs.generate > 0),
         ("--sim-token-lifetime", knobs.token_lifetime.is_some()),
         ("--sim-expired-while", knobs.expired_while.is_some()),
         (
@@ -682,6 +688,24 @@ mod tests {
             let e = load(args).unwrap_err();
             assert!(!e.is_empty(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn sim_static_refuses_the_knobs_it_would_silently_ignore() {
+        for knob in [
+            &["--sim-deny", "AdminResetUserPassword"][..],
+            &["--sim-fault-rate", "0.5"],
+            &["--sim-latency-ms", "10"],
+            &["--sim-email-cap", "50"],
+            &["--sim-users", "/tmp/seed.jsonl"],
+            &["--sim-generate", "5"],
+        ] {
+            let mut args = vec!["--sim-static"];
+            args.extend_from_slice(knob);
+            let e = load(&args).unwrap_err();
+            assert!(e.contains(knob[0]) && e.contains("--sim-static"), "{e}");
+        }
+        assert!(load(&["--sim-static"]).is_ok());
     }
 
     #[test]
