@@ -492,9 +492,24 @@ impl PoolLine {
     }
 }
 
+/// The most a seed file may hold: some two million seeded users, and a
+/// bound on what `/dev/zero` or an endless pipe can make the simulator hold.
+const MAX_SEED_BYTES: u64 = 256 << 20;
+
 /// The non-blank lines of a JSONL file, numbered from 1.
 fn jsonl_lines(path: &str) -> Result<Vec<(usize, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut text = String::new();
+    file.take(MAX_SEED_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{path}: {e}"))?;
+    if text.len() as u64 > MAX_SEED_BYTES {
+        return Err(format!(
+            "{path}: larger than {} MiB; seed fewer users, or generate them with --sim-generate",
+            MAX_SEED_BYTES >> 20
+        ));
+    }
     Ok(text
         .lines()
         .enumerate()
@@ -687,6 +702,14 @@ mod tests {
         ] {
             let e = load(args).unwrap_err();
             assert!(!e.is_empty(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_seed_file_without_end_is_refused_not_read_until_memory_runs_out() {
+        for knob in ["--sim-users", "--sim-pools"] {
+            let e = load(&[knob, "/dev/zero"]).unwrap_err();
+            assert!(e.contains("larger than 256 MiB"), "{knob}: {e}");
         }
     }
 
