@@ -41,7 +41,7 @@ pub fn run(args: &VerifyArgs) -> i32 {
     let shown = escape(&args.report);
     let mut file = match files::inspect(path) {
         Ok(f) => f,
-        Err(e) => return cannot(&files::explain(path, &e)),
+        Err(e) => return cannot(&files::explain_reading(path, &e)),
     };
     let mut marks = match marks(path, args.summary.as_deref()) {
         Ok(marks) => marks,

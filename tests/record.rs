@@ -691,3 +691,16 @@ async fn a_resume_keeps_skipping_what_its_first_run_skipped() {
     assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
     assert_eq!(out.row("alice")["outcome"], "skipped");
 }
+
+/// Regression: `verify` of a symbolic link said it refused "to write
+/// through it", though verify writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_of_a_symbolic_link_does_not_speak_of_writing() {
+    let s = Scenario::new("verify-link");
+    finished_run(&s, "alice\n").await;
+    std::os::unix::fs::symlink(s.path("in.report.csv"), s.path("link.csv")).unwrap();
+    let out = verify(&s, &["link.csv"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains("write"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+}
