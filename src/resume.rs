@@ -507,19 +507,93 @@ fn may_have_been_sent(code: &str) -> bool {
         || crate::cognito::classify(code, "", 0) == crate::cognito::Class::Retryable
 }
 
-/// The users another report (`--skip-done`) records as done (reset or
-/// disabled, and whether each still owes its sign-out), keyed by `key`.
-/// Only a report that verifies is trusted: its chain, and its journal's
-/// checkpoint when the journal is beside it.
-pub fn done_in(path: &Path, key: impl Fn(&str, &str) -> u64) -> Result<KeyMap<Done>, StartError> {
-    let named = |e: StartError| StartError::Refused(format!("--skip-done: {e}"));
-    let mut file =
-        files::inspect(path).map_err(|e| named(StartError::Usage(files::explain(path, &e))))?;
-    let checkpoint = journal::read(&journal::path_for(path), |_, _| false)
+/// What an earlier report is read for, as history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `--skip-done`: its done users are skipped.
+    SkipDone,
+    /// `--overwrite`: it is emptied and started afresh.
+    Overwrite,
+}
+
+/// Opens an earlier report as settled history, for `--skip-done` and
+/// `--overwrite` alike: no run holds it (it is not still being written),
+/// and its journal holds no reset that may have been sent without a row
+/// recording its outcome (a killed run's users, who would otherwise be
+/// sent a second reset). The file is returned read-only, share-locked.
+pub fn settled(path: &Path, purpose: Purpose) -> Result<File, StartError> {
+    let file =
+        files::inspect(path).map_err(|e| StartError::Usage(files::explain_reading(path, &e)))?;
+    let journal_path = journal::path_for(path);
+    if !files::try_lock_shared(&file).map_err(|e| StartError::io(shown(path), e))? {
+        return Err(locked(path, &journal_path));
+    }
+    let pending = unrecorded_intents(path);
+    if pending > 0 {
+        return Err(in_flight(path, pending, purpose));
+    }
+    Ok(file)
+}
+
+/// The resets the journal beside the report at `path` holds whose users no
+/// report row records with a final outcome. An intent is journaled before
+/// its call waits its turn, so these are resets that may have been sent,
+/// not resets known to have been.
+pub fn unrecorded_intents(path: &Path) -> usize {
+    let recorded = recorded_outcomes(path);
+    let unrecorded = |pool: &str, user: &str| {
+        recorded
+            .as_ref()
+            .is_none_or(|r| !r.contains(&crate::keys::row_key(pool, user, false)))
+    };
+    journal::read(&journal::path_for(path), unrecorded)
         .ok()
         .flatten()
-        .and_then(|j| j.checkpoint);
-    let mut passes = Passes::new(checkpoint.as_ref());
+        .map_or(0, |j| j.intents.len())
+}
+
+/// The refusal of a report whose journal holds resets that may have been
+/// sent unrecorded.
+pub fn in_flight(path: &Path, pending: usize, purpose: Purpose) -> StartError {
+    let journal_path = shown(&journal::path_for(path));
+    let report = shown(path);
+    let what = match purpose {
+        Purpose::Overwrite => "--overwrite would send them again; or delete the journal to \
+                               start afresh (every user is then sent a reset again)"
+            .to_owned(),
+        Purpose::SkipDone => format!(
+            "--skip-done would take them for not reset and send them again: finish that \
+             run first (--resume with --report {report}), then --skip-done its report"
+        ),
+    };
+    StartError::Refused(format!(
+        "{journal_path} holds up to {pending} reset(s) that may have been sent (journaled \
+         before sending) whose outcome no report row records (a run was killed or stopped \
+         with calls in flight): --resume checks them first; {what}"
+    ))
+}
+
+/// The users another report (`--skip-done`) records as done (reset or
+/// disabled, and whether each still owes its sign-out), keyed by `key`.
+/// Only settled history is trusted ([`settled`]), with its journal beside
+/// it (without it, neither rows cut from its end nor resets in flight can
+/// be told), and only if it verifies: its chain, and the journal's
+/// checkpoint.
+pub fn done_in(path: &Path, key: impl Fn(&str, &str) -> u64) -> Result<KeyMap<Done>, StartError> {
+    let named = |e: StartError| StartError::Refused(format!("--skip-done: {e}"));
+    let mut file = settled(path, Purpose::SkipDone).map_err(named)?;
+    let journal_path = journal::path_for(path);
+    let journal = journal::read(&journal_path, |_, _| false).ok().flatten();
+    let Some(journal) = journal.filter(|j| j.header.is_some()) else {
+        return Err(named(StartError::Refused(format!(
+            "{} has no readable journal beside it ({}), so neither rows cut from its end nor \
+             resets sent without a row can be told, and users it no longer shows would be \
+             reset again; nothing was sent. Put the journal back beside the report",
+            shown(path),
+            shown(&journal_path)
+        ))));
+    };
+    let mut passes = Passes::new(journal.checkpoint.as_ref());
     let mut done = KeyMap::default();
     let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, chain| {
         passes.see(chain);

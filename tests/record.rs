@@ -648,8 +648,9 @@ async fn the_journal_figure_in_a_refusal_counts_only_unrecorded_resets() {
     let unrecorded = journaled.iter().filter(|u| !recorded.contains(*u)).count();
     assert!(unrecorded < journaled.len(), "some were recorded");
     let out = s.run(&["in.txt", "--yes", "--overwrite"]).await;
-    out.assert_code(2)
-        .assert_says(&format!("holds {unrecorded} reset(s)"));
+    out.assert_code(2).assert_says(&format!(
+        "holds up to {unrecorded} reset(s) that may have been sent"
+    ));
 }
 
 /// Regression: a grown list's report was started with `--skip-done`, killed,
@@ -703,4 +704,51 @@ async fn verify_of_a_symbolic_link_does_not_speak_of_writing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!stderr(&out).contains("write"), "{}", stderr(&out));
     assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+}
+
+/// Regression: `--skip-done` of a report whose run was killed with resets
+/// in flight ignored its journal: the users whose reset was sent but not
+/// yet recorded were reset a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_of_a_killed_runs_report_with_resets_in_flight_is_refused() {
+    let s = Scenario::new("skip-inflight").sim(|c| c.users = vec![reset_required("alice")]);
+    killed_run(&s, "alice\nbob\n", &["alice"], false);
+    s.write("new.txt", "alice\nbob\ncarol\n");
+    let args = [
+        "new.txt",
+        "--yes",
+        "--report",
+        "new.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    s.run(&args)
+        .await
+        .assert_code(2)
+        .assert_says("holds up to 1 reset(s) that may have been sent")
+        .assert_says("--resume");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
+/// Regression: `--skip-done` read a report another run was still writing
+/// (and held locked): users that run reset after the read were reset again.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_of_a_report_another_run_holds_is_refused() {
+    let s = Scenario::new("skip-live")
+        .sim(|c| c.latency = Duration::from_millis(200))
+        .file("in.txt", &users(100));
+    let mut first = s.spawn(&["in.txt", "--yes", "--rate", "5"]).await;
+    first.wait_for_rows(1).await;
+    s.write("new.txt", &users(110));
+    let args = [
+        "new.txt",
+        "--yes",
+        "--report",
+        "new.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    let out = s.run(&args).await;
+    first.kill().await;
+    out.assert_code(2).assert_says("in use by another run");
 }
