@@ -144,6 +144,9 @@ pub struct Opened {
     /// Where the journal last saw the report's chain, its records then on
     /// stable storage.
     pub checkpoint: Option<Checkpoint>,
+    /// That checkpoint closed the report: its last run ended there and no
+    /// run started since.
+    pub closed: bool,
     /// The reports whose done users earlier runs of the report skipped
     /// (`--skip-done`): a resume skips them too.
     pub skip_done: Vec<String>,
@@ -209,9 +212,9 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
     }
     let (sign_out_columns, channel_column) = check_header(&mut file, path)?;
     let previous = journal::read(&journal_path, |_, _| false).ok().flatten();
-    let (runs, header, checkpoint, skip_done) = match previous {
-        Some(p) => (p.runs, p.header, p.checkpoint, p.skip_done),
-        None => (Vec::new(), None, None, Vec::new()),
+    let (runs, header, checkpoint, skip_done, closed) = match previous {
+        Some(p) => (p.runs, p.header, p.checkpoint, p.skip_done, p.closed),
+        None => (Vec::new(), None, None, Vec::new(), false),
     };
     let journal_lost = match &header {
         Some(h) => {
@@ -238,6 +241,7 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
         runs,
         journal_lost,
         checkpoint,
+        closed,
         skip_done,
     })
 }
@@ -593,7 +597,7 @@ pub fn done_in(path: &Path, key: impl Fn(&str, &str) -> u64) -> Result<KeyMap<Do
             shown(&journal_path)
         ))));
     };
-    let mut passes = Passes::new(journal.checkpoint.as_ref());
+    let mut passes = Passes::new(journal.checkpoint.as_ref(), journal.closed);
     let mut done = KeyMap::default();
     let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, chain| {
         passes.see(chain);
@@ -621,7 +625,7 @@ fn read_rows(
 ) -> Result<u64, StartError> {
     let format = ReportFormat::from_path(path);
     let mut wrong_mode = false;
-    let mut passes = Passes::new(opened.checkpoint.as_ref());
+    let mut passes = Passes::new(opened.checkpoint.as_ref(), opened.closed);
     let whole = read_whole(&mut opened.file, format, |record, chain| {
         earlier.records += 1;
         wrong_mode |= other_mode(record.outcome, dry_run);
@@ -649,14 +653,17 @@ fn read_rows(
 pub struct Passes<'a> {
     checkpoint: Option<&'a Checkpoint>,
     matched: Option<bool>,
+    closed: bool,
 }
 
 impl<'a> Passes<'a> {
-    /// Watches for `checkpoint`, if there is one.
-    pub fn new(checkpoint: Option<&'a Checkpoint>) -> Passes<'a> {
+    /// Watches for `checkpoint`, if there is one; `closed`: the report must
+    /// end there (its last run ended there and none started since).
+    pub fn new(checkpoint: Option<&'a Checkpoint>, closed: bool) -> Passes<'a> {
         Passes {
             checkpoint,
             matched: None,
+            closed,
         }
     }
 
@@ -675,10 +682,17 @@ impl<'a> Passes<'a> {
         let Some(c) = self.checkpoint else {
             return Ok(());
         };
-        if c.records == 0 || self.matched == Some(true) {
+        let on_chain = c.records == 0 || self.matched == Some(true);
+        let what = if on_chain && self.closed && end.records() > c.records {
+            format!(
+                "holds {} records where {whose} says its last run ended with {} (records \
+                 were added after it ended)",
+                end.records(),
+                c.records
+            )
+        } else if on_chain {
             return Ok(());
-        }
-        let what = if end.records() < c.records {
+        } else if end.records() < c.records {
             format!(
                 "holds {} records where {whose} says it held {} (rows were removed from its end)",
                 end.records(),

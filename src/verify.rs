@@ -33,6 +33,9 @@ struct Mark {
     checkpoint: Checkpoint,
     /// Whether the chain passed through it.
     matched: Option<bool>,
+    /// The report must end there: the run it marks ended there and no run
+    /// is recorded as started since.
+    closed: bool,
 }
 
 /// Runs `verify`; returns the exit code.
@@ -113,13 +116,15 @@ fn broken(line: u64, why: Broken) -> String {
 fn marks(path: &Path, summary: Option<&str>) -> Result<Vec<Mark>, String> {
     let mut marks = Vec::new();
     let journal = journal::path_for(path);
-    if let Ok(Some(previous)) = journal::read(&journal, |_, _| false)
-        && let Some(checkpoint) = previous.checkpoint
+    let previous = journal::read(&journal, |_, _| false).ok().flatten();
+    if let Some(previous) = &previous
+        && let Some(checkpoint) = previous.checkpoint.clone()
     {
         marks.push(Mark {
             whose: format!("its journal {}", escape(&journal.display().to_string())),
             checkpoint,
             matched: None,
+            closed: previous.closed,
         });
     }
     let Some(summary) = summary else {
@@ -133,10 +138,19 @@ fn marks(path: &Path, summary: Option<&str>) -> Result<Vec<Mark>, String> {
     let checkpoint: Checkpoint = serde_json::from_value(chain).map_err(|_| {
         format!("--summary {shown} records no report chain (a run that did not end, or not a cognito-reset summary)")
     })?;
+    // Records beyond the summary's chain are another run's only if the
+    // journal names a run started after the summary's.
+    let run = value.get("run_id").and_then(|r| r.as_str()).unwrap_or("");
+    let runs = previous.map(|p| p.runs).unwrap_or_default();
+    let closed = runs
+        .iter()
+        .position(|r| r.run == run)
+        .is_none_or(|i| i + 1 == runs.len());
     marks.push(Mark {
         whose: format!("the summary {shown}"),
         checkpoint,
         matched: None,
+        closed,
     });
     Ok(marks)
 }
@@ -200,6 +214,15 @@ fn judge(out: &mut String, end: &Chain, torn: bool, marks: &[Mark]) -> Result<()
             return Err(format!(
                 "record {} does not have the hash {} holds for it",
                 c.records, mark.whose
+            ));
+        }
+        if mark.closed && end.records() > c.records {
+            return Err(format!(
+                "it holds {} records where {} says its last run ended with {}: records were \
+                 added after it ended",
+                end.records(),
+                mark.whose,
+                c.records
             ));
         }
         out.push_str(&format!(

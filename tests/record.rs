@@ -752,3 +752,46 @@ async fn skip_done_of_a_report_another_run_holds_is_refused() {
     first.kill().await;
     out.assert_code(2).assert_says("in use by another run");
 }
+
+/// Appends to a report a record of its own making, hashed onto the chain
+/// as the tool would.
+fn forge_record(s: &Scenario, report: &str, row: &str) {
+    use sha2::{Digest, Sha256};
+    let text = s.read(report);
+    let last = text.lines().last().unwrap();
+    let prev = &last[last.len() - 64..];
+    let prev: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&prev[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut h = Sha256::new();
+    h.update(&prev);
+    h.update(row.as_bytes());
+    let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    s.write(report, &format!("{text}{row},{hash}\n"));
+}
+
+/// Regression: one record appended, hash and all, to a finished run's
+/// report passed `verify` (with the run's own summary too) and `--resume`
+/// trusted it: a user left with a working password read as reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_added_after_the_last_run_ended_is_flagged_by_verify_and_resume() {
+    let s = Scenario::new("forged-tail");
+    finished_run(&s, "alice\nmissing-bob\n").await;
+    let row = format!(
+        "3,missing-bob,{},reset,,,1,5,forged,2026-01-01T00:00:00Z",
+        cognito_reset::simulator::DEFAULT_POOL
+    );
+    forge_record(&s, "in.report.csv", &row);
+    let out = verify(&s, &["in.report.csv"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("added after"), "{}", stdout(&out));
+    s.run(&["in.txt", "--yes", "--resume"])
+        .await
+        .assert_code(2)
+        .assert_says("added after");
+    // The summary alone says as much, the journal gone.
+    std::fs::remove_file(s.path("in.report.csv.journal")).unwrap();
+    let out = verify(&s, &["in.report.csv", "--summary", "s.json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("added after"), "{}", stdout(&out));
+}
