@@ -46,6 +46,13 @@ pub fn run(args: &VerifyArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return cannot(&files::explain_reading(path, &e)),
     };
+    // A report always has its header (CSV) or a record (JSONL): an empty
+    // file would otherwise pass as a report of nothing.
+    if file.metadata().is_ok_and(|m| m.len() == 0) {
+        return cannot(&format!(
+            "{shown} is empty: not a cognito-reset report (a report begins with its header)"
+        ));
+    }
     let mut marks = match marks(path, args.summary.as_deref()) {
         Ok(marks) => marks,
         Err(why) => return cannot(&why),
@@ -83,7 +90,7 @@ pub fn run(args: &VerifyArgs) -> i32 {
     };
     match verdict {
         Ok(()) => {
-            out.push_str("verified: nothing was changed, added, removed or reordered\n");
+            out.push_str(&verified(&marks));
             let _ = print_stdout(out.as_bytes());
             EXIT_OK
         }
@@ -108,6 +115,24 @@ fn broken(line: u64, why: Broken) -> String {
             "line {line} does not follow from the line before it: a record was changed, added, \
              removed or moved there"
         ),
+    }
+}
+
+/// What a report that verifies is known to be: nothing removed from its
+/// end only as far as a checkpoint vouches for it.
+fn verified(marks: &[Mark]) -> String {
+    if marks.iter().any(|m| m.closed) {
+        return "verified: nothing was changed, added, removed or reordered\n".into();
+    }
+    match marks.iter().map(|m| m.checkpoint.records).max() {
+        Some(n) => format!(
+            "verified: nothing was changed, added or reordered, and nothing removed up to \
+             record {n}; its last run did not end, so removal from its end beyond that cannot \
+             be checked\n"
+        ),
+        None => "verified: nothing was changed, added or reordered; removal from its end \
+                 cannot be checked without its journal or a summary (--summary)\n"
+            .into(),
     }
 }
 

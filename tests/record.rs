@@ -795,3 +795,34 @@ async fn a_record_added_after_the_last_run_ended_is_flagged_by_verify_and_resume
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stdout(&out).contains("added after"), "{}", stdout(&out));
 }
+
+/// Regression: a report cut short and copied without its journal verified
+/// as "nothing … removed", and `--skip-done` of the copy reset again the
+/// users whose rows were cut; an empty file verified too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_without_its_journal_is_not_said_whole_nor_trusted_by_skip_done() {
+    let s = Scenario::new("cut-copy");
+    let original = lines(&finished_run(&s, "alice\nbob\ncarol\n").await);
+    s.write("copy.csv", &joined(&original[..2]));
+    let out = verify(&s, &["copy.csv"]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("removed"), "{text}");
+    assert!(text.contains("cannot be checked"), "{text}");
+    s.write("empty.csv", "");
+    let out = verify(&s, &["empty.csv"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("not a cognito-reset report"));
+    let args = [
+        "in.txt",
+        "--yes",
+        "--report",
+        "again.csv",
+        "--skip-done",
+        "copy.csv",
+    ];
+    s.run(&args).await.assert_code(2).assert_says("journal");
+    for user in ["alice", "bob", "carol"] {
+        assert_eq!(s.resets(user), 1, "{user}");
+    }
+}
