@@ -27,8 +27,9 @@ use crate::resume::{self, Expect, Opened};
 pub enum Claim {
     /// `--resume`: opened, verified and locked before the plan.
     Resume(Opened),
-    /// `--overwrite` of this tool's existing report.
-    Overwrite,
+    /// `--overwrite` of this tool's existing report, which records this
+    /// many users as reset or disabled.
+    Overwrite(usize),
     /// A report created now.
     New,
 }
@@ -108,7 +109,7 @@ pub fn claim(want: &Want) -> Result<Claim, StartError> {
         let file = resume::settled(report, resume::Purpose::Overwrite)?;
         check_not_input(&file, report, want.input)?;
         resume::check_ours(&file, report)?;
-        Claim::Overwrite
+        Claim::Overwrite(resume::overwritten(report, config.policy.dry_run)?)
     } else {
         files::check_writable(report).map_err(StartError::Usage)?;
         Claim::New
@@ -245,7 +246,7 @@ fn take_report(claim: Claim, want: &Want) -> Result<Taken, StartError> {
     let path = &want.config.report;
     Ok(match claim {
         Claim::Resume(opened) => Taken::Resumed(opened),
-        Claim::Overwrite if files::exists(path) => {
+        Claim::Overwrite(_) if files::exists(path) => {
             let explain = |e: std::io::Error| StartError::Usage(files::explain(path, &e));
             let file = lock(files::hold(path).map_err(explain)?, path)?;
             check_not_input(&file, path, want.input)?;
@@ -253,7 +254,7 @@ fn take_report(claim: Claim, want: &Want) -> Result<Taken, StartError> {
             files::make_private(&file).map_err(explain)?;
             Taken::Overwritten(file)
         }
-        Claim::Overwrite | Claim::New => Taken::New,
+        Claim::Overwrite(_) | Claim::New => Taken::New,
     })
 }
 

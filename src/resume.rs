@@ -396,15 +396,7 @@ pub fn check_report_reader_invariants(data: &[u8]) {
 fn check_journal(header: &Header, expect: &Expect, path: &Path) -> Result<(), StartError> {
     let want = expect.header;
     if header.mode != want.mode {
-        let theirs = if header.mode == "dry_run" {
-            "a dry run"
-        } else {
-            "a real run"
-        };
-        return Err(StartError::Refused(format!(
-            "{} was written by {theirs}; a report belongs to one mode: choose another --report",
-            shown(path)
-        )));
+        return Err(one_mode(path, header.mode == "dry_run"));
     }
     if header.fingerprint != want.fingerprint {
         return Err(StartError::ForeignReport(format!(
@@ -577,6 +569,41 @@ pub fn in_flight(path: &Path, pending: usize, purpose: Purpose) -> StartError {
     ))
 }
 
+/// What `--overwrite` of the settled report at `path` discards: how many
+/// users it records as reset or disabled (each gets a second code),
+/// counted from its rows whether its chain holds or not, so that a report
+/// from before the chain, or an edited one, still warns. A report of the
+/// other mode (a dry run's for a real run, or the reverse) is refused, as
+/// a resume refuses it: a report belongs to one mode.
+pub fn overwritten(path: &Path, dry_run: bool) -> Result<usize, StartError> {
+    let file = files::inspect(path).map_err(|e| StartError::io(shown(path), e))?;
+    let rows = loose::Rows::read(file, ReportFormat::from_path(path))
+        .map_err(|e| StartError::io(shown(path), e))?;
+    let journal = journal::read(&journal::path_for(path), |_, _| false)
+        .ok()
+        .flatten()
+        .and_then(|j| j.header);
+    let theirs = match journal {
+        Some(h) => Some(h.mode == "dry_run"),
+        None => rows.dry_run,
+    };
+    if let Some(theirs) = theirs
+        && theirs != dry_run
+    {
+        return Err(one_mode(path, theirs));
+    }
+    Ok(rows.done)
+}
+
+/// A report written in the other mode.
+fn one_mode(path: &Path, dry_run: bool) -> StartError {
+    let theirs = if dry_run { "a dry run" } else { "a real run" };
+    StartError::Refused(format!(
+        "{} was written by {theirs}; a report belongs to one mode: choose another --report",
+        shown(path)
+    ))
+}
+
 /// The users another report (`--skip-done`) records as done (reset or
 /// disabled, and whether each still owes its sign-out), keyed by `key`.
 /// Only settled history is trusted ([`settled`]), with its journal beside
@@ -746,5 +773,6 @@ pub fn read(
     Ok(earlier)
 }
 
+mod loose;
 #[cfg(test)]
 mod tests;

@@ -826,3 +826,48 @@ async fn a_report_without_its_journal_is_not_said_whole_nor_trusted_by_skip_done
         assert_eq!(s.resets(user), 1, "{user}");
     }
 }
+
+/// Regression: `--overwrite` of a report written before reports were
+/// hash-chained gave no warning, and every user it recorded was reset again.
+#[tokio::test(flavor = "multi_thread")]
+async fn overwriting_an_unchained_report_warns_of_second_codes() {
+    let pool = cognito_reset::simulator::DEFAULT_POOL;
+    let old = format!(
+        "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at\n\
+         1,alice,{pool},reset,,,1,5,r1,2025-01-01T00:00:00Z\n\
+         2,bob,{pool},reset,,,1,5,r2,2025-01-01T00:00:01Z\n"
+    );
+    let s = Scenario::new("overwrite-unchained")
+        .file("in.txt", "alice\nbob\n")
+        .file("in.report.csv", &old);
+    s.run(&["in.txt", "--overwrite"])
+        .await
+        .assert_code(2)
+        .assert_says("records 2 users as reset or disabled");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
+/// Regression: a dry run's `--overwrite` replaced a real run's report (its
+/// resets became predictions), and a real run's replaced a dry run's.
+#[tokio::test(flavor = "multi_thread")]
+async fn overwrite_refuses_to_switch_a_report_between_dry_and_real_runs() {
+    let s = Scenario::new("overwrite-mode").file("in.txt", "alice\n");
+    s.run(&["in.txt", "--yes", "--report", "r.csv"])
+        .await
+        .assert_code(0);
+    let dry = ["in.txt", "--dry-run", "--report", "r.csv", "--overwrite"];
+    s.run(&dry)
+        .await
+        .assert_code(2)
+        .assert_says("a report belongs to one mode");
+    assert!(s.read("r.csv").contains(",reset,"), "the record stays");
+    s.run(&["in.txt", "--dry-run", "--report", "d.csv"])
+        .await
+        .assert_code(0);
+    let real = ["in.txt", "--yes", "--report", "d.csv", "--overwrite"];
+    s.run(&real)
+        .await
+        .assert_code(2)
+        .assert_says("a report belongs to one mode");
+    assert_eq!(s.resets("alice"), 1);
+}

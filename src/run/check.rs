@@ -115,10 +115,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     read_elsewhere(&ctx, &pools, &claim, &mut earlier, &mut notes)?;
     let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
     let overwrites_done = match claim {
-        Claim::Overwrite => {
-            let key = |pool: &str, user: &str| row_key(pool, user, false);
-            resume::done_in(&ctx.config.report, key).map_or(0, |done| done.len())
-        }
+        Claim::Overwrite(done) => done,
         _ => 0,
     };
     let found = Found {
