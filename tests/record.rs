@@ -871,3 +871,22 @@ async fn overwrite_refuses_to_switch_a_report_between_dry_and_real_runs() {
         .assert_says("a report belongs to one mode");
     assert_eq!(s.resets("alice"), 1);
 }
+
+/// Regression: with DescribeUserPool denied, the plan said the users an
+/// earlier report recorded were skipped, and the run reset those listed in
+/// another case again.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_without_the_pools_case_rule_skips_as_the_plan_says() {
+    let s = Scenario::new("skip-case")
+        .sim(|c| {
+            c.deny.insert("DescribeUserPool".into());
+        })
+        .file("old.txt", "alice\nbob\n");
+    s.run(&["old.txt", "--yes"]).await.assert_code(0);
+    s.write("new.txt", "ALICE\nBob\ncarol\n");
+    let args = ["new.txt", "--yes", "--skip-done", "old.report.csv"];
+    let out = s.run(&args).await;
+    out.assert_code(0).assert_says("ignoring case");
+    assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
+    assert_eq!(out.row("ALICE")["outcome"], "skipped");
+}

@@ -249,7 +249,8 @@ fn read_elsewhere(
     earlier: &mut Earlier,
     notes: &mut Vec<String>,
 ) -> Result<(), StartError> {
-    let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
+    let key = |pool: &str, user: &str| row_key(pool, user, pools.skips_ignoring_case(pool));
+    let unknown_case = pools.facts().any(|f| f.info.is_none());
     // The reports earlier runs of this report skipped stay skipped, named
     // on the resume or not.
     let mut reports: Vec<PathBuf> = match claim {
@@ -267,10 +268,15 @@ fn read_elsewhere(
         let shown = crate::progress::escape(&path.display().to_string());
         notes.push(format!(
             "--skip-done {shown}: {} users it records as reset or disabled are skipped, not \
-             reset again ({owing} owe a sign-out{})",
+             reset again ({owing} owe a sign-out{}){}",
             done.len(),
             if ctx.config.policy.sign_out {
                 ", which this run finishes"
+            } else {
+                ""
+            },
+            if unknown_case {
+                "; usernames are matched ignoring case, for the pool's case rule is unknown"
             } else {
                 ""
             }
