@@ -890,3 +890,33 @@ async fn skip_done_without_the_pools_case_rule_skips_as_the_plan_says() {
     assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
     assert_eq!(out.row("ALICE")["outcome"], "skipped");
 }
+
+/// Regression: after `kill -9` of a paced run, the `--overwrite` refusal
+/// said the journal held N resets "sent" whose outcome no row recorded,
+/// where most of them were only journaled, waiting their turn: an intent
+/// is journaled before its call waits for the rate.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overwrite_refusal_does_not_call_journaled_resets_sent() {
+    let s = Scenario::new("journal-not-sent")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &users(200));
+    let args = ["in.txt", "--yes", "--rate", "20", "--concurrency", "32"];
+    let mut running = s.spawn(&args).await;
+    running.wait_for_rows(5).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let sent = s.calls("AdminResetUserPassword");
+    let recorded = s.report("in.report.csv").len() as u64;
+    let journaled = s.intents("in.report.csv.journal").len() as u64;
+    assert!(
+        journaled - recorded > sent - recorded,
+        "more journaled than sent"
+    );
+    let out = s.run(&["in.txt", "--yes", "--overwrite"]).await;
+    out.assert_code(2).assert_says("may have been sent");
+    assert!(
+        !out.stderr.contains("reset(s) sent whose"),
+        "{}",
+        out.stderr
+    );
+}
