@@ -29,12 +29,25 @@ pub enum Open {
 /// Says what an open error means for an output path, in words an operator
 /// can act on.
 pub fn explain(path: &Path, e: &std::io::Error) -> String {
+    explain_as(path, e, false)
+}
+
+/// Says what an open error means for a file only read ([`inspect`]): a
+/// symbolic link is not followed, and nothing is written.
+pub fn explain_reading(path: &Path, e: &std::io::Error) -> String {
+    explain_as(path, e, true)
+}
+
+fn explain_as(path: &Path, e: &std::io::Error, reading: bool) -> String {
     let shown = crate::progress::escape(&path.display().to_string());
     // O_NOFOLLOW on a symbolic link fails with ELOOP.
     if e.raw_os_error() == Some(libc::ELOOP) {
-        return format!(
-            "{shown} is a symbolic link; refusing to write through it (give the real path)"
-        );
+        let link = if reading {
+            "it is not followed, so that what is read is the file named"
+        } else {
+            "refusing to write through it"
+        };
+        return format!("{shown} is a symbolic link; {link} (give the real path)");
     }
     if e.raw_os_error() == Some(libc::ENAMETOOLONG) {
         return format!("{shown}: the name is too long for the file system; choose a shorter path");
@@ -42,6 +55,7 @@ pub fn explain(path: &Path, e: &std::io::Error) -> String {
     match e.kind() {
         ErrorKind::AlreadyExists => format!("{shown} already exists"),
         ErrorKind::NotFound => format!("{shown}: no such file or directory; check the path"),
+        ErrorKind::PermissionDenied if reading => format!("{shown}: permission denied"),
         ErrorKind::PermissionDenied => {
             format!("{shown}: permission denied; choose a path you may write to")
         }
@@ -116,6 +130,17 @@ fn regular(file: File) -> std::io::Result<File> {
 /// process whatever way it ends.
 pub fn try_lock(file: &File) -> std::io::Result<bool> {
     match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Takes a shared lock on a file only read: `false` if a run holds its
+/// exclusive lock (it is still writing the file). Released when the file
+/// is closed.
+pub fn try_lock_shared(file: &File) -> std::io::Result<bool> {
+    match file.try_lock_shared() {
         Ok(()) => Ok(true),
         Err(std::fs::TryLockError::WouldBlock) => Ok(false),
         Err(std::fs::TryLockError::Error(e)) => Err(e),

@@ -112,6 +112,10 @@ pub struct Checkpoint {
     pub head: String,
     /// Records in the report then.
     pub records: u64,
+    /// Written as a run ended: until another run starts, the report ends
+    /// here, and a record after it was added by something else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub end: bool,
 }
 
 /// A row whose journaled calls have no final outcome yet.
@@ -141,6 +145,9 @@ pub struct Previous {
     pub intents: Vec<Pending>,
     /// The last checkpoint of the report's chain.
     pub checkpoint: Option<Checkpoint>,
+    /// That checkpoint was written as a run ended and no run started
+    /// since: the report must end exactly there.
+    pub closed: bool,
     /// The reports (`--skip-done`) whose done users the report skips, as
     /// the runs named them: every resume keeps skipping them.
     pub skip_done: Vec<String>,
@@ -173,7 +180,9 @@ pub fn read(
             previous.header = serde_json::from_slice::<Header>(&line).ok();
         } else if let Ok(run) = serde_json::from_slice::<RunLine>(&line) {
             previous.runs.push(run);
+            previous.closed = false;
         } else if let Ok(checkpoint) = serde_json::from_slice::<Checkpoint>(&line) {
+            previous.closed = checkpoint.end;
             previous.checkpoint = Some(checkpoint);
         } else if let Ok(skip) = serde_json::from_slice::<SkipDone>(&line) {
             for report in skip.skip_done {
@@ -389,7 +398,11 @@ impl JournalFile {
             let _ = thread.join();
         }
         let mut text = self.preamble.clone();
-        serde_json::to_writer(&mut text, checkpoint)?;
+        let end = Checkpoint {
+            end: true,
+            ..checkpoint.clone()
+        };
+        serde_json::to_writer(&mut text, &end)?;
         text.push(b'\n');
         for pending in keep {
             let mut intent = Intent {
@@ -417,6 +430,7 @@ mod tests {
         Checkpoint {
             head: "ab".repeat(32),
             records,
+            end: false,
         }
     }
 
@@ -494,7 +508,9 @@ mod tests {
         file.finish(&cp(2), []).unwrap();
         let last = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!((last.runs.len(), last.intents.len()), (2, 0));
-        assert_eq!(last.checkpoint, Some(cp(2)));
+        let end = Checkpoint { end: true, ..cp(2) };
+        assert_eq!(last.checkpoint, Some(end));
+        assert!(last.closed, "the run's end closes the chain");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -19,7 +19,6 @@ use crate::config::Config;
 use crate::exit::StartError;
 use crate::files::{self, Open};
 use crate::journal::{self, Header, Journal, JournalFile, RunLine};
-use crate::keys::row_key;
 use crate::progress::escape;
 use crate::report::{Chain, Layout, ReportWriter, header_bytes};
 use crate::resume::{self, Expect, Opened};
@@ -28,8 +27,9 @@ use crate::resume::{self, Expect, Opened};
 pub enum Claim {
     /// `--resume`: opened, verified and locked before the plan.
     Resume(Opened),
-    /// `--overwrite` of this tool's existing report.
-    Overwrite,
+    /// `--overwrite` of this tool's existing report, which records this
+    /// many users as reset or disabled.
+    Overwrite(usize),
     /// A report created now.
     New,
 }
@@ -106,11 +106,10 @@ pub fn claim(want: &Want) -> Result<Claim, StartError> {
         return Err(StartError::ReportExists(shown(report)));
     } else if files::exists(report) {
         // --overwrite empties only this tool's own report.
-        let file =
-            files::inspect(report).map_err(|e| StartError::Usage(files::explain(report, &e)))?;
+        let file = resume::settled(report, resume::Purpose::Overwrite)?;
         check_not_input(&file, report, want.input)?;
         resume::check_ours(&file, report)?;
-        Claim::Overwrite
+        Claim::Overwrite(resume::overwritten(report, config.policy.dry_run)?)
     } else {
         files::check_writable(report).map_err(StartError::Usage)?;
         Claim::New
@@ -142,41 +141,19 @@ fn check_journal_path(config: &Config) -> Result<(), StartError> {
         }
         _ => {}
     }
-    let report_exists = files::exists(&config.report);
-    if config.resume || (report_exists && !config.overwrite) {
+    // A journal without its report: a run whose report is gone. (Beside
+    // an existing report, --overwrite checked it as history.)
+    if config.resume || files::exists(&config.report) {
         return Ok(());
     }
-    // The intents whose users no report row records with a final outcome:
-    // what a resume would check, and --overwrite would send again.
-    let recorded = resume::recorded_outcomes(&config.report);
-    let unrecorded = |pool: &str, user: &str| {
-        recorded
-            .as_ref()
-            .is_none_or(|r| !r.contains(&row_key(pool, user, false)))
-    };
-    let pending = journal::read(&path, unrecorded)
-        .ok()
-        .flatten()
-        .map_or(0, |j| j.intents.len());
+    let pending = resume::unrecorded_intents(&config.report);
     if pending == 0 {
         return Ok(());
     }
-    if report_exists {
-        // A run holding the report is still writing its journal: say so.
-        let file = files::inspect(&config.report)
-            .map_err(|e| StartError::Usage(files::explain(&config.report, &e)))?;
-        drop(lock(file, &config.report)?);
-    }
-    let why = if report_exists {
-        "whose outcome no report row records (a run was killed or stopped with calls in \
-         flight): --resume checks them first; --overwrite would send them again"
-    } else {
-        "by an earlier run whose report is gone: put the report back and --resume (the \
-         journal says whom to check)"
-    };
     Err(StartError::Refused(format!(
-        "{} holds {pending} reset(s) sent {why}; or delete the journal to start afresh \
-         (every user is then sent a reset again)",
+        "{} holds up to {pending} reset(s) that may have been sent by an earlier run whose \
+         report is gone: put the report back and --resume (the journal says whom to check); \
+         or delete the journal to start afresh (every user is then sent a reset again)",
         shown(&path)
     )))
 }
@@ -269,7 +246,7 @@ fn take_report(claim: Claim, want: &Want) -> Result<Taken, StartError> {
     let path = &want.config.report;
     Ok(match claim {
         Claim::Resume(opened) => Taken::Resumed(opened),
-        Claim::Overwrite if files::exists(path) => {
+        Claim::Overwrite(_) if files::exists(path) => {
             let explain = |e: std::io::Error| StartError::Usage(files::explain(path, &e));
             let file = lock(files::hold(path).map_err(explain)?, path)?;
             check_not_input(&file, path, want.input)?;
@@ -277,7 +254,7 @@ fn take_report(claim: Claim, want: &Want) -> Result<Taken, StartError> {
             files::make_private(&file).map_err(explain)?;
             Taken::Overwritten(file)
         }
-        Claim::Overwrite | Claim::New => Taken::New,
+        Claim::Overwrite(_) | Claim::New => Taken::New,
     })
 }
 

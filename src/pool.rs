@@ -67,6 +67,15 @@ pub trait Pools: Send + Sync {
     fn excludes_ignoring_case(&self, pool: &str) -> bool {
         self.case_rule(pool) != Some(false)
     }
+    /// Whether users another report (`--skip-done`) records are matched
+    /// ignoring case: unless the pool says it is case-sensitive, for where
+    /// Cognito folds case, `ALICE` is the `alice` that report reset, and a
+    /// missed match sends her a second code. The plan's count and the run
+    /// both match through this.
+    fn skips_ignoring_case(&self, pool: &str) -> bool {
+        self.case_rule(pool) != Some(false)
+    }
+
     /// Why every reset in the pool would be refused, if it would (account
     /// recovery `admin_only`): a dry run predicts that without calls.
     fn refuses_resets(&self, _pool: &str) -> Option<String> {
@@ -380,9 +389,14 @@ impl Dispatcher {
         };
         // What another report (--skip-done) records, where this one says
         // nothing of the user.
+        let skip_key = row_key(
+            &row.pool,
+            &row.username,
+            p.pools.skips_ignoring_case(&row.pool),
+        );
         let elsewhere = e
             .elsewhere
-            .get(key)
+            .get(skip_key)
             .filter(|_| done.is_none() && pending.is_none());
         let recorded_in = elsewhere.and_then(|(_, i)| e.elsewhere_names.get(usize::from(i)));
         let done = done.or(elsewhere.map(|(d, _)| d));

@@ -371,6 +371,7 @@ impl Output {
         journal.checkpoint(&Checkpoint {
             head: chain.head_hex(),
             records: chain.records(),
+            end: false,
         });
     }
 

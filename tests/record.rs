@@ -648,8 +648,9 @@ async fn the_journal_figure_in_a_refusal_counts_only_unrecorded_resets() {
     let unrecorded = journaled.iter().filter(|u| !recorded.contains(*u)).count();
     assert!(unrecorded < journaled.len(), "some were recorded");
     let out = s.run(&["in.txt", "--yes", "--overwrite"]).await;
-    out.assert_code(2)
-        .assert_says(&format!("holds {unrecorded} reset(s)"));
+    out.assert_code(2).assert_says(&format!(
+        "holds up to {unrecorded} reset(s) that may have been sent"
+    ));
 }
 
 /// Regression: a grown list's report was started with `--skip-done`, killed,
@@ -690,4 +691,232 @@ async fn a_resume_keeps_skipping_what_its_first_run_skipped() {
     out.assert_code(0);
     assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
     assert_eq!(out.row("alice")["outcome"], "skipped");
+}
+
+/// Regression: `verify` of a symbolic link said it refused "to write
+/// through it", though verify writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_of_a_symbolic_link_does_not_speak_of_writing() {
+    let s = Scenario::new("verify-link");
+    finished_run(&s, "alice\n").await;
+    std::os::unix::fs::symlink(s.path("in.report.csv"), s.path("link.csv")).unwrap();
+    let out = verify(&s, &["link.csv"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains("write"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+}
+
+/// Regression: `--skip-done` of a report whose run was killed with resets
+/// in flight ignored its journal: the users whose reset was sent but not
+/// yet recorded were reset a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_of_a_killed_runs_report_with_resets_in_flight_is_refused() {
+    let s = Scenario::new("skip-inflight").sim(|c| c.users = vec![reset_required("alice")]);
+    killed_run(&s, "alice\nbob\n", &["alice"], false);
+    s.write("new.txt", "alice\nbob\ncarol\n");
+    let args = [
+        "new.txt",
+        "--yes",
+        "--report",
+        "new.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    s.run(&args)
+        .await
+        .assert_code(2)
+        .assert_says("holds up to 1 reset(s) that may have been sent")
+        .assert_says("--resume");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
+/// Regression: `--skip-done` read a report another run was still writing
+/// (and held locked): users that run reset after the read were reset again.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_of_a_report_another_run_holds_is_refused() {
+    let s = Scenario::new("skip-live")
+        .sim(|c| c.latency = Duration::from_millis(200))
+        .file("in.txt", &users(100));
+    let mut first = s.spawn(&["in.txt", "--yes", "--rate", "5"]).await;
+    first.wait_for_rows(1).await;
+    s.write("new.txt", &users(110));
+    let args = [
+        "new.txt",
+        "--yes",
+        "--report",
+        "new.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    let out = s.run(&args).await;
+    first.kill().await;
+    out.assert_code(2).assert_says("in use by another run");
+}
+
+/// Appends to a report a record of its own making, hashed onto the chain
+/// as the tool would.
+fn forge_record(s: &Scenario, report: &str, row: &str) {
+    use sha2::{Digest, Sha256};
+    let text = s.read(report);
+    let last = text.lines().last().unwrap();
+    let prev = &last[last.len() - 64..];
+    let prev: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&prev[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut h = Sha256::new();
+    h.update(&prev);
+    h.update(row.as_bytes());
+    let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    s.write(report, &format!("{text}{row},{hash}\n"));
+}
+
+/// Regression: one record appended, hash and all, to a finished run's
+/// report passed `verify` (with the run's own summary too) and `--resume`
+/// trusted it: a user left with a working password read as reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_added_after_the_last_run_ended_is_flagged_by_verify_and_resume() {
+    let s = Scenario::new("forged-tail");
+    finished_run(&s, "alice\nmissing-bob\n").await;
+    let row = format!(
+        "3,missing-bob,{},reset,,,1,5,forged,2026-01-01T00:00:00Z",
+        cognito_reset::simulator::DEFAULT_POOL
+    );
+    forge_record(&s, "in.report.csv", &row);
+    let out = verify(&s, &["in.report.csv"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("added after"), "{}", stdout(&out));
+    s.run(&["in.txt", "--yes", "--resume"])
+        .await
+        .assert_code(2)
+        .assert_says("added after");
+    // The summary alone says as much, the journal gone.
+    std::fs::remove_file(s.path("in.report.csv.journal")).unwrap();
+    let out = verify(&s, &["in.report.csv", "--summary", "s.json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("added after"), "{}", stdout(&out));
+}
+
+/// Regression: a report cut short and copied without its journal verified
+/// as "nothing … removed", and `--skip-done` of the copy reset again the
+/// users whose rows were cut; an empty file verified too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_without_its_journal_is_not_said_whole_nor_trusted_by_skip_done() {
+    let s = Scenario::new("cut-copy");
+    let original = lines(&finished_run(&s, "alice\nbob\ncarol\n").await);
+    s.write("copy.csv", &joined(&original[..2]));
+    let out = verify(&s, &["copy.csv"]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("removed"), "{text}");
+    assert!(text.contains("cannot be checked"), "{text}");
+    s.write("empty.csv", "");
+    let out = verify(&s, &["empty.csv"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("not a cognito-reset report"));
+    let args = [
+        "in.txt",
+        "--yes",
+        "--report",
+        "again.csv",
+        "--skip-done",
+        "copy.csv",
+    ];
+    s.run(&args).await.assert_code(2).assert_says("journal");
+    for user in ["alice", "bob", "carol"] {
+        assert_eq!(s.resets(user), 1, "{user}");
+    }
+}
+
+/// Regression: `--overwrite` of a report written before reports were
+/// hash-chained gave no warning, and every user it recorded was reset again.
+#[tokio::test(flavor = "multi_thread")]
+async fn overwriting_an_unchained_report_warns_of_second_codes() {
+    let pool = cognito_reset::simulator::DEFAULT_POOL;
+    let old = format!(
+        "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at\n\
+         1,alice,{pool},reset,,,1,5,r1,2025-01-01T00:00:00Z\n\
+         2,bob,{pool},reset,,,1,5,r2,2025-01-01T00:00:01Z\n"
+    );
+    let s = Scenario::new("overwrite-unchained")
+        .file("in.txt", "alice\nbob\n")
+        .file("in.report.csv", &old);
+    s.run(&["in.txt", "--overwrite"])
+        .await
+        .assert_code(2)
+        .assert_says("records 2 users as reset or disabled");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
+/// Regression: a dry run's `--overwrite` replaced a real run's report (its
+/// resets became predictions), and a real run's replaced a dry run's.
+#[tokio::test(flavor = "multi_thread")]
+async fn overwrite_refuses_to_switch_a_report_between_dry_and_real_runs() {
+    let s = Scenario::new("overwrite-mode").file("in.txt", "alice\n");
+    s.run(&["in.txt", "--yes", "--report", "r.csv"])
+        .await
+        .assert_code(0);
+    let dry = ["in.txt", "--dry-run", "--report", "r.csv", "--overwrite"];
+    s.run(&dry)
+        .await
+        .assert_code(2)
+        .assert_says("a report belongs to one mode");
+    assert!(s.read("r.csv").contains(",reset,"), "the record stays");
+    s.run(&["in.txt", "--dry-run", "--report", "d.csv"])
+        .await
+        .assert_code(0);
+    let real = ["in.txt", "--yes", "--report", "d.csv", "--overwrite"];
+    s.run(&real)
+        .await
+        .assert_code(2)
+        .assert_says("a report belongs to one mode");
+    assert_eq!(s.resets("alice"), 1);
+}
+
+/// Regression: with DescribeUserPool denied, the plan said the users an
+/// earlier report recorded were skipped, and the run reset those listed in
+/// another case again.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_without_the_pools_case_rule_skips_as_the_plan_says() {
+    let s = Scenario::new("skip-case")
+        .sim(|c| {
+            c.deny.insert("DescribeUserPool".into());
+        })
+        .file("old.txt", "alice\nbob\n");
+    s.run(&["old.txt", "--yes"]).await.assert_code(0);
+    s.write("new.txt", "ALICE\nBob\ncarol\n");
+    let args = ["new.txt", "--yes", "--skip-done", "old.report.csv"];
+    let out = s.run(&args).await;
+    out.assert_code(0).assert_says("ignoring case");
+    assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
+    assert_eq!(out.row("ALICE")["outcome"], "skipped");
+}
+
+/// Regression: after `kill -9` of a paced run, the `--overwrite` refusal
+/// said the journal held N resets "sent" whose outcome no row recorded,
+/// where most of them were only journaled, waiting their turn: an intent
+/// is journaled before its call waits for the rate.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overwrite_refusal_does_not_call_journaled_resets_sent() {
+    let s = Scenario::new("journal-not-sent")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &users(200));
+    let args = ["in.txt", "--yes", "--rate", "20", "--concurrency", "32"];
+    let mut running = s.spawn(&args).await;
+    running.wait_for_rows(5).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let sent = s.calls("AdminResetUserPassword");
+    let recorded = s.report("in.report.csv").len() as u64;
+    let journaled = s.intents("in.report.csv.journal").len() as u64;
+    assert!(
+        journaled - recorded > sent - recorded,
+        "more journaled than sent"
+    );
+    let out = s.run(&["in.txt", "--yes", "--overwrite"]).await;
+    out.assert_code(2).assert_says("may have been sent");
+    assert!(
+        !out.stderr.contains("reset(s) sent whose"),
+        "{}",
+        out.stderr
+    );
 }

@@ -115,10 +115,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     read_elsewhere(&ctx, &pools, &claim, &mut earlier, &mut notes)?;
     let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
     let overwrites_done = match claim {
-        Claim::Overwrite => {
-            let key = |pool: &str, user: &str| row_key(pool, user, false);
-            resume::done_in(&ctx.config.report, key).map_or(0, |done| done.len())
-        }
+        Claim::Overwrite(done) => done,
         _ => 0,
     };
     let found = Found {
@@ -252,7 +249,8 @@ fn read_elsewhere(
     earlier: &mut Earlier,
     notes: &mut Vec<String>,
 ) -> Result<(), StartError> {
-    let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
+    let key = |pool: &str, user: &str| row_key(pool, user, pools.skips_ignoring_case(pool));
+    let unknown_case = pools.facts().any(|f| f.info.is_none());
     // The reports earlier runs of this report skipped stay skipped, named
     // on the resume or not.
     let mut reports: Vec<PathBuf> = match claim {
@@ -270,10 +268,15 @@ fn read_elsewhere(
         let shown = crate::progress::escape(&path.display().to_string());
         notes.push(format!(
             "--skip-done {shown}: {} users it records as reset or disabled are skipped, not \
-             reset again ({owing} owe a sign-out{})",
+             reset again ({owing} owe a sign-out{}){}",
             done.len(),
             if ctx.config.policy.sign_out {
                 ", which this run finishes"
+            } else {
+                ""
+            },
+            if unknown_case {
+                "; usernames are matched ignoring case, for the pool's case rule is unknown"
             } else {
                 ""
             }

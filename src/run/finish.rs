@@ -84,6 +84,8 @@ fn record_counts(summary: &mut Summary, finished: &Finished, found: &Found, resu
     summary.report_chain = Some(Checkpoint {
         head: finished.report.chain().head_hex(),
         records: finished.report.chain().records(),
+        // A summary's chain is always its run's end: verify reads it so.
+        end: false,
     });
     summary.whole_report = resumed.then(|| finished.whole.clone());
 }
@@ -143,6 +145,7 @@ fn make_durable(finished: &mut Finished, journal_file: JournalFile) {
     let checkpoint = Checkpoint {
         head: chain.head_hex(),
         records: chain.records(),
+        end: true,
     };
     if synced && let Err(e) = journal_file.finish(&checkpoint, &finished.keep) {
         say(&format!(
