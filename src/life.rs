@@ -717,8 +717,8 @@ impl Life {
                 self.facts.signed_out = Some(false);
                 self.facts.sign_out_error = Some(SIGN_OUT_EXCLUDED.into());
                 format!(
-                    "{why}: not signed out, the sign-out is still owed (take it out of --exclude \
-                     and --resume to sign out)"
+                    "{why}: not signed out, the sign-out is still owed (an exclusion holds on \
+                     every resume of this report: sign the user out by hand if it must be)"
                 )
             } else {
                 format!("{why}: no further call")

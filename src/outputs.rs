@@ -18,7 +18,7 @@ use crate::audit::{self, Summary};
 use crate::config::Config;
 use crate::exit::StartError;
 use crate::files::{self, Open};
-use crate::journal::{self, Header, Journal, JournalFile, RunLine};
+use crate::journal::{self, Header, Journal, JournalFile, RunLine, Sticky};
 use crate::keys::row_key;
 use crate::progress::escape;
 use crate::report::{Chain, Layout, ReportWriter, header_bytes};
@@ -52,9 +52,10 @@ pub struct Want<'a> {
     pub header: &'a Header,
     /// The file the rows are read from, if any (never to be overwritten).
     pub input: Option<&'a str>,
-    /// The reports whose done users the report skips (`--skip-done`, now
-    /// and on earlier runs), kept in its journal for every resume.
-    pub skip_done: &'a [String],
+    /// The reports whose done users the report skips (`--skip-done`) and
+    /// the users it excludes (`--exclude`), now and on earlier runs: kept in
+    /// its journal for every resume.
+    pub sticky: &'a Sticky,
 }
 
 impl Want<'_> {
@@ -242,7 +243,7 @@ fn open_all(
         &earlier_runs,
         this_run,
         intents,
-        want.skip_done,
+        want.sticky,
     )
     .map_err(|e| explain(&journal_path, e))?;
     let layout = Layout::of_run(config.policy.sign_out, config.policy.dry_run);

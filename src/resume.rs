@@ -147,6 +147,9 @@ pub struct Opened {
     /// The reports whose done users earlier runs of the report skipped
     /// (`--skip-done`): a resume skips them too.
     pub skip_done: Vec<String>,
+    /// The users earlier runs of the report excluded (`--exclude`): a
+    /// resume excludes them too.
+    pub exclude: Vec<(String, String)>,
 }
 
 /// What the earlier runs left.
@@ -209,9 +212,9 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
     }
     let (sign_out_columns, channel_column) = check_header(&mut file, path)?;
     let previous = journal::read(&journal_path, |_, _| false).ok().flatten();
-    let (runs, header, checkpoint, skip_done) = match previous {
-        Some(p) => (p.runs, p.header, p.checkpoint, p.skip_done),
-        None => (Vec::new(), None, None, Vec::new()),
+    let (runs, header, checkpoint, skip_done, exclude) = match previous {
+        Some(p) => (p.runs, p.header, p.checkpoint, p.skip_done, p.exclude),
+        None => Default::default(),
     };
     let journal_lost = match &header {
         Some(h) => {
@@ -239,6 +242,7 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
         journal_lost,
         checkpoint,
         skip_done,
+        exclude,
     })
 }
 

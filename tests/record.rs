@@ -218,10 +218,11 @@ async fn an_excluded_user_reset_by_a_killed_run_still_owes_its_sign_out_and_the_
         "{row:?}"
     );
     assert_eq!(s.sign_outs("breakglass"), 0, "excluded: no new call");
-    // Without the exclusion, a resume signs the user out, never resets again.
+    // The exclusion holds on the next resume without --exclude: still no
+    // call, the sign-out still owed.
     let again = ["in.txt", "--yes", "--resume", "--global-sign-out"];
-    s.run(&again).await.assert_code(0);
-    assert_eq!(s.sign_outs("breakglass"), 1);
+    s.run(&again).await.assert_code(1);
+    assert_eq!(s.sign_outs("breakglass"), 0);
     assert_eq!(s.user("breakglass").reset_calls, 0);
 }
 
@@ -690,4 +691,30 @@ async fn a_resume_keeps_skipping_what_its_first_run_skipped() {
     out.assert_code(0);
     assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
     assert_eq!(out.row("alice")["outcome"], "skipped");
+}
+
+/// Regression: a run given `--exclude` was killed before it reached the
+/// break-glass account, and the resume without `--exclude` reset it: the
+/// exclusions lived only in the excluded rows, and none had been written.
+#[tokio::test(flavor = "multi_thread")]
+async fn exclusions_stick_after_a_kill_before_the_excluded_row() {
+    let s = Scenario::new("exclude-sticks")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &format!("{}breakglass\n", users(300)))
+        .file("ex.txt", "breakglass\n");
+    let first = ["in.txt", "--yes", "--rate", "20", "--exclude", "ex.txt"];
+    let mut running = s.spawn(&first).await;
+    running.wait_for_rows(3).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let resume = ["in.txt", "--yes", "--rate", "500", "--resume"];
+    let out = s.run(&resume).await;
+    out.assert_code(0)
+        .assert_says("excluded by an earlier run of this report stay excluded");
+    assert_eq!(
+        s.resets("breakglass"),
+        0,
+        "the break-glass account was reset"
+    );
+    assert_eq!(out.row("breakglass")["outcome"], "excluded");
 }
