@@ -718,3 +718,42 @@ async fn exclusions_stick_after_a_kill_before_the_excluded_row() {
     );
     assert_eq!(out.row("breakglass")["outcome"], "excluded");
 }
+
+/// Regression: a user the first run left with a working password, excluded
+/// on the resume, vanished from the whole report's "LEFT WITH A WORKING
+/// PASSWORD" and the resume exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn excluding_a_user_left_with_a_working_password_does_not_erase_it() {
+    let s = Scenario::new("exclude-kept")
+        .file("in.txt", "ok-1\nunverified-x\nok-2\n")
+        .file("ex.txt", "unverified-x\n");
+    s.run(&["in.txt", "--yes", "--global-sign-out"])
+        .await
+        .assert_code(1);
+    let calls_before = s.user("unverified-x").reset_calls;
+    let resume = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--resume",
+        "--exclude",
+        "ex.txt",
+        "--summary",
+        "s.json",
+    ];
+    let out = s.run(&resume).await;
+    out.assert_code(1)
+        .assert_says("LEFT WITH A WORKING PASSWORD");
+    let row = out.row("unverified-x");
+    assert_eq!(row["outcome"], "failed", "{row:?}");
+    let whole = &out.summary()["whole_report"];
+    let kept: u64 = whole["kept_password"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(kept, 1, "{whole}");
+    let calls = s.user("unverified-x").reset_calls;
+    assert_eq!(calls, calls_before, "excluded: no new call");
+}
