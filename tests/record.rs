@@ -757,3 +757,80 @@ async fn excluding_a_user_left_with_a_working_password_does_not_erase_it() {
     let calls = s.user("unverified-x").reset_calls;
     assert_eq!(calls, calls_before, "excluded: no new call");
 }
+
+/// Regression: two runs of different reports given one `--summary`: the
+/// second replaced the first's live summary, the first then replaced the
+/// second's finished one; both exited 0 and no audit record survived.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_recording_a_run_of_another_report_is_never_taken_over() {
+    let s = Scenario::new("summary-shared")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &users(80))
+        .file("b.txt", "bob\n");
+    let args = ["in.txt", "--yes", "--rate", "40", "--summary", "s.json"];
+    let mut first = s.spawn(&args).await;
+    first.wait_for_rows(3).await;
+    let live = s.json("s.json");
+    let other = ["b.txt", "--yes", "--summary", "s.json"];
+    let out = s.run(&other).await;
+    out.assert_code(2).assert_says("in.report.csv");
+    assert_eq!(s.resets("bob"), 0, "refused before anything was sent");
+    assert_eq!(s.json("s.json")["run_id"], live["run_id"]);
+    first.kill().await;
+    let _ = first.finish().await;
+    // Killed, its record is still not another report's to replace.
+    s.run(&other).await.assert_code(2);
+    assert_eq!(s.json("s.json")["run_id"], live["run_id"]);
+    // Its own resume takes it over.
+    let resume = ["in.txt", "--yes", "--summary", "s.json", "--resume"];
+    let out = s.run(&resume).await;
+    out.assert_code(0);
+    assert_ne!(out.summary()["run_id"], live["run_id"]);
+}
+
+/// Regression: a run refused at the start (a pool that does not exist, a
+/// resume without its journal, flags refused) replaced the finished run's
+/// summary with "could not start", and a run killed before it started left
+/// a summary saying "running … --resume continues it" with nothing to
+/// resume.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_does_not_start_keeps_the_earlier_runs_summary() {
+    let s = Scenario::new("refused-keeps")
+        .sim(|c| c.latency = Duration::from_millis(300))
+        .file("in.txt", "alice\n");
+    s.run(&["in.txt", "--yes", "--summary", "s.json"])
+        .await
+        .assert_code(0);
+    let before = s.read("s.json");
+    let gone = ["--user-pool-id", "us-east-1_Gone"];
+    let overwrite = [
+        &["in.txt", "--yes", "--overwrite", "--summary", "s.json"][..],
+        &gone,
+    ]
+    .concat();
+    s.run(&overwrite).await.assert_code(2).assert_says("s.json");
+    assert_eq!(s.read("s.json"), before);
+    let flags = ["in.txt", "--yes", "--rate", "0", "--summary", "s.json"];
+    s.run(&flags).await.assert_code(2);
+    assert_eq!(s.read("s.json"), before);
+    std::fs::remove_file(s.path("in.report.csv.journal")).unwrap();
+    let resume = ["in.txt", "--yes", "--resume", "--summary", "s.json"];
+    s.run(&resume).await.assert_code(2).assert_says("s.json");
+    assert_eq!(s.read("s.json"), before);
+    // A fresh path: killed before its first call, the run leaves no summary.
+    s.write("two.txt", "bob\n");
+    let mut child = s.spawn(&["two.txt", "--yes", "--summary", "t.json"]).await;
+    s.wait_for_call("DescribeUserPool").await;
+    child.kill().await;
+    let _ = child.finish().await;
+    assert!(!s.exists("t.json"), "nothing started, nothing recorded");
+    // Refused on a fresh path, the refusal is recorded.
+    let refused = [&["two.txt", "--yes", "--summary", "u.json"][..], &gone].concat();
+    s.run(&refused).await.assert_code(2);
+    assert!(
+        s.json("u.json")["stopped"]
+            .as_str()
+            .unwrap()
+            .starts_with("could not start")
+    );
+}
