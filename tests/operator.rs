@@ -317,3 +317,20 @@ async fn a_file_size_limit_ends_the_run_through_its_write_failure_path() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Regression: `--summary d/../in.report.csv` named the report, which did
+/// not exist yet, by another spelling: the paths were not seen to be one
+/// file, the summary was written where the report goes, and every later
+/// run refused that file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_naming_the_future_report_by_another_spelling_is_refused() {
+    let s = Scenario::new("op-alias").file("in.txt", "alice\n");
+    std::fs::create_dir(s.path("d")).unwrap();
+    let out = s
+        .run(&["in.txt", "--yes", "--summary", "d/../in.report.csv"])
+        .await;
+    out.assert_code(2).assert_says("the same file");
+    assert!(!s.exists("in.report.csv"), "nothing where the report goes");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+}
