@@ -834,3 +834,45 @@ async fn a_run_that_does_not_start_keeps_the_earlier_runs_summary() {
             .starts_with("could not start")
     );
 }
+
+/// Regression: when the report could no longer grow (a full disk), the
+/// summary claimed rows and a report_chain the report did not hold, and
+/// stderr blamed only the journal; nothing said the report was incomplete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_that_cannot_grow_is_said_incomplete_and_the_summary_counts_what_it_holds() {
+    let s = Scenario::new("report-full").file("in.txt", &users(500));
+    let args = ["in.txt", "--yes", "--rate", "2000", "--summary", "s.json"];
+    let mut cmd = s.command(&args).await;
+    // Files may not grow past 20 000 bytes: the report reaches that first.
+    unsafe {
+        cmd.pre_exec(|| {
+            let small = libc::rlimit {
+                rlim_cur: 20_000,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &small);
+            Ok(())
+        });
+    }
+    let out = cmd.output().await.unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("incomplete") && err.contains("--resume"),
+        "{err}"
+    );
+    let text = s.read("in.report.csv");
+    let whole_lines = text
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .count() as u64
+        - 1;
+    let summary = s.json("s.json");
+    assert_eq!(
+        summary["report_chain"]["records"], whole_lines,
+        "{summary:#}"
+    );
+    assert_eq!(summary["counts"]["rows"], whole_lines, "{summary:#}");
+    s.run(&["in.txt", "--yes", "--resume"]).await.assert_code(0);
+    assert_eq!(s.calls("AdminResetUserPassword"), 500);
+}

@@ -52,6 +52,7 @@ pub fn finish(e: Executed) -> i32 {
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
     summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
     record_end(&mut summary, &ctx, stopped.as_ref(), code);
+    say_incomplete(&mut summary, &finished);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
     let hint = (stopped.is_some() || (owed && !ctx.config.policy.dry_run))
         .then(|| resume_hint(&ctx, read_once));
@@ -78,11 +79,37 @@ fn record_counts(summary: &mut Summary, finished: &Finished, found: &Found, resu
         Err(why) => serde_json::json!({ "error": why }),
     };
     summary.counts = finished.tally.clone();
+    // A report that could not be written: only what it holds is recorded.
+    let chain = match finished.write_error {
+        Some(_) => finished.report.durable(),
+        None => finished.report.chain(),
+    };
     summary.report_chain = Some(Checkpoint {
-        head: finished.report.chain().head_hex(),
-        records: finished.report.chain().records(),
+        head: chain.head_hex(),
+        records: chain.records(),
     });
-    summary.whole_report = resumed.then(|| finished.whole.clone());
+    let complete = finished.write_error.is_none();
+    summary.whole_report = (resumed && complete).then(|| finished.whole.clone());
+}
+
+/// A report that could not be written is incomplete: said plainly, with
+/// what it holds and how the rest is recovered.
+fn say_incomplete(summary: &mut Summary, finished: &Finished) {
+    let Some(error) = &finished.write_error else {
+        return;
+    };
+    let note = format!(
+        "the report is incomplete ({}): it holds {} records, and the summary counts only \
+         those; the journal keeps every reset sent, so --resume recovers the rest once the \
+         report can grow again",
+        escape(error),
+        finished.report.durable().records()
+    );
+    say(&format!("cognito-reset: {note}"));
+    summary.stopped = Some(match summary.stopped.take() {
+        Some(why) => format!("{why}; {note}"),
+        None => note,
+    });
 }
 
 /// How the run ended: when, why it stopped, its exit code, its pauses.
@@ -149,8 +176,6 @@ fn make_durable(finished: &mut Finished, journal_file: JournalFile) {
     }
 }
 
-/// Why the run was aborted, and the command that resumes it when
-/// something is left.
 /// A quiet run says nothing when all went well, and one line otherwise,
 /// the command that resumes it included: a cron mail is then never empty
 /// when something needs a look. Otherwise: why it stopped, how to resume.
