@@ -150,20 +150,49 @@ pub fn try_lock_shared(file: &File) -> std::io::Result<bool> {
 /// Replaces `path` with `bytes` atomically: a new private file beside it,
 /// synced, renamed over the old one, the directory synced.
 pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    stage(path, bytes)?.commit()
+}
+
+/// Content written to a private file beside its path and synced, waiting
+/// to replace it; dropped uncommitted, it leaves the path as it was.
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+/// Writes `bytes` beside `path`, synced, ready to replace it.
+pub fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
     // Named for this process: two runs replacing one file never share it.
     let tmp = sibling(path, &format!(".{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    let written = open(&tmp, Open::CreateNew).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let staged = Staged {
+        tmp,
+        path: path.to_owned(),
+        committed: false,
+    };
+    let mut file = open(&staged.tmp, Open::CreateNew)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// Renames the staged content over its path.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.committed = true;
+        sync_dir(&self.path);
+        Ok(())
     }
-    written?;
-    sync_dir(path);
-    Ok(())
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Creates `path` holding `bytes`, atomically and never over anything: the

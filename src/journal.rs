@@ -151,12 +151,32 @@ pub struct Previous {
     /// The reports (`--skip-done`) whose done users the report skips, as
     /// the runs named them: every resume keeps skipping them.
     pub skip_done: Vec<String>,
+    /// The users (pool, username; an empty pool: every pool) the runs
+    /// excluded (`--exclude`): every resume keeps excluding them.
+    pub exclude: Vec<(String, String)>,
+}
+
+/// What a report's runs decided for all of its runs, kept in its journal
+/// from the moment a run starts, so that a run killed before it wrote a row
+/// still binds every resume.
+#[derive(Debug, Default, Clone)]
+pub struct Sticky {
+    /// The reports whose done users are skipped (`--skip-done`).
+    pub skip_done: Vec<String>,
+    /// The users never to touch (`--exclude`).
+    pub exclude: Vec<(String, String)>,
 }
 
 /// The reports a report's runs skip the done users of.
 #[derive(Serialize, Deserialize)]
 struct SkipDone {
     skip_done: Vec<String>,
+}
+
+/// The users a report's runs exclude.
+#[derive(Serialize, Deserialize)]
+struct Exclude {
+    exclude: Vec<(String, String)>,
 }
 
 /// Reads a journal, tolerating a torn last line. `Ok(None)` if there is none.
@@ -188,6 +208,12 @@ pub fn read(
             for report in skip.skip_done {
                 if !previous.skip_done.contains(&report) {
                     previous.skip_done.push(report);
+                }
+            }
+        } else if let Ok(listed) = serde_json::from_slice::<Exclude>(&line) {
+            for user in listed.exclude {
+                if !previous.exclude.contains(&user) {
+                    previous.exclude.push(user);
                 }
             }
         } else if let Ok(intent) = serde_json::from_slice::<Intent>(&line)
@@ -241,18 +267,11 @@ pub fn open(
     earlier_runs: &[RunLine],
     this_run: &RunLine,
     intents: bool,
-    skip_done: &[String],
+    sticky: &Sticky,
 ) -> std::io::Result<(Option<Journal>, JournalFile)> {
     let mut preamble = serde_json::to_vec(header)?;
     preamble.push(b'\n');
-    let mut added = Vec::new();
-    if !skip_done.is_empty() {
-        let skip = SkipDone {
-            skip_done: skip_done.to_vec(),
-        };
-        serde_json::to_writer(&mut added, &skip)?;
-        added.push(b'\n');
-    }
+    let mut added = sticky_lines(sticky)?;
     preamble.extend_from_slice(&added);
     for run in earlier_runs.iter().chain([this_run]) {
         serde_json::to_writer(&mut preamble, run)?;
@@ -289,9 +308,29 @@ pub fn open(
     ))
 }
 
-/// Adds this run's line to an existing journal (the whole preamble when it
-/// is empty).
-/// Adds this run's lines (`added`: the reports it skips, its run line) to
+/// The lines that bind every resume: the reports skipped, the users
+/// excluded (none when there are none).
+fn sticky_lines(sticky: &Sticky) -> std::io::Result<Vec<u8>> {
+    let mut lines = Vec::new();
+    if !sticky.skip_done.is_empty() {
+        let skip = SkipDone {
+            skip_done: sticky.skip_done.clone(),
+        };
+        serde_json::to_writer(&mut lines, &skip)?;
+        lines.push(b'\n');
+    }
+    if !sticky.exclude.is_empty() {
+        let listed = Exclude {
+            exclude: sticky.exclude.clone(),
+        };
+        serde_json::to_writer(&mut lines, &listed)?;
+        lines.push(b'\n');
+    }
+    Ok(lines)
+}
+
+/// Adds this run's lines (`added`: the reports it skips, the users it
+/// excludes, its run line) to
 /// an existing journal (the whole preamble when it is empty).
 fn append_run(path: &Path, preamble: &[u8], added: &[u8]) -> std::io::Result<File> {
     let mut file = files::open(path, Open::Existing)?;
@@ -455,8 +494,16 @@ mod tests {
         let dir = scratch("c");
         let path = dir.join("r.csv.journal");
         let header = Header::new("fp1", false, false);
-        let (journal, file) =
-            open(&path, Open::CreateNew, &header, &[], &run("a"), true, &[]).unwrap();
+        let (journal, file) = open(
+            &path,
+            Open::CreateNew,
+            &header,
+            &[],
+            &run("a"),
+            true,
+            &Sticky::default(),
+        )
+        .unwrap();
         let journal = journal.unwrap();
         for (user, what) in [
             ("alice", Intended::Reset),
@@ -499,7 +546,7 @@ mod tests {
             &prev.runs,
             &run("b"),
             false,
-            &[],
+            &Sticky::default(),
         );
         let file = resumed.unwrap().1;
         let again = read(&path, |_, _| true).unwrap().unwrap();

@@ -55,6 +55,10 @@ pub const SIGN_OUT_NOT_ATTEMPTED: &str = "Cancelled";
 /// The sign-out error code of a row whose sign-out is owed but which
 /// `--exclude` now lists: no call is made, and the sign-out stays owed.
 pub const SIGN_OUT_EXCLUDED: &str = "Excluded";
+/// The error code of a `failed` row whose user an earlier run failed to
+/// reset and `--exclude` now lists: no call is made, the user keeps a
+/// working password.
+pub const EXCLUDED_AFTER_FAILURE: &str = "Excluded";
 
 /// How rows are to be treated, from the flags.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,6 +112,9 @@ pub struct Start {
     /// Why the user is never to be touched (`--exclude`, or an earlier run
     /// that excluded it).
     pub excluded: Option<&'static str>,
+    /// The latest row an earlier run of the report wrote for the user is
+    /// `failed`: excluded now, the user stays recorded as not reset.
+    pub failed_earlier: bool,
     /// Why every reset in the row's pool would be refused (account recovery
     /// `admin_only`): a dry run predicts it without calls.
     pub pool_refuses: Option<String>,
@@ -330,6 +337,10 @@ const FEDERATED: &str = "federated user (EXTERNAL_PROVIDER): there is no passwor
 const ALREADY_DISABLED: &str =
     "the user is disabled, so already cannot sign in; nothing more was done";
 const NOT_ATTEMPTED: &str = "not attempted: the run stopped before this call";
+const FAILED_THEN_EXCLUDED: &str = "an earlier run of this report failed to reset the user (its \
+     row there says why), so the user keeps a working password";
+/// Why a user failed earlier and excluded now keeps a working password.
+const KEPT_FAILED_THEN_EXCLUDED: &str = "not reset by an earlier run, then excluded";
 
 impl Life {
     /// A row's life from what is known before its first call.
@@ -371,7 +382,14 @@ impl Life {
             let why = format!("{} by {}", done.outcome().as_str(), self.by_whom());
             self.finish(Outcome::Skipped, "", why);
         } else if let Some(why) = start.excluded.filter(|_| !has_history(start)) {
-            self.finish(Outcome::Excluded, "", why);
+            if start.failed_earlier {
+                // History is never rewritten: the earlier run left the user
+                // a working password, and the exclusion does not change it.
+                let why = format!("{why}; {FAILED_THEN_EXCLUDED}");
+                self.finish(Outcome::Failed, EXCLUDED_AFTER_FAILURE, why);
+            } else {
+                self.finish(Outcome::Excluded, "", why);
+            }
         } else if let Some(why) = start.pool_refuses.as_ref().filter(|_| self.policy.dry_run) {
             self.finish(Outcome::WouldFail, "NotAuthorizedException", why.clone());
         } else {
@@ -572,6 +590,9 @@ impl Life {
     fn kept_password(&self, outcome: Outcome, code: &str) -> Option<String> {
         let f = &self.facts;
         match (outcome, &f.unreachable) {
+            (Outcome::Failed, None) if code == EXCLUDED_AFTER_FAILURE => {
+                Some(KEPT_FAILED_THEN_EXCLUDED.into())
+            }
             (Outcome::Failed | Outcome::WouldFail, Some(u)) => {
                 let would_disable =
                     outcome == Outcome::WouldFail && self.policy.disable_unreachable;
@@ -717,8 +738,8 @@ impl Life {
                 self.facts.signed_out = Some(false);
                 self.facts.sign_out_error = Some(SIGN_OUT_EXCLUDED.into());
                 format!(
-                    "{why}: not signed out, the sign-out is still owed (take it out of --exclude \
-                     and --resume to sign out)"
+                    "{why}: not signed out, the sign-out is still owed (an exclusion holds on \
+                     every resume of this report: sign the user out by hand if it must be)"
                 )
             } else {
                 format!("{why}: no further call")

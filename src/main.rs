@@ -29,6 +29,7 @@ static NOTE_CLOSED_STREAMS: extern "C" fn() = {
 
 fn main() {
     let closed = shutdown::guard_standard_streams();
+    shutdown::ignore_file_size_signal();
     // Asked before any handler is installed: a signal ignored at start
     // (SIGHUP under nohup) stays ignored.
     let ignored: Vec<i32> = STOP_SIGNALS

@@ -18,7 +18,7 @@ use crate::audit::{self, Summary};
 use crate::config::Config;
 use crate::exit::StartError;
 use crate::files::{self, Open};
-use crate::journal::{self, Header, Journal, JournalFile, RunLine};
+use crate::journal::{self, Header, Journal, JournalFile, RunLine, Sticky};
 use crate::progress::escape;
 use crate::report::{Chain, Layout, ReportWriter, header_bytes};
 use crate::resume::{self, Expect, Opened};
@@ -52,9 +52,10 @@ pub struct Want<'a> {
     pub header: &'a Header,
     /// The file the rows are read from, if any (never to be overwritten).
     pub input: Option<&'a str>,
-    /// The reports whose done users the report skips (`--skip-done`, now
-    /// and on earlier runs), kept in its journal for every resume.
-    pub skip_done: &'a [String],
+    /// The reports whose done users the report skips (`--skip-done`) and
+    /// the users it excludes (`--exclude`), now and on earlier runs: kept in
+    /// its journal for every resume.
+    pub sticky: &'a Sticky,
 }
 
 impl Want<'_> {
@@ -116,7 +117,7 @@ pub fn claim(want: &Want) -> Result<Claim, StartError> {
     };
     if let Some(summary) = &config.summary {
         files::check_writable(summary).map_err(StartError::Usage)?;
-        audit::check_replaceable(summary)?;
+        audit::check_claim(summary, report)?;
     }
     check_journal_path(config)?;
     Ok(claim)
@@ -188,7 +189,7 @@ fn open_all(
     let config = want.config;
     let (report_path, journal_path) = (&config.report, journal::path_for(&config.report));
     let explain = |p: &Path, e: std::io::Error| StartError::Usage(files::explain(p, &e));
-    let summary = open_summary(config, provisional, created)?;
+    let staged = stage_summary(config, provisional)?;
     // The report's lock comes first: nothing another run holds (its
     // journal above all) is touched before this run holds the report.
     let taken = take_report(claim, want)?;
@@ -219,13 +220,14 @@ fn open_all(
         &earlier_runs,
         this_run,
         intents,
-        want.skip_done,
+        want.sticky,
     )
     .map_err(|e| explain(&journal_path, e))?;
     let layout = Layout::of_run(config.policy.sign_out, config.policy.dry_run);
     let (file, chain) = report_file(taken, report_path, layout, created)?;
     let report =
         ReportWriter::new(file, report_path, layout, chain).map_err(|e| explain(report_path, e))?;
+    let summary = commit_summary(config, staged)?;
     Ok(Outputs {
         report,
         journal,
@@ -258,31 +260,43 @@ fn take_report(claim: Claim, want: &Want) -> Result<Taken, StartError> {
     })
 }
 
-/// `--summary`, given a provisional summary now: a run that dies leaves no
-/// earlier run's summary looking like its own. A summary that cannot be
-/// written (a full disk, a directory gone) stops the run here, before
-/// anything is sent: the audit record is part of the run.
-fn open_summary(
+/// `--summary`, its provisional summary written beside it before anything
+/// else is opened, so that a run killed at any moment from its start on
+/// never leaves an earlier run's summary looking like its own. A summary
+/// that cannot be written (a full disk, a directory gone) stops the run
+/// here, before anything is sent: the audit record is part of the run.
+fn stage_summary(
     config: &Config,
     provisional: &Summary,
-    created: &mut Vec<PathBuf>,
-) -> Result<Option<PathBuf>, StartError> {
+) -> Result<Option<files::Staged>, StartError> {
     let Some(path) = &config.summary else {
         return Ok(None);
     };
-    audit::check_replaceable(path)?;
-    let existed = files::exists(path);
-    audit::write_summary(path, provisional).map_err(|e| {
-        StartError::Usage(format!(
-            "cannot write the summary {}: {e}; the audit record is part of the run, so \
-             nothing was sent (free disk space or choose another --summary)",
-            shown(path)
-        ))
-    })?;
-    if !existed {
-        created.push(path.clone());
-    }
+    audit::check_claim(path, &config.report)?;
+    audit::stage_summary(path, provisional)
+        .map(Some)
+        .map_err(|e| no_summary(path, &e))
+}
+
+/// The provisional summary takes its place once the report and the journal
+/// are open: a run that could not open them leaves the file as it was.
+fn commit_summary(
+    config: &Config,
+    staged: Option<files::Staged>,
+) -> Result<Option<PathBuf>, StartError> {
+    let (Some(path), Some(staged)) = (&config.summary, staged) else {
+        return Ok(None);
+    };
+    staged.commit().map_err(|e| no_summary(path, &e))?;
     Ok(Some(path.clone()))
+}
+
+fn no_summary(path: &Path, e: &std::io::Error) -> StartError {
+    StartError::Usage(format!(
+        "cannot write the summary {}: {e}; the audit record is part of the run, so nothing \
+         was sent (free disk space or choose another --summary)",
+        shown(path)
+    ))
 }
 
 /// The report file, ready for appending, and where its hash chain stands:

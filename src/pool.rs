@@ -34,6 +34,7 @@ use crate::input::{Duplicates, Exclusions, Item, Row};
 use crate::journal::{Intended, Journal};
 use crate::keys::row_key;
 use crate::life::{Answered, Effect, Event, Life, Policy, RowId, Start, Step};
+use crate::report::Outcome;
 use crate::resume::{Done, Earlier};
 use crate::retry::{Answer, Attempts, Caller};
 use crate::shutdown::{Stop, StopReason};
@@ -408,6 +409,10 @@ impl Dispatcher {
             done_earlier: done.filter(|d| !owes(d)).map(Done::earlier),
             recorded_in: recorded_in.cloned(),
             excluded,
+            failed_earlier: e
+                .done
+                .get(key)
+                .is_some_and(|d| d.outcome() == Outcome::Failed),
             pool_refuses: p.pools.refuses_resets(&row.pool),
             uncertain: done.is_none() && (e.check_all || pending.is_some()),
             known: row.known.clone(),

@@ -150,6 +150,9 @@ pub struct Opened {
     /// The reports whose done users earlier runs of the report skipped
     /// (`--skip-done`): a resume skips them too.
     pub skip_done: Vec<String>,
+    /// The users earlier runs of the report excluded (`--exclude`): a
+    /// resume excludes them too.
+    pub exclude: Vec<(String, String)>,
 }
 
 /// What the earlier runs left.
@@ -212,9 +215,9 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
     }
     let (sign_out_columns, channel_column) = check_header(&mut file, path)?;
     let previous = journal::read(&journal_path, |_, _| false).ok().flatten();
-    let (runs, header, checkpoint, skip_done, closed) = match previous {
-        Some(p) => (p.runs, p.header, p.checkpoint, p.skip_done, p.closed),
-        None => (Vec::new(), None, None, Vec::new(), false),
+    let (runs, header, checkpoint, skip_done, closed, exclude) = match previous {
+        Some(p) => (p.runs, p.header, p.checkpoint, p.skip_done, p.closed, p.exclude),
+        None => Default::default(),
     };
     let journal_lost = match &header {
         Some(h) => {
@@ -243,6 +246,7 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
         checkpoint,
         closed,
         skip_done,
+        exclude,
     })
 }
 

@@ -217,6 +217,17 @@ pub fn note_closed_streams() {
     }
 }
 
+/// Ignores SIGXFSZ: past a file-size limit (`ulimit -f`) a write then
+/// fails with EFBIG, as on a full disk, and the run ends through its
+/// write-failure path (its temporary files removed, its record said),
+/// rather than being killed mid-write.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a standard signal's disposition to SIG_IGN.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 /// Makes sure file descriptors 0, 1 and 2 are open (on `/dev/null` if they
 /// were closed, as `2>&-` in a cron wrapper does), so that a file opened later
 /// can never land on them and receive terminal output. Returns which were

@@ -218,10 +218,11 @@ async fn an_excluded_user_reset_by_a_killed_run_still_owes_its_sign_out_and_the_
         "{row:?}"
     );
     assert_eq!(s.sign_outs("breakglass"), 0, "excluded: no new call");
-    // Without the exclusion, a resume signs the user out, never resets again.
+    // The exclusion holds on the next resume without --exclude: still no
+    // call, the sign-out still owed.
     let again = ["in.txt", "--yes", "--resume", "--global-sign-out"];
-    s.run(&again).await.assert_code(0);
-    assert_eq!(s.sign_outs("breakglass"), 1);
+    s.run(&again).await.assert_code(1);
+    assert_eq!(s.sign_outs("breakglass"), 0);
     assert_eq!(s.user("breakglass").reset_calls, 0);
 }
 
@@ -919,4 +920,188 @@ async fn the_overwrite_refusal_does_not_call_journaled_resets_sent() {
         "{}",
         out.stderr
     );
+}
+
+/// Regression: a run given `--exclude` was killed before it reached the
+/// break-glass account, and the resume without `--exclude` reset it: the
+/// exclusions lived only in the excluded rows, and none had been written.
+#[tokio::test(flavor = "multi_thread")]
+async fn exclusions_stick_after_a_kill_before_the_excluded_row() {
+    let s = Scenario::new("exclude-sticks")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &format!("{}breakglass\n", users(300)))
+        .file("ex.txt", "breakglass\n");
+    let first = ["in.txt", "--yes", "--rate", "20", "--exclude", "ex.txt"];
+    let mut running = s.spawn(&first).await;
+    running.wait_for_rows(3).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let resume = ["in.txt", "--yes", "--rate", "500", "--resume"];
+    let out = s.run(&resume).await;
+    out.assert_code(0)
+        .assert_says("excluded by an earlier run of this report stay excluded");
+    assert_eq!(
+        s.resets("breakglass"),
+        0,
+        "the break-glass account was reset"
+    );
+    assert_eq!(out.row("breakglass")["outcome"], "excluded");
+}
+
+/// Regression: a user the first run left with a working password, excluded
+/// on the resume, vanished from the whole report's "LEFT WITH A WORKING
+/// PASSWORD" and the resume exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn excluding_a_user_left_with_a_working_password_does_not_erase_it() {
+    let s = Scenario::new("exclude-kept")
+        .file("in.txt", "ok-1\nunverified-x\nok-2\n")
+        .file("ex.txt", "unverified-x\n");
+    s.run(&["in.txt", "--yes", "--global-sign-out"])
+        .await
+        .assert_code(1);
+    let calls_before = s.user("unverified-x").reset_calls;
+    let resume = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--resume",
+        "--exclude",
+        "ex.txt",
+        "--summary",
+        "s.json",
+    ];
+    let out = s.run(&resume).await;
+    out.assert_code(1)
+        .assert_says("LEFT WITH A WORKING PASSWORD");
+    let row = out.row("unverified-x");
+    assert_eq!(row["outcome"], "failed", "{row:?}");
+    let whole = &out.summary()["whole_report"];
+    let kept: u64 = whole["kept_password"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(kept, 1, "{whole}");
+    let calls = s.user("unverified-x").reset_calls;
+    assert_eq!(calls, calls_before, "excluded: no new call");
+}
+
+/// Regression: two runs of different reports given one `--summary`: the
+/// second replaced the first's live summary, the first then replaced the
+/// second's finished one; both exited 0 and no audit record survived.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_recording_a_run_of_another_report_is_never_taken_over() {
+    let s = Scenario::new("summary-shared")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &users(80))
+        .file("b.txt", "bob\n");
+    let args = ["in.txt", "--yes", "--rate", "40", "--summary", "s.json"];
+    let mut first = s.spawn(&args).await;
+    first.wait_for_rows(3).await;
+    let live = s.json("s.json");
+    let other = ["b.txt", "--yes", "--summary", "s.json"];
+    let out = s.run(&other).await;
+    out.assert_code(2).assert_says("in.report.csv");
+    assert_eq!(s.resets("bob"), 0, "refused before anything was sent");
+    assert_eq!(s.json("s.json")["run_id"], live["run_id"]);
+    first.kill().await;
+    let _ = first.finish().await;
+    // Killed, its record is still not another report's to replace.
+    s.run(&other).await.assert_code(2);
+    assert_eq!(s.json("s.json")["run_id"], live["run_id"]);
+    // Its own resume takes it over.
+    let resume = ["in.txt", "--yes", "--summary", "s.json", "--resume"];
+    let out = s.run(&resume).await;
+    out.assert_code(0);
+    assert_ne!(out.summary()["run_id"], live["run_id"]);
+}
+
+/// Regression: a run refused at the start (a pool that does not exist, a
+/// resume without its journal, flags refused) replaced the finished run's
+/// summary with "could not start", and a run killed before it started left
+/// a summary saying "running … --resume continues it" with nothing to
+/// resume.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_does_not_start_keeps_the_earlier_runs_summary() {
+    let s = Scenario::new("refused-keeps")
+        .sim(|c| c.latency = Duration::from_millis(300))
+        .file("in.txt", "alice\n");
+    s.run(&["in.txt", "--yes", "--summary", "s.json"])
+        .await
+        .assert_code(0);
+    let before = s.read("s.json");
+    let gone = ["--user-pool-id", "us-east-1_Gone"];
+    let overwrite = [
+        &["in.txt", "--yes", "--overwrite", "--summary", "s.json"][..],
+        &gone,
+    ]
+    .concat();
+    s.run(&overwrite).await.assert_code(2).assert_says("s.json");
+    assert_eq!(s.read("s.json"), before);
+    let flags = ["in.txt", "--yes", "--rate", "0", "--summary", "s.json"];
+    s.run(&flags).await.assert_code(2);
+    assert_eq!(s.read("s.json"), before);
+    std::fs::remove_file(s.path("in.report.csv.journal")).unwrap();
+    let resume = ["in.txt", "--yes", "--resume", "--summary", "s.json"];
+    s.run(&resume).await.assert_code(2).assert_says("s.json");
+    assert_eq!(s.read("s.json"), before);
+    // A fresh path: killed before its first call, the run leaves no summary.
+    s.write("two.txt", "bob\n");
+    let mut child = s.spawn(&["two.txt", "--yes", "--summary", "t.json"]).await;
+    s.wait_for_call("DescribeUserPool").await;
+    child.kill().await;
+    let _ = child.finish().await;
+    assert!(!s.exists("t.json"), "nothing started, nothing recorded");
+    // Refused on a fresh path, the refusal is recorded.
+    let refused = [&["two.txt", "--yes", "--summary", "u.json"][..], &gone].concat();
+    s.run(&refused).await.assert_code(2);
+    assert!(
+        s.json("u.json")["stopped"]
+            .as_str()
+            .unwrap()
+            .starts_with("could not start")
+    );
+}
+
+/// Regression: when the report could no longer grow (a full disk), the
+/// summary claimed rows and a report_chain the report did not hold, and
+/// stderr blamed only the journal; nothing said the report was incomplete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_that_cannot_grow_is_said_incomplete_and_the_summary_counts_what_it_holds() {
+    let s = Scenario::new("report-full").file("in.txt", &users(500));
+    let args = ["in.txt", "--yes", "--rate", "2000", "--summary", "s.json"];
+    let mut cmd = s.command(&args).await;
+    // Files may not grow past 20 000 bytes: the report reaches that first.
+    unsafe {
+        cmd.pre_exec(|| {
+            let small = libc::rlimit {
+                rlim_cur: 20_000,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &small);
+            Ok(())
+        });
+    }
+    let out = cmd.output().await.unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("incomplete") && err.contains("--resume"),
+        "{err}"
+    );
+    let text = s.read("in.report.csv");
+    let whole_lines = text
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .count() as u64
+        - 1;
+    let summary = s.json("s.json");
+    assert_eq!(
+        summary["report_chain"]["records"], whole_lines,
+        "{summary:#}"
+    );
+    assert_eq!(summary["counts"]["rows"], whole_lines, "{summary:#}");
+    s.run(&["in.txt", "--yes", "--resume"]).await.assert_code(0);
+    assert_eq!(s.calls("AdminResetUserPassword"), 500);
 }

@@ -14,7 +14,7 @@ use crate::cognito::Identity;
 use crate::config::RateSpec;
 use crate::exit::StartError;
 use crate::input::{Exclusions, Input, Lister, Source};
-use crate::journal::Header;
+use crate::journal::{Header, Sticky};
 use crate::keys::row_key;
 use crate::outputs::{self, Claim, Want};
 use crate::pool::Pools;
@@ -96,10 +96,11 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         config: &ctx.config,
         header: &header,
         input: input.file(),
-        skip_done: &[],
+        sticky: &Sticky::default(),
     };
     let mut claim = outputs::claim(&want)?;
     let mut notes = Vec::new();
+    let exclusions = sticky_exclusions(exclusions, &claim, &mut notes);
     if ctx.config.check_all && matches!(&claim, Claim::Resume(o) if !o.journal_lost) {
         notes.push("--check-all: every user not yet reset is checked before sending".into());
     }
@@ -136,6 +137,30 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         claim,
         earlier: Arc::new(earlier),
     })
+}
+
+/// A resume: the users earlier runs of the report excluded stay excluded,
+/// listed in this run's `--exclude` or not.
+fn sticky_exclusions(
+    mut exclusions: Exclusions,
+    claim: &Claim,
+    notes: &mut Vec<String>,
+) -> Exclusions {
+    let Claim::Resume(opened) = claim else {
+        return exclusions;
+    };
+    if opened.exclude.is_empty() {
+        return exclusions;
+    }
+    for (pool, user) in &opened.exclude {
+        exclusions.add(pool, user);
+    }
+    notes.push(format!(
+        "resume: {} user(s) excluded by an earlier run of this report stay excluded, with or \
+         without --exclude",
+        opened.exclude.len()
+    ));
+    exclusions
 }
 
 /// Describes every pool, and sets `--rate auto`.

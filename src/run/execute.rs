@@ -15,7 +15,7 @@ use super::watch;
 use crate::audit::{InputRecord, Summary};
 use crate::exit::StartError;
 use crate::input::{Description, Exclusions, Input};
-use crate::journal::{Header, JournalFile, RunLine};
+use crate::journal::{Header, JournalFile, RunLine, Sticky};
 use crate::limiter::Category;
 use crate::outputs::{self, Outputs, Want};
 use crate::pool::{self, Pipeline, Pools};
@@ -102,11 +102,15 @@ pub fn summary_of(
 /// Creates (or, resuming, takes over) the report, the journal and the
 /// summary file, before the first call.
 pub fn open(c: Checked) -> Result<Opened, StartError> {
+    let sticky = Sticky {
+        skip_done: c.earlier.elsewhere_names.clone(),
+        exclude: c.exclusions.entries(),
+    };
     let want = Want {
         config: &c.ctx.config,
         header: &c.header,
         input: c.input.file(),
-        skip_done: &c.earlier.elsewhere_names,
+        sticky: &sticky,
     };
     let runs = c.claim.earlier_runs();
     let mut provisional = summary_of(&c.ctx, c.input.description(), &c.header, &c.found, &runs);

@@ -52,13 +52,11 @@ pub fn finish(e: Executed) -> i32 {
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
     summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
     record_end(&mut summary, &ctx, stopped.as_ref(), code);
+    say_incomplete(&mut summary, &finished);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
-    // A quiet run says nothing when all went well, and one line otherwise:
-    // a cron mail is then never empty when something needs a look.
-    if ctx.config.verbosity == Verbosity::Quiet && code != EXIT_OK {
-        say(&summary.result_line());
-    }
-    say_what_is_left(&ctx, stopped.as_ref(), owed, read_once);
+    let hint = (stopped.is_some() || (owed && !ctx.config.policy.dry_run))
+        .then(|| resume_hint(&ctx, read_once));
+    say_the_end(&ctx, &summary, stopped.as_ref(), hint);
     match summary_path.map(|path| (audit::write_summary(&path, &summary), path)) {
         Some((Err(e), path)) => {
             say(&format!(
@@ -81,13 +79,39 @@ fn record_counts(summary: &mut Summary, finished: &Finished, found: &Found, resu
         Err(why) => serde_json::json!({ "error": why }),
     };
     summary.counts = finished.tally.clone();
+    // A report that could not be written: only what it holds is recorded.
+    let chain = match finished.write_error {
+        Some(_) => finished.report.durable(),
+        None => finished.report.chain(),
+    };
     summary.report_chain = Some(Checkpoint {
-        head: finished.report.chain().head_hex(),
-        records: finished.report.chain().records(),
+        head: chain.head_hex(),
+        records: chain.records(),
         // A summary's chain is always its run's end: verify reads it so.
         end: false,
     });
-    summary.whole_report = resumed.then(|| finished.whole.clone());
+    let complete = finished.write_error.is_none();
+    summary.whole_report = (resumed && complete).then(|| finished.whole.clone());
+}
+
+/// A report that could not be written is incomplete: said plainly, with
+/// what it holds and how the rest is recovered.
+fn say_incomplete(summary: &mut Summary, finished: &Finished) {
+    let Some(error) = &finished.write_error else {
+        return;
+    };
+    let note = format!(
+        "the report is incomplete ({}): it holds {} records, and the summary counts only \
+         those; the journal keeps every reset sent, so --resume recovers the rest once the \
+         report can grow again",
+        escape(error),
+        finished.report.durable().records()
+    );
+    say(&format!("cognito-reset: {note}"));
+    summary.stopped = Some(match summary.stopped.take() {
+        Some(why) => format!("{why}; {note}"),
+        None => note,
+    });
 }
 
 /// How the run ended: when, why it stopped, its exit code, its pauses.
@@ -155,16 +179,36 @@ fn make_durable(finished: &mut Finished, journal_file: JournalFile) {
     }
 }
 
-/// Why the run was aborted, and the command that resumes it when
-/// something is left.
-fn say_what_is_left(ctx: &Context, stopped: Option<&StopReason>, owed: bool, read_once: bool) {
+/// A quiet run says nothing when all went well, and one line otherwise,
+/// the command that resumes it included: a cron mail is then never empty
+/// when something needs a look. Otherwise: why it stopped, how to resume.
+fn say_the_end(
+    ctx: &Context,
+    summary: &Summary,
+    stopped: Option<&StopReason>,
+    hint: Option<Vec<String>>,
+) {
+    if ctx.config.verbosity != Verbosity::Quiet {
+        return say_what_is_left(stopped, hint);
+    }
+    if summary.exit_code == Some(EXIT_OK) {
+        return;
+    }
+    let mut line = summary.result_line();
+    if let Some(hint) = &hint {
+        line = format!("{line}; {}", hint.join(" "));
+    }
+    say(&line);
+}
+
+fn say_what_is_left(stopped: Option<&StopReason>, hint: Option<Vec<String>>) {
     if let Some(reason) = stopped
         && !matches!(reason, StopReason::Signal(_))
     {
         say(&format!("cognito-reset: aborted: {reason}"));
     }
-    if stopped.is_some() || (owed && !ctx.config.policy.dry_run) {
-        print_resume_hint(ctx, read_once);
+    if let Some(hint) = hint {
+        say(&hint.join("\n  "));
     }
 }
 
@@ -196,11 +240,12 @@ fn calls_record(
         .collect()
 }
 
-fn print_resume_hint(ctx: &Context, read_once: bool) {
+/// The command that resumes the run, then what it cannot carry over.
+fn resume_hint(ctx: &Context, read_once: bool) -> Vec<String> {
     let report = ctx.config.report.display().to_string();
-    let mut hint = format!("to resume: {}", resume_command(&report));
+    let mut hint = vec![format!("to resume: {}", resume_command(&report))];
     if !ctx.config.client_metadata.is_empty() {
-        hint.push_str("\n  (give the --client-metadata values again in place of <value removed>)");
+        hint.push("(give the --client-metadata values again in place of <value removed>)".into());
     }
     if ctx
         .config
@@ -208,10 +253,10 @@ fn print_resume_hint(ctx: &Context, read_once: bool) {
         .as_deref()
         .is_some_and(crate::endpoint::has_credentials)
     {
-        hint.push_str("\n  (give the --endpoint-url credentials again in place of <redacted>)");
+        hint.push("(give the --endpoint-url credentials again in place of <redacted>)".into());
     }
     if read_once {
-        hint.push_str("\n  (pipe the same rows to it again: the input was read as a stream)");
+        hint.push("(pipe the same rows to it again: the input was read as a stream)".into());
     }
-    say(&hint);
+    hint
 }
