@@ -691,3 +691,42 @@ async fn a_resume_keeps_skipping_what_its_first_run_skipped() {
     assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
     assert_eq!(out.row("alice")["outcome"], "skipped");
 }
+
+/// Regression: the input file was read again after the plan; replaced in
+/// the meantime, the run reset a user the plan never listed, missed the
+/// planned ones, exited 0 and recorded the old file's hash.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_replaced_after_the_plan_resets_nobody_it_did_not_plan() {
+    let s = Scenario::new("input-replaced")
+        .sim(|c| c.latency = Duration::from_millis(600))
+        .file("in.csv", "username\nalice\nbob\n");
+    let args = ["in.csv", "--yes", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    s.wait_for_call("DescribeUserPool").await;
+    s.write("in.new", "username\nmallory\n");
+    std::fs::rename(s.path("in.new"), s.path("in.csv")).unwrap();
+    let out = running.finish().await;
+    assert_eq!(s.resets("mallory"), 0, "a user the plan never listed");
+    out.assert_code(2).assert_says("in.csv");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
+/// Regression: a list rewritten in place while the run read it fed the
+/// new rows to the run, which reset them and exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_rewritten_during_the_run_stops_it_before_any_row_not_planned() {
+    let planned: String = (0..6000).map(|i| format!("user-{i:06}\n")).collect();
+    let other: String = (0..6000).map(|i| format!("evil-{i:06}\n")).collect();
+    let s = Scenario::new("input-rewritten").file("in.txt", &planned);
+    let args = ["in.txt", "--yes", "--rate", "500", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    running.wait_for_rows(1).await;
+    std::fs::write(s.path("in.txt"), &other).unwrap();
+    let out = running.finish().await;
+    let evil = (0..6000)
+        .filter(|i| s.resets(&format!("evil-{i:06}")) > 0)
+        .count();
+    assert_eq!(evil, 0, "users the plan never listed were reset");
+    out.assert_code(3).assert_says("changed since");
+    assert!(s.calls("AdminResetUserPassword") < 6000);
+}
