@@ -33,6 +33,9 @@ pub struct PoolSeen {
     pub last_sign_out: Option<SystemTime>,
     /// Users reset or disabled whose sign-out failed or was not made.
     pub not_signed_out: u64,
+    /// Users left with a working password (their reset failed, could not
+    /// reach them, or never ran): nobody signed them out either.
+    pub kept_password: u64,
 }
 
 /// What the records said, per pool.
@@ -43,11 +46,13 @@ impl Seen {
     /// Counts one record of this run.
     pub fn see(&mut self, record: &Record) {
         let done = matches!(record.outcome, Outcome::Reset | Outcome::Disabled);
-        let counts = record.channel.is_some() || (done && record.signed_out.is_some());
+        let kept = !done && record.meaning.kept_password.is_some();
+        let counts = record.channel.is_some() || (done && record.signed_out.is_some()) || kept;
         if !counts {
             return;
         }
         let pool = self.0.entry(record.user_pool_id.clone()).or_default();
+        pool.kept_password += u64::from(kept);
         if let Some(channel) = record.channel {
             *pool.codes.entry(channel).or_default() += 1;
         }
@@ -274,8 +279,9 @@ pub struct PoolAnswers {
     /// read), RFC 3339. `null` until the run ends, or when nobody was
     /// signed out.
     pub locked_out_by: Option<String>,
-    /// Users reset or disabled whose sign-out failed or was not made in
-    /// this run: `locked_out_by` does not hold for them.
+    /// Users of this run not signed out — reset or disabled but their
+    /// sign-out failed or was not made, or left with a working password
+    /// (never signed out): `locked_out_by` does not hold for them.
     pub not_signed_out: u64,
     /// Codes by channel (`email`, `sms`, `none`, `unknown`): a dry run's
     /// prediction; a real run's resets, `unknown` where the user's
@@ -324,11 +330,13 @@ impl PoolAnswers {
             .flatten()
             .filter_map(|s| s.last_sign_out)
             .max();
-        self.not_signed_out = found.seen.map_or(0, |s| s.not_signed_out);
+        let owed = found.seen.map_or(0, |s| s.not_signed_out);
+        let kept = found.seen.map_or(0, |s| s.kept_password);
+        self.not_signed_out = owed + kept;
         self.last_sign_out_at = last.map(crate::clock::rfc3339);
         self.locked_out_by = last.map(|t| crate::clock::rfc3339(t + sessions::grace(clients)));
         self.lines
-            .push(sessions::summary_line(clients, last, self.not_signed_out));
+            .push(sessions::summary_line(clients, last, owed, kept));
     }
 }
 

@@ -661,3 +661,20 @@ async fn app_clients_are_read_page_by_page_within_their_own_quota() {
         "10/s stays under the 15/s quota"
     );
 }
+
+/// Regression: with `--global-sign-out`, users left with a working password
+/// (a reset that could not reach them, a reset that failed) were never
+/// signed out, yet `not_signed_out` was 0 and the summary said every token
+/// issued before the run stops working.
+#[tokio::test(flavor = "multi_thread")]
+async fn users_left_with_a_working_password_count_as_not_signed_out() {
+    let w = Workdir::new("answers-kept-not-signed-out");
+    let sim = simulator(|c| c.users.push(failing("bob", "InternalErrorException"))).await;
+    w.write("in.txt", "alice\nunverified-x\nforce-change-y\nbob\n");
+    let (p, err) = signed_out_run(&w, &sim, &["--summary", "s.json"], 1).await;
+    assert_eq!(p["not_signed_out"], 3, "{p:#}");
+    assert!(
+        err.contains("NOT for the 3 users who keep a working password (never signed out)"),
+        "{err}"
+    );
+}
