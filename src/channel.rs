@@ -102,9 +102,15 @@ impl Recovery {
     }
 
     /// Whether the first mechanism is the phone: codes go by SMS to every
-    /// user with a verified phone.
+    /// user with a verified phone. A pool with no recovery setting is
+    /// phone first: Cognito then prefers SMS when the phone is verified.
     pub fn phone_first(self) -> bool {
-        self.0[0] == Some(Mechanism::Phone)
+        matches!(self.0[0], Some(Mechanism::Phone) | None)
+    }
+
+    /// Whether the pool names no recovery mechanism at all.
+    pub fn unset(self) -> bool {
+        self.0[0].is_none()
     }
 }
 

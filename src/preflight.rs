@@ -308,13 +308,16 @@ fn predicted_words(pool: &str, channel: Channel, ask: &Ask<'_>) -> String {
 /// sender, with the counts a dry run predicted.
 fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
     let pool = facts.id.clone();
-    let phone_first = Recovery::from_names(&info.recovery).phone_first();
+    let recovery = Recovery::from_names(&info.recovery);
+    let phone_first = recovery.phone_first();
     let sms_predicted = ask
         .predicted
         .and_then(|p| p.count(&pool, Channel::Sms))
         .is_some_and(|n| n > 0);
     if phone_first || sms_predicted {
-        let why = if phone_first {
+        let why = if recovery.unset() {
+            "no recovery setting: Cognito prefers a verified phone"
+        } else if phone_first {
             "recovery by phone first"
         } else {
             "users with only a verified phone"

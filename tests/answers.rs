@@ -678,3 +678,28 @@ async fn users_left_with_a_working_password_count_as_not_signed_out() {
         "{err}"
     );
 }
+
+/// Regression: a pool without a recovery setting (Cognito then prefers SMS
+/// for a user with a verified phone) got no SMS warning in the plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_without_a_recovery_setting_is_warned_of_sms() {
+    let w = Workdir::new("answers-legacy-recovery");
+    let sim = simulator(|c| {
+        let legacy = PoolSettings {
+            recovery: Vec::new(),
+            ..PoolSettings::default()
+        };
+        c.pools.insert(DEFAULT_POOL.into(), legacy);
+        c.users.push(cognito_reset::simulator::SeedUser {
+            phone_verified: Some(true),
+            ..seed("alice")
+        });
+    })
+    .await;
+    w.write("in.txt", "alice\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    let err = stderr(&out);
+    let sms = plan_lines(&err, "codes go by SMS");
+    assert_eq!(sms.len(), 1, "{err}");
+    assert!(sms[0].contains("no recovery setting"), "{err}");
+}
