@@ -124,6 +124,11 @@ pub struct Predicted {
     pub codes: BTreeMap<String, BTreeMap<Channel, u64>>,
     /// Users the dry run did not predict (it stopped first), per pool.
     pub unpredicted: BTreeMap<String, u64>,
+    /// Distinct users (case aside) the dry run's report has a row for.
+    pub users: u64,
+    /// Users of this input the dry run's report has no row for (it was
+    /// killed first), in no known pool.
+    pub missing: u64,
 }
 
 impl Predicted {
@@ -134,18 +139,31 @@ impl Predicted {
         Some(codes.get(&channel).copied().unwrap_or(0))
     }
 
+    /// Notes that the input holds `distinct` users (case aside): those
+    /// the dry run's report has no row for were never predicted.
+    pub fn against_input(&mut self, distinct: u64) {
+        self.missing = distinct.saturating_sub(self.users);
+    }
+
+    /// Whether the dry run stopped before predicting every user of the
+    /// pool: its counts are then lower bounds.
+    pub fn partial(&self, pool: &str) -> bool {
+        self.missing > 0 || self.unpredicted.get(pool).copied().unwrap_or(0) > 0
+    }
+
     /// "12 (predicted by the dry run of …)", "at least 12 (…)" when it did
     /// not finish.
     pub fn words(&self, pool: &str, channel: Channel) -> Option<String> {
         let n = self.count(pool, channel)?;
-        let least = if self.unpredicted.get(pool).copied().unwrap_or(0) > 0 {
-            "at least "
-        } else {
-            ""
-        };
+        if !self.partial(pool) {
+            return Some(format!("{n} (predicted by the dry run of {})", self.at));
+        }
+        let unknown = self.unpredicted.get(pool).copied().unwrap_or(0) + self.missing;
         Some(format!(
-            "{least}{n} (predicted by the dry run of {})",
-            self.at
+            "at least {n} (predicted by the dry run of {}, which stopped before predicting \
+             {unknown} user{}: unknown beyond)",
+            self.at,
+            if unknown == 1 { "" } else { "s" }
         ))
     }
 }
@@ -182,6 +200,7 @@ pub fn predicted(path: &Path, fingerprint: &str) -> Result<Option<Predicted>, St
     }
     let mut pools: Vec<String> = Vec::new();
     let mut latest: KeyMap<Latest> = KeyMap::default();
+    let mut users: std::collections::HashSet<u64> = Default::default();
     let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
         let code = match record.outcome {
             Outcome::WouldReset => Some(Some(record.channel.unwrap_or(Channel::Unknown))),
@@ -198,12 +217,15 @@ pub fn predicted(path: &Path, fingerprint: &str) -> Result<Option<Predicted>, St
         } as u32;
         let key = row_key(&record.user_pool_id, &record.username, false);
         latest.insert(key, Latest { pool, code });
+        users.insert(row_key(&record.user_pool_id, &record.username, true));
     })
     .map_err(|_| format!("{shown} cannot be read as a report"))?;
     if whole.channel == Some(false) {
         return Err(format!("{shown} predates the channel column"));
     }
-    Ok(Some(Predicted::from_latest(path, at, &pools, &latest)))
+    let mut predicted = Predicted::from_latest(path, at, &pools, &latest);
+    predicted.users = users.len() as u64;
+    Ok(Some(predicted))
 }
 
 impl Predicted {
@@ -219,6 +241,8 @@ impl Predicted {
             at,
             codes: pools.iter().map(|p| (p.clone(), BTreeMap::new())).collect(),
             unpredicted: BTreeMap::new(),
+            users: 0,
+            missing: 0,
         };
         for l in latest.values() {
             let pool = pools[l.pool as usize].clone();
@@ -290,6 +314,9 @@ pub struct PoolAnswers {
     /// A real run: what the dry run of the same input predicted (`null`
     /// when its report was not at hand).
     pub predicted_codes_by_channel: Option<BTreeMap<String, u64>>,
+    /// The dry run stopped before predicting every user: its counts are
+    /// lower bounds, the rest unknown.
+    pub predicted_partial: bool,
     /// The answers as the operator reads them (not recorded).
     #[serde(skip)]
     pub lines: Vec<String>,
@@ -299,11 +326,13 @@ impl PoolAnswers {
     /// What is known before the run: the app clients, the prediction.
     pub fn before(
         clients: Option<&[AppClient]>,
-        predicted: Option<&BTreeMap<Channel, u64>>,
+        predicted: Option<&Predicted>,
+        pool: &str,
     ) -> PoolAnswers {
         PoolAnswers {
             app_clients: clients.map(|c| c.iter().map(ClientRecord::from).collect()),
-            predicted_codes_by_channel: predicted.map(by_word),
+            predicted_codes_by_channel: predicted.and_then(|p| p.codes.get(pool)).map(by_word),
+            predicted_partial: predicted.is_some_and(|p| p.partial(pool)),
             ..PoolAnswers::default()
         }
     }
@@ -352,7 +381,12 @@ impl PoolAnswers {
             Some(p) => {
                 let p: Vec<String> = p.iter().map(|(c, n)| format!("{c} {n}")).collect();
                 line.push_str(&format!(
-                    " (unknown: contacts not read; the dry run of this input predicted {})",
+                    " (unknown: contacts not read; the dry run of this input predicted {}{})",
+                    if self.predicted_partial {
+                        "at least "
+                    } else {
+                        ""
+                    },
                     if p.is_empty() {
                         "none".into()
                     } else {

@@ -108,6 +108,12 @@ impl Recovery {
         matches!(self.0[0], Some(Mechanism::Phone) | None)
     }
 
+    /// Whether some user may get a code by SMS: the phone is one of the
+    /// mechanisms, or none is named (Cognito then prefers the phone).
+    pub fn allows_sms(self) -> bool {
+        self.unset() || self.0.contains(&Some(Mechanism::Phone))
+    }
+
     /// Whether the pool names no recovery mechanism at all.
     pub fn unset(self) -> bool {
         self.0[0].is_none()

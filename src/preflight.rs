@@ -314,13 +314,16 @@ fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
         .predicted
         .and_then(|p| p.count(&pool, Channel::Sms))
         .is_some_and(|n| n > 0);
-    if phone_first || sms_predicted {
+    let sms_unknown = recovery.allows_sms() && ask.predicted.is_some_and(|p| p.partial(&pool));
+    if phone_first || sms_predicted || sms_unknown {
         let why = if recovery.unset() {
             "no recovery setting: Cognito prefers a verified phone"
         } else if phone_first {
             "recovery by phone first"
-        } else {
+        } else if sms_predicted {
             "users with only a verified phone"
+        } else {
+            "the dry run did not reach every user, and the recovery setting allows SMS"
         };
         facts.notes.push(format!(
             "WARNING: codes go by SMS ({why}): {} — Amazon SNS sends them, and a new \

@@ -703,3 +703,36 @@ async fn a_pool_without_a_recovery_setting_is_warned_of_sms() {
     assert_eq!(sms.len(), 1, "{err}");
     assert!(sms[0].contains("no recovery setting"), "{err}");
 }
+
+/// Regression: a dry run killed part way was read back as complete: the
+/// plan gave its counts as whole and no SMS warning though users it never
+/// reached may get SMS, and the summary recorded its counts as the
+/// prediction.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_dry_runs_predictions_are_marked_partial_and_sms_is_warned() {
+    let s = Scenario::new("answers-partial-dry-run")
+        .sim(|c| {
+            c.users
+                .extend((0..40).map(|i| cognito_reset::simulator::SeedUser {
+                    email: Some(None),
+                    phone_verified: Some(true),
+                    ..seed(&format!("phone-{i:02}"))
+                }))
+        })
+        .file(
+            "in.txt",
+            &(0..40)
+                .map(|i| format!("phone-{i:02}\n"))
+                .collect::<String>(),
+        );
+    let mut dry = s.spawn(&["in.txt", "--dry-run", "--rate", "5"]).await;
+    dry.wait_for_rows(3).await;
+    dry.kill().await;
+    let out = s.run(&["in.txt", "--yes", "--summary", "s.json"]).await;
+    let err = &out.stderr;
+    let sms = plan_lines(err, "codes go by SMS");
+    assert_eq!(sms.len(), 1, "{err}");
+    assert!(sms[0].contains("at least"), "{err}");
+    let p = pool(&out.summary(), DEFAULT_POOL).clone();
+    assert_eq!(p["predicted_partial"], true, "{p:#}");
+}

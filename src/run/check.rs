@@ -56,7 +56,8 @@ impl Found {
                 notes: f.notes.clone(),
                 answers: PoolAnswers::before(
                     f.app_clients.as_deref(),
-                    self.predicted.as_ref().and_then(|p| p.codes.get(&f.id)),
+                    self.predicted.as_ref(),
+                    &f.id,
                 ),
             })
             .collect()
@@ -103,7 +104,10 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     if ctx.config.check_all && matches!(&claim, Claim::Resume(o) if !o.journal_lost) {
         notes.push("--check-all: every user not yet reset is checked before sending".into());
     }
-    let predicted = predicted(&ctx, &header, &mut notes);
+    let mut predicted = predicted(&ctx, &header, &mut notes);
+    if let (Some(p), Some(survey)) = (predicted.as_mut(), input.survey()) {
+        p.against_input(survey.distinct);
+    }
     let pools = describe(&ctx, &service, &input, predicted.as_ref(), &mut notes).await?;
     let identity = {
         let region = pools.regions().into_iter().next();
