@@ -182,7 +182,51 @@ pub async fn describe_pools(
         app_clients(caller, &client, &mut facts, ask.max_attempts).await?;
         map.facts.insert(pool.clone(), facts);
     }
+    shared_email_cap(map, ask);
     Ok(())
+}
+
+/// Whether a pool's email goes through Cognito's default sender.
+fn default_sender(info: &PoolInfo) -> bool {
+    info.email_sending_account
+        .as_deref()
+        .is_none_or(|a| a == "COGNITO_DEFAULT")
+}
+
+/// The default sender's daily cap is the account's in a region, not each
+/// pool's: where several pools of a region use it, the plan warns of the
+/// codes they may send together.
+fn shared_email_cap(map: &mut PoolMap, ask: &Ask<'_>) {
+    let Some(rows) = &ask.rows else {
+        return;
+    };
+    let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in map.facts.values() {
+        if f.info.as_ref().is_some_and(default_sender) {
+            by_region
+                .entry(f.region.clone())
+                .or_default()
+                .push(f.id.clone());
+        }
+    }
+    for (region, pools) in by_region {
+        let total: u64 = pools.iter().filter_map(|p| rows.get(p)).sum();
+        if pools.len() < 2 || total <= COGNITO_DEFAULT_EMAIL_PER_DAY {
+            continue;
+        }
+        let note = format!(
+            "WARNING: the {} pools of {region} on Cognito's default sender share the account's \
+             {COGNITO_DEFAULT_EMAIL_PER_DAY} emails a day: this run may send up to {total} codes \
+             across them — more than {COGNITO_DEFAULT_EMAIL_PER_DAY} by email needs them on \
+             Amazon SES (the run stops at the daily limit)",
+            pools.len()
+        );
+        for pool in &pools {
+            if let Some(f) = map.facts.get_mut(pool) {
+                f.notes.push(note.clone());
+            }
+        }
+    }
 }
 
 /// Reads the pool's app clients (their token validity bounds its sessions);
@@ -333,11 +377,7 @@ fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
             predicted_words(&pool, Channel::Sms, ask)
         ));
     }
-    let default_sender = info
-        .email_sending_account
-        .as_deref()
-        .is_none_or(|a| a == "COGNITO_DEFAULT");
-    if default_sender {
+    if default_sender(info) {
         let count = ask
             .rows
             .as_ref()

@@ -736,3 +736,33 @@ async fn a_killed_dry_runs_predictions_are_marked_partial_and_sms_is_warned() {
     let p = pool(&out.summary(), DEFAULT_POOL).clone();
     assert_eq!(p["predicted_partial"], true, "{p:#}");
 }
+
+/// Regression: the 50-emails-a-day warning counted each pool on its own
+/// though the cap is the account's: three pools of 20 users each were
+/// each said to stay under it, and the run stopped at the limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daily_email_cap_is_counted_over_the_pools_that_share_it() {
+    let w = Workdir::new("answers-email-cap-shared");
+    let pools = ["us-east-1_CapA", "us-east-1_CapB", "us-east-1_CapC"];
+    let sim = simulator(|c| {
+        for pool in pools {
+            c.add_pool(pool);
+        }
+    })
+    .await;
+    let mut csv = String::from("username,user_pool_id\n");
+    for pool in pools {
+        for i in 0..20 {
+            csv.push_str(&format!("u{i:02},{pool}\n"));
+        }
+    }
+    w.write("in.csv", &csv);
+    let err = stderr(&run(&w.dir, &sim, &["in.csv", "--dry-run", "--yes"]).await);
+    let shared = plan_lines(&err, "share");
+    assert!(
+        shared
+            .iter()
+            .any(|l| l.contains("60 codes") && l.contains("50 emails a day")),
+        "{err}"
+    );
+}
