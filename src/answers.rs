@@ -20,7 +20,7 @@ use crate::channel::Channel;
 use crate::cognito::AppClient;
 use crate::journal;
 use crate::keys::{KeyMap, row_key};
-use crate::report::{Outcome, Record, ReportFormat, read_whole};
+use crate::report::{Outcome, Record, ReportFormat, ResetBy, read_whole};
 use crate::sessions;
 
 /// What the records of one pool said.
@@ -47,13 +47,19 @@ impl Seen {
     pub fn see(&mut self, record: &Record) {
         let done = matches!(record.outcome, Outcome::Reset | Outcome::Disabled);
         let kept = !done && record.meaning.kept_password.is_some();
-        let counts = record.channel.is_some() || (done && record.signed_out.is_some()) || kept;
+        // A reset a check found, or an earlier run sent, is no code of this run.
+        let sent_here = !matches!(
+            record.meaning.reset_by,
+            Some(ResetBy::Confirmed | ResetBy::Earlier)
+        );
+        let channel = record.channel.filter(|_| sent_here);
+        let counts = channel.is_some() || (done && record.signed_out.is_some()) || kept;
         if !counts {
             return;
         }
         let pool = self.0.entry(record.user_pool_id.clone()).or_default();
         pool.kept_password += u64::from(kept);
-        if let Some(channel) = record.channel {
+        if let Some(channel) = channel {
             *pool.codes.entry(channel).or_default() += 1;
         }
         if done && record.signed_out == Some(false) {

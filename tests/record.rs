@@ -730,3 +730,22 @@ async fn a_list_rewritten_during_the_run_stops_it_before_any_row_not_planned() {
     out.assert_code(3).assert_says("changed since");
     assert!(s.calls("AdminResetUserPassword") < 6000);
 }
+
+/// Regression: "codes sent by channel" counted a user a check found
+/// already reset (the code came from the killed run, not this one).
+#[tokio::test(flavor = "multi_thread")]
+async fn codes_sent_by_channel_leave_out_resets_a_check_confirmed() {
+    let s = Scenario::new("codes-confirmed").sim(|c| c.users = vec![reset_required("alice")]);
+    killed_run(&s, "alice\nbob\n", &["alice"], false);
+    let args = ["in.txt", "--yes", "--resume", "--summary", "s.json"];
+    let summary = s.run(&args).await.assert_code(0).summary();
+    let pool = &summary["pools"][0];
+    let sent: u64 = pool["codes_by_channel"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(sent, 1, "bob's only: {pool:#}");
+    assert_eq!(summary["counts"]["resets_confirmed"], 1);
+}
