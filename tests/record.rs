@@ -749,3 +749,27 @@ async fn codes_sent_by_channel_leave_out_resets_a_check_confirmed() {
     assert_eq!(sent, 1, "bob's only: {pool:#}");
     assert_eq!(summary["counts"]["resets_confirmed"], 1);
 }
+
+/// Regression: a user whose earlier reset could not be checked was counted
+/// "LEFT WITH A WORKING PASSWORD (not reset: StateUnknown)", though most
+/// such users had been reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_whose_check_failed_is_said_unknown_not_left_unreset() {
+    let s = Scenario::new("state-unknown-label").sim(|c| {
+        c.users = vec![SeedUser {
+            fail_operation: Some("AdminGetUser".into()),
+            fail_times: Some(1000),
+            ..failing("alice", "InternalErrorException")
+        }]
+    });
+    killed_run(&s, "alice\n", &["alice"], false);
+    let args = ["in.txt", "--yes", "--resume", "--max-attempts", "1"];
+    let out = s.run(&args).await;
+    assert!(
+        !out.stderr.contains("not reset: StateUnknown"),
+        "{}",
+        out.stderr
+    );
+    out.assert_code(1)
+        .assert_says("MAY BE LEFT WITH A WORKING PASSWORD: 1 (unknown:");
+}
