@@ -511,7 +511,13 @@ fn may_have_been_sent(code: &str) -> bool {
 /// disabled, and whether each still owes its sign-out), keyed by `key`.
 /// Only a report that verifies is trusted: its chain, and its journal's
 /// checkpoint when the journal is beside it.
-pub fn done_in(path: &Path, key: impl Fn(&str, &str) -> u64) -> Result<KeyMap<Done>, StartError> {
+/// `sign_outs` notes the report's sign-outs, as a resume notes its own
+/// report's: the users it skips were signed out then.
+pub fn done_in(
+    path: &Path,
+    key: impl Fn(&str, &str) -> u64,
+    sign_outs: &mut crate::answers::Seen,
+) -> Result<KeyMap<Done>, StartError> {
     let named = |e: StartError| StartError::Refused(format!("--skip-done: {e}"));
     let mut file =
         files::inspect(path).map_err(|e| named(StartError::Usage(files::explain(path, &e))))?;
@@ -523,6 +529,7 @@ pub fn done_in(path: &Path, key: impl Fn(&str, &str) -> u64) -> Result<KeyMap<Do
     let mut done = KeyMap::default();
     let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, chain| {
         passes.see(chain);
+        sign_outs.see_sign_out(record);
         if matches!(record.outcome, Outcome::Reset | Outcome::Disabled) {
             let d = Done::new(record.outcome, &record.error_code, record.signed_out);
             done.insert(key(&record.user_pool_id, &record.username), d);

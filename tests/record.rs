@@ -773,3 +773,63 @@ async fn a_user_whose_check_failed_is_said_unknown_not_left_unreset() {
     out.assert_code(1)
         .assert_says("MAY BE LEFT WITH A WORKING PASSWORD: 1 (unknown:");
 }
+
+/// Regression: a `--skip-done` run whose skipped users the earlier report
+/// signed out said "no user of the pool was signed out", `locked_out_by`
+/// null.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_takes_the_earlier_reports_sign_outs_for_locked_out_by() {
+    let s = Scenario::new("skip-done-locked-out").file("in.txt", "alice\n");
+    let first = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--summary",
+        "a.json",
+    ];
+    let before = s.run(&first).await.assert_code(0).summary()["pools"][0].clone();
+    s.write("new.txt", "alice\n");
+    let grown = [
+        "new.txt",
+        "--yes",
+        "--global-sign-out",
+        "--skip-done",
+        "in.report.csv",
+        "--summary",
+        "b.json",
+    ];
+    let out = s.run(&grown).await.assert_code(0).summary();
+    let after = &out["pools"][0];
+    assert_eq!(after["locked_out_by"], before["locked_out_by"], "{after:#}");
+    assert_eq!(s.sign_outs("alice"), 1);
+}
+
+/// Regression: without `--global-sign-out`, a `--skip-done` report that
+/// owed a sign-out was announced in the plan ("1 owe a sign-out") and then
+/// neither done nor said to be left undone.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_without_sign_out_warns_that_owed_sign_outs_stay_owed() {
+    let s = Scenario::new("skip-done-owed-no-sign-out")
+        .sim(|c| {
+            c.users = vec![SeedUser {
+                fail_operation: Some("AdminUserGlobalSignOut".into()),
+                fail_times: Some(2),
+                ..failing("alice", "InternalErrorException")
+            }];
+        })
+        .file("in.txt", "alice\n");
+    let first = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--max-attempts",
+        "2",
+    ];
+    s.run(&first).await.assert_code(1);
+    s.write("new.txt", "alice\nbob\n");
+    let grown = ["new.txt", "--yes", "--skip-done", "in.report.csv"];
+    s.run(&grown)
+        .await
+        .assert_says("1 owe a sign-out, which this run does not make");
+    assert_eq!(s.sign_outs("alice"), 0);
+}

@@ -121,7 +121,8 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     let overwrites_done = match claim {
         Claim::Overwrite => {
             let key = |pool: &str, user: &str| row_key(pool, user, false);
-            resume::done_in(&ctx.config.report, key).map_or(0, |done| done.len())
+            resume::done_in(&ctx.config.report, key, &mut Default::default())
+                .map_or(0, |done| done.len())
         }
         _ => 0,
     };
@@ -269,18 +270,21 @@ fn read_elsewhere(
         }
     }
     for (i, path) in reports.iter().enumerate() {
-        let done = resume::done_in(path, key)?;
+        let done = resume::done_in(path, key, &mut earlier.sign_outs)?;
         let owing = done.values().filter(|d| d.owes_sign_out()).count();
         let shown = crate::progress::escape(&path.display().to_string());
+        let owed_words = match (owing, ctx.config.policy.sign_out) {
+            (0, _) => String::new(),
+            (_, true) => format!(" ({owing} owe a sign-out, which this run finishes)"),
+            (_, false) => format!(
+                " — WARNING: {owing} owe a sign-out, which this run does not make: their \
+                 sessions live on; add --global-sign-out to finish them"
+            ),
+        };
         notes.push(format!(
             "--skip-done {shown}: {} users it records as reset or disabled are skipped, not \
-             reset again ({owing} owe a sign-out{})",
-            done.len(),
-            if ctx.config.policy.sign_out {
-                ", which this run finishes"
-            } else {
-                ""
-            }
+             reset again{owed_words}",
+            done.len()
         ));
         let index = u8::try_from(i).unwrap_or(u8::MAX);
         for (k, d) in done.entries() {
