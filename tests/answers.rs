@@ -766,3 +766,25 @@ async fn the_daily_email_cap_is_counted_over_the_pools_that_share_it() {
         "{err}"
     );
 }
+
+/// Regression: a resume's plan said the run "may send up to 3 codes" where
+/// 2 of the 3 users were already reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumes_plan_counts_only_the_codes_it_may_still_send() {
+    let w = Workdir::new("answers-resume-estimate");
+    let sim = simulator(|c| {
+        c.users.push(cognito_reset::simulator::SeedUser {
+            fail_times: Some(1),
+            ..failing("carol", "InternalErrorException")
+        })
+    })
+    .await;
+    w.write("in.txt", "alice\nbob\ncarol\n");
+    let first = ["in.txt", "--yes", "--max-attempts", "1"];
+    assert_eq!(run(&w.dir, &sim, &first).await.status.code(), Some(1));
+    let again = ["in.txt", "--yes", "--resume"];
+    let out = run(&w.dir, &sim, &again).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("may send up to 1 codes"), "{err}");
+}

@@ -4,6 +4,7 @@
 //! a listing's first page fetched, what earlier runs left read, and
 //! AdminGetUser probed where the run depends on it. Read-only.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -108,7 +109,16 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     if let (Some(p), Some(survey)) = (predicted.as_mut(), input.survey()) {
         p.against_input(survey.distinct);
     }
-    let pools = describe(&ctx, &service, &input, predicted.as_ref(), &mut notes).await?;
+    let resumed = matches!(claim, Claim::Resume(_)).then_some(ctx.config.report.as_path());
+    let pools = describe(
+        &ctx,
+        &service,
+        &input,
+        predicted.as_ref(),
+        resumed,
+        &mut notes,
+    )
+    .await?;
     let identity = {
         let region = pools.regions().into_iter().next();
         let region = region.unwrap_or_else(|| "us-east-1".into());
@@ -146,20 +156,49 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     })
 }
 
+/// Distinct users (case aside) a report being resumed records as done,
+/// per pool: the plan's estimates leave them out. Empty when it cannot be
+/// read (the resume then refuses it later, saying why).
+fn done_by_pool(report: &std::path::Path) -> BTreeMap<String, u64> {
+    let seen = std::cell::RefCell::new(std::collections::HashSet::new());
+    let key = |pool: &str, user: &str| {
+        let k = row_key(pool, user, true);
+        seen.borrow_mut().insert((pool.to_owned(), k));
+        k
+    };
+    if resume::done_in(report, key, &mut Default::default()).is_err() {
+        return BTreeMap::new();
+    }
+    let mut out = BTreeMap::new();
+    for (pool, _) in seen.into_inner() {
+        *out.entry(pool).or_default() += 1;
+    }
+    out
+}
+
 /// Describes every pool, and sets `--rate auto`.
 async fn describe(
     ctx: &Context,
     service: &Service,
     input: &Input,
     predicted: Option<&Predicted>,
+    resumed: Option<&std::path::Path>,
     notes: &mut Vec<String>,
 ) -> Result<Arc<PoolMap>, StartError> {
     let config = &ctx.config;
     let mut map = PoolMap::new(service.aws.clone(), config.region.clone());
     let pools = input.pools(config.read.default_pool.as_deref());
+    let mut rows = input.survey().map(|s| s.distinct_by_pool());
+    if let (Some(rows), Some(report)) = (rows.as_mut(), resumed) {
+        for (pool, done) in done_by_pool(report) {
+            if let Some(n) = rows.get_mut(&pool) {
+                *n = n.saturating_sub(done);
+            }
+        }
+    }
     let ask = Ask {
         pools: &pools,
-        rows: input.survey().map(|s| s.distinct_by_pool()),
+        rows,
         dry_run: config.policy.dry_run,
         endpoint: &service.endpoint,
         max_attempts: config.policy.max_attempts,
