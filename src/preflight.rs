@@ -359,7 +359,11 @@ fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
         .and_then(|p| p.count(&pool, Channel::Sms))
         .is_some_and(|n| n > 0);
     let sms_unknown = recovery.allows_sms() && ask.predicted.is_some_and(|p| p.partial(&pool));
-    if phone_first || sms_predicted || sms_unknown {
+    // A dry run that reached every user and predicted no SMS rules SMS out.
+    let no_sms = ask
+        .predicted
+        .is_some_and(|p| !p.partial(&pool) && p.count(&pool, Channel::Sms) == Some(0));
+    if (phone_first && !no_sms) || sms_predicted || sms_unknown {
         let why = if recovery.unset() {
             "no recovery setting: Cognito prefers a verified phone"
         } else if phone_first {

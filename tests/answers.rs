@@ -788,3 +788,23 @@ async fn a_resumes_plan_counts_only_the_codes_it_may_still_send() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("may send up to 1 codes"), "{err}");
 }
+
+/// Regression: a phone-first pool whose complete dry run predicted no SMS
+/// was still warned "codes go by SMS: 0".
+#[tokio::test(flavor = "multi_thread")]
+async fn no_sms_warning_where_a_whole_dry_run_predicted_no_sms() {
+    let w = Workdir::new("answers-sms-zero");
+    let sim = simulator(|c| {
+        let phone_first = PoolSettings {
+            recovery: vec!["verified_phone_number".into(), "verified_email".into()],
+            ..PoolSettings::default()
+        };
+        c.pools.insert(DEFAULT_POOL.into(), phone_first);
+    })
+    .await;
+    w.write("in.txt", "alice\nbob\n");
+    let dry = run(&w.dir, &sim, &["in.txt", "--dry-run", "--yes"]).await;
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    let err = stderr(&run(&w.dir, &sim, &["in.txt", "--yes"]).await);
+    assert!(plan_lines(&err, "codes go by SMS").is_empty(), "{err}");
+}
