@@ -833,3 +833,26 @@ async fn skip_done_without_sign_out_warns_that_owed_sign_outs_stay_owed() {
         .assert_says("1 owe a sign-out, which this run does not make");
     assert_eq!(s.sign_outs("alice"), 0);
 }
+
+/// Regression: `--overwrite` warned that every user the report recorded
+/// "will be sent a reset again" though `--skip-done` skipped them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overwrite_warning_leaves_out_users_skip_done_skips() {
+    let s = Scenario::new("overwrite-skip-done").file("in.txt", "alice\nbob\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    for ext in ["", ".journal"] {
+        let text = s.read(&format!("in.report.csv{ext}"));
+        s.write(&format!("old.report.csv{ext}"), &text);
+    }
+    let args = [
+        "in.txt",
+        "--yes",
+        "--overwrite",
+        "--skip-done",
+        "old.report.csv",
+    ];
+    let out = s.run(&args).await;
+    out.assert_code(0);
+    assert!(!out.stderr.contains("sent a reset again"), "{}", out.stderr);
+    assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
+}

@@ -129,11 +129,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     read_elsewhere(&ctx, &pools, &claim, &mut earlier, &mut notes)?;
     let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
     let overwrites_done = match claim {
-        Claim::Overwrite => {
-            let key = |pool: &str, user: &str| row_key(pool, user, false);
-            resume::done_in(&ctx.config.report, key, &mut Default::default())
-                .map_or(0, |done| done.len())
-        }
+        Claim::Overwrite => overwritten_done(&ctx, &pools, &earlier),
         _ => 0,
     };
     let found = Found {
@@ -154,6 +150,18 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         claim,
         earlier: Arc::new(earlier),
     })
+}
+
+/// Users the report `--overwrite` empties records as done and that this
+/// run will reset again: those `--skip-done` skips are left out.
+fn overwritten_done(ctx: &Context, pools: &PoolMap, earlier: &Earlier) -> usize {
+    let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
+    let Ok(done) = resume::done_in(&ctx.config.report, key, &mut Default::default()) else {
+        return 0;
+    };
+    done.entries()
+        .filter(|(k, _)| earlier.elsewhere.get(*k).is_none())
+        .count()
 }
 
 /// Distinct users (case aside) a report being resumed records as done,
