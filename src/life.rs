@@ -49,6 +49,11 @@ use crate::cognito::{
 use crate::report::{Meaning, Outcome, Record, ResetBy, Unsettled};
 use crate::retry::{Attempts, Spent};
 
+/// How a reason starts when whether the user keeps a working password is
+/// not known (an earlier reset that could not be checked): the summary
+/// says "may be left" for it.
+pub const UNKNOWN_PREFIX: &str = "unknown:";
+
 /// The sign-out error code of a row whose sign-out the run stopped before
 /// attempting (a resume does it).
 pub const SIGN_OUT_NOT_ATTEMPTED: &str = "Cancelled";
@@ -586,7 +591,8 @@ impl Life {
         self.step = step;
     }
 
-    /// Whether (and why) a row ending so leaves the user a working password.
+    /// Whether (and why) a row ending so leaves the user a working password
+    /// (or may: a user whose check failed is counted on the safe side).
     fn kept_password(&self, outcome: Outcome, code: &str) -> Option<String> {
         let f = &self.facts;
         match (outcome, &f.unreachable) {
@@ -598,6 +604,10 @@ impl Life {
                     outcome == Outcome::WouldFail && self.policy.disable_unreachable;
                 (!would_disable).then(|| u.to_string())
             }
+            (Outcome::Failed, None) if code == "StateUnknown" => Some(format!(
+                "{UNKNOWN_PREFIX} an earlier reset may have reached the user, the check failed \
+                 (StateUnknown; --resume checks again)"
+            )),
             (Outcome::Failed, None)
                 if !f.achieved.federated && !f.achieved.locked_out && !means_no_user(code) =>
             {

@@ -182,7 +182,51 @@ pub async fn describe_pools(
         app_clients(caller, &client, &mut facts, ask.max_attempts).await?;
         map.facts.insert(pool.clone(), facts);
     }
+    shared_email_cap(map, ask);
     Ok(())
+}
+
+/// Whether a pool's email goes through Cognito's default sender.
+fn default_sender(info: &PoolInfo) -> bool {
+    info.email_sending_account
+        .as_deref()
+        .is_none_or(|a| a == "COGNITO_DEFAULT")
+}
+
+/// The default sender's daily cap is the account's in a region, not each
+/// pool's: where several pools of a region use it, the plan warns of the
+/// codes they may send together.
+fn shared_email_cap(map: &mut PoolMap, ask: &Ask<'_>) {
+    let Some(rows) = &ask.rows else {
+        return;
+    };
+    let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in map.facts.values() {
+        if f.info.as_ref().is_some_and(default_sender) {
+            by_region
+                .entry(f.region.clone())
+                .or_default()
+                .push(f.id.clone());
+        }
+    }
+    for (region, pools) in by_region {
+        let total: u64 = pools.iter().filter_map(|p| rows.get(p)).sum();
+        if pools.len() < 2 || total <= COGNITO_DEFAULT_EMAIL_PER_DAY {
+            continue;
+        }
+        let note = format!(
+            "WARNING: the {} pools of {region} on Cognito's default sender share the account's \
+             {COGNITO_DEFAULT_EMAIL_PER_DAY} emails a day: this run may send up to {total} codes \
+             across them — more than {COGNITO_DEFAULT_EMAIL_PER_DAY} by email needs them on \
+             Amazon SES (the run stops at the daily limit)",
+            pools.len()
+        );
+        for pool in &pools {
+            if let Some(f) = map.facts.get_mut(pool) {
+                f.notes.push(note.clone());
+            }
+        }
+    }
 }
 
 /// Reads the pool's app clients (their token validity bounds its sessions);
@@ -308,16 +352,26 @@ fn predicted_words(pool: &str, channel: Channel, ask: &Ask<'_>) -> String {
 /// sender, with the counts a dry run predicted.
 fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
     let pool = facts.id.clone();
-    let phone_first = Recovery::from_names(&info.recovery).phone_first();
+    let recovery = Recovery::from_names(&info.recovery);
+    let phone_first = recovery.phone_first();
     let sms_predicted = ask
         .predicted
         .and_then(|p| p.count(&pool, Channel::Sms))
         .is_some_and(|n| n > 0);
-    if phone_first || sms_predicted {
-        let why = if phone_first {
+    let sms_unknown = recovery.allows_sms() && ask.predicted.is_some_and(|p| p.partial(&pool));
+    // A dry run that reached every user and predicted no SMS rules SMS out.
+    let no_sms = ask
+        .predicted
+        .is_some_and(|p| !p.partial(&pool) && p.count(&pool, Channel::Sms) == Some(0));
+    if (phone_first && !no_sms) || sms_predicted || sms_unknown {
+        let why = if recovery.unset() {
+            "no recovery setting: Cognito prefers a verified phone"
+        } else if phone_first {
             "recovery by phone first"
-        } else {
+        } else if sms_predicted {
             "users with only a verified phone"
+        } else {
+            "the dry run did not reach every user, and the recovery setting allows SMS"
         };
         facts.notes.push(format!(
             "WARNING: codes go by SMS ({why}): {} — Amazon SNS sends them, and a new \
@@ -327,11 +381,7 @@ fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
             predicted_words(&pool, Channel::Sms, ask)
         ));
     }
-    let default_sender = info
-        .email_sending_account
-        .as_deref()
-        .is_none_or(|a| a == "COGNITO_DEFAULT");
-    if default_sender {
+    if default_sender(info) {
         let count = ask
             .rows
             .as_ref()

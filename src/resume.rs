@@ -216,7 +216,14 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
     let (sign_out_columns, channel_column) = check_header(&mut file, path)?;
     let previous = journal::read(&journal_path, |_, _| false).ok().flatten();
     let (runs, header, checkpoint, skip_done, closed, exclude) = match previous {
-        Some(p) => (p.runs, p.header, p.checkpoint, p.skip_done, p.closed, p.exclude),
+        Some(p) => (
+            p.runs,
+            p.header,
+            p.checkpoint,
+            p.skip_done,
+            p.closed,
+            p.exclude,
+        ),
         None => Default::default(),
     };
     let journal_lost = match &header {
@@ -501,6 +508,29 @@ pub fn recorded_outcomes(path: &Path) -> Option<std::collections::HashSet<u64>> 
     )
 }
 
+/// Distinct users (case aside) the report at `path` records as reset or
+/// disabled, per pool: a resume's plan leaves them out of its estimates.
+/// Empty when it cannot be read (the resume then refuses it, saying why).
+pub fn done_by_pool(path: &Path) -> std::collections::BTreeMap<String, u64> {
+    let mut seen = std::collections::HashSet::new();
+    let Ok(mut file) = files::inspect(path) else {
+        return Default::default();
+    };
+    let read = read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
+        if matches!(record.outcome, Outcome::Reset | Outcome::Disabled) {
+            let key = crate::keys::row_key(&record.user_pool_id, &record.username, true);
+            seen.insert((record.user_pool_id.clone(), key));
+        }
+    });
+    let mut out = std::collections::BTreeMap::new();
+    if read.is_ok() {
+        for (pool, _) in seen {
+            *out.entry(pool).or_default() += 1;
+        }
+    }
+    out
+}
+
 /// Whether a failed row's code says its reset may have gone out unseen.
 fn may_have_been_sent(code: &str) -> bool {
     code == "StateUnknown"
@@ -613,8 +643,13 @@ fn one_mode(path: &Path, dry_run: bool) -> StartError {
 /// Only settled history is trusted ([`settled`]), with its journal beside
 /// it (without it, neither rows cut from its end nor resets in flight can
 /// be told), and only if it verifies: its chain, and the journal's
-/// checkpoint.
-pub fn done_in(path: &Path, key: impl Fn(&str, &str) -> u64) -> Result<KeyMap<Done>, StartError> {
+/// checkpoint. `sign_outs` notes the report's sign-outs, as a resume
+/// notes its own report's: the users it skips were signed out then.
+pub fn done_in(
+    path: &Path,
+    key: impl Fn(&str, &str) -> u64,
+    sign_outs: &mut crate::answers::Seen,
+) -> Result<KeyMap<Done>, StartError> {
     let named = |e: StartError| StartError::Refused(format!("--skip-done: {e}"));
     let mut file = settled(path, Purpose::SkipDone).map_err(named)?;
     let journal_path = journal::path_for(path);
@@ -632,6 +667,7 @@ pub fn done_in(path: &Path, key: impl Fn(&str, &str) -> u64) -> Result<KeyMap<Do
     let mut done = KeyMap::default();
     let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, chain| {
         passes.see(chain);
+        sign_outs.see_sign_out(record);
         if matches!(record.outcome, Outcome::Reset | Outcome::Disabled) {
             let d = Done::new(record.outcome, &record.error_code, record.signed_out);
             done.insert(key(&record.user_pool_id, &record.username), d);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cognito::may_pass_later;
-use crate::life::{SIGN_OUT_EXCLUDED, SIGN_OUT_NOT_ATTEMPTED};
+use crate::life::{SIGN_OUT_EXCLUDED, SIGN_OUT_NOT_ATTEMPTED, UNKNOWN_PREFIX};
 use crate::report::{Outcome, Record, ResetBy};
 
 /// Counts kept as records go by.
@@ -215,6 +215,11 @@ impl Tally {
             "LEFT WITH A WORKING PASSWORD"
         };
         for (reason, n) in &self.kept_password {
+            let kept = if !dry_run && reason.starts_with(UNKNOWN_PREFIX) {
+                "MAY BE LEFT WITH A WORKING PASSWORD"
+            } else {
+                kept
+            };
             out.push_str(&format!("  {kept}: {n} ({reason})\n"));
         }
     }

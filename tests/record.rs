@@ -1105,3 +1105,168 @@ async fn a_report_that_cannot_grow_is_said_incomplete_and_the_summary_counts_wha
     s.run(&["in.txt", "--yes", "--resume"]).await.assert_code(0);
     assert_eq!(s.calls("AdminResetUserPassword"), 500);
 }
+
+/// Regression: the input file was read again after the plan; replaced in
+/// the meantime, the run reset a user the plan never listed, missed the
+/// planned ones, exited 0 and recorded the old file's hash.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_replaced_after_the_plan_resets_nobody_it_did_not_plan() {
+    let s = Scenario::new("input-replaced")
+        .sim(|c| c.latency = Duration::from_millis(600))
+        .file("in.csv", "username\nalice\nbob\n");
+    let args = ["in.csv", "--yes", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    s.wait_for_call("DescribeUserPool").await;
+    s.write("in.new", "username\nmallory\n");
+    std::fs::rename(s.path("in.new"), s.path("in.csv")).unwrap();
+    let out = running.finish().await;
+    assert_eq!(s.resets("mallory"), 0, "a user the plan never listed");
+    out.assert_code(2).assert_says("in.csv");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
+/// Regression: a list rewritten in place while the run read it fed the
+/// new rows to the run, which reset them and exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_rewritten_during_the_run_stops_it_before_any_row_not_planned() {
+    let planned: String = (0..6000).map(|i| format!("user-{i:06}\n")).collect();
+    let other: String = (0..6000).map(|i| format!("evil-{i:06}\n")).collect();
+    let s = Scenario::new("input-rewritten").file("in.txt", &planned);
+    let args = ["in.txt", "--yes", "--rate", "500", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    running.wait_for_rows(1).await;
+    std::fs::write(s.path("in.txt"), &other).unwrap();
+    let out = running.finish().await;
+    let evil = (0..6000)
+        .filter(|i| s.resets(&format!("evil-{i:06}")) > 0)
+        .count();
+    assert_eq!(evil, 0, "users the plan never listed were reset");
+    out.assert_code(3).assert_says("changed since");
+    assert!(s.calls("AdminResetUserPassword") < 6000);
+}
+
+/// Regression: "codes sent by channel" counted a user a check found
+/// already reset (the code came from the killed run, not this one).
+#[tokio::test(flavor = "multi_thread")]
+async fn codes_sent_by_channel_leave_out_resets_a_check_confirmed() {
+    let s = Scenario::new("codes-confirmed").sim(|c| c.users = vec![reset_required("alice")]);
+    killed_run(&s, "alice\nbob\n", &["alice"], false);
+    let args = ["in.txt", "--yes", "--resume", "--summary", "s.json"];
+    let summary = s.run(&args).await.assert_code(0).summary();
+    let pool = &summary["pools"][0];
+    let sent: u64 = pool["codes_by_channel"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(sent, 1, "bob's only: {pool:#}");
+    assert_eq!(summary["counts"]["resets_confirmed"], 1);
+}
+
+/// Regression: a user whose earlier reset could not be checked was counted
+/// "LEFT WITH A WORKING PASSWORD (not reset: StateUnknown)", though most
+/// such users had been reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_whose_check_failed_is_said_unknown_not_left_unreset() {
+    let s = Scenario::new("state-unknown-label").sim(|c| {
+        c.users = vec![SeedUser {
+            fail_operation: Some("AdminGetUser".into()),
+            fail_times: Some(1000),
+            ..failing("alice", "InternalErrorException")
+        }]
+    });
+    killed_run(&s, "alice\n", &["alice"], false);
+    let args = ["in.txt", "--yes", "--resume", "--max-attempts", "1"];
+    let out = s.run(&args).await;
+    assert!(
+        !out.stderr.contains("not reset: StateUnknown"),
+        "{}",
+        out.stderr
+    );
+    out.assert_code(1)
+        .assert_says("MAY BE LEFT WITH A WORKING PASSWORD: 1 (unknown:");
+}
+
+/// Regression: a `--skip-done` run whose skipped users the earlier report
+/// signed out said "no user of the pool was signed out", `locked_out_by`
+/// null.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_takes_the_earlier_reports_sign_outs_for_locked_out_by() {
+    let s = Scenario::new("skip-done-locked-out").file("in.txt", "alice\n");
+    let first = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--summary",
+        "a.json",
+    ];
+    let before = s.run(&first).await.assert_code(0).summary()["pools"][0].clone();
+    s.write("new.txt", "alice\n");
+    let grown = [
+        "new.txt",
+        "--yes",
+        "--global-sign-out",
+        "--skip-done",
+        "in.report.csv",
+        "--summary",
+        "b.json",
+    ];
+    let out = s.run(&grown).await.assert_code(0).summary();
+    let after = &out["pools"][0];
+    assert_eq!(after["locked_out_by"], before["locked_out_by"], "{after:#}");
+    assert_eq!(s.sign_outs("alice"), 1);
+}
+
+/// Regression: without `--global-sign-out`, a `--skip-done` report that
+/// owed a sign-out was announced in the plan ("1 owe a sign-out") and then
+/// neither done nor said to be left undone.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_without_sign_out_warns_that_owed_sign_outs_stay_owed() {
+    let s = Scenario::new("skip-done-owed-no-sign-out")
+        .sim(|c| {
+            c.users = vec![SeedUser {
+                fail_operation: Some("AdminUserGlobalSignOut".into()),
+                fail_times: Some(2),
+                ..failing("alice", "InternalErrorException")
+            }];
+        })
+        .file("in.txt", "alice\n");
+    let first = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--max-attempts",
+        "2",
+    ];
+    s.run(&first).await.assert_code(1);
+    s.write("new.txt", "alice\nbob\n");
+    let grown = ["new.txt", "--yes", "--skip-done", "in.report.csv"];
+    s.run(&grown)
+        .await
+        .assert_says("1 owe a sign-out, which this run does not make");
+    assert_eq!(s.sign_outs("alice"), 0);
+}
+
+/// Regression: `--overwrite` warned that every user the report recorded
+/// "will be sent a reset again" though `--skip-done` skipped them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overwrite_warning_leaves_out_users_skip_done_skips() {
+    let s = Scenario::new("overwrite-skip-done").file("in.txt", "alice\nbob\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    for ext in ["", ".journal"] {
+        let text = s.read(&format!("in.report.csv{ext}"));
+        s.write(&format!("old.report.csv{ext}"), &text);
+    }
+    let args = [
+        "in.txt",
+        "--yes",
+        "--overwrite",
+        "--skip-done",
+        "old.report.csv",
+    ];
+    let out = s.run(&args).await;
+    out.assert_code(0);
+    assert!(!out.stderr.contains("sent a reset again"), "{}", out.stderr);
+    assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
+}

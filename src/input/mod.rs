@@ -39,7 +39,7 @@ pub use invariants::check_reader_invariants;
 pub use listing::{FirstPage, Lister};
 pub use opened::{Description, FILE_BATCH, Input, Source, StreamReader};
 pub use readers::ItemReader;
-pub use survey::{Survey, is_stream, survey};
+pub use survey::{Identity, Survey, is_stream, survey, survey_open};
 
 /// Longest username Cognito accepts (API reference: `Username`).
 pub const MAX_USERNAME_CHARS: usize = 128;

@@ -12,6 +12,9 @@ use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
+use super::digest::Planned;
 use super::{Exclusions, Item, ItemReader, ReadOptions, hex};
 use crate::exit::StartError;
 use crate::keys::row_key;
@@ -39,6 +42,38 @@ pub struct Survey {
     /// Distinct users `--exclude` lists (case aside), per pool: they get no
     /// call, so no estimate counts them.
     pub excluded: BTreeMap<String, u64>,
+    /// The bytes hashed, block by block: the run reads exactly these.
+    pub planned: Arc<Planned>,
+    /// The file as it stood when it was hashed.
+    pub identity: Option<Identity>,
+}
+
+/// What tells a file that changed from one that did not, short of reading
+/// it: the file it is, its size and its last modification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Identity {
+    /// The identity of an open file, or of what a path names now.
+    pub fn of(meta: &std::fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// Whether `other` is the same file, unmodified.
+    pub fn same(&self, other: &Identity) -> bool {
+        self == other
+    }
 }
 
 impl Survey {
@@ -71,12 +106,14 @@ pub fn is_stream(path: &str) -> bool {
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
+    planned: Planned,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.planned.update(&buf[..n]);
         Ok(n)
     }
 }
@@ -90,9 +127,43 @@ pub fn survey(
     exclusions: &Exclusions,
 ) -> Result<Survey, StartError> {
     let file = std::fs::File::open(path).map_err(|e| StartError::io(path, e))?;
+    survey_open(&file, path, options, exclusions)
+}
+
+/// [`survey`] of a file already open, read from its start; fails if the
+/// file changed while it was read.
+pub fn survey_open(
+    file: &std::fs::File,
+    path: &str,
+    options: &ReadOptions,
+    exclusions: &Exclusions,
+) -> Result<Survey, StartError> {
+    let before = file.metadata().map_err(|e| StartError::io(path, e))?;
+    let mut survey = read_survey(file, path, options, exclusions)?;
+    let after = file.metadata().map_err(|e| StartError::io(path, e))?;
+    let identity = Identity::of(&after);
+    if !Identity::of(&before).same(&identity)
+        || (!survey.planned.open_end && survey.planned.size != identity.len)
+    {
+        return Err(StartError::Usage(format!(
+            "{path} changed while it was read for the plan; nothing was sent: run again once it \
+             is written"
+        )));
+    }
+    survey.identity = Some(identity);
+    Ok(survey)
+}
+
+fn read_survey(
+    file: &std::fs::File,
+    path: &str,
+    options: &ReadOptions,
+    exclusions: &Exclusions,
+) -> Result<Survey, StartError> {
     let mut hashing = HashingReader {
         inner: file,
         hasher: Sha256::new(),
+        planned: Planned::default(),
     };
     let mut survey = Survey::default();
     let mut keys: Vec<u64> = Vec::new();
@@ -128,6 +199,9 @@ pub fn survey(
         std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| StartError::io(path, e))?;
     }
     survey.truncated = truncated;
+    hashing.planned.open_end = truncated;
+    hashing.planned.finish();
+    survey.planned = Arc::new(hashing.planned);
     survey.sha256 = hex(&hashing.hasher.finalize());
     keys.sort_unstable();
     for run in keys.chunk_by(|a, b| a == b) {

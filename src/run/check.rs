@@ -56,7 +56,8 @@ impl Found {
                 notes: f.notes.clone(),
                 answers: PoolAnswers::before(
                     f.app_clients.as_deref(),
-                    self.predicted.as_ref().and_then(|p| p.codes.get(&f.id)),
+                    self.predicted.as_ref(),
+                    &f.id,
                 ),
             })
             .collect()
@@ -104,8 +105,20 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     if ctx.config.check_all && matches!(&claim, Claim::Resume(o) if !o.journal_lost) {
         notes.push("--check-all: every user not yet reset is checked before sending".into());
     }
-    let predicted = predicted(&ctx, &header, &mut notes);
-    let pools = describe(&ctx, &service, &input, predicted.as_ref(), &mut notes).await?;
+    let mut predicted = predicted(&ctx, &header, &mut notes);
+    if let (Some(p), Some(survey)) = (predicted.as_mut(), input.survey()) {
+        p.against_input(survey.distinct);
+    }
+    let resumed = matches!(claim, Claim::Resume(_)).then_some(ctx.config.report.as_path());
+    let pools = describe(
+        &ctx,
+        &service,
+        &input,
+        predicted.as_ref(),
+        resumed,
+        &mut notes,
+    )
+    .await?;
     let identity = {
         let region = pools.regions().into_iter().next();
         let region = region.unwrap_or_else(|| "us-east-1".into());
@@ -116,7 +129,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     read_elsewhere(&ctx, &pools, &claim, &mut earlier, &mut notes)?;
     let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
     let overwrites_done = match claim {
-        Claim::Overwrite(done) => done,
+        Claim::Overwrite(done) => done.saturating_sub(skipped_again(&ctx, &pools, &earlier)),
         _ => 0,
     };
     let found = Found {
@@ -163,20 +176,41 @@ fn sticky_exclusions(
     exclusions
 }
 
+/// Users the report `--overwrite` empties records as done whom
+/// `--skip-done` skips: this run does not reset them again.
+fn skipped_again(ctx: &Context, pools: &PoolMap, earlier: &Earlier) -> usize {
+    let key = |pool: &str, user: &str| row_key(pool, user, pools.skips_ignoring_case(pool));
+    let Ok(done) = resume::done_in(&ctx.config.report, key, &mut Default::default()) else {
+        return 0;
+    };
+    done.entries()
+        .filter(|(k, _)| earlier.elsewhere.get(*k).is_some())
+        .count()
+}
+
 /// Describes every pool, and sets `--rate auto`.
 async fn describe(
     ctx: &Context,
     service: &Service,
     input: &Input,
     predicted: Option<&Predicted>,
+    resumed: Option<&std::path::Path>,
     notes: &mut Vec<String>,
 ) -> Result<Arc<PoolMap>, StartError> {
     let config = &ctx.config;
     let mut map = PoolMap::new(service.aws.clone(), config.region.clone());
     let pools = input.pools(config.read.default_pool.as_deref());
+    let mut rows = input.survey().map(|s| s.distinct_by_pool());
+    if let (Some(rows), Some(report)) = (rows.as_mut(), resumed) {
+        for (pool, done) in resume::done_by_pool(report) {
+            if let Some(n) = rows.get_mut(&pool) {
+                *n = n.saturating_sub(done);
+            }
+        }
+    }
     let ask = Ask {
         pools: &pools,
-        rows: input.survey().map(|s| s.distinct_by_pool()),
+        rows,
         dry_run: config.policy.dry_run,
         endpoint: &service.endpoint,
         max_attempts: config.policy.max_attempts,
@@ -288,18 +322,21 @@ fn read_elsewhere(
         }
     }
     for (i, path) in reports.iter().enumerate() {
-        let done = resume::done_in(path, key)?;
+        let done = resume::done_in(path, key, &mut earlier.sign_outs)?;
         let owing = done.values().filter(|d| d.owes_sign_out()).count();
         let shown = crate::progress::escape(&path.display().to_string());
+        let owed_words = match (owing, ctx.config.policy.sign_out) {
+            (0, _) => String::new(),
+            (_, true) => format!(" ({owing} owe a sign-out, which this run finishes)"),
+            (_, false) => format!(
+                " — WARNING: {owing} owe a sign-out, which this run does not make: their \
+                 sessions live on; add --global-sign-out to finish them"
+            ),
+        };
         notes.push(format!(
             "--skip-done {shown}: {} users it records as reset or disabled are skipped, not \
-             reset again ({owing} owe a sign-out{}){}",
+             reset again{owed_words}{}",
             done.len(),
-            if ctx.config.policy.sign_out {
-                ", which this run finishes"
-            } else {
-                ""
-            },
             if unknown_case {
                 "; usernames are matched ignoring case, for the pool's case rule is unknown"
             } else {

@@ -102,6 +102,7 @@ pub fn summary_of(
 /// Creates (or, resuming, takes over) the report, the journal and the
 /// summary file, before the first call.
 pub fn open(c: Checked) -> Result<Opened, StartError> {
+    c.input.unchanged()?;
     let sticky = Sticky {
         skip_done: c.earlier.elsewhere_names.clone(),
         exclude: c.exclusions.entries(),
@@ -153,7 +154,7 @@ pub async fn execute(o: Opened) -> Executed {
     let writer = writer(&ctx, outputs.report, earlier.clone(), journal);
     let show = show(&ctx, &input);
     let (items_tx, items_rx) = mpsc::channel(ITEM_QUEUE);
-    input.feed(items_tx);
+    input.feed(items_tx, ctx.caller.stop.clone());
     let base = summary_of(
         &ctx,
         description.clone(),
