@@ -427,11 +427,10 @@ async fn a_grown_list_with_skip_done_resets_only_the_new_users() {
     assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
 }
 
-/// `--skip-done` trusts only a report that verifies, and finishes the
-/// sign-outs it owes.
-#[tokio::test(flavor = "multi_thread")]
-async fn skip_done_finishes_owed_sign_outs_and_refuses_an_edited_report() {
-    let s = Scenario::new("grown-owed")
+/// A scenario whose first run over `input` reset alice but could not sign
+/// her out (two attempts failed): its report owes her sign-out.
+async fn alice_owes_a_sign_out(name: &str, input: &str) -> Scenario {
+    let s = Scenario::new(name)
         .sim(|c| {
             c.users = vec![SeedUser {
                 fail_operation: Some("AdminUserGlobalSignOut".into()),
@@ -439,7 +438,7 @@ async fn skip_done_finishes_owed_sign_outs_and_refuses_an_edited_report() {
                 ..failing("alice", "InternalErrorException")
             }];
         })
-        .file("in.txt", "alice\nbob\n");
+        .file("in.txt", input);
     let first = [
         "in.txt",
         "--yes",
@@ -448,6 +447,14 @@ async fn skip_done_finishes_owed_sign_outs_and_refuses_an_edited_report() {
         "2",
     ];
     s.run(&first).await.assert_code(1);
+    s
+}
+
+/// `--skip-done` trusts only a report that verifies, and finishes the
+/// sign-outs it owes.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_finishes_owed_sign_outs_and_refuses_an_edited_report() {
+    let s = alice_owes_a_sign_out("grown-owed", "alice\nbob\n").await;
     s.write("new.txt", "alice\nbob\ncarol\n");
     let grown = [
         "new.txt",
@@ -1223,23 +1230,7 @@ async fn skip_done_takes_the_earlier_reports_sign_outs_for_locked_out_by() {
 /// neither done nor said to be left undone.
 #[tokio::test(flavor = "multi_thread")]
 async fn skip_done_without_sign_out_warns_that_owed_sign_outs_stay_owed() {
-    let s = Scenario::new("skip-done-owed-no-sign-out")
-        .sim(|c| {
-            c.users = vec![SeedUser {
-                fail_operation: Some("AdminUserGlobalSignOut".into()),
-                fail_times: Some(2),
-                ..failing("alice", "InternalErrorException")
-            }];
-        })
-        .file("in.txt", "alice\n");
-    let first = [
-        "in.txt",
-        "--yes",
-        "--global-sign-out",
-        "--max-attempts",
-        "2",
-    ];
-    s.run(&first).await.assert_code(1);
+    let s = alice_owes_a_sign_out("skip-done-owed-no-sign-out", "alice\n").await;
     s.write("new.txt", "alice\nbob\n");
     let grown = ["new.txt", "--yes", "--skip-done", "in.report.csv"];
     s.run(&grown)
