@@ -105,10 +105,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     if ctx.config.check_all && matches!(&claim, Claim::Resume(o) if !o.journal_lost) {
         notes.push("--check-all: every user not yet reset is checked before sending".into());
     }
-    let mut predicted = predicted(&ctx, &header, &mut notes);
-    if let (Some(p), Some(survey)) = (predicted.as_mut(), input.survey()) {
-        p.against_input(survey.distinct);
-    }
+    let predicted = predicted_for(&ctx, &header, &input, &mut notes);
     let resumed = matches!(claim, Claim::Resume(_)).then_some(ctx.config.report.as_path());
     let pools = describe(
         &ctx,
@@ -119,11 +116,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         &mut notes,
     )
     .await?;
-    let identity = {
-        let region = pools.regions().into_iter().next();
-        let region = region.unwrap_or_else(|| "us-east-1".into());
-        preflight::identity(&service.aws, &region).await
-    };
+    let identity = identity(&service, &pools).await;
     let input = first_page(&ctx, &pools, input).await?;
     let mut earlier = read_earlier(&ctx, &header, &pools, &mut claim, &mut notes)?;
     read_elsewhere(&ctx, &pools, &claim, &mut earlier, &mut notes)?;
@@ -150,6 +143,28 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         claim,
         earlier: Arc::new(earlier),
     })
+}
+
+/// Who the calls run as, asked in the first pool's region.
+async fn identity(service: &Service, pools: &PoolMap) -> Result<Identity, String> {
+    let region = pools.regions().into_iter().next();
+    let region = region.unwrap_or_else(|| "us-east-1".into());
+    preflight::identity(&service.aws, &region).await
+}
+
+/// The dry run's predictions, told how many distinct users this input has
+/// (a dry run that stopped part way is then read as partial).
+fn predicted_for(
+    ctx: &Context,
+    header: &Header,
+    input: &Input,
+    notes: &mut Vec<String>,
+) -> Option<Predicted> {
+    let mut predicted = predicted(ctx, header, notes);
+    if let (Some(p), Some(survey)) = (predicted.as_mut(), input.survey()) {
+        p.against_input(survey.distinct);
+    }
+    predicted
 }
 
 /// A resume: the users earlier runs of the report excluded stay excluded,
