@@ -473,6 +473,28 @@ mod tests {
         }
     }
 
+    /// A journal opened for run `id`, with no sticky lists; the first run
+    /// (no earlier runs) journals intents.
+    fn plain(
+        path: &Path,
+        how: Open,
+        header: &Header,
+        earlier: &[RunLine],
+        id: &str,
+    ) -> (Option<Journal>, JournalFile) {
+        let intents = earlier.is_empty();
+        open(
+            path,
+            how,
+            header,
+            earlier,
+            &run(id),
+            intents,
+            &Sticky::default(),
+        )
+        .unwrap()
+    }
+
     fn run(id: &str) -> RunLine {
         RunLine {
             run: id.into(),
@@ -494,16 +516,7 @@ mod tests {
         let dir = scratch("c");
         let path = dir.join("r.csv.journal");
         let header = Header::new("fp1", false, false);
-        let (journal, file) = open(
-            &path,
-            Open::CreateNew,
-            &header,
-            &[],
-            &run("a"),
-            true,
-            &Sticky::default(),
-        )
-        .unwrap();
+        let (journal, file) = plain(&path, Open::CreateNew, &header, &[], "a");
         let journal = journal.unwrap();
         for (user, what) in [
             ("alice", Intended::Reset),
@@ -539,16 +552,7 @@ mod tests {
         assert_eq!(prev.runs, vec![run("a")]);
         assert_eq!(prev.intents, vec![bob]);
         // A resume appends its run line and keeps what was there.
-        let resumed = open(
-            &path,
-            Open::Existing,
-            &header,
-            &prev.runs,
-            &run("b"),
-            false,
-            &Sticky::default(),
-        );
-        let file = resumed.unwrap().1;
+        let (_, file) = plain(&path, Open::Existing, &header, &prev.runs, "b");
         let again = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(again.runs, vec![run("a"), run("b")]);
         assert_eq!(again.intents.len(), 1);

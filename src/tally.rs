@@ -209,16 +209,19 @@ impl Tally {
                 out.push_str(&format!("  {what}: {n}\n"));
             }
         }
-        let kept = if dry_run {
-            "WOULD BE LEFT WITH A WORKING PASSWORD"
-        } else {
-            "LEFT WITH A WORKING PASSWORD"
-        };
+        self.render_kept(out, dry_run);
+    }
+
+    /// The users left with a working password, by cause: those whose state
+    /// is unknown may be.
+    fn render_kept(&self, out: &mut String, dry_run: bool) {
         for (reason, n) in &self.kept_password {
-            let kept = if !dry_run && reason.starts_with(UNKNOWN_PREFIX) {
+            let kept = if dry_run {
+                "WOULD BE LEFT WITH A WORKING PASSWORD"
+            } else if reason.starts_with(UNKNOWN_PREFIX) {
                 "MAY BE LEFT WITH A WORKING PASSWORD"
             } else {
-                kept
+                "LEFT WITH A WORKING PASSWORD"
             };
             out.push_str(&format!("  {kept}: {n} ({reason})\n"));
         }

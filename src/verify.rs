@@ -42,17 +42,10 @@ struct Mark {
 pub fn run(args: &VerifyArgs) -> i32 {
     let path = Path::new(&args.report);
     let shown = escape(&args.report);
-    let mut file = match files::inspect(path) {
-        Ok(f) => f,
-        Err(e) => return cannot(&files::explain_reading(path, &e)),
+    let mut file = match open_report(path, &shown) {
+        Ok(file) => file,
+        Err(why) => return cannot(&why),
     };
-    // A report always has its header (CSV) or a record (JSONL): an empty
-    // file would otherwise pass as a report of nothing.
-    if file.metadata().is_ok_and(|m| m.len() == 0) {
-        return cannot(&format!(
-            "{shown} is empty: not a cognito-reset report (a report begins with its header)"
-        ));
-    }
     let mut marks = match marks(path, args.summary.as_deref()) {
         Ok(marks) => marks,
         Err(why) => return cannot(&why),
@@ -101,6 +94,19 @@ pub fn run(args: &VerifyArgs) -> i32 {
             EXIT_ROW_FAILURES
         }
     }
+}
+
+/// The report, read only. A report always has its header (CSV) or a
+/// record (JSONL): an empty file would otherwise pass as a report of
+/// nothing.
+fn open_report(path: &Path, shown: &str) -> Result<std::fs::File, String> {
+    let file = files::inspect(path).map_err(|e| files::explain_reading(path, &e))?;
+    if file.metadata().is_ok_and(|m| m.len() == 0) {
+        return Err(format!(
+            "{shown} is empty: not a cognito-reset report (a report begins with its header)"
+        ));
+    }
+    Ok(file)
 }
 
 fn cannot(why: &str) -> i32 {

@@ -170,14 +170,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
         attempted: 0,
         failed: 0,
     };
-    let mut out = Output {
-        report,
-        journal,
-        checkpointed: Instant::now(),
-        unflushed: 0,
-        oldest: None,
-        error: None,
-    };
+    let mut out = Output::new(report, journal);
     let mut books = Books::new(earlier);
     books.mark_durable(out.report.durable().records());
     loop {
@@ -206,10 +199,15 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
     }
     out.flush(&stop);
     books.mark_durable(out.report.durable().records());
+    finished(out, books)
+}
+
+/// What the run wrote: the counts, the intents to keep, the report. A
+/// report that could not be written holds only what was synced: the counts
+/// say that much, no more.
+fn finished(out: Output, books: Books) -> Finished {
     let durable = books.durable.clone();
     let (tally, whole, keep) = books.close();
-    // A report that could not be written holds only what was synced: the
-    // counts say that much, no more.
     let tally = match out.error {
         Some(_) => durable.unwrap_or_default(),
         None => tally,
@@ -345,6 +343,17 @@ struct Output {
 }
 
 impl Output {
+    fn new(report: ReportWriter, journal: Option<Journal>) -> Output {
+        Output {
+            report,
+            journal,
+            checkpointed: Instant::now(),
+            unflushed: 0,
+            oldest: None,
+            error: None,
+        }
+    }
+
     fn write(&mut self, record: &Record, stop: &Stop) {
         if self.error.is_some() {
             return;
