@@ -194,6 +194,9 @@ fn sticky_exclusions(
 /// Users the report `--overwrite` empties records as done whom
 /// `--skip-done` skips: this run does not reset them again.
 fn skipped_again(ctx: &Context, pools: &PoolMap, earlier: &Earlier) -> usize {
+    if earlier.elsewhere.is_empty() {
+        return 0;
+    }
     let key = |pool: &str, user: &str| row_key(pool, user, pools.skips_ignoring_case(pool));
     let Ok(done) = resume::done_in(&ctx.config.report, key, &mut Default::default()) else {
         return 0;
