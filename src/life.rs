@@ -346,6 +346,20 @@ const FAILED_THEN_EXCLUDED: &str = "an earlier run of this report failed to rese
      row there says why), so the user keeps a working password";
 /// Why a user failed earlier and excluded now keeps a working password.
 const KEPT_FAILED_THEN_EXCLUDED: &str = "not reset by an earlier run, then excluded";
+/// Why a user whose check failed may keep a working password.
+const UNKNOWN_STATE_KEPT: &str = "unknown: an earlier reset may have reached the user, the \
+     check failed (StateUnknown; --resume checks again)";
+const LOST_ANSWER_CANCELLED: &str = "a reset was sent but its answer was lost, and the run \
+     stopped before checking whether it went through: --resume checks the user before sending \
+     again";
+const RESENT_UNCHECKED: &str =
+    "sent again without a check (--resend-unchecked): the user may have two codes";
+const RESENT_AFTER_CHECK: &str = "sent again: a reset timed out and a check found it not \
+     applied; had the timed-out call arrived still later, the user got two codes (the later one \
+     counts)";
+/// A dry run's unreachable user, as `--unresettable` decides.
+const WOULD_DISABLE: &str = "--unresettable disable would disable the user";
+const WOULD_KEEP: &str = "the user would keep a working password";
 
 impl Life {
     /// A row's life from what is known before its first call.
@@ -604,10 +618,7 @@ impl Life {
                     outcome == Outcome::WouldFail && self.policy.disable_unreachable;
                 (!would_disable).then(|| u.to_string())
             }
-            (Outcome::Failed, None) if code == "StateUnknown" => Some(format!(
-                "{UNKNOWN_PREFIX} an earlier reset may have reached the user, the check failed \
-                 (StateUnknown; --resume checks again)"
-            )),
+            (Outcome::Failed, None) if code == "StateUnknown" => Some(UNKNOWN_STATE_KEPT.into()),
             (Outcome::Failed, None)
                 if !f.achieved.federated && !f.achieved.locked_out && !means_no_user(code) =>
             {
@@ -626,10 +637,7 @@ impl Life {
         self.goto(Step::Done);
         let mut message = message.into();
         if self.facts.resent.unchecked {
-            message = join(
-                &message,
-                "sent again without a check (--resend-unchecked): the user may have two codes",
-            );
+            message = join(&message, RESENT_UNCHECKED);
         }
         if self.facts.listed_reset_required && outcome == Outcome::Reset {
             message = join(
@@ -639,11 +647,7 @@ impl Life {
             );
         }
         if self.facts.resent.after_check && outcome == Outcome::Reset {
-            message = join(
-                &message,
-                "sent again: a reset timed out and a check found it not applied; had the \
-                 timed-out call arrived still later, the user got two codes (the later one counts)",
-            );
+            message = join(&message, RESENT_AFTER_CHECK);
         }
         self.ended = Some(Ended {
             outcome,
@@ -674,9 +678,15 @@ impl Life {
             self.facts.doubts.disable_sent = true;
             self.facts.doubts.disable_unsettled = true;
             let refusal = self.refusal();
+            let kept = match &self.facts.unreachable {
+                Some(u) => {
+                    format!(" — the user keeps a working password ({u}) unless it went through")
+                }
+                None => String::new(),
+            };
             let message = format!(
-                "{}; AdminDisableUser was sent but its answer not seen before the run stopped: \
-                 --resume checks the user",
+                "{}{kept}; AdminDisableUser was sent but its answer not seen before the run \
+                 stopped: --resume checks the user",
                 refusal.message
             );
             return self.finish(Outcome::Failed, &refusal.code, message);
@@ -689,12 +699,7 @@ impl Life {
             self.finish_achieved("the run stopped before the sign-out; --resume signs out")
         } else if f.doubts.reset_sent {
             // Still uncertain, so its intent is kept and a resume checks it.
-            self.finish(
-                Outcome::Cancelled,
-                "",
-                "a reset was sent but its answer was lost, and the run stopped before checking \
-                 whether it went through: --resume checks the user before sending again",
-            )
+            self.finish(Outcome::Cancelled, "", LOST_ANSWER_CANCELLED)
         } else if let Some(refusal) = f.refusal.clone() {
             let message = format!("{}; not remediated: {not_attempted}", refusal.message);
             self.finish(Outcome::Failed, &refusal.code, message)
@@ -797,10 +802,10 @@ impl Life {
         let message = match &verdict {
             Verdict::Federated => FEDERATED.to_owned(),
             Verdict::Unreachable(u) if self.policy.disable_unreachable => {
-                format!("{message} ({u}); --unresettable disable would disable the user")
+                format!("{message} ({u}); {WOULD_DISABLE}")
             }
             Verdict::Unreachable(u) => {
-                format!("{message} ({u}); the user would keep a working password")
+                format!("{message} ({u}); {WOULD_KEEP}")
             }
             _ => message.to_owned(),
         };
@@ -1091,6 +1096,9 @@ fn pool_effect(e: &CallError) -> Effect {
         Effect::None
     }
 }
+
+mod read_back;
+pub use read_back::meaning_of;
 
 #[cfg(test)]
 mod tests;

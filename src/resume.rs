@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::cognito::{RefusalCode, may_pass_later};
+use crate::cognito::RefusalCode;
 use crate::exit::StartError;
 use crate::files;
 use crate::journal::{self, Checkpoint, Header, Pending, RunLine};
@@ -29,24 +29,30 @@ use crate::report::{
     Broken, Chain, Fault, FirstLine, Layout, Outcome, Reader, Record, ReportFormat, header_bytes,
     judge_header, read_whole,
 };
+use crate::tally::Shape;
 
 /// The longest report header this reads.
 const MAX_HEADER: u64 = 64 * 1024;
 
 /// The latest outcome an earlier run recorded for a user, with what a resume
-/// needs of it, packed into a byte: a report of millions of rows stays small
-/// in memory.
+/// needs of it packed into a byte, and what the row counts as: a report of
+/// millions of rows stays small in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Done(u8);
+pub struct Done {
+    bits: u8,
+    /// The row's [`Shape`] among the report's [`Shapes`] ([`NO_SHAPE`]: not
+    /// kept).
+    shape: u16,
+}
+
+/// A [`Done`] whose row's shape is not kept (another report's).
+const NO_SHAPE: u16 = u16::MAX;
 
 /// Bits 0–3: the outcome's position in [`Outcome::ALL`].
 const OUTCOME: u8 = 0x0f;
 const SIGNED_OUT: u8 = 0x10;
 const SIGN_OUT_FAILED: u8 = 0x20;
 const INVALID_PARAMETER: u8 = 0x40;
-/// A failure a later resume may get past (throttling, a timeout, refused
-/// credentials, a state that could not be checked).
-const PASSES: u8 = 0x80;
 
 impl Done {
     /// From a report row.
@@ -56,21 +62,26 @@ impl Done {
         if RefusalCode::parse(code) == RefusalCode::InvalidParameter {
             bits |= INVALID_PARAMETER;
         }
-        if outcome == Outcome::Failed && may_pass_later(code) {
-            bits |= PASSES;
-        }
         match signed_out {
             Some(true) => bits |= SIGNED_OUT,
             Some(false) => bits |= SIGN_OUT_FAILED,
             None => {}
         }
-        Done(bits)
+        Done {
+            bits,
+            shape: NO_SHAPE,
+        }
+    }
+
+    /// With the row's shape.
+    fn shaped(self, shape: u16) -> Done {
+        Done { shape, ..self }
     }
 
     /// The outcome recorded.
     pub fn outcome(self) -> Outcome {
         Outcome::ALL
-            .get(usize::from(self.0 & OUTCOME))
+            .get(usize::from(self.bits & OUTCOME))
             .copied()
             .unwrap_or(Outcome::Failed)
     }
@@ -91,7 +102,7 @@ impl Done {
 
     /// What was done.
     pub fn earlier(self) -> Owed {
-        match (self.outcome(), self.0 & INVALID_PARAMETER != 0) {
+        match (self.outcome(), self.bits & INVALID_PARAMETER != 0) {
             (Outcome::Disabled, true) => Owed::Disabled(RefusalCode::InvalidParameter),
             (Outcome::Disabled, false) => Owed::Disabled(RefusalCode::NotAuthorized),
             _ => Owed::Reset,
@@ -100,23 +111,18 @@ impl Done {
 
     /// Whether it is done and its sign-out failed and is still owed.
     pub fn owes_sign_out(self) -> bool {
-        self.is_done() && self.0 & SIGN_OUT_FAILED != 0
+        self.is_done() && self.bits & SIGN_OUT_FAILED != 0
     }
 
     /// Whether the user was signed out (`None`: not asked).
     pub fn signed_out(self) -> Option<bool> {
-        if self.0 & SIGNED_OUT != 0 {
+        if self.bits & SIGNED_OUT != 0 {
             Some(true)
-        } else if self.0 & SIGN_OUT_FAILED != 0 {
+        } else if self.bits & SIGN_OUT_FAILED != 0 {
             Some(false)
         } else {
             None
         }
-    }
-
-    /// Whether the row failed for a reason a later resume may get past.
-    pub fn passes_later(self) -> bool {
-        self.0 & PASSES != 0
     }
 
     /// The refusal code of a disabled user (empty otherwise): the code its
@@ -126,6 +132,70 @@ impl Done {
             Owed::Disabled(code) if self.outcome() == Outcome::Disabled => code.as_str(),
             _ => "",
         }
+    }
+}
+
+/// The distinct [`Shape`]s of a report's rows, each kept once.
+#[derive(Debug, Default)]
+pub struct Shapes {
+    list: Vec<Shape>,
+    index: HashMap<Shape, u16>,
+}
+
+/// Shapes kept as they are; past this many, error codes and reasons are
+/// counted together (a report would need that many distinct ones).
+const SHAPES_EXACT: usize = 60_000;
+
+impl Shapes {
+    /// The index of a shape, kept if new.
+    fn intern(&mut self, shape: Shape) -> u16 {
+        let shape = match self.list.len() < SHAPES_EXACT {
+            true => shape,
+            false => lumped(shape),
+        };
+        if let Some(i) = self.index.get(&shape) {
+            return *i;
+        }
+        if self.list.len() >= usize::from(NO_SHAPE) {
+            return NO_SHAPE;
+        }
+        let i = self.list.len() as u16;
+        self.list.push(shape.clone());
+        self.index.insert(shape, i);
+        i
+    }
+
+    /// What a user's latest row counts as: its shape, or as much as its
+    /// [`Done`] tells when its shape was not kept.
+    pub fn of(&self, done: Done) -> Shape {
+        match self.list.get(usize::from(done.shape)) {
+            Some(shape) => shape.clone(),
+            None => Shape {
+                outcome: done.outcome(),
+                error_code: done.code().to_owned(),
+                signed_out: done.signed_out(),
+                sign_out_error: None,
+                meaning: Default::default(),
+            },
+        }
+    }
+}
+
+/// A shape with its error codes and reasons counted together.
+fn lumped(shape: Shape) -> Shape {
+    let other = |s: &String| match s.is_empty() {
+        true => String::new(),
+        false => "OtherCode".to_owned(),
+    };
+    let mut meaning = shape.meaning;
+    meaning.kept_password = meaning
+        .kept_password
+        .map(|_| "not reset: other reasons".to_owned());
+    Shape {
+        error_code: other(&shape.error_code),
+        sign_out_error: shape.sign_out_error.as_ref().map(other),
+        meaning,
+        ..shape
     }
 }
 
@@ -158,8 +228,12 @@ pub struct Opened {
 /// What the earlier runs left.
 #[derive(Debug, Default)]
 pub struct Earlier {
-    /// Users whose latest outcome is done (reset or disabled), by key.
+    /// Users' latest outcomes, by key.
     pub done: KeyMap<Done>,
+    /// What those latest rows count as.
+    pub shapes: Shapes,
+    /// API calls the earlier runs made for rows.
+    pub attempts: u64,
     /// Users whose reset (or disable) may have been sent without its outcome
     /// recorded: checked before any call. Key → the journal's record.
     pub uncertain: HashMap<u64, Pending>,
@@ -481,7 +555,10 @@ fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
         _ => true,
     };
     if says {
-        let done = Done::new(outcome, &seen.error_code, seen.signed_out);
+        let mut shape = Shape::of(seen);
+        shape.meaning = crate::life::meaning_of(seen);
+        let shape = earlier.shapes.intern(shape);
+        let done = Done::new(outcome, &seen.error_code, seen.signed_out).shaped(shape);
         earlier.done.insert(key, done);
     }
 }
@@ -695,6 +772,7 @@ fn read_rows(
     let mut passes = Passes::new(opened.checkpoint.as_ref(), opened.closed);
     let whole = read_whole(&mut opened.file, format, |record, chain| {
         earlier.records += 1;
+        earlier.attempts += u64::from(record.attempts);
         wrong_mode |= other_mode(record.outcome, dry_run);
         note(earlier, record, key(&record.user_pool_id, &record.username));
         passes.see(chain);

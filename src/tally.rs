@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cognito::may_pass_later;
 use crate::life::{SIGN_OUT_EXCLUDED, SIGN_OUT_NOT_ATTEMPTED, UNKNOWN_PREFIX};
-use crate::report::{Outcome, Record, ResetBy};
+use crate::report::{Meaning, Outcome, Record, ResetBy};
 
 /// Counts kept as records go by.
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -59,16 +59,70 @@ pub struct Tally {
     pub by_pool: crate::answers::Seen,
 }
 
+/// What one row adds to the counts, apart from its calls. A report of
+/// millions of rows holds few distinct shapes, so an earlier run's rows are
+/// each kept as one of them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Shape {
+    /// How the row ended.
+    pub outcome: Outcome,
+    /// Its error code.
+    pub error_code: String,
+    /// Whether it was signed out.
+    pub signed_out: Option<bool>,
+    /// Its sign-out's error code.
+    pub sign_out_error: Option<String>,
+    /// What it means for the user.
+    pub meaning: Meaning,
+}
+
+impl Shape {
+    /// A record's shape.
+    pub fn of(record: &Record) -> Shape {
+        Shape {
+            outcome: record.outcome,
+            error_code: record.error_code.clone(),
+            signed_out: record.signed_out,
+            sign_out_error: record.sign_out_error.clone(),
+            meaning: record.meaning.clone(),
+        }
+    }
+}
+
 impl Tally {
     /// Counts one record.
     pub fn add(&mut self, record: &Record) {
-        self.add_row(
+        self.add_parts(
             record.outcome,
             &record.error_code,
             record.signed_out,
             record.sign_out_error.as_deref(),
+            &record.meaning,
         );
-        let meaning = &record.meaning;
+        self.attempts += u64::from(record.attempts);
+        self.by_pool.see(record);
+    }
+
+    /// Counts a user as an earlier run of the report left it.
+    pub fn add_earlier(&mut self, shape: &Shape) {
+        self.add_parts(
+            shape.outcome,
+            &shape.error_code,
+            shape.signed_out,
+            shape.sign_out_error.as_deref(),
+            &shape.meaning,
+        );
+    }
+
+    fn add_parts(
+        &mut self,
+        outcome: Outcome,
+        code: &str,
+        signed_out: Option<bool>,
+        sign_out_error: Option<&str>,
+        meaning: &Meaning,
+    ) {
+        self.add_row(outcome, code, signed_out, sign_out_error);
         if let Some(reason) = &meaning.kept_password {
             *self.kept_password.entry(reason.clone()).or_default() += 1;
         }
@@ -78,28 +132,10 @@ impl Tally {
         match meaning.reset_by {
             Some(ResetBy::Sent) => self.resets_sent += 1,
             Some(ResetBy::Confirmed) => self.resets_confirmed += 1,
-            Some(ResetBy::Earlier) if record.signed_out == Some(true) => {
+            Some(ResetBy::Earlier) if signed_out == Some(true) => {
                 self.earlier_resets_signed_out += 1
             }
             _ => {}
-        }
-        self.attempts += u64::from(record.attempts);
-        self.by_pool.see(record);
-    }
-
-    /// Counts a user as an earlier run of the report left it: its outcome,
-    /// its refusal code, its sign-out, and whether it failed for a reason a
-    /// resume may get past — as far as the compact record of it tells.
-    pub fn add_earlier(
-        &mut self,
-        outcome: Outcome,
-        code: &str,
-        signed_out: Option<bool>,
-        passes_later: bool,
-    ) {
-        self.add_row(outcome, code, signed_out, None);
-        if passes_later && !may_pass_later(code) && signed_out != Some(false) {
-            self.resumable += 1;
         }
     }
 
@@ -161,6 +197,25 @@ impl Tally {
     /// The counts as the operator reads them; `dry_run` words what would
     /// happen as such.
     pub fn render(&self, out: &mut String, dry_run: bool) {
+        self.render_as(
+            out,
+            dry_run,
+            "this run",
+            "reset earlier, only signed out now",
+        );
+    }
+
+    /// The whole report's counts, worded for every run of it.
+    pub fn render_whole(&self, out: &mut String, dry_run: bool) {
+        self.render_as(
+            out,
+            dry_run,
+            "its runs",
+            "reset as a report --skip-done named records, signed out by this report's runs",
+        );
+    }
+
+    fn render_as(&self, out: &mut String, dry_run: bool, by: &str, earlier: &str) {
         let listed = if self.outcomes.is_empty() {
             "no rows".to_owned()
         } else {
@@ -170,7 +225,7 @@ impl Tally {
         if self.resets_confirmed + self.earlier_resets_signed_out > 0 {
             out.push_str(&format!(
                 "  of the resets: sent {} · found RESET_REQUIRED by a check, no code known from \
-                 this run {} · reset earlier, only signed out now {}\n",
+                 {by} {} · {earlier} {}\n",
                 self.resets_sent, self.resets_confirmed, self.earlier_resets_signed_out
             ));
         }

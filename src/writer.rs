@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::journal::{Checkpoint, Journal, Pending};
 use crate::progress::{Stats, escape};
-use crate::report::{Outcome, Record, ReportWriter};
+use crate::report::{Outcome, Record, ReportWriter, ResetBy};
 use crate::resume::{Done, Earlier};
 use crate::shutdown::{Stop, StopReason};
 use crate::tally::Tally;
@@ -154,6 +154,22 @@ fn done_before(earlier: &Earlier, recorded: &Recorded) -> Option<Done> {
     done.filter(|_| skipped && recorded.key != 0)
 }
 
+/// A record as the whole report counts it: a reset an earlier run of the
+/// report sent, which this run only signed out, counts as that run's reset.
+fn as_whole<'a>(earlier: &Earlier, recorded: &'a Recorded) -> std::borrow::Cow<'a, Record> {
+    let record = &recorded.record;
+    let earlier_reset = match earlier.done.get(recorded.key) {
+        Some(done) if record.meaning.reset_by == Some(ResetBy::Earlier) && done.is_done() => {
+            earlier.shapes.of(done).meaning
+        }
+        _ => return std::borrow::Cow::Borrowed(record),
+    };
+    let mut record = record.clone();
+    record.meaning.reset_by = earlier_reset.reset_by.or(record.meaning.reset_by);
+    record.meaning.maybe_two_codes |= earlier_reset.maybe_two_codes;
+    std::borrow::Cow::Owned(record)
+}
+
 /// Writes every record it receives until every sender is gone.
 pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finished {
     let Writer {
@@ -268,13 +284,8 @@ impl Books {
         let (key, record) = (recorded.key, &recorded.record);
         self.tally.add(record);
         match done_before(&self.earlier, recorded) {
-            Some(done) => self.whole.add_earlier(
-                done.outcome(),
-                done.code(),
-                done.signed_out(),
-                done.passes_later(),
-            ),
-            None => self.whole.add(record),
+            Some(done) => self.whole.add_earlier(&self.earlier.shapes.of(done)),
+            None => self.whole.add(&as_whole(&self.earlier, recorded)),
         }
         mark_seen(&mut self.seen, &self.earlier, recorded);
         if self.earlier.uncertain.contains_key(&key) && settles(record) {
@@ -292,14 +303,10 @@ impl Books {
         let done = self.earlier.done.settled_values();
         for (i, done) in done.iter().enumerate() {
             if self.seen[i / 64] & (1 << (i % 64)) == 0 {
-                self.whole.add_earlier(
-                    done.outcome(),
-                    done.code(),
-                    done.signed_out(),
-                    done.passes_later(),
-                );
+                self.whole.add_earlier(&self.earlier.shapes.of(*done));
             }
         }
+        self.whole.attempts += self.earlier.attempts;
         let keep = keep(&self.earlier.uncertain, &self.resolved, self.keep_now);
         (self.tally, self.whole, keep)
     }

@@ -1261,3 +1261,61 @@ async fn the_overwrite_warning_leaves_out_users_skip_done_skips() {
     assert!(!out.stderr.contains("sent a reset again"), "{}", out.stderr);
     assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
 }
+
+/// Regression: after a resume, the whole report's counts covered only the
+/// last run's rows — "sent 215" under "reset 300", failed rows without
+/// their error codes, users left with a working password uncounted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumes_whole_report_counts_every_runs_resets_codes_and_kept_passwords() {
+    let s = Scenario::new("whole-counts").sim(|c| {
+        c.users = vec![SeedUser {
+            fail_operation: Some("AdminUserGlobalSignOut".into()),
+            fail_times: Some(2),
+            ..failing("carol", "InternalErrorException")
+        }];
+    });
+    let first = [
+        "-",
+        "--report",
+        "r.csv",
+        "--yes",
+        "--global-sign-out",
+        "--max-attempts",
+        "2",
+    ];
+    piped(&s, &first, "username\nok1\nunverified-x\ncarol\n")
+        .await
+        .assert_code(1);
+    // The resume is fed only carol (owing her sign-out) and a new user.
+    let again = [
+        "-",
+        "--report",
+        "r.csv",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--summary",
+        "s.json",
+    ];
+    let run = piped(&s, &again, "username\ncarol\ndan\n").await;
+    let summary = run.summary();
+    let whole = &summary["whole_report"];
+    assert_eq!(whole["outcomes"]["reset"], 3, "{whole}");
+    assert_eq!(whole["outcomes"]["failed"], 1, "{whole}");
+    assert_eq!(whole["resets_sent"], 3, "ok1, carol, dan: {whole}");
+    assert_eq!(whole["earlier_resets_signed_out"], 0, "{whole}");
+    assert_eq!(whole["signed_out"], 3, "{whole}");
+    assert_eq!(
+        whole["error_codes"]["InvalidParameterException"], 1,
+        "{whole}"
+    );
+    assert_eq!(
+        whole["kept_password"]["no verified email or phone"], 1,
+        "{whole}"
+    );
+    assert!(whole["attempts"].as_u64().unwrap() >= 6, "{whole}");
+    // This run's own counts are still its own.
+    let counts = &summary["counts"];
+    assert_eq!(counts["resets_sent"], 1, "dan: {counts}");
+    assert_eq!(counts["earlier_resets_signed_out"], 1, "carol: {counts}");
+}

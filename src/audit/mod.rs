@@ -256,7 +256,7 @@ impl Summary {
                 s.runs.len()
             ));
             let mut text = String::new();
-            whole.render(&mut text, dry_run);
+            whole.render_whole(&mut text, dry_run);
             for line in text.lines() {
                 out.push_str(&format!("  {line}\n"));
             }

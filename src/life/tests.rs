@@ -74,7 +74,20 @@ fn ending(life: &Life) -> Record {
         username: "u".into(),
         pool: "eu-west-1_P".into(),
     };
-    life.record(&row, 0).expect("done rows have a record")
+    let record = life.record(&row, 0).expect("done rows have a record");
+    // What a resume reads back of the row counts as the run counted it.
+    assert_eq!(
+        meaning_of(&record),
+        record.meaning,
+        "read back: {}",
+        record.error_message
+    );
+    record
+}
+
+#[test]
+fn the_unknown_states_reason_is_worded_as_unknown() {
+    assert!(UNKNOWN_STATE_KEPT.starts_with(UNKNOWN_PREFIX));
 }
 
 /// What the retry driver spent on a call: `failures` failed attempts.

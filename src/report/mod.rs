@@ -105,8 +105,9 @@ impl Outcome {
 }
 
 /// What a record means for the user beyond its columns: what the tallies
-/// count. Not written; a record read back from a file has the default.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// count. Not written: `life::meaning_of` reads it back from a record's
+/// columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Meaning {
     /// The user is left with a working password, and why (in a dry run:
     /// would be left with one).
@@ -123,7 +124,7 @@ pub struct Meaning {
 }
 
 /// How a `reset` row's user came to be reset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResetBy {
     /// This run sent the reset and saw it succeed.
     Sent,

@@ -1,0 +1,89 @@
+//! What a row read back from a report means: the [`Meaning`] its life gave
+//! it when it was written, recovered from its columns and the words its
+//! message was written with (the same constants), so that a resume counts an
+//! earlier run's rows as that run counted them.
+
+use super::{
+    ALREADY_DISABLED, CONFIRMED_AFTER_LOST_ANSWER, CONFIRMED_BY_CHECK, CONFIRMED_BY_LISTING,
+    EXCLUDED_AFTER_FAILURE, FEDERATED, KEPT_FAILED_THEN_EXCLUDED, LOST_ANSWER_CANCELLED,
+    RESENT_AFTER_CHECK, RESENT_UNCHECKED, UNKNOWN_STATE_KEPT, WOULD_DISABLE, WOULD_KEEP,
+};
+use crate::cognito::means_no_user;
+use crate::report::{Meaning, Outcome, Record, ResetBy};
+
+/// Where a message names why a user keeps a working password: `… (why);`.
+const KEEPS: &str = "keeps a working password (";
+
+/// The meaning of a record read back from a report.
+pub fn meaning_of(record: &Record) -> Meaning {
+    let message = record.error_message.as_str();
+    let code = record.error_code.as_str();
+    let federated = message.starts_with(FEDERATED);
+    let mut meaning = Meaning {
+        federated,
+        ..Meaning::default()
+    };
+    match record.outcome {
+        Outcome::Reset => {
+            meaning.reset_by = Some(reset_by(message));
+            meaning.maybe_two_codes =
+                message.contains(RESENT_UNCHECKED) || message.contains(RESENT_AFTER_CHECK);
+        }
+        Outcome::Failed if federated || message.contains(ALREADY_DISABLED) => {}
+        Outcome::Failed if means_no_user(code) => {}
+        Outcome::Failed => meaning.kept_password = Some(kept_after_failure(code, message)),
+        Outcome::Cancelled if message.starts_with(LOST_ANSWER_CANCELLED) => {
+            meaning.kept_password = Some(
+                "maybe not reset: a reset's answer was lost and the run stopped before checking"
+                    .into(),
+            );
+        }
+        Outcome::Cancelled => {
+            meaning.kept_password = Some("not reset: the run stopped first".into())
+        }
+        Outcome::WouldFail if message.ends_with(WOULD_DISABLE) => meaning.would_disable = true,
+        Outcome::WouldFail if message.ends_with(WOULD_KEEP) => {
+            meaning.kept_password = unreachable_named(message, WOULD_KEEP);
+        }
+        _ => {}
+    }
+    meaning
+}
+
+fn reset_by(message: &str) -> ResetBy {
+    let confirmed = [
+        CONFIRMED_BY_CHECK,
+        CONFIRMED_AFTER_LOST_ANSWER,
+        CONFIRMED_BY_LISTING,
+    ];
+    if confirmed.iter().any(|c| message.starts_with(c)) {
+        ResetBy::Confirmed
+    } else if message.starts_with("reset by an earlier run") {
+        ResetBy::Earlier
+    } else {
+        ResetBy::Sent
+    }
+}
+
+/// Why a user whose row failed keeps a working password, worded as the
+/// run that wrote the row worded it.
+fn kept_after_failure(code: &str, message: &str) -> String {
+    if code == EXCLUDED_AFTER_FAILURE {
+        return KEPT_FAILED_THEN_EXCLUDED.into();
+    }
+    if code == "StateUnknown" {
+        return UNKNOWN_STATE_KEPT.into();
+    }
+    message
+        .find(KEEPS)
+        .map(|at| &message[at + KEEPS.len()..])
+        .and_then(|rest| rest.find(')').map(|end| rest[..end].to_owned()))
+        .unwrap_or_else(|| format!("not reset: {code}"))
+}
+
+/// A dry run's "(why); the user would keep a working password".
+fn unreachable_named(message: &str, tail: &str) -> Option<String> {
+    let head = message.strip_suffix(tail)?.strip_suffix("); ")?;
+    let open = head.rfind(" (")?;
+    Some(head[open + 2..].to_owned())
+}
