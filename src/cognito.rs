@@ -110,6 +110,11 @@ pub enum Class {
     PoolFatal,
     /// Nothing more can succeed: stop the run.
     RunFatal,
+    /// The account's daily limit on codes (email, or SMS) in a region: no
+    /// more resets can be sent there today. Everything else (checks,
+    /// sign-outs, disables, other regions) goes on; the run then stops as
+    /// for a run-fatal error.
+    DailyLimit,
     /// The credentials expired, are not (or no longer) valid, or could not
     /// be loaded: the call did nothing, and renewed credentials may pass.
     Credentials,
@@ -121,7 +126,7 @@ pub fn classify(code: &str, message: &str, status: u16) -> Class {
         "TooManyRequestsException" | "ThrottlingException" | "Throttling" => Class::Throttled,
         // The account's daily email (or SMS) limit: nothing more can be sent today.
         "LimitExceededException" if message.to_ascii_lowercase().contains("daily") => {
-            Class::RunFatal
+            Class::DailyLimit
         }
         // "Attempt limit exceeded": Cognito allows a user only a few reset
         // codes an hour; retrying within the run only burns them.
@@ -230,7 +235,7 @@ impl CallError {
     }
 
     /// `LimitExceededException` "Attempt limit exceeded": the user asked for
-    /// too many codes lately (the daily email limit is run-fatal instead).
+    /// too many codes lately (the daily email limit is [`Class::DailyLimit`]).
     pub fn attempt_limit(&self) -> bool {
         self.class == Class::RowFinal && self.code == "LimitExceededException"
     }
@@ -933,7 +938,7 @@ mod tests {
                 "LimitExceededException",
                 "Exceeded daily email limit for the operation or the account.",
                 400,
-                RunFatal,
+                DailyLimit,
             ),
             ("InternalErrorException", "", 500, Retryable),
             ("Timeout", "", 0, Retryable),

@@ -968,6 +968,15 @@ impl Life {
                 e.message
             );
             self.finish(Outcome::Failed, &e.code, message)
+        } else if e.class == Class::DailyLimit {
+            // No code can be sent in the region today; the user, untouched,
+            // is left for a resume, and the run finishes what needs no code.
+            let message = format!(
+                "not done: the reset was refused ({}: {}): no more codes can be sent in this \
+                 region today; nothing happened to the user",
+                e.code, e.message
+            );
+            self.finish(Outcome::Cancelled, "", message)
         } else if e.class == Class::RunFatal {
             // Refused for the whole run (permissions, the daily email limit):
             // nothing happened to the user, who is left for a resume.

@@ -21,7 +21,7 @@
 //! read are not in the report, and a stream that never ends cannot hold the
 //! run up.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -131,6 +131,9 @@ struct Ctx {
     metadata: Vec<(String, String)>,
     /// Pools found not to exist; their rows fail without calls.
     gone: Mutex<HashSet<String>>,
+    /// Regions whose daily limit on codes refused a reset, with the first
+    /// refusal: their rows send no more resets, and the run stops at its end.
+    capped: Mutex<HashMap<String, CallError>>,
 }
 
 /// Runs every item through the pool and the report writer.
@@ -151,6 +154,7 @@ pub async fn execute(
         journal: pipeline.journal.take(),
         metadata: std::mem::take(&mut pipeline.metadata),
         gone: Mutex::new(HashSet::new()),
+        capped: Mutex::new(HashMap::new()),
     });
     let mut d = Dispatcher {
         stop: pipeline.caller.stop.clone(),
@@ -166,8 +170,22 @@ pub async fn execute(
     };
     d.run(items).await;
     let _ = d.slots.acquire_many(rows as u32).await;
+    stop_if_capped(&d.ctx);
     drop(d);
     writer_task.await.expect("the report writer does not panic")
+}
+
+/// Stops the run, once every row is recorded, when a daily limit on codes
+/// refused resets: it ends as a run-fatal error does, with its hint.
+fn stop_if_capped(ctx: &Ctx) {
+    let capped = ctx.capped.lock().expect("capped regions");
+    if let Some(e) = capped.values().next() {
+        ctx.caller.stop.stop(StopReason::Fatal {
+            hint: crate::cognito::fatal_hint(&e.code).to_owned(),
+            code: e.code.clone(),
+            message: format!("{}: {}", Op::Reset.name(), e.message),
+        });
+    }
 }
 
 /// The dispatcher's state: rows in, workers out, records to the writer.
@@ -557,12 +575,18 @@ impl Call<'_> {
                 return event(answer, Some).after(spent);
             }
             Step::Reset => {
+                if let Some(e) = self.capped() {
+                    return Event::Err(e).into();
+                }
                 if let Err(e) = self.journal(&mut journaled.reset, Intended::Reset).await {
                     return Event::Err(e).into();
                 }
                 let meta = &self.metadata;
+                // Asked again once the call holds its slot: a refusal that
+                // came back meanwhile sends no more resets into the limit.
+                let refused = || gone().or_else(|| self.capped());
                 caller
-                    .call_unless(region, op, budget, gone, || {
+                    .call_unless(region, op, budget, refused, || {
                         self.watched(c.reset(pool, user, meta))
                     })
                     .await
@@ -590,20 +614,33 @@ impl Call<'_> {
         event(answer, |()| None).after(spent)
     }
 
-    /// Sends a call; an answer saying the pool does not exist is noted at
-    /// once, while the call still holds its slot, so that no other row's
-    /// attempt for the pool is sent after it (the row's life then says the
-    /// same as [`Effect::PoolGone`]).
+    /// Sends a call; an answer saying the pool does not exist (or that the
+    /// region's daily limit on codes is reached) is noted at once, while the
+    /// call still holds its slot, so that no other row's attempt for the
+    /// pool (no other reset in the region) is sent after it.
     async fn watched<T>(&self, sent: impl Future<Output = CallResult<T>>) -> CallResult<T> {
         let answer = sent.await;
-        if answer.as_ref().is_err_and(|e| e.class == Class::PoolFatal) {
-            self.ctx
-                .gone
-                .lock()
-                .expect("gone pools")
-                .insert(self.row.pool.clone());
+        match &answer {
+            Err(e) if e.class == Class::PoolFatal => {
+                let mut gone = self.ctx.gone.lock().expect("gone pools");
+                gone.insert(self.row.pool.clone());
+            }
+            Err(e) if e.class == Class::DailyLimit => {
+                let mut capped = self.ctx.capped.lock().expect("capped regions");
+                capped
+                    .entry(self.region.to_owned())
+                    .or_insert_with(|| e.clone());
+            }
+            _ => {}
         }
         answer
+    }
+
+    /// The row's region may send no more codes today (another row's reset
+    /// was refused so): the same refusal, without a call.
+    fn capped(&self) -> Option<CallError> {
+        let capped = self.ctx.capped.lock().expect("capped regions");
+        capped.get(self.region).cloned()
     }
 
     /// Waits before a check after a timed-out reset; `false` if the run

@@ -1319,3 +1319,55 @@ async fn a_resumes_whole_report_counts_every_runs_resets_codes_and_kept_password
     assert_eq!(counts["resets_sent"], 1, "dan: {counts}");
     assert_eq!(counts["earlier_resets_signed_out"], 1, "carol: {counts}");
 }
+
+/// Regression: reaching the account's daily email limit stopped the run at
+/// once, leaving users already reset still signed in (their sign-outs "not
+/// attempted"); a resume while the limit held sent more refused resets and
+/// still left some signed in.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daily_email_limit_still_signs_out_every_user_already_reset() {
+    let slow_sign_out = |name: String| SeedUser {
+        fail_operation: Some("AdminUserGlobalSignOut".into()),
+        fail_times: Some(2),
+        ..failing(&name, "InternalErrorException")
+    };
+    let s = Scenario::new("email-cap-sign-outs")
+        .sim(|c| {
+            c.email_cap = Some(5);
+            c.users = usernames(20).map(slow_sign_out).collect();
+        })
+        .file("in.txt", &users(20));
+    let args = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--concurrency",
+        "4",
+        "--summary",
+        "s.json",
+    ];
+    let out = s.run(&args).await;
+    out.assert_code(3).assert_says("Amazon SES");
+    let reset: Vec<String> = usernames(20).filter(|u| s.resets(u) > 0).collect();
+    assert_eq!(reset.len(), 5, "{}", out.report_text());
+    for user in &reset {
+        assert_eq!(s.sign_outs(user), 1, "{user}: {}", out.report_text());
+    }
+    let counts = &out.summary()["counts"];
+    assert_eq!(counts["sign_outs_not_attempted"], 0, "{counts}");
+    assert_eq!(counts["outcomes"]["cancelled"], 15, "{counts}");
+    // A resume while the limit holds sends no more than the calls in
+    // flight when the first refusal came back.
+    let before = s.calls("AdminResetUserPassword");
+    let again = [
+        "in.txt",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--concurrency",
+        "4",
+    ];
+    s.run(&again).await.assert_code(3);
+    let refused = s.calls("AdminResetUserPassword") - before;
+    assert!(refused <= 4, "{refused} resets sent into the limit");
+}
