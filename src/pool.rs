@@ -30,7 +30,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::channel::Recovery;
 use crate::cognito::{CallError, CallResult, Class, Cognito, Op};
-use crate::input::{Duplicates, Exclusions, Item, Row};
+use crate::input::{Duplicates, Excluded, Exclusions, Item, Row};
 use crate::journal::{Intended, Journal};
 use crate::keys::row_key;
 use crate::life::{Answered, Effect, Event, Life, Policy, RowId, Start, Step};
@@ -174,6 +174,9 @@ pub async fn execute(
     drop(d);
     writer_task.await.expect("the report writer does not panic")
 }
+
+/// The note of a row an earlier run of the report excluded.
+const EXCLUDED_EARLIER: &str = "excluded by an earlier run of this report; no call made";
 
 /// Stops the run, once every row is recorded, when a daily limit on codes
 /// refused resets: it ends as a run-fatal error does, with its hint.
@@ -396,15 +399,11 @@ impl Dispatcher {
         let done = e.done.get(key).filter(|d| d.is_done());
         let pending = e.uncertain.get(&key);
         let exclude_fold = p.pools.excludes_ignoring_case(&row.pool);
-        let excluded = if p
-            .exclusions
-            .contains(&row.pool, &row.username, exclude_fold)
-        {
-            Some("listed in --exclude; no call made")
-        } else if e.done.get(key).is_some_and(Done::is_excluded) {
-            Some("excluded by an earlier run of this report; no call made")
-        } else {
-            None
+        let excluded = match p.exclusions.why(&row.pool, &row.username, exclude_fold) {
+            Some(Excluded::Listed) => Some("listed in --exclude; no call made"),
+            Some(Excluded::Earlier) => Some(EXCLUDED_EARLIER),
+            None if e.done.get(key).is_some_and(Done::is_excluded) => Some(EXCLUDED_EARLIER),
+            None => None,
         };
         // What another report (--skip-done) records, where this one says
         // nothing of the user.

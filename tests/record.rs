@@ -955,6 +955,35 @@ async fn exclusions_stick_after_a_kill_before_the_excluded_row() {
     assert_eq!(out.row("breakglass")["outcome"], "excluded");
 }
 
+/// Regression: a user excluded only by the journal of a killed run (this
+/// run without `--exclude`) was recorded "listed in --exclude", and the
+/// plan counted that list as this run's `--exclude`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_excluded_only_by_an_earlier_run_is_not_said_listed_in_exclude() {
+    let s = Scenario::new("exclude-earlier-said")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &format!("{}breakglass\n", users(300)))
+        .file("ex.txt", "breakglass\n");
+    let first = ["in.txt", "--yes", "--rate", "20", "--exclude", "ex.txt"];
+    let mut running = s.spawn(&first).await;
+    running.wait_for_rows(3).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let resume = ["in.txt", "--yes", "--rate", "500", "--resume"];
+    let out = s.run(&resume).await;
+    out.assert_code(0);
+    let row = out.row("breakglass");
+    assert!(
+        row["error_message"].contains("excluded by an earlier run of this report"),
+        "{row:?}"
+    );
+    assert!(
+        !out.stderr.contains("listed in --exclude"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Regression: a user the first run left with a working password, excluded
 /// on the resume, vanished from the whole report's "LEFT WITH A WORKING
 /// PASSWORD" and the resume exited 0.

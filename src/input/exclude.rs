@@ -12,10 +12,47 @@ use crate::exit::StartError;
 /// The users never to touch.
 #[derive(Debug, Default, Clone)]
 pub struct Exclusions {
-    /// (pool, username); an empty pool means every pool.
+    /// Listed in this run's `--exclude`.
+    listed: Sets,
+    /// Excluded by an earlier run of the report (and not listed now).
+    earlier: Sets,
+}
+
+/// (pool, username) pairs; an empty pool means every pool.
+#[derive(Debug, Clone, Default)]
+struct Sets {
     exact: HashSet<(String, String)>,
     /// The same with usernames lower-cased, for pools that ignore case.
     folded: HashSet<(String, String)>,
+}
+
+impl Sets {
+    fn add(&mut self, pool: &str, username: &str) {
+        self.folded.insert((pool.to_owned(), fold(username)));
+        self.exact.insert((pool.to_owned(), username.to_owned()));
+    }
+
+    fn contains(&self, pool: &str, username: &str, fold_case: bool) -> bool {
+        if self.exact.is_empty() {
+            return false;
+        }
+        let (set, name) = if fold_case {
+            (&self.folded, fold(username))
+        } else {
+            (&self.exact, username.to_owned())
+        };
+        set.contains(&(pool.to_owned(), name.clone())) || set.contains(&(String::new(), name))
+    }
+}
+
+/// Why a row is excluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excluded {
+    /// This run's `--exclude` lists the user.
+    Listed,
+    /// An earlier run of the report excluded the user; it holds on every
+    /// resume.
+    Earlier,
 }
 
 fn fold(username: &str) -> String {
@@ -55,38 +92,54 @@ impl Exclusions {
 
     /// Excludes `username` in `pool` (every pool when empty).
     pub fn add(&mut self, pool: &str, username: &str) {
-        self.folded.insert((pool.to_owned(), fold(username)));
-        self.exact.insert((pool.to_owned(), username.to_owned()));
+        self.listed.add(pool, username);
     }
 
-    /// Every (pool, username) listed as given; an empty pool: every pool.
+    /// Excludes a user an earlier run of the report excluded.
+    pub fn add_earlier(&mut self, pool: &str, username: &str) {
+        let entry = (pool.to_owned(), username.to_owned());
+        if !self.listed.exact.contains(&entry) {
+            self.earlier.add(pool, username);
+        }
+    }
+
+    /// Every (pool, username) excluded, as given; an empty pool: every pool.
     pub fn entries(&self) -> Vec<(String, String)> {
-        let mut entries: Vec<_> = self.exact.iter().cloned().collect();
+        let both = self.listed.exact.iter().chain(&self.earlier.exact);
+        let mut entries: Vec<_> = both.cloned().collect();
         entries.sort();
         entries
     }
 
-    /// Users listed.
+    /// Users excluded.
     pub fn len(&self) -> usize {
-        self.exact.len()
+        self.listed.exact.len() + self.earlier.exact.len()
+    }
+
+    /// Users this run's `--exclude` lists.
+    pub fn listed(&self) -> usize {
+        self.listed.exact.len()
     }
 
     /// Whether none are.
     pub fn is_empty(&self) -> bool {
-        self.exact.is_empty()
+        self.len() == 0
     }
 
     /// Whether a row is excluded; `fold` compares usernames case-insensitively.
     pub fn contains(&self, pool: &str, username: &str, fold_case: bool) -> bool {
-        if self.exact.is_empty() {
-            return false;
-        }
-        let (set, name) = if fold_case {
-            (&self.folded, fold(username))
+        self.why(pool, username, fold_case).is_some()
+    }
+
+    /// Why a row is excluded, if it is.
+    pub fn why(&self, pool: &str, username: &str, fold_case: bool) -> Option<Excluded> {
+        if self.listed.contains(pool, username, fold_case) {
+            Some(Excluded::Listed)
+        } else if self.earlier.contains(pool, username, fold_case) {
+            Some(Excluded::Earlier)
         } else {
-            (&self.exact, username.to_owned())
-        };
-        set.contains(&(pool.to_owned(), name.clone())) || set.contains(&(String::new(), name))
+            None
+        }
     }
 }
 

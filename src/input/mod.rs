@@ -33,7 +33,7 @@ mod test_support;
 
 pub use digest::StreamDigest;
 pub use duplicates::Duplicates;
-pub use exclude::Exclusions;
+pub use exclude::{Excluded, Exclusions};
 #[doc(hidden)]
 pub use invariants::check_reader_invariants;
 pub use listing::{FirstPage, Lister};

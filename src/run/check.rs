@@ -181,7 +181,7 @@ fn sticky_exclusions(
         return exclusions;
     }
     for (pool, user) in &opened.exclude {
-        exclusions.add(pool, user);
+        exclusions.add_earlier(pool, user);
     }
     notes.push(format!(
         "resume: {} user(s) excluded by an earlier run of this report stay excluded, with or \

@@ -193,10 +193,10 @@ pub fn render(c: &Checked) -> String {
             out.push(format!("  {line}"));
         }
     }
-    if !c.exclusions.is_empty() {
+    if c.exclusions.listed() > 0 {
         out.push(format!(
             "excluded: {} users listed in --exclude are never touched",
-            c.exclusions.len()
+            c.exclusions.listed()
         ));
     }
     match &c.found.identity {
