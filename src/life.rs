@@ -130,6 +130,9 @@ pub struct Start {
     pub known: Option<UserState>,
     /// An earlier run reset (or disabled) it but its sign-out failed.
     pub owes_sign_out: Option<Earlier>,
+    /// Its sign-out, owed by the report `--skip-done` named, is left owed:
+    /// this run makes no sign-outs.
+    pub sign_out_left_owed: bool,
     /// An earlier run may have disabled the user without recording it (its
     /// disable intent is in the journal): a user found disabled was disabled
     /// by this tool, and still owes its sign-out.
@@ -398,7 +401,14 @@ impl Life {
             let why = format!("same user as line {line}; no call made");
             self.finish(Outcome::Duplicate, "", why);
         } else if let Some(done) = start.done_earlier {
-            let why = format!("{} by {}", done.outcome().as_str(), self.by_whom());
+            let mut why = format!("{} by {}", done.outcome().as_str(), self.by_whom());
+            if start.sign_out_left_owed {
+                // Only a run with --global-sign-out finishes it.
+                why.push_str(
+                    "; its sign-out failed there and is still owed: a run with \
+                     --global-sign-out signs the user out",
+                );
+            }
             self.finish(Outcome::Skipped, "", why);
         } else if let Some(why) = start.excluded.filter(|_| !has_history(start)) {
             if start.failed_earlier {

@@ -434,6 +434,7 @@ impl Dispatcher {
             uncertain: done.is_none() && (e.check_all || pending.is_some()),
             known: row.known.clone(),
             owes_sign_out: done.filter(owes).map(Done::earlier),
+            sign_out_left_owed: done.is_some_and(|d| d.owes_sign_out() && !owes(&d)),
             disable_intent: pending.is_some_and(|i| i.disable),
             recovery: p.pools.recovery(&row.pool),
         }

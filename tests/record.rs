@@ -1268,6 +1268,22 @@ async fn skip_done_without_sign_out_warns_that_owed_sign_outs_stay_owed() {
     assert_eq!(s.sign_outs("alice"), 0);
 }
 
+/// Regression: that user's row in the new report said only `skipped`, so
+/// the new report read as if nothing were left to do for her.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skipped_row_whose_sign_out_is_still_owed_says_so() {
+    let s = alice_owes_a_sign_out("skip-done-owed-row", "alice\n").await;
+    s.write("new.txt", "alice\nbob\n");
+    let grown = ["new.txt", "--yes", "--skip-done", "in.report.csv"];
+    let out = s.run(&grown).await;
+    let alice = out.row("alice");
+    assert_eq!(alice["outcome"], "skipped");
+    assert!(
+        alice["error_message"].contains("sign-out failed there and is still owed"),
+        "{alice:?}"
+    );
+}
+
 /// Regression: `--overwrite` warned that every user the report recorded
 /// "will be sent a reset again" though `--skip-done` skipped them all.
 #[tokio::test(flavor = "multi_thread")]
