@@ -1416,3 +1416,34 @@ async fn the_daily_email_limit_still_signs_out_every_user_already_reset() {
     let refused = s.calls("AdminResetUserPassword") - before;
     assert!(refused <= 4, "{refused} resets sent into the limit");
 }
+
+/// Regression: a `--from-pool` resume's plan said "N to check with
+/// AdminGetUser" and then made no such call: the listing shows each user's
+/// state, which settles them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_resume_does_not_promise_admin_get_user_checks_it_does_not_make() {
+    let s = Scenario::new("pool-resume-checks").sim(|c| {
+        c.generate = 300;
+        c.latency = Duration::from_millis(20);
+    });
+    let first = ["--from-pool", "--yes", "--report", "r.csv", "--rate", "20"];
+    let mut running = s.spawn(&first).await;
+    running.wait_for_rows(3).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let resume = [
+        "--from-pool",
+        "--yes",
+        "--report",
+        "r.csv",
+        "--rate",
+        "500",
+        "--resume",
+    ];
+    let out = s.run(&resume).await;
+    out.assert_code(0)
+        .assert_says("to check by the state the listing shows");
+    assert!(!out.stderr.contains("to check with AdminGetUser"));
+    // At most the probes of whether checks are permitted, one a run.
+    assert!(s.calls("AdminGetUser") <= 2, "{}", out.stderr);
+}

@@ -301,8 +301,17 @@ fn read_earlier(
     };
     let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
     let earlier = resume::read(opened, &config.report, &expect, key)?;
+    let listed = matches!(
+        config.source,
+        crate::input::Source::Pool { .. } | crate::input::Source::Group { .. }
+    );
+    let how = match listed {
+        // A listing shows each user's state: most need no AdminGetUser.
+        true => "by the state the listing shows (or AdminGetUser)",
+        false => "with AdminGetUser",
+    };
     let mut note = format!(
-        "resume: {} users already done; {} to check with AdminGetUser before any call",
+        "resume: {} users already done; {} to check {how} before any call",
         earlier.done.values().filter(|d| d.is_done()).count(),
         if earlier.check_all {
             "every other".to_owned()
