@@ -1447,3 +1447,21 @@ async fn a_listing_resume_does_not_promise_admin_get_user_checks_it_does_not_mak
     // At most the probes of whether checks are permitted, one a run.
     assert!(s.calls("AdminGetUser") <= 2, "{}", out.stderr);
 }
+
+/// Regression: the plan said every user an earlier report records as reset
+/// "is skipped", counting users this input does not list at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_skip_done_note_does_not_count_users_this_input_leaves_out_as_skipped() {
+    let s = Scenario::new("skip-done-count").file("in.txt", "alice\nbob\ncarol\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    s.write("new.txt", "alice\ndan\n");
+    let args = ["new.txt", "--yes", "--skip-done", "in.report.csv"];
+    let out = s.run(&args).await;
+    out.assert_code(0)
+        .assert_says("it records 3 users as reset or disabled; those this input lists are skipped");
+    assert!(
+        !out.stderr
+            .contains("3 users it records as reset or disabled are skipped")
+    );
+    assert_eq!(out.row("alice")["outcome"], "skipped");
+}

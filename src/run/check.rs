@@ -361,8 +361,8 @@ fn read_elsewhere(
             ),
         };
         notes.push(format!(
-            "--skip-done {shown}: {} users it records as reset or disabled are skipped, not \
-             reset again{owed_words}{}",
+            "--skip-done {shown}: it records {} users as reset or disabled; those this input \
+             lists are skipped, not reset again{owed_words}{}",
             done.len(),
             if unknown_case {
                 "; usernames are matched ignoring case, for the pool's case rule is unknown"
