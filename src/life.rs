@@ -414,10 +414,10 @@ impl Life {
             if start.failed_earlier {
                 // History is never rewritten: the earlier run left the user
                 // a working password, and the exclusion does not change it.
-                let why = format!("{why}; {FAILED_THEN_EXCLUDED}");
+                let why = format!("{why}; no call made; {FAILED_THEN_EXCLUDED}");
                 self.finish(Outcome::Failed, EXCLUDED_AFTER_FAILURE, why);
             } else {
-                self.finish(Outcome::Excluded, "", why);
+                self.finish(Outcome::Excluded, "", format!("{why}; no call made"));
             }
         } else if let Some(why) = start.pool_refuses.as_ref().filter(|_| self.policy.dry_run) {
             self.finish(Outcome::WouldFail, "NotAuthorizedException", why.clone());

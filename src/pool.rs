@@ -176,7 +176,7 @@ pub async fn execute(
 }
 
 /// The note of a row an earlier run of the report excluded.
-const EXCLUDED_EARLIER: &str = "excluded by an earlier run of this report; no call made";
+const EXCLUDED_EARLIER: &str = "excluded by an earlier run of this report";
 
 /// Stops the run, once every row is recorded, when a daily limit on codes
 /// refused resets: it ends as a run-fatal error does, with its hint.
@@ -400,7 +400,7 @@ impl Dispatcher {
         let pending = e.uncertain.get(&key);
         let exclude_fold = p.pools.excludes_ignoring_case(&row.pool);
         let excluded = match p.exclusions.why(&row.pool, &row.username, exclude_fold) {
-            Some(Excluded::Listed) => Some("listed in --exclude; no call made"),
+            Some(Excluded::Listed) => Some("listed in --exclude"),
             Some(Excluded::Earlier) => Some(EXCLUDED_EARLIER),
             None if e.done.get(key).is_some_and(Done::is_excluded) => Some(EXCLUDED_EARLIER),
             None => None,

@@ -1465,3 +1465,22 @@ async fn the_skip_done_note_does_not_count_users_this_input_leaves_out_as_skippe
     );
     assert_eq!(out.row("alice")["outcome"], "skipped");
 }
+
+/// Regression: a user excluded on a resume, whose journaled reset was
+/// checked first, was recorded "no call made" with `attempts` 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_excluded_user_checked_first_is_not_said_to_have_had_no_call() {
+    let s = Scenario::new("excluded-checked").file("ex.txt", "alice\n");
+    killed_run(&s, "alice\nbob\n", &["alice"], false);
+    let resume = ["in.txt", "--yes", "--resume", "--exclude", "ex.txt"];
+    let out = s.run(&resume).await;
+    out.assert_code(0);
+    let alice = out.row("alice");
+    assert_eq!(
+        (alice["outcome"].as_str(), alice["attempts"].as_str()),
+        ("excluded", "1"),
+        "{alice:?}"
+    );
+    assert!(!alice["error_message"].contains("no call"), "{alice:?}");
+    assert_eq!(s.resets("alice"), 0);
+}
