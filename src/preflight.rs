@@ -342,9 +342,18 @@ fn predicted_words(pool: &str, channel: Channel, ask: &Ask<'_>) -> String {
     if ask.dry_run {
         return "counted by this dry run (its summary and report say)".into();
     }
-    ask.predicted
-        .and_then(|p| p.words(pool, channel))
-        .unwrap_or_else(|| "unknown (no dry run of this input at hand)".into())
+    let Some(words) = ask.predicted.and_then(|p| p.words(pool, channel)) else {
+        return "unknown (no dry run of this input at hand)".into();
+    };
+    // A resume sends no code to the users already done.
+    let predicted = ask.predicted.and_then(|p| p.count(pool, channel));
+    let left = ask.rows.as_ref().and_then(|r| r.get(pool)).copied();
+    match (predicted, left) {
+        (Some(n), Some(left)) if left < n => {
+            format!("at most {left}, the users not yet done — {words} for the whole input")
+        }
+        _ => words,
+    }
 }
 
 /// Warns where codes go by SMS (recovery by phone first, or users with

@@ -808,3 +808,33 @@ async fn no_sms_warning_where_a_whole_dry_run_predicted_no_sms() {
     let err = stderr(&run(&w.dir, &sim, &["in.txt", "--yes"]).await);
     assert!(plan_lines(&err, "codes go by SMS").is_empty(), "{err}");
 }
+
+/// Regression: a resume's plan warned that every code the dry run
+/// predicted would go by SMS ("SMS: 300"), though most users were done.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumes_sms_warning_counts_only_users_not_yet_done() {
+    let phone = |i: usize| format!("phone-{i:02}");
+    let s = Scenario::new("answers-resume-sms")
+        .sim(|c| {
+            c.users
+                .extend((0..10).map(|i| cognito_reset::simulator::SeedUser {
+                    email: Some(None),
+                    phone_verified: Some(true),
+                    ..seed(&phone(i))
+                }))
+        })
+        .file(
+            "in.txt",
+            &(0..10).map(|i| phone(i) + "\n").collect::<String>(),
+        );
+    s.run(&["in.txt", "--dry-run", "--yes"])
+        .await
+        .assert_code(0);
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    // Every user is done: the resume sends no code at all.
+    let out = s.run(&["in.txt", "--yes", "--resume"]).await;
+    let err = &out.stderr;
+    let sms = plan_lines(err, "codes go by SMS");
+    assert_eq!(sms.len(), 1, "{err}");
+    assert!(sms[0].contains("at most 0,"), "{err}");
+}
