@@ -90,6 +90,9 @@ pub enum Earlier {
     Reset,
     /// Disabled, after the reset was refused with this code.
     Disabled(RefusalCode),
+    /// Failed for good, the user holding no password a reset could end:
+    /// federated (no password in Cognito) or already disabled.
+    Unresettable,
 }
 
 impl Earlier {
@@ -97,6 +100,7 @@ impl Earlier {
         match self {
             Earlier::Reset => Outcome::Reset,
             Earlier::Disabled(_) => Outcome::Disabled,
+            Earlier::Unresettable => Outcome::Failed,
         }
     }
 }
@@ -402,6 +406,12 @@ impl Life {
             self.finish(Outcome::Duplicate, "", why);
         } else if let Some(done) = start.done_earlier {
             let mut why = format!("{} by {}", done.outcome().as_str(), self.by_whom());
+            if done == Earlier::Unresettable {
+                why.push_str(
+                    ": federated or disabled, the user holds no password a reset could end; \
+                     nothing more to do",
+                );
+            }
             if start.sign_out_left_owed {
                 // Only a run with --global-sign-out finishes it.
                 why.push_str(
@@ -1117,7 +1127,7 @@ fn pool_effect(e: &CallError) -> Effect {
 }
 
 mod read_back;
-pub use read_back::meaning_of;
+pub use read_back::{meaning_of, unresettable};
 
 #[cfg(test)]
 mod tests;

@@ -396,7 +396,7 @@ impl Dispatcher {
         }
         let folded = row_key(&row.pool, &row.username, true);
         let duplicate_of = p.duplicates.earlier(row.line, folded, key);
-        let done = e.done.get(key).filter(|d| d.is_done());
+        let done = e.done.get(key).filter(|d| d.is_settled());
         let pending = e.uncertain.get(&key);
         let exclude_fold = p.pools.excludes_ignoring_case(&row.pool);
         let excluded = match p.exclusions.why(&row.pool, &row.username, exclude_fold) {

@@ -53,6 +53,8 @@ const OUTCOME: u8 = 0x0f;
 const SIGNED_OUT: u8 = 0x10;
 const SIGN_OUT_FAILED: u8 = 0x20;
 const INVALID_PARAMETER: u8 = 0x40;
+/// A `failed` row final for its user ([`crate::life::unresettable`]).
+const UNRESETTABLE: u8 = 0x80;
 
 impl Done {
     /// From a report row.
@@ -94,6 +96,13 @@ impl Done {
         )
     }
 
+    /// Whether a resume has nothing more to do for the user: done, or
+    /// failed for good (federated, already disabled) and signed out as
+    /// asked.
+    pub fn is_settled(self) -> bool {
+        self.is_done() || (self.bits & UNRESETTABLE != 0 && self.signed_out() != Some(false))
+    }
+
     /// Whether an earlier run excluded the user: a resume keeps it so, with
     /// or without `--exclude`.
     pub fn is_excluded(self) -> bool {
@@ -105,6 +114,7 @@ impl Done {
         match (self.outcome(), self.bits & INVALID_PARAMETER != 0) {
             (Outcome::Disabled, true) => Owed::Disabled(RefusalCode::InvalidParameter),
             (Outcome::Disabled, false) => Owed::Disabled(RefusalCode::NotAuthorized),
+            (Outcome::Failed, _) if self.bits & UNRESETTABLE != 0 => Owed::Unresettable,
             _ => Owed::Reset,
         }
     }
@@ -558,7 +568,10 @@ fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
         let mut shape = Shape::of(seen);
         shape.meaning = crate::life::meaning_of(seen);
         let shape = earlier.shapes.intern(shape);
-        let done = Done::new(outcome, &seen.error_code, seen.signed_out).shaped(shape);
+        let mut done = Done::new(outcome, &seen.error_code, seen.signed_out).shaped(shape);
+        if crate::life::unresettable(seen) {
+            done.bits |= UNRESETTABLE;
+        }
         earlier.done.insert(key, done);
     }
 }

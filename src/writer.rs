@@ -150,7 +150,7 @@ fn done_before(earlier: &Earlier, recorded: &Recorded) -> Option<Done> {
         recorded.record.outcome,
         Outcome::Skipped | Outcome::Excluded
     );
-    let done = earlier.done.get(recorded.key).filter(|d| d.is_done());
+    let done = earlier.done.get(recorded.key).filter(|d| d.is_settled());
     done.filter(|_| skipped && recorded.key != 0)
 }
 

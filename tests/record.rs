@@ -1484,3 +1484,37 @@ async fn an_excluded_user_checked_first_is_not_said_to_have_had_no_call() {
     assert!(!alice["error_message"].contains("no call"), "{alice:?}");
     assert_eq!(s.resets("alice"), 0);
 }
+
+/// Regression: every resume sent another reset to users an earlier run had
+/// found federated or disabled; a resume cut short then recorded them
+/// `cancelled` (or refused, not signed out), and the whole report lost what
+/// the first run had done for them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_leaves_users_no_reset_can_reach_as_their_run_recorded_them() {
+    let s =
+        Scenario::new("resume-unresettable").file("in.txt", "alice\nfederated-fay\ndisabled-dan\n");
+    let args = ["in.txt", "--yes", "--global-sign-out"];
+    s.run(&args).await.assert_code(1);
+    let resets = s.calls("AdminResetUserPassword");
+    let out = s
+        .run(&[&args[..], &["--resume", "--summary", "s.json"]].concat())
+        .await;
+    assert_eq!(s.calls("AdminResetUserPassword"), resets, "{}", out.stderr);
+    let latest = out.latest();
+    for user in ["federated-fay", "disabled-dan"] {
+        let row = &latest[user];
+        assert_eq!(row["outcome"], "skipped", "{row:?}");
+        assert!(
+            row["error_message"].contains("nothing more to do"),
+            "{row:?}"
+        );
+    }
+    let whole = &out.summary()["whole_report"];
+    assert_eq!(whole["outcomes"]["failed"], 2, "{whole}");
+    assert_eq!(whole["federated"], 1, "{whole}");
+    assert_eq!(whole["signed_out"], 2, "alice, federated-fay: {whole}");
+    assert!(
+        whole["kept_password"].as_object().unwrap().is_empty(),
+        "{whole}"
+    );
+}

@@ -11,6 +11,14 @@ use super::{
 use crate::cognito::means_no_user;
 use crate::report::{Meaning, Outcome, Record, ResetBy};
 
+/// Whether a `failed` row is final for its user, who holds no password a
+/// reset could end: federated, or already disabled. A resume leaves it be.
+pub fn unresettable(record: &Record) -> bool {
+    let message = record.error_message.as_str();
+    record.outcome == Outcome::Failed
+        && (message.starts_with(FEDERATED) || message.contains(ALREADY_DISABLED))
+}
+
 /// Where a message names why a user keeps a working password: `… (why);`.
 const KEEPS: &str = "keeps a working password (";
 
