@@ -26,8 +26,8 @@ use crate::journal::{self, Checkpoint, Header, Pending, RunLine};
 use crate::keys::KeyMap;
 use crate::life::Earlier as Owed;
 use crate::report::{
-    Broken, Chain, Fault, FirstLine, Layout, Outcome, Reader, Record, ReportFormat, header_bytes,
-    judge_header, read_whole,
+    Broken, Chain, Fault, FirstLine, Layout, Outcome, Reader, Record, ReportFormat, ResetBy,
+    header_bytes, judge_header, read_whole,
 };
 use crate::tally::Shape;
 
@@ -567,12 +567,29 @@ fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
     if says {
         let mut shape = Shape::of(seen);
         shape.meaning = crate::life::meaning_of(seen);
+        inherit_reset(&mut shape, earlier, key);
         let shape = earlier.shapes.intern(shape);
         let mut done = Done::new(outcome, &seen.error_code, seen.signed_out).shaped(shape);
         if crate::life::unresettable(seen) {
             done.bits |= UNRESETTABLE;
         }
         earlier.done.insert(key, done);
+    }
+}
+
+/// A row that only finished a reset an earlier row of the report made
+/// (its sign-out) keeps how that reset came about.
+fn inherit_reset(shape: &mut Shape, earlier: &Earlier, key: u64) {
+    if shape.meaning.reset_by != Some(ResetBy::Earlier) {
+        return;
+    }
+    let Some(before) = earlier.done.get(key).filter(|d| d.is_done()) else {
+        return;
+    };
+    let before = earlier.shapes.of(before).meaning;
+    if before.reset_by.is_some() {
+        shape.meaning.reset_by = before.reset_by;
+        shape.meaning.maybe_two_codes |= before.maybe_two_codes;
     }
 }
 

@@ -197,25 +197,23 @@ impl Tally {
     /// The counts as the operator reads them; `dry_run` words what would
     /// happen as such.
     pub fn render(&self, out: &mut String, dry_run: bool) {
-        self.render_as(
-            out,
-            dry_run,
-            "this run",
+        let words = [
+            "found RESET_REQUIRED by a check, no code known from this run",
             "reset earlier, only signed out now",
-        );
+        ];
+        self.render_as(out, dry_run, words);
     }
 
     /// The whole report's counts, worded for every run of it.
     pub fn render_whole(&self, out: &mut String, dry_run: bool) {
-        self.render_as(
-            out,
-            dry_run,
-            "its runs",
+        let words = [
+            "found RESET_REQUIRED by a check (a reset whose answer was lost, or sent before)",
             "reset as a report --skip-done named records, signed out by this report's runs",
-        );
+        ];
+        self.render_as(out, dry_run, words);
     }
 
-    fn render_as(&self, out: &mut String, dry_run: bool, by: &str, earlier: &str) {
+    fn render_as(&self, out: &mut String, dry_run: bool, [confirmed, earlier]: [&str; 2]) {
         let listed = if self.outcomes.is_empty() {
             "no rows".to_owned()
         } else {
@@ -224,8 +222,7 @@ impl Tally {
         out.push_str(&format!("  rows {}: {listed}\n", self.rows));
         if self.resets_confirmed + self.earlier_resets_signed_out > 0 {
             out.push_str(&format!(
-                "  of the resets: sent {} · found RESET_REQUIRED by a check, no code known from \
-                 {by} {} · {earlier} {}\n",
+                "  of the resets: sent {} · {confirmed} {} · {earlier} {}\n",
                 self.resets_sent, self.resets_confirmed, self.earlier_resets_signed_out
             ));
         }

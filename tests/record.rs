@@ -1518,3 +1518,42 @@ async fn a_resume_leaves_users_no_reset_can_reach_as_their_run_recorded_them() {
         "{whole}"
     );
 }
+
+/// Regression: after two resumes that only retried a failing sign-out, the
+/// whole report said the user's reset came from a report `--skip-done`
+/// named (none was), and left out a user whose sign-out still failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_reports_resets_keep_how_each_came_about_across_resumes() {
+    let sign_out_fails = |name: &str, times: u32| SeedUser {
+        fail_operation: Some("AdminUserGlobalSignOut".into()),
+        fail_times: Some(times),
+        ..failing(name, "InternalErrorException")
+    };
+    let s = Scenario::new("whole-reset-kinds")
+        .sim(|c| {
+            c.users = vec![
+                sign_out_fails("so-once", 2),
+                sign_out_fails("so-always", 99),
+            ]
+        })
+        .file("in.txt", "ok-1\nso-once\nso-always\n");
+    let args = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--max-attempts",
+        "2",
+    ];
+    s.run(&args).await.assert_code(1);
+    let again = [&args[..], &["--resume"]].concat();
+    s.run(&again).await.assert_code(1);
+    let out = s
+        .run(&[&again[..], &["--summary", "s.json"]].concat())
+        .await;
+    let whole = &out.summary()["whole_report"];
+    assert_eq!(whole["outcomes"]["reset"], 3, "{whole}");
+    assert_eq!(whole["resets_sent"], 3, "{whole}");
+    assert_eq!(whole["earlier_resets_signed_out"], 0, "{whole}");
+    assert!(!out.stderr.contains("--skip-done named"), "{}", out.stderr);
+    assert_eq!(s.calls("AdminResetUserPassword"), 3);
+}
