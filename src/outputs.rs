@@ -64,6 +64,9 @@ impl Want<'_> {
             header: self.header,
             sign_out: self.config.policy.sign_out,
             check_all: self.config.check_all,
+            // Opening the report reads no records; the check phase reads
+            // them against the summary's chain.
+            summary_chain: None,
         }
     }
 }

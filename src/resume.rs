@@ -275,6 +275,9 @@ pub struct Expect<'a> {
     pub sign_out: bool,
     /// `--check-all`.
     pub check_all: bool,
+    /// The chain the summary of an earlier run (the one `--summary` names)
+    /// recorded: the report must pass through it.
+    pub summary_chain: Option<Checkpoint>,
 }
 
 fn shown(path: &Path) -> String {
@@ -794,21 +797,25 @@ fn read_rows(
     opened: &mut Opened,
     path: &Path,
     dry_run: bool,
+    summary: Option<&Checkpoint>,
     key: &impl Fn(&str, &str) -> u64,
     earlier: &mut Earlier,
 ) -> Result<u64, StartError> {
     let format = ReportFormat::from_path(path);
     let mut wrong_mode = false;
     let mut passes = Passes::new(opened.checkpoint.as_ref(), opened.closed);
+    let mut summarized = Passes::new(summary, false);
     let whole = read_whole(&mut opened.file, format, |record, chain| {
         earlier.records += 1;
         earlier.attempts += u64::from(record.attempts);
         wrong_mode |= other_mode(record.outcome, dry_run);
         note(earlier, record, key(&record.user_pool_id, &record.username));
         passes.see(chain);
+        summarized.see(chain);
     })
     .map_err(|f| fault(path, f))?;
     passes.check(path, &whole.chain, "its journal")?;
+    summarized.check(path, &whole.chain, "the summary --summary names")?;
     earlier.torn_line = whole.torn;
     if whole.complete > 0 {
         opened.chain = whole.chain;
@@ -903,7 +910,8 @@ pub fn read(
         ..Earlier::default()
     };
     let dry_run = expect.header.mode == "dry_run";
-    let complete = read_rows(opened, path, dry_run, &key, &mut earlier)?;
+    let summary = expect.summary_chain.as_ref();
+    let complete = read_rows(opened, path, dry_run, summary, &key, &mut earlier)?;
     earlier.done.settle();
     if earlier.torn_line {
         opened.file.set_len(complete).map_err(io)?;

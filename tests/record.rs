@@ -1557,3 +1557,50 @@ async fn the_whole_reports_resets_keep_how_each_came_about_across_resumes() {
     assert!(!out.stderr.contains("--skip-done named"), "{}", out.stderr);
     assert_eq!(s.calls("AdminResetUserPassword"), 3);
 }
+
+/// Regression: a report edited in place, its chain recomputed, passed a
+/// resume given the summary whose chain proved the edit (`verify --summary`
+/// refused it), and the resume then replaced that summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_checks_the_report_against_the_summary_it_would_replace() {
+    let s = Scenario::new("resume-summary-chain");
+    let text = finished_run(&s, "c1\nc2\nunverified-c3\nc4\n").await;
+    let summary = s.read("s.json");
+    // Edit the refused user's row to `reset` and recompute every hash; the
+    // journal's checkpoints are dropped, as an editor would have to.
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let mut chain = cognito_reset::report::Chain::start(format!("{header}\n").as_bytes());
+    let mut edited = format!("{header}\n");
+    for line in lines {
+        let body = &line[..line.len() - 65];
+        let body = match body.contains("unverified-c3") {
+            true => {
+                let cells: Vec<&str> = body.splitn(7, ',').collect();
+                format!(
+                    "{},{},{},reset,,,{}",
+                    cells[0], cells[1], cells[2], cells[6]
+                )
+            }
+            false => body.to_owned(),
+        };
+        let hash = chain.link(body.as_bytes());
+        edited.push_str(&format!("{body},{hash}\n"));
+    }
+    s.write("in.report.csv", &edited);
+    let journal = s.read("in.report.csv.journal");
+    let kept: String = journal
+        .lines()
+        .filter(|l| !l.contains("\"head\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    s.write("in.report.csv.journal", &kept);
+    let out = verify(&s, &["in.report.csv", "--summary", "s.json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let resume = ["in.txt", "--yes", "--resume", "--summary", "s.json"];
+    s.run(&resume)
+        .await
+        .assert_code(2)
+        .assert_says("the summary --summary names");
+    assert_eq!(s.read("s.json"), summary, "the summary was replaced");
+}

@@ -530,6 +530,20 @@ pub fn check_claim(
     }
 }
 
+/// The report chain a summary of an earlier run of `report` recorded at
+/// `path`, if it holds one: a resume checks the report against it before
+/// the summary is replaced.
+pub fn earlier_chain(
+    path: &std::path::Path,
+    report: &std::path::Path,
+) -> Option<crate::journal::Checkpoint> {
+    if !matches!(holder(path, "", report), Holder::SameReport) {
+        return None;
+    }
+    let chain = read_summary(path)?.get("report_chain")?.clone();
+    serde_json::from_value(chain).ok()
+}
+
 /// Writes the summary of a run that did not start (refused, declined,
 /// stopped before anything was sent) where it holds no run's record;
 /// otherwise leaves the file exactly as it was and says so: a run that did

@@ -298,6 +298,10 @@ fn read_earlier(
         header,
         sign_out: config.policy.sign_out,
         check_all: config.check_all,
+        summary_chain: config
+            .summary
+            .as_deref()
+            .and_then(|s| crate::audit::earlier_chain(s, &config.report)),
     };
     let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
     let earlier = resume::read(opened, &config.report, &expect, key)?;
