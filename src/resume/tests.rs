@@ -56,6 +56,7 @@ fn expect(header: &Header) -> Expect<'_> {
         header,
         sign_out: header.sign_out,
         check_all: false,
+        summary_chain: None,
     }
 }
 
