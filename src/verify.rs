@@ -65,9 +65,11 @@ pub fn run(args: &VerifyArgs) -> i32 {
         }
     });
     let mut out = format!("report: {shown}\n");
+    let mut end = None;
     let verdict = match read {
         Ok(whole) => {
             describe(&mut out, &held, &whole.chain, path);
+            end = Some(whole.chain.clone());
             judge(&mut out, &whole.chain, whole.torn, &marks)
         }
         Err(Fault::Io(e)) => return cannot(&format!("{shown}: {e}")),
@@ -83,7 +85,8 @@ pub fn run(args: &VerifyArgs) -> i32 {
     };
     match verdict {
         Ok(()) => {
-            out.push_str(&verified(&marks));
+            let end = end.unwrap_or_else(|| Chain::start(b""));
+            out.push_str(&verified(&marks, &end));
             let _ = print_stdout(out.as_bytes());
             EXIT_OK
         }
@@ -124,20 +127,25 @@ fn broken(line: u64, why: Broken) -> String {
     }
 }
 
-/// What a report that verifies is known to be: nothing removed from its
-/// end only as far as a checkpoint vouches for it.
-fn verified(marks: &[Mark]) -> String {
+/// What a report that verifies is known to be: only what a checkpoint
+/// vouches for. Records past the last one hold together, but an edit there
+/// with its hashes recomputed, a record added, or rows cut from the end,
+/// cannot be told.
+fn verified(marks: &[Mark], end: &Chain) -> String {
     if marks.iter().any(|m| m.closed) {
         return "verified: nothing was changed, added, removed or reordered\n".into();
     }
     match marks.iter().map(|m| m.checkpoint.records).max() {
         Some(n) => format!(
-            "verified: nothing was changed, added or reordered, and nothing removed up to \
-             record {n}; its last run did not end, so removal from its end beyond that cannot \
-             be checked\n"
+            "verified up to record {n}: nothing there was changed, added, removed or \
+             reordered; its last run did not end, so the {} record(s) after it hold together \
+             but nothing vouches for them (an edit with its hashes recomputed, a record added, \
+             or rows cut from its end cannot be told)\n",
+            end.records().saturating_sub(n)
         ),
-        None => "verified: nothing was changed, added or reordered; removal from its end \
-                 cannot be checked without its journal or a summary (--summary)\n"
+        None => "the chain holds together, but nothing vouches for it: without a checkpoint in \
+                 its journal or a summary (--summary), an edit with its hashes recomputed, a \
+                 record added, or rows cut from its end cannot be told\n"
             .into(),
     }
 }
