@@ -528,11 +528,13 @@ impl Call<'_> {
         let caller = &self.ctx.caller;
         let c = &self.cognito;
         let (region, op, gone) = (self.region, step_op(step), || self.pool_gone());
+        // The SDK's send futures are boxed: inline, their kilobytes of state
+        // would be part of every row's future and copied whenever it moves.
         let (answer, spent) = match step {
             Step::Check(_) => {
                 let (answer, spent) = caller
                     .call_unless(region, op, budget, gone, || {
-                        self.watched(c.get_user(pool, user))
+                        Box::pin(self.watched(c.get_user(pool, user)))
                     })
                     .await;
                 return event(answer, Some).after(spent);
@@ -544,14 +546,14 @@ impl Call<'_> {
                 let meta = &self.metadata;
                 caller
                     .call_unless(region, op, budget, gone, || {
-                        self.watched(c.reset(pool, user, meta))
+                        Box::pin(self.watched(c.reset(pool, user, meta)))
                     })
                     .await
             }
             Step::SignOut => {
                 caller
                     .call_unless(region, op, budget, gone, || {
-                        self.watched(c.global_sign_out(pool, user))
+                        Box::pin(self.watched(c.global_sign_out(pool, user)))
                     })
                     .await
             }
@@ -562,7 +564,7 @@ impl Call<'_> {
                 }
                 caller
                     .call_unless(region, op, budget, gone, || {
-                        self.watched(c.disable_user(pool, user))
+                        Box::pin(self.watched(c.disable_user(pool, user)))
                     })
                     .await
             }
