@@ -5,7 +5,10 @@
 //! done or excluded by an earlier run, listed in `--exclude`, its listed
 //! state, an uncertain earlier reset) and gives it to the row's [`Life`]:
 //! a row that needs no call is done at once; for the others it starts a
-//! worker while fewer than twice `--concurrency` rows are in progress. A
+//! worker while fewer than twice `--concurrency` rows are in progress. Rows
+//! whose first call is a reset are gathered, up to `--concurrency` of them,
+//! and their intents journaled in one write and one sync before they start,
+//! while the batch before waits for its slots. A
 //! worker drives one row's [`Life`] — each step one call through the retry
 //! driver — and every row sends exactly one [`Record`](crate::report::Record) to the report
 //! writer, the only task that touches the report.
@@ -31,7 +34,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::channel::Recovery;
 use crate::cognito::{CallError, CallResult, Class, Cognito, Op};
 use crate::input::{Duplicates, Exclusions, Item, Row};
-use crate::journal::{Intended, Journal};
+use crate::journal::{Intended, Journal, Syncing};
 use crate::keys::row_key;
 use crate::life::{Answered, Effect, Event, Life, Policy, RowId, Start, Step};
 use crate::resume::{Done, Earlier};
@@ -153,6 +156,8 @@ pub async fn execute(
         records,
         seen_earlier: HashSet::new(),
         parked: Parked::default(),
+        gathered: Vec::new(),
+        syncing: None,
     };
     d.run(items).await;
     let _ = d.slots.acquire_many(rows as u32).await;
@@ -176,6 +181,11 @@ struct Dispatcher {
     parked: Parked<Pending>,
     /// The retry driver, whose pauses say which regions are out.
     caller: Arc<Caller>,
+    /// Rows whose first call is a reset, gathered so that one write and one
+    /// sync of the journal covers all their intents.
+    gathered: Vec<Pending>,
+    /// The rows gathered before, started once their intents are synced.
+    syncing: Option<(Syncing, Vec<Pending>)>,
 }
 
 impl Dispatcher {
@@ -189,6 +199,11 @@ impl Dispatcher {
                 _ if stopping => break,
                 Some(item) => self.dispatch(item).await,
                 None => {
+                    if let Ok(items) = items.try_recv() {
+                        batch = items.into_iter();
+                        continue;
+                    }
+                    self.start_journaled().await;
                     let held = !self.parked.is_empty();
                     batch = tokio::select! {
                         biased;
@@ -221,6 +236,7 @@ impl Dispatcher {
             }
         }
         self.wait_parked(reopened).await;
+        self.start_journaled().await;
     }
 
     /// Rows held while their region is out: started once it answers again,
@@ -231,6 +247,7 @@ impl Dispatcher {
             if self.parked.is_empty() {
                 break;
             }
+            self.start_journaled().await;
             tokio::select! {
                 _ = self.stop.stopped() => break,
                 _ = reopened.changed() => {}
@@ -277,8 +294,63 @@ impl Dispatcher {
         self.start(pending).await;
     }
 
-    /// Starts a worker for a row once a slot is free.
+    /// Starts a worker for a row once a slot is free; a row whose first call
+    /// is a reset first has its intent journaled with others'.
     async fn start(&mut self, pending: Pending) {
+        let first_reset = pending.life.step() == Step::Reset && !pending.life.settles_first();
+        if first_reset && self.ctx.journal.is_some() && !self.stop.is_stopped() {
+            self.gathered.push(pending);
+            if self.gathered.len() >= self.p.concurrency.max(1) {
+                self.journal_gathered().await;
+            }
+            return;
+        }
+        self.launch(pending).await;
+    }
+
+    /// Hands the gathered rows' intents to the journal in one write, then
+    /// starts the rows gathered before once theirs are synced: the sync of
+    /// one batch goes on while the rows of the one before wait for slots.
+    async fn journal_gathered(&mut self) {
+        let rows = std::mem::take(&mut self.gathered);
+        let ctx = self.ctx.clone();
+        let syncing = match &ctx.journal {
+            Some(journal) if !rows.is_empty() && !self.stop.is_stopped() => {
+                let intents = rows
+                    .iter()
+                    .map(|p| (p.row.pool.as_str(), p.row.username.as_str()));
+                Some((journal.intend_resets(intents).await, rows))
+            }
+            // Stopped: the rows are recorded cancelled, nothing journaled.
+            _ => {
+                for pending in rows {
+                    self.launch(pending).await;
+                }
+                None
+            }
+        };
+        let Some((synced, rows)) = std::mem::replace(&mut self.syncing, syncing) else {
+            return;
+        };
+        // Rows whose intents could not be synced try again one by one, and
+        // fail as the journal says, without a call.
+        let journaled = synced.synced().await.is_ok();
+        for mut pending in rows {
+            pending.journaled.reset = journaled;
+            self.launch(pending).await;
+        }
+    }
+
+    /// Starts every gathered row once its intent is synced: before the
+    /// dispatcher waits for anything else, so that no row is held up.
+    async fn start_journaled(&mut self) {
+        while !self.gathered.is_empty() || self.syncing.is_some() {
+            self.journal_gathered().await;
+        }
+    }
+
+    /// Starts a worker for a row once a slot is free.
+    async fn launch(&mut self, pending: Pending) {
         let permit = tokio::select! {
             biased;
             _ = self.stop.stopped() => None,
@@ -347,7 +419,13 @@ impl Dispatcher {
             }
         };
         let life = Life::new(start, self.p.policy);
-        let pending = Pending { row, key, life };
+        let journaled = Journaled::default();
+        let pending = Pending {
+            row,
+            key,
+            life,
+            journaled,
+        };
         if pending.life.step() != Step::Done {
             return Some(pending);
         }
@@ -410,6 +488,8 @@ struct Pending {
     /// The user's key (pool, username, by the pool's case rule).
     key: u64,
     life: Life,
+    /// Which of its intents are already in the journal.
+    journaled: Journaled,
 }
 
 impl Pending {
@@ -470,13 +550,13 @@ async fn work(mut pending: Pending, ctx: &Ctx) -> Recorded {
         metadata: metadata(&ctx.metadata, &row.metadata),
     };
     let life = &mut pending.life;
-    let mut journaled = Journaled::default();
+    let journaled = &mut pending.journaled;
     while life.step() != Step::Done {
         let step = life.step();
         let answer = if life.settles_first() && !call.settle().await {
             Event::Stopped.into()
         } else {
-            call.make(step, life.attempts(), &mut journaled).await
+            call.make(step, life.attempts(), journaled).await
         };
         match life.on(answer) {
             Effect::None => {}
