@@ -4,12 +4,12 @@
 //! gathers what is known of each row before any call (invalid, a duplicate,
 //! done or excluded by an earlier run, listed in `--exclude`, its listed
 //! state, an uncertain earlier reset) and gives it to the row's [`Life`]:
-//! a row that needs no call is done at once; for the others it starts a
-//! worker while fewer than twice `--concurrency` rows are in progress. Rows
+//! a row that needs no call is done at once; the others are handed through a
+//! bounded queue to twice `--concurrency` long-lived workers. Rows
 //! whose first call is a reset are gathered, up to `--concurrency` of them,
 //! and their intents journaled in one write and one sync before they start,
-//! while the batch before waits for its slots. A
-//! worker drives one row's [`Life`] — each step one call through the retry
+//! while the batch before waits for room in the queue. A
+//! worker drives one row's [`Life`] at a time — each step one call through the retry
 //! driver — and every row sends exactly one [`Record`](crate::report::Record) to the report
 //! writer, the only task that touches the report.
 //!
@@ -29,7 +29,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use crate::channel::Recovery;
 use crate::cognito::{CallError, CallResult, Class, Cognito, Op};
@@ -137,6 +137,8 @@ pub async fn execute(
     // Rows in progress: twice the calls in flight, so that rows waiting for
     // their journal intent or a backoff do not leave call slots idle.
     let rows = pipeline.concurrency.max(1).saturating_mul(ROWS_PER_CALL);
+    let (queue, taken) = mpsc::channel(pipeline.concurrency.max(1));
+    let taken = Arc::new(tokio::sync::Mutex::new(taken));
     let ctx = Arc::new(Ctx {
         settle: pipeline.settle,
         caller: pipeline.caller.clone(),
@@ -145,14 +147,15 @@ pub async fn execute(
         metadata: std::mem::take(&mut pipeline.metadata),
         gone: Mutex::new(HashSet::new()),
     });
+    let workers: Vec<_> = (0..rows)
+        .map(|_| tokio::spawn(worker(taken.clone(), ctx.clone(), records.clone())))
+        .collect();
     let mut d = Dispatcher {
         stop: pipeline.caller.stop.clone(),
         caller: pipeline.caller.clone(),
         p: pipeline,
         ctx,
-        // Each running worker holds one permit; acquiring them all at the
-        // end waits for the last one.
-        slots: Arc::new(Semaphore::new(rows)),
+        queue,
         records,
         seen_earlier: HashSet::new(),
         parked: Parked::default(),
@@ -160,8 +163,11 @@ pub async fn execute(
         syncing: None,
     };
     d.run(items).await;
-    let _ = d.slots.acquire_many(rows as u32).await;
+    // The queue closes: each worker ends once it finds it empty.
     drop(d);
+    for w in workers {
+        let _ = w.await;
+    }
     writer_task.await.expect("the report writer does not panic")
 }
 
@@ -170,7 +176,8 @@ struct Dispatcher {
     p: Pipeline,
     ctx: Arc<Ctx>,
     stop: Arc<Stop>,
-    slots: Arc<Semaphore>,
+    /// Rows handed to the workers, not yet taken by one.
+    queue: mpsc::Sender<Pending>,
     /// Sent by the dispatcher and every worker, received by the writer;
     /// closes when the dispatcher and the last worker drop their clones.
     records: mpsc::Sender<Recorded>,
@@ -335,10 +342,11 @@ impl Dispatcher {
         // Rows whose intents could not be synced try again one by one, and
         // fail as the journal says, without a call.
         let journaled = synced.synced().await.is_ok();
-        for mut pending in rows {
+        let mut rows = rows;
+        for pending in &mut rows {
             pending.journaled.reset = journaled;
-            self.launch(pending).await;
         }
+        self.launch_all(rows).await;
     }
 
     /// Starts every gathered row once its intent is synced: before the
@@ -349,25 +357,45 @@ impl Dispatcher {
         }
     }
 
-    /// Starts a worker for a row once a slot is free.
+    /// Hands a row to the workers once the queue has room; a row the run
+    /// stopped before is recorded `cancelled`.
     async fn launch(&mut self, pending: Pending) {
         let permit = tokio::select! {
             biased;
             _ = self.stop.stopped() => None,
-            permit = self.slots.clone().acquire_owned() => permit.ok(),
+            permit = self.queue.reserve() => permit.ok(),
         };
-        let Some(permit) = permit else {
-            let record = cancelled(pending, &self.stop);
-            let _ = self.records.send(record).await;
-            return;
-        };
-        let ctx = self.ctx.clone();
-        let records = self.records.clone();
-        tokio::spawn(async move {
-            let record = work(pending, &ctx).await;
-            let _ = records.send(record).await;
-            drop(permit);
-        });
+        match permit {
+            Some(permit) => permit.send(pending),
+            None => {
+                let record = cancelled(pending, &self.stop);
+                let _ = self.records.send(record).await;
+            }
+        }
+    }
+
+    /// Hands rows to the workers as many at a time as the queue has room
+    /// for: the dispatcher waits once for a batch, not once per row.
+    async fn launch_all(&mut self, rows: Vec<Pending>) {
+        let mut rows = rows.into_iter();
+        while rows.len() > 0 {
+            let room = rows.len().min(self.queue.max_capacity());
+            let permits = tokio::select! {
+                biased;
+                _ = self.stop.stopped() => None,
+                permits = self.queue.reserve_many(room) => permits.ok(),
+            };
+            let Some(permits) = permits else {
+                for pending in rows {
+                    let record = cancelled(pending, &self.stop);
+                    let _ = self.records.send(record).await;
+                }
+                return;
+            };
+            for (permit, pending) in permits.zip(rows.by_ref()) {
+                permit.send(pending);
+            }
+        }
     }
 
     /// Rows an earlier run left owing something (a reset or disable in
@@ -535,6 +563,27 @@ fn metadata(global: &[(String, String)], row: &[(String, String)]) -> Vec<(Strin
         .collect();
     merged.extend(row.iter().cloned());
     merged
+}
+
+/// A worker: takes rows from the queue one at a time until it is closed
+/// and empty. Long-lived, so that a row costs no task of its own.
+async fn worker(
+    taken: Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>,
+    ctx: Arc<Ctx>,
+    records: mpsc::Sender<Recorded>,
+) {
+    loop {
+        let next = taken.lock().await.recv().await;
+        let Some(pending) = next else {
+            return;
+        };
+        let stop = &ctx.caller.stop;
+        let record = match stop.is_stopped() {
+            true => cancelled(pending, stop),
+            false => work(pending, &ctx).await,
+        };
+        let _ = records.send(record).await;
+    }
 }
 
 /// One row, from its first call to its record.
