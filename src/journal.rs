@@ -338,13 +338,41 @@ impl Journal {
 
 /// Intents handed to the journal thread in one write, not yet known to be
 /// on stable storage.
-pub struct Syncing(std::io::Result<oneshot::Receiver<std::io::Result<()>>>);
+pub struct Syncing {
+    ack: Option<oneshot::Receiver<std::io::Result<()>>>,
+    /// The outcome, once known.
+    known: Option<std::io::Result<()>>,
+}
+
+fn writer_stopped() -> std::io::Error {
+    std::io::Error::other("journal writer stopped")
+}
 
 impl Syncing {
+    /// Whether the outcome is known without waiting, so that a caller can
+    /// start the rows of a batch already synced while later batches sync.
+    pub fn is_known(&mut self) -> bool {
+        if self.known.is_none()
+            && let Some(ack) = &mut self.ack
+        {
+            match ack.try_recv() {
+                Ok(result) => self.known = Some(result),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    self.known = Some(Err(writer_stopped()))
+                }
+            }
+        }
+        self.known.is_some()
+    }
+
     /// Returns once the intents are on stable storage, or why they are not.
     pub async fn synced(self) -> std::io::Result<()> {
-        let closed = || std::io::Error::other("journal writer stopped");
-        self.0?.await.map_err(|_| closed())?
+        if let Some(known) = self.known {
+            return known;
+        }
+        let ack = self.ack.ok_or_else(writer_stopped)?;
+        ack.await.map_err(|_| writer_stopped())?
     }
 }
 
@@ -364,16 +392,19 @@ impl Journal {
                 op: None,
             };
             if let Err(e) = serde_json::to_writer(&mut lines, &intent) {
-                return Syncing(Err(e.into()));
+                return Syncing {
+                    ack: None,
+                    known: Some(Err(e.into())),
+                };
             }
             lines.push(b'\n');
         }
         let (ack, done) = oneshot::channel();
-        let sent = self.tx.send((lines, ack)).await;
-        Syncing(
-            sent.map(|()| done)
-                .map_err(|_| std::io::Error::other("journal writer stopped")),
-        )
+        let sent = self.tx.send((lines, ack)).await.is_ok();
+        Syncing {
+            known: (!sent).then(|| Err(writer_stopped())),
+            ack: sent.then_some(done),
+        }
     }
 
     /// Records where the report's chain stands, once those records are on

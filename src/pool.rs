@@ -24,7 +24,7 @@
 //! read are not in the report, and a stream that never ends cannot hold the
 //! run up.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -51,6 +51,12 @@ const RECORD_QUEUE: usize = 1024;
 /// Rows in progress per `--concurrency` slot (calls in flight are bounded by
 /// the retry driver).
 const ROWS_PER_CALL: usize = 2;
+/// Batches of intents syncing at most while the dispatcher goes on
+/// gathering: on a disk whose syncs now and then take tens of milliseconds,
+/// waiting for each batch before writing the next one let the workers run
+/// dry. Rows journaled but not yet called stay bounded (they are checked on
+/// a resume after a crash).
+const SYNCS_AHEAD: usize = 4;
 
 /// Per-pool facts the dispatcher needs, from the preflight.
 pub trait Pools: Send + Sync {
@@ -160,7 +166,7 @@ pub async fn execute(
         seen_earlier: HashSet::new(),
         parked: Parked::default(),
         gathered: Vec::new(),
-        syncing: None,
+        syncing: VecDeque::new(),
     };
     d.run(items).await;
     // The queue closes: each worker ends once it finds it empty.
@@ -191,8 +197,9 @@ struct Dispatcher {
     /// Rows whose first call is a reset, gathered so that one write and one
     /// sync of the journal covers all their intents.
     gathered: Vec<Pending>,
-    /// The rows gathered before, started once their intents are synced.
-    syncing: Option<(Syncing, Vec<Pending>)>,
+    /// Batches gathered before, oldest first, each started once its intents
+    /// are synced: a slow sync does not hold the next batches' writes up.
+    syncing: VecDeque<(Syncing, Vec<Pending>)>,
 }
 
 impl Dispatcher {
@@ -316,33 +323,47 @@ impl Dispatcher {
     }
 
     /// Hands the gathered rows' intents to the journal in one write, then
-    /// starts the rows gathered before once theirs are synced: the sync of
-    /// one batch goes on while the rows of the one before wait for slots.
+    /// starts the batches before it whose intents are synced, waiting for
+    /// the oldest only when [`SYNCS_AHEAD`] are syncing.
     async fn journal_gathered(&mut self) {
         let rows = std::mem::take(&mut self.gathered);
         let ctx = self.ctx.clone();
-        let syncing = match &ctx.journal {
+        match &ctx.journal {
             Some(journal) if !rows.is_empty() && !self.stop.is_stopped() => {
                 let intents = rows
                     .iter()
                     .map(|p| (p.row.pool.as_str(), p.row.username.as_str()));
-                Some((journal.intend_resets(intents).await, rows))
+                let synced = journal.intend_resets(intents).await;
+                self.syncing.push_back((synced, rows));
             }
             // Stopped: the rows are recorded cancelled, nothing journaled.
             _ => {
                 for pending in rows {
                     self.launch(pending).await;
                 }
-                None
             }
-        };
-        let Some((synced, rows)) = std::mem::replace(&mut self.syncing, syncing) else {
+        }
+        loop {
+            let ahead = self.syncing.len() > SYNCS_AHEAD;
+            let ready = match self.syncing.front_mut() {
+                Some((oldest, _)) => ahead || oldest.is_known(),
+                None => false,
+            };
+            if !ready {
+                break;
+            }
+            self.launch_synced().await;
+        }
+    }
+
+    /// Starts the oldest syncing batch once its intents are synced. Rows
+    /// whose intents could not be synced try again one by one, and fail as
+    /// the journal says, without a call.
+    async fn launch_synced(&mut self) {
+        let Some((synced, mut rows)) = self.syncing.pop_front() else {
             return;
         };
-        // Rows whose intents could not be synced try again one by one, and
-        // fail as the journal says, without a call.
         let journaled = synced.synced().await.is_ok();
-        let mut rows = rows;
         for pending in &mut rows {
             pending.journaled.reset = journaled;
         }
@@ -352,8 +373,11 @@ impl Dispatcher {
     /// Starts every gathered row once its intent is synced: before the
     /// dispatcher waits for anything else, so that no row is held up.
     async fn start_journaled(&mut self) {
-        while !self.gathered.is_empty() || self.syncing.is_some() {
+        if !self.gathered.is_empty() {
             self.journal_gathered().await;
+        }
+        while !self.syncing.is_empty() {
+            self.launch_synced().await;
         }
     }
 
