@@ -20,7 +20,7 @@ use crate::channel::Channel;
 use crate::cognito::AppClient;
 use crate::journal;
 use crate::keys::{KeyMap, row_key};
-use crate::report::{Outcome, Record, ReportFormat, read_whole};
+use crate::report::{Outcome, Record, ReportFormat, ResetBy, read_whole};
 use crate::sessions;
 
 /// What the records of one pool said.
@@ -33,6 +33,9 @@ pub struct PoolSeen {
     pub last_sign_out: Option<SystemTime>,
     /// Users reset or disabled whose sign-out failed or was not made.
     pub not_signed_out: u64,
+    /// Users left with a working password (their reset failed, could not
+    /// reach them, or never ran): nobody signed them out either.
+    pub kept_password: u64,
 }
 
 /// What the records said, per pool.
@@ -43,12 +46,20 @@ impl Seen {
     /// Counts one record of this run.
     pub fn see(&mut self, record: &Record) {
         let done = matches!(record.outcome, Outcome::Reset | Outcome::Disabled);
-        let counts = record.channel.is_some() || (done && record.signed_out.is_some());
+        let kept = !done && record.meaning.kept_password.is_some();
+        // A reset a check found, or an earlier run sent, is no code of this run.
+        let sent_here = !matches!(
+            record.meaning.reset_by,
+            Some(ResetBy::Confirmed | ResetBy::Earlier)
+        );
+        let channel = record.channel.filter(|_| sent_here);
+        let counts = channel.is_some() || (done && record.signed_out.is_some()) || kept;
         if !counts {
             return;
         }
         let pool = self.0.entry(record.user_pool_id.clone()).or_default();
-        if let Some(channel) = record.channel {
+        pool.kept_password += u64::from(kept);
+        if let Some(channel) = channel {
             *pool.codes.entry(channel).or_default() += 1;
         }
         if done && record.signed_out == Some(false) {
@@ -119,6 +130,11 @@ pub struct Predicted {
     pub codes: BTreeMap<String, BTreeMap<Channel, u64>>,
     /// Users the dry run did not predict (it stopped first), per pool.
     pub unpredicted: BTreeMap<String, u64>,
+    /// Distinct users (case aside) the dry run's report has a row for.
+    pub users: u64,
+    /// Users of this input the dry run's report has no row for (it was
+    /// killed first), in no known pool.
+    pub missing: u64,
 }
 
 impl Predicted {
@@ -129,18 +145,31 @@ impl Predicted {
         Some(codes.get(&channel).copied().unwrap_or(0))
     }
 
+    /// Notes that the input holds `distinct` users (case aside): those
+    /// the dry run's report has no row for were never predicted.
+    pub fn against_input(&mut self, distinct: u64) {
+        self.missing = distinct.saturating_sub(self.users);
+    }
+
+    /// Whether the dry run stopped before predicting every user of the
+    /// pool: its counts are then lower bounds.
+    pub fn partial(&self, pool: &str) -> bool {
+        self.missing > 0 || self.unpredicted.get(pool).copied().unwrap_or(0) > 0
+    }
+
     /// "12 (predicted by the dry run of …)", "at least 12 (…)" when it did
     /// not finish.
     pub fn words(&self, pool: &str, channel: Channel) -> Option<String> {
         let n = self.count(pool, channel)?;
-        let least = if self.unpredicted.get(pool).copied().unwrap_or(0) > 0 {
-            "at least "
-        } else {
-            ""
-        };
+        if !self.partial(pool) {
+            return Some(format!("{n} (predicted by the dry run of {})", self.at));
+        }
+        let unknown = self.unpredicted.get(pool).copied().unwrap_or(0) + self.missing;
         Some(format!(
-            "{least}{n} (predicted by the dry run of {})",
-            self.at
+            "at least {n} (predicted by the dry run of {}, which stopped before predicting \
+             {unknown} user{}: unknown beyond)",
+            self.at,
+            if unknown == 1 { "" } else { "s" }
         ))
     }
 }
@@ -177,6 +206,7 @@ pub fn predicted(path: &Path, fingerprint: &str) -> Result<Option<Predicted>, St
     }
     let mut pools: Vec<String> = Vec::new();
     let mut latest: KeyMap<Latest> = KeyMap::default();
+    let mut users: std::collections::HashSet<u64> = Default::default();
     let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
         let code = match record.outcome {
             Outcome::WouldReset => Some(Some(record.channel.unwrap_or(Channel::Unknown))),
@@ -193,12 +223,15 @@ pub fn predicted(path: &Path, fingerprint: &str) -> Result<Option<Predicted>, St
         } as u32;
         let key = row_key(&record.user_pool_id, &record.username, false);
         latest.insert(key, Latest { pool, code });
+        users.insert(row_key(&record.user_pool_id, &record.username, true));
     })
     .map_err(|_| format!("{shown} cannot be read as a report"))?;
     if whole.channel == Some(false) {
         return Err(format!("{shown} predates the channel column"));
     }
-    Ok(Some(Predicted::from_latest(path, at, &pools, &latest)))
+    let mut predicted = Predicted::from_latest(path, at, &pools, &latest);
+    predicted.users = users.len() as u64;
+    Ok(Some(predicted))
 }
 
 impl Predicted {
@@ -214,6 +247,8 @@ impl Predicted {
             at,
             codes: pools.iter().map(|p| (p.clone(), BTreeMap::new())).collect(),
             unpredicted: BTreeMap::new(),
+            users: 0,
+            missing: 0,
         };
         for l in latest.values() {
             let pool = pools[l.pool as usize].clone();
@@ -274,8 +309,9 @@ pub struct PoolAnswers {
     /// read), RFC 3339. `null` until the run ends, or when nobody was
     /// signed out.
     pub locked_out_by: Option<String>,
-    /// Users reset or disabled whose sign-out failed or was not made in
-    /// this run: `locked_out_by` does not hold for them.
+    /// Users of this run not signed out — reset or disabled but their
+    /// sign-out failed or was not made, or left with a working password
+    /// (never signed out): `locked_out_by` does not hold for them.
     pub not_signed_out: u64,
     /// Codes by channel (`email`, `sms`, `none`, `unknown`): a dry run's
     /// prediction; a real run's resets, `unknown` where the user's
@@ -284,6 +320,9 @@ pub struct PoolAnswers {
     /// A real run: what the dry run of the same input predicted (`null`
     /// when its report was not at hand).
     pub predicted_codes_by_channel: Option<BTreeMap<String, u64>>,
+    /// The dry run stopped before predicting every user: its counts are
+    /// lower bounds, the rest unknown.
+    pub predicted_partial: bool,
     /// The answers as the operator reads them (not recorded).
     #[serde(skip)]
     pub lines: Vec<String>,
@@ -293,11 +332,13 @@ impl PoolAnswers {
     /// What is known before the run: the app clients, the prediction.
     pub fn before(
         clients: Option<&[AppClient]>,
-        predicted: Option<&BTreeMap<Channel, u64>>,
+        predicted: Option<&Predicted>,
+        pool: &str,
     ) -> PoolAnswers {
         PoolAnswers {
             app_clients: clients.map(|c| c.iter().map(ClientRecord::from).collect()),
-            predicted_codes_by_channel: predicted.map(by_word),
+            predicted_codes_by_channel: predicted.and_then(|p| p.codes.get(pool)).map(by_word),
+            predicted_partial: predicted.is_some_and(|p| p.partial(pool)),
             ..PoolAnswers::default()
         }
     }
@@ -324,11 +365,13 @@ impl PoolAnswers {
             .flatten()
             .filter_map(|s| s.last_sign_out)
             .max();
-        self.not_signed_out = found.seen.map_or(0, |s| s.not_signed_out);
+        let owed = found.seen.map_or(0, |s| s.not_signed_out);
+        let kept = found.seen.map_or(0, |s| s.kept_password);
+        self.not_signed_out = owed + kept;
         self.last_sign_out_at = last.map(crate::clock::rfc3339);
         self.locked_out_by = last.map(|t| crate::clock::rfc3339(t + sessions::grace(clients)));
         self.lines
-            .push(sessions::summary_line(clients, last, self.not_signed_out));
+            .push(sessions::summary_line(clients, last, owed, kept));
     }
 }
 
@@ -344,7 +387,12 @@ impl PoolAnswers {
             Some(p) => {
                 let p: Vec<String> = p.iter().map(|(c, n)| format!("{c} {n}")).collect();
                 line.push_str(&format!(
-                    " (unknown: contacts not read; the dry run of this input predicted {})",
+                    " (unknown: contacts not read; the dry run of this input predicted {}{})",
+                    if self.predicted_partial {
+                        "at least "
+                    } else {
+                        ""
+                    },
                     if p.is_empty() {
                         "none".into()
                     } else {

@@ -102,9 +102,21 @@ impl Recovery {
     }
 
     /// Whether the first mechanism is the phone: codes go by SMS to every
-    /// user with a verified phone.
+    /// user with a verified phone. A pool with no recovery setting is
+    /// phone first: Cognito then prefers SMS when the phone is verified.
     pub fn phone_first(self) -> bool {
-        self.0[0] == Some(Mechanism::Phone)
+        matches!(self.0[0], Some(Mechanism::Phone) | None)
+    }
+
+    /// Whether some user may get a code by SMS: the phone is one of the
+    /// mechanisms, or none is named (Cognito then prefers the phone).
+    pub fn allows_sms(self) -> bool {
+        self.unset() || self.0.contains(&Some(Mechanism::Phone))
+    }
+
+    /// Whether the pool names no recovery mechanism at all.
+    pub fn unset(self) -> bool {
+        self.0[0].is_none()
     }
 }
 

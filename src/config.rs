@@ -140,6 +140,13 @@ fn stream_stamp() -> String {
 
 fn source_of(args: &RunArgs, default_pool: Option<&String>) -> Result<Source, StartError> {
     let pool = || default_pool.cloned().unwrap_or_default();
+    if args.filter.as_deref().is_some_and(|f| f.trim().is_empty()) {
+        // An unset variable in a scheduled job must not widen the run to
+        // every user of the pool.
+        return Err(usage(
+            "--filter is empty; leave it out to list every user of the pool",
+        ));
+    }
     Ok(if args.from_pool {
         Source::Pool {
             pool: pool(),
@@ -250,16 +257,31 @@ fn rates_of(args: &RunArgs) -> Result<(RateSpec, Rates), StartError> {
 /// The files a run reads and writes must be distinct: a summary written over
 /// the input would destroy the list of users it is resetting.
 /// Whether two paths name the same file: the same once `.` parts are
-/// dropped, or the same device and inode.
+/// dropped and the directory holding each is resolved (`d/../x` is `x`,
+/// whether `x` exists yet or not), or the same device and inode.
 pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let normal = |p: &std::path::Path| -> PathBuf {
-        p.components()
+        let lexical: PathBuf = p
+            .components()
             .filter(|c| *c != std::path::Component::CurDir)
-            .collect()
+            .collect();
+        resolved_parent(p).unwrap_or(lexical)
     };
     let identity = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
     normal(a) == normal(b) || (identity(a).is_some() && identity(a) == identity(b))
+}
+
+/// `p` with the directory holding it resolved (links, `..`), its last part
+/// kept as written: a file that does not exist yet is still named
+/// one way. `None` when the directory cannot be resolved.
+fn resolved_parent(p: &std::path::Path) -> Option<PathBuf> {
+    let name = p.file_name()?;
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    Some(std::fs::canonicalize(parent).ok()?.join(name))
 }
 
 /// The files a run with these flags reads and writes, by what the flags call

@@ -29,12 +29,25 @@ pub enum Open {
 /// Says what an open error means for an output path, in words an operator
 /// can act on.
 pub fn explain(path: &Path, e: &std::io::Error) -> String {
+    explain_as(path, e, false)
+}
+
+/// Says what an open error means for a file only read ([`inspect`]): a
+/// symbolic link is not followed, and nothing is written.
+pub fn explain_reading(path: &Path, e: &std::io::Error) -> String {
+    explain_as(path, e, true)
+}
+
+fn explain_as(path: &Path, e: &std::io::Error, reading: bool) -> String {
     let shown = crate::progress::escape(&path.display().to_string());
     // O_NOFOLLOW on a symbolic link fails with ELOOP.
     if e.raw_os_error() == Some(libc::ELOOP) {
-        return format!(
-            "{shown} is a symbolic link; refusing to write through it (give the real path)"
-        );
+        let link = if reading {
+            "it is not followed, so that what is read is the file named"
+        } else {
+            "refusing to write through it"
+        };
+        return format!("{shown} is a symbolic link; {link} (give the real path)");
     }
     if e.raw_os_error() == Some(libc::ENAMETOOLONG) {
         return format!("{shown}: the name is too long for the file system; choose a shorter path");
@@ -42,6 +55,7 @@ pub fn explain(path: &Path, e: &std::io::Error) -> String {
     match e.kind() {
         ErrorKind::AlreadyExists => format!("{shown} already exists"),
         ErrorKind::NotFound => format!("{shown}: no such file or directory; check the path"),
+        ErrorKind::PermissionDenied if reading => format!("{shown}: permission denied"),
         ErrorKind::PermissionDenied => {
             format!("{shown}: permission denied; choose a path you may write to")
         }
@@ -122,23 +136,63 @@ pub fn try_lock(file: &File) -> std::io::Result<bool> {
     }
 }
 
+/// Takes a shared lock on a file only read: `false` if a run holds its
+/// exclusive lock (it is still writing the file). Released when the file
+/// is closed.
+pub fn try_lock_shared(file: &File) -> std::io::Result<bool> {
+    match file.try_lock_shared() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Replaces `path` with `bytes` atomically: a new private file beside it,
 /// synced, renamed over the old one, the directory synced.
 pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    stage(path, bytes)?.commit()
+}
+
+/// Content written to a private file beside its path and synced, waiting
+/// to replace it; dropped uncommitted, it leaves the path as it was.
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+/// Writes `bytes` beside `path`, synced, ready to replace it.
+pub fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
     // Named for this process: two runs replacing one file never share it.
     let tmp = sibling(path, &format!(".{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    let written = open(&tmp, Open::CreateNew).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let staged = Staged {
+        tmp,
+        path: path.to_owned(),
+        committed: false,
+    };
+    let mut file = open(&staged.tmp, Open::CreateNew)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// Renames the staged content over its path.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.committed = true;
+        sync_dir(&self.path);
+        Ok(())
     }
-    written?;
-    sync_dir(path);
-    Ok(())
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Creates `path` holding `bytes`, atomically and never over anything: the

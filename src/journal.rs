@@ -115,6 +115,10 @@ pub struct Checkpoint {
     pub head: String,
     /// Records in the report then.
     pub records: u64,
+    /// Written as a run ended: until another run starts, the report ends
+    /// here, and a record after it was added by something else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub end: bool,
 }
 
 /// A row whose journaled calls have no final outcome yet.
@@ -144,6 +148,38 @@ pub struct Previous {
     pub intents: Vec<Pending>,
     /// The last checkpoint of the report's chain.
     pub checkpoint: Option<Checkpoint>,
+    /// That checkpoint was written as a run ended and no run started
+    /// since: the report must end exactly there.
+    pub closed: bool,
+    /// The reports (`--skip-done`) whose done users the report skips, as
+    /// the runs named them: every resume keeps skipping them.
+    pub skip_done: Vec<String>,
+    /// The users (pool, username; an empty pool: every pool) the runs
+    /// excluded (`--exclude`): every resume keeps excluding them.
+    pub exclude: Vec<(String, String)>,
+}
+
+/// What a report's runs decided for all of its runs, kept in its journal
+/// from the moment a run starts, so that a run killed before it wrote a row
+/// still binds every resume.
+#[derive(Debug, Default, Clone)]
+pub struct Sticky {
+    /// The reports whose done users are skipped (`--skip-done`).
+    pub skip_done: Vec<String>,
+    /// The users never to touch (`--exclude`).
+    pub exclude: Vec<(String, String)>,
+}
+
+/// The reports a report's runs skip the done users of.
+#[derive(Serialize, Deserialize)]
+struct SkipDone {
+    skip_done: Vec<String>,
+}
+
+/// The users a report's runs exclude.
+#[derive(Serialize, Deserialize)]
+struct Exclude {
+    exclude: Vec<(String, String)>,
 }
 
 /// Reads a journal, tolerating a torn last line. `Ok(None)` if there is none.
@@ -167,8 +203,22 @@ pub fn read(
             previous.header = serde_json::from_slice::<Header>(&line).ok();
         } else if let Ok(run) = serde_json::from_slice::<RunLine>(&line) {
             previous.runs.push(run);
+            previous.closed = false;
         } else if let Ok(checkpoint) = serde_json::from_slice::<Checkpoint>(&line) {
+            previous.closed = checkpoint.end;
             previous.checkpoint = Some(checkpoint);
+        } else if let Ok(skip) = serde_json::from_slice::<SkipDone>(&line) {
+            for report in skip.skip_done {
+                if !previous.skip_done.contains(&report) {
+                    previous.skip_done.push(report);
+                }
+            }
+        } else if let Ok(listed) = serde_json::from_slice::<Exclude>(&line) {
+            for user in listed.exclude {
+                if !previous.exclude.contains(&user) {
+                    previous.exclude.push(user);
+                }
+            }
         } else if let Ok(intent) = serde_json::from_slice::<Intent>(&line)
             && keep(&intent.pool, &intent.user)
         {
@@ -220,20 +270,25 @@ pub fn open(
     earlier_runs: &[RunLine],
     this_run: &RunLine,
     intents: bool,
+    sticky: &Sticky,
 ) -> std::io::Result<(Option<Journal>, JournalFile)> {
     let mut preamble = serde_json::to_vec(header)?;
     preamble.push(b'\n');
+    let mut added = sticky_lines(sticky)?;
+    preamble.extend_from_slice(&added);
     for run in earlier_runs.iter().chain([this_run]) {
         serde_json::to_writer(&mut preamble, run)?;
         preamble.push(b'\n');
     }
+    serde_json::to_writer(&mut added, this_run)?;
+    added.push(b'\n');
     let file = match how {
         Open::CreateNew => files::create_with(path, &preamble)?,
         Open::Truncate => {
             files::replace(path, &preamble)?;
             files::open(path, Open::Existing)?
         }
-        Open::Existing | Open::Create => append_run(path, &preamble, this_run)?,
+        Open::Existing | Open::Create => append_run(path, &preamble, &added)?,
     };
     let journal_file = JournalFile {
         path: path.to_owned(),
@@ -256,9 +311,31 @@ pub fn open(
     ))
 }
 
-/// Adds this run's line to an existing journal (the whole preamble when it
-/// is empty).
-fn append_run(path: &Path, preamble: &[u8], this_run: &RunLine) -> std::io::Result<File> {
+/// The lines that bind every resume: the reports skipped, the users
+/// excluded (none when there are none).
+fn sticky_lines(sticky: &Sticky) -> std::io::Result<Vec<u8>> {
+    let mut lines = Vec::new();
+    if !sticky.skip_done.is_empty() {
+        let skip = SkipDone {
+            skip_done: sticky.skip_done.clone(),
+        };
+        serde_json::to_writer(&mut lines, &skip)?;
+        lines.push(b'\n');
+    }
+    if !sticky.exclude.is_empty() {
+        let listed = Exclude {
+            exclude: sticky.exclude.clone(),
+        };
+        serde_json::to_writer(&mut lines, &listed)?;
+        lines.push(b'\n');
+    }
+    Ok(lines)
+}
+
+/// Adds this run's lines (`added`: the reports it skips, the users it
+/// excludes, its run line) to
+/// an existing journal (the whole preamble when it is empty).
+fn append_run(path: &Path, preamble: &[u8], added: &[u8]) -> std::io::Result<File> {
     let mut file = files::open(path, Open::Existing)?;
     let len = file.metadata()?.len();
     let line = if len == 0 {
@@ -272,8 +349,7 @@ fn append_run(path: &Path, preamble: &[u8], this_run: &RunLine) -> std::io::Resu
         } else {
             vec![b'\n']
         };
-        serde_json::to_writer(&mut line, this_run)?;
-        line.push(b'\n');
+        line.extend_from_slice(added);
         line
     };
     file.write_all(&line)?;
@@ -434,7 +510,11 @@ impl JournalFile {
             let _ = thread.join();
         }
         let mut text = self.preamble.clone();
-        serde_json::to_writer(&mut text, checkpoint)?;
+        let end = Checkpoint {
+            end: true,
+            ..checkpoint.clone()
+        };
+        serde_json::to_writer(&mut text, &end)?;
         text.push(b'\n');
         for pending in keep {
             let mut intent = Intent {
@@ -462,7 +542,30 @@ mod tests {
         Checkpoint {
             head: "ab".repeat(32),
             records,
+            end: false,
         }
+    }
+
+    /// A journal opened for run `id`, with no sticky lists; the first run
+    /// (no earlier runs) journals intents.
+    fn plain(
+        path: &Path,
+        how: Open,
+        header: &Header,
+        earlier: &[RunLine],
+        id: &str,
+    ) -> (Option<Journal>, JournalFile) {
+        let intents = earlier.is_empty();
+        open(
+            path,
+            how,
+            header,
+            earlier,
+            &run(id),
+            intents,
+            &Sticky::default(),
+        )
+        .unwrap()
     }
 
     fn run(id: &str) -> RunLine {
@@ -473,35 +576,35 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn intents_survive_a_crash_and_a_finish_keeps_only_what_is_unresolved() {
-        let dir = std::env::temp_dir().join(format!("cr-journal-{}", std::process::id()));
+    /// An empty directory of its own for one test.
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("cr-journal-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn intents_survive_a_crash_and_a_finish_keeps_only_what_is_unresolved() {
+        let dir = scratch("c");
         let path = dir.join("r.csv.journal");
         let header = Header::new("fp1", false, false);
-        let (journal, file) = open(&path, Open::CreateNew, &header, &[], &run("a"), true).unwrap();
+        let (journal, file) = plain(&path, Open::CreateNew, &header, &[], "a");
         let journal = journal.unwrap();
-        journal
-            .intend("eu-west-1_P", "alice", Intended::Reset)
-            .await
-            .unwrap();
-        journal
-            .intend("eu-west-1_P", "bob", Intended::Reset)
-            .await
-            .unwrap();
-        journal
-            .intend("eu-west-1_P", "bob", Intended::Disable)
-            .await
-            .unwrap();
+        for (user, what) in [
+            ("alice", Intended::Reset),
+            ("bob", Intended::Reset),
+            ("bob", Intended::Disable),
+        ] {
+            journal.intend("eu-west-1_P", user, what).await.unwrap();
+        }
         drop(journal);
         // A torn line, as after a crash mid-write.
-        std::fs::OpenOptions::new()
+        let mut appending = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
-            .unwrap()
-            .write_all(b"\x7b\"pool\":\"eu-we")
             .unwrap();
+        appending.write_all(b"\x7b\"pool\":\"eu-we").unwrap();
         let prev = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(prev.header, Some(header.clone()));
         assert_eq!(prev.runs, vec![run("a")]);
@@ -512,9 +615,9 @@ mod tests {
             disable: true,
         };
         let only_bob = read(&path, |_, u| u == "bob").unwrap().unwrap();
+        let both_as_one = vec![bob.clone()];
         assert_eq!(
-            only_bob.intents,
-            vec![bob.clone()],
+            only_bob.intents, both_as_one,
             "both of bob's intents, as one"
         );
         file.finish(&cp(0), [&bob]).unwrap();
@@ -522,21 +625,22 @@ mod tests {
         assert_eq!(prev.runs, vec![run("a")]);
         assert_eq!(prev.intents, vec![bob]);
         // A resume appends its run line and keeps what was there.
-        let (_, file) = open(&path, Open::Existing, &header, &prev.runs, &run("b"), false).unwrap();
+        let (_, file) = plain(&path, Open::Existing, &header, &prev.runs, "b");
         let again = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!(again.runs, vec![run("a"), run("b")]);
         assert_eq!(again.intents.len(), 1);
         file.finish(&cp(2), []).unwrap();
         let last = read(&path, |_, _| true).unwrap().unwrap();
         assert_eq!((last.runs.len(), last.intents.len()), (2, 0));
-        assert_eq!(last.checkpoint, Some(cp(2)));
+        let end = Checkpoint { end: true, ..cp(2) };
+        assert_eq!(last.checkpoint, Some(end));
+        assert!(last.closed, "the run's end closes the chain");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_missing_journal_reads_as_none_and_an_empty_one_has_no_header() {
-        let dir = std::env::temp_dir().join(format!("cr-journal-e-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("e");
         assert!(read(&dir.join("nope"), |_, _| true).unwrap().is_none());
         std::fs::write(dir.join("empty"), b"").unwrap();
         let prev = read(&dir.join("empty"), |_, _| true).unwrap().unwrap();

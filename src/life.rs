@@ -46,8 +46,13 @@ use crate::cognito::{
     ATTEMPT_LIMIT_HINT, CallError, Class, RESET_REQUIRED, Refusal, RefusalCode, Unreachable,
     UserState, Verdict, means_no_user,
 };
-use crate::report::{Meaning, Outcome, Record, Unsettled};
+use crate::report::{Meaning, Outcome, Record, ResetBy, Unsettled};
 use crate::retry::{Attempts, Spent};
+
+/// How a reason starts when whether the user keeps a working password is
+/// not known (an earlier reset that could not be checked): the summary
+/// says "may be left" for it.
+pub const UNKNOWN_PREFIX: &str = "unknown:";
 
 /// The sign-out error code of a row whose sign-out the run stopped before
 /// attempting (a resume does it).
@@ -55,6 +60,10 @@ pub const SIGN_OUT_NOT_ATTEMPTED: &str = "Cancelled";
 /// The sign-out error code of a row whose sign-out is owed but which
 /// `--exclude` now lists: no call is made, and the sign-out stays owed.
 pub const SIGN_OUT_EXCLUDED: &str = "Excluded";
+/// The error code of a `failed` row whose user an earlier run failed to
+/// reset and `--exclude` now lists: no call is made, the user keeps a
+/// working password.
+pub const EXCLUDED_AFTER_FAILURE: &str = "Excluded";
 
 /// How rows are to be treated, from the flags.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,6 +117,9 @@ pub struct Start {
     /// Why the user is never to be touched (`--exclude`, or an earlier run
     /// that excluded it).
     pub excluded: Option<&'static str>,
+    /// The latest row an earlier run of the report wrote for the user is
+    /// `failed`: excluded now, the user stays recorded as not reset.
+    pub failed_earlier: bool,
     /// Why every reset in the row's pool would be refused (account recovery
     /// `admin_only`): a dry run predicts it without calls.
     pub pool_refuses: Option<String>,
@@ -237,6 +249,8 @@ struct Doubts {
     /// connection, whose request the service has finished with, the call
     /// may still be queued on its way, so the check waits before it looks.
     timed_out_here: bool,
+    /// This run sent a reset whose answer was lost.
+    sent_here: bool,
     /// An earlier run's disable of this user may have gone through unseen.
     disable_intent: bool,
     /// This run sent an AdminDisableUser.
@@ -278,6 +292,8 @@ struct Facts {
     /// The report whose earlier run did what this row builds on (`None`:
     /// this one).
     recorded_in: Option<String>,
+    /// A listing showed the user RESET_REQUIRED before any call of this run.
+    listed_reset_required: bool,
 }
 
 /// The attempt budget: [`Life`] alone owns it.
@@ -316,6 +332,9 @@ pub struct Life {
 
 const CONFIRMED_BY_CHECK: &str = "confirmed by an AdminGetUser check: the user is already \
      RESET_REQUIRED after an earlier call; not called again";
+const CONFIRMED_AFTER_LOST_ANSWER: &str = "confirmed by an AdminGetUser check: the user is \
+     RESET_REQUIRED after this run's reset lost its answer — that reset or an earlier one put the \
+     user there, so no code is known to have come from this run; not sent again";
 const CONFIRMED_BY_LISTING: &str = "confirmed by the listing: the user is already \
      RESET_REQUIRED after an earlier call; not called again";
 const FEDERATED: &str = "federated user (EXTERNAL_PROVIDER): there is no password in Cognito; \
@@ -323,6 +342,10 @@ const FEDERATED: &str = "federated user (EXTERNAL_PROVIDER): there is no passwor
 const ALREADY_DISABLED: &str =
     "the user is disabled, so already cannot sign in; nothing more was done";
 const NOT_ATTEMPTED: &str = "not attempted: the run stopped before this call";
+const FAILED_THEN_EXCLUDED: &str = "an earlier run of this report failed to reset the user (its \
+     row there says why), so the user keeps a working password";
+/// Why a user failed earlier and excluded now keeps a working password.
+const KEPT_FAILED_THEN_EXCLUDED: &str = "not reset by an earlier run, then excluded";
 
 impl Life {
     /// A row's life from what is known before its first call.
@@ -364,7 +387,14 @@ impl Life {
             let why = format!("{} by {}", done.outcome().as_str(), self.by_whom());
             self.finish(Outcome::Skipped, "", why);
         } else if let Some(why) = start.excluded.filter(|_| !has_history(start)) {
-            self.finish(Outcome::Excluded, "", why);
+            if start.failed_earlier {
+                // History is never rewritten: the earlier run left the user
+                // a working password, and the exclusion does not change it.
+                let why = format!("{why}; {FAILED_THEN_EXCLUDED}");
+                self.finish(Outcome::Failed, EXCLUDED_AFTER_FAILURE, why);
+            } else {
+                self.finish(Outcome::Excluded, "", why);
+            }
         } else if let Some(why) = start.pool_refuses.as_ref().filter(|_| self.policy.dry_run) {
             self.finish(Outcome::WouldFail, "NotAuthorizedException", why.clone());
         } else {
@@ -449,7 +479,12 @@ impl Life {
             (Step::Check(Predict), Event::Ok(state)) => self.predict(&state.unwrap_or_default()),
             (Step::Check(Predict), Event::Err(e)) => self.unpredictable(e),
             (Step::Check(Verify), Event::Ok(Some(s))) if s.status == RESET_REQUIRED => {
-                self.confirm(CONFIRMED_BY_CHECK)
+                let how = if self.facts.doubts.sent_here {
+                    CONFIRMED_AFTER_LOST_ANSWER
+                } else {
+                    CONFIRMED_BY_CHECK
+                };
+                self.confirm(how)
             }
             (Step::Check(Verify), Event::Ok(Some(s)))
                 if !s.enabled && self.facts.doubts.disable_intent =>
@@ -519,6 +554,13 @@ impl Life {
             federated: f.achieved.federated,
             maybe_two_codes: ended.outcome == Outcome::Reset
                 && (f.resent.after_check || f.resent.unchecked),
+            reset_by: (ended.outcome == Outcome::Reset).then_some(
+                match (f.achieved.earlier, f.achieved.confirmed) {
+                    (Some(_), _) => ResetBy::Earlier,
+                    (None, Some(_)) => ResetBy::Confirmed,
+                    (None, None) => ResetBy::Sent,
+                },
+            ),
         };
         record.unsettled = Unsettled {
             intent: f.doubts.reset_sent || f.doubts.disable_unsettled,
@@ -549,20 +591,33 @@ impl Life {
         self.step = step;
     }
 
-    /// Whether (and why) a row ending so leaves the user a working password.
+    /// Whether (and why) a row ending so leaves the user a working password
+    /// (or may: a user whose check failed is counted on the safe side).
     fn kept_password(&self, outcome: Outcome, code: &str) -> Option<String> {
         let f = &self.facts;
         match (outcome, &f.unreachable) {
+            (Outcome::Failed, None) if code == EXCLUDED_AFTER_FAILURE => {
+                Some(KEPT_FAILED_THEN_EXCLUDED.into())
+            }
             (Outcome::Failed | Outcome::WouldFail, Some(u)) => {
                 let would_disable =
                     outcome == Outcome::WouldFail && self.policy.disable_unreachable;
                 (!would_disable).then(|| u.to_string())
             }
+            (Outcome::Failed, None) if code == "StateUnknown" => Some(format!(
+                "{UNKNOWN_PREFIX} an earlier reset may have reached the user, the check failed \
+                 (StateUnknown; --resume checks again)"
+            )),
             (Outcome::Failed, None)
                 if !f.achieved.federated && !f.achieved.locked_out && !means_no_user(code) =>
             {
                 Some(format!("not reset: {code}"))
             }
+            (Outcome::Cancelled, _) if f.doubts.reset_sent => Some(
+                "maybe not reset: a reset's answer was lost and the run stopped before checking"
+                    .into(),
+            ),
+            (Outcome::Cancelled, _) => Some("not reset: the run stopped first".into()),
             _ => None,
         }
     }
@@ -574,6 +629,13 @@ impl Life {
             message = join(
                 &message,
                 "sent again without a check (--resend-unchecked): the user may have two codes",
+            );
+        }
+        if self.facts.listed_reset_required && outcome == Outcome::Reset {
+            message = join(
+                &message,
+                "the listing showed the user RESET_REQUIRED already, before this run's call: \
+                 the code this run sent replaces an earlier one",
             );
         }
         if self.facts.resent.after_check && outcome == Outcome::Reset {
@@ -686,8 +748,8 @@ impl Life {
                 self.facts.signed_out = Some(false);
                 self.facts.sign_out_error = Some(SIGN_OUT_EXCLUDED.into());
                 format!(
-                    "{why}: not signed out, the sign-out is still owed (take it out of --exclude \
-                     and --resume to sign out)"
+                    "{why}: not signed out, the sign-out is still owed (an exclusion holds on \
+                     every resume of this report: sign the user out by hand if it must be)"
                 )
             } else {
                 format!("{why}: no further call")
@@ -759,6 +821,7 @@ impl Life {
     fn as_listed(&mut self, state: &UserState) -> Effect {
         match state.verdict() {
             Verdict::Resettable => {
+                self.facts.listed_reset_required = state.status == RESET_REQUIRED;
                 self.goto(Step::Reset);
                 Effect::None
             }
@@ -840,6 +903,7 @@ impl Life {
     /// The reset's answer was lost: it may have been applied.
     fn answer_lost(&mut self, e: CallError) -> Effect {
         self.facts.doubts.reset_sent = true;
+        self.facts.doubts.sent_here = true;
         self.facts.doubts.timed_out_here |= e.timed_out();
         let budget = self.budget.failed < self.policy.max_attempts;
         if budget && self.policy.classify {
@@ -886,9 +950,18 @@ impl Life {
             self.facts.refusal = Some(e);
             self.goto(Step::Check(CheckFor::Classify));
             Effect::None
-        } else if matches!(refusal, Some(Refusal::State | Refusal::Disabled)) {
+        } else if refusal == Some(Refusal::Disabled) {
             self.facts.achieved.locked_out = true;
             let message = format!("{} — {ALREADY_DISABLED}", e.message);
+            self.finish(Outcome::Failed, &e.code, message)
+        } else if refusal == Some(Refusal::State) {
+            // Without AdminGetUser there is no telling why: the user is not
+            // known to be locked out, and keeps a working password.
+            let message = format!(
+                "{} — AdminGetUser is not permitted, so why is not known; the user keeps a \
+                 working password",
+                e.message
+            );
             self.finish(Outcome::Failed, &e.code, message)
         } else if e.class == Class::RunFatal {
             // Refused for the whole run (permissions, the daily email limit):

@@ -29,6 +29,7 @@ static NOTE_CLOSED_STREAMS: extern "C" fn() = {
 
 fn main() {
     let closed = shutdown::guard_standard_streams();
+    shutdown::ignore_file_size_signal();
     // Asked before any handler is installed: a signal ignored at start
     // (SIGHUP under nohup) stays ignored.
     let ignored: Vec<i32> = STOP_SIGNALS
@@ -80,7 +81,7 @@ async fn listen(stop: Arc<Stop>, ignored: &[i32]) {
         tokio::spawn(async move {
             while stream.recv().await.is_some() {
                 if !stop.signalled(number) {
-                    std::process::exit(128 + number);
+                    stop.exit_now(number);
                 }
             }
         });

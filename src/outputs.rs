@@ -18,7 +18,7 @@ use crate::audit::{self, Summary};
 use crate::config::Config;
 use crate::exit::StartError;
 use crate::files::{self, Open};
-use crate::journal::{self, Header, Journal, JournalFile, RunLine};
+use crate::journal::{self, Header, Journal, JournalFile, RunLine, Sticky};
 use crate::progress::escape;
 use crate::report::{Chain, Layout, ReportWriter, header_bytes};
 use crate::resume::{self, Expect, Opened};
@@ -27,8 +27,9 @@ use crate::resume::{self, Expect, Opened};
 pub enum Claim {
     /// `--resume`: opened, verified and locked before the plan.
     Resume(Opened),
-    /// `--overwrite` of this tool's existing report.
-    Overwrite,
+    /// `--overwrite` of this tool's existing report, which records this
+    /// many users as reset or disabled.
+    Overwrite(usize),
     /// A report created now.
     New,
 }
@@ -51,6 +52,10 @@ pub struct Want<'a> {
     pub header: &'a Header,
     /// The file the rows are read from, if any (never to be overwritten).
     pub input: Option<&'a str>,
+    /// The reports whose done users the report skips (`--skip-done`) and
+    /// the users it excludes (`--exclude`), now and on earlier runs: kept in
+    /// its journal for every resume.
+    pub sticky: &'a Sticky,
 }
 
 impl Want<'_> {
@@ -102,18 +107,17 @@ pub fn claim(want: &Want) -> Result<Claim, StartError> {
         return Err(StartError::ReportExists(shown(report)));
     } else if files::exists(report) {
         // --overwrite empties only this tool's own report.
-        let file =
-            files::inspect(report).map_err(|e| StartError::Usage(files::explain(report, &e)))?;
+        let file = resume::settled(report, resume::Purpose::Overwrite)?;
         check_not_input(&file, report, want.input)?;
         resume::check_ours(&file, report)?;
-        Claim::Overwrite
+        Claim::Overwrite(resume::overwritten(report, config.policy.dry_run)?)
     } else {
         files::check_writable(report).map_err(StartError::Usage)?;
         Claim::New
     };
     if let Some(summary) = &config.summary {
         files::check_writable(summary).map_err(StartError::Usage)?;
-        audit::check_replaceable(summary)?;
+        audit::check_claim(summary, report)?;
     }
     check_journal_path(config)?;
     Ok(claim)
@@ -138,33 +142,19 @@ fn check_journal_path(config: &Config) -> Result<(), StartError> {
         }
         _ => {}
     }
-    let report_exists = files::exists(&config.report);
-    if config.resume || (report_exists && !config.overwrite) {
+    // A journal without its report: a run whose report is gone. (Beside
+    // an existing report, --overwrite checked it as history.)
+    if config.resume || files::exists(&config.report) {
         return Ok(());
     }
-    let pending = journal::read(&path, |_, _| true)
-        .ok()
-        .flatten()
-        .map_or(0, |j| j.intents.len());
+    let pending = resume::unrecorded_intents(&config.report);
     if pending == 0 {
         return Ok(());
     }
-    if report_exists {
-        // A run holding the report is still writing its journal: say so.
-        let file = files::inspect(&config.report)
-            .map_err(|e| StartError::Usage(files::explain(&config.report, &e)))?;
-        drop(lock(file, &config.report)?);
-    }
-    let why = if report_exists {
-        "whose outcome no report row records (a run was killed or stopped with calls in \
-         flight): --resume checks them first; --overwrite would send them again"
-    } else {
-        "by an earlier run whose report is gone: put the report back and --resume (the \
-         journal says whom to check)"
-    };
     Err(StartError::Refused(format!(
-        "{} holds {pending} reset(s) sent {why}; or delete the journal to start afresh \
-         (every user is then sent a reset again)",
+        "{} holds up to {pending} reset(s) that may have been sent by an earlier run whose \
+         report is gone: put the report back and --resume (the journal says whom to check); \
+         or delete the journal to start afresh (every user is then sent a reset again)",
         shown(&path)
     )))
 }
@@ -199,7 +189,7 @@ fn open_all(
     let config = want.config;
     let (report_path, journal_path) = (&config.report, journal::path_for(&config.report));
     let explain = |p: &Path, e: std::io::Error| StartError::Usage(files::explain(p, &e));
-    let summary = open_summary(config, provisional, created)?;
+    let staged = stage_summary(config, provisional)?;
     // The report's lock comes first: nothing another run holds (its
     // journal above all) is touched before this run holds the report.
     let taken = take_report(claim, want)?;
@@ -230,12 +220,14 @@ fn open_all(
         &earlier_runs,
         this_run,
         intents,
+        want.sticky,
     )
     .map_err(|e| explain(&journal_path, e))?;
     let layout = Layout::of_run(config.policy.sign_out, config.policy.dry_run);
     let (file, chain) = report_file(taken, report_path, layout, created)?;
     let report =
         ReportWriter::new(file, report_path, layout, chain).map_err(|e| explain(report_path, e))?;
+    let summary = commit_summary(config, staged)?;
     Ok(Outputs {
         report,
         journal,
@@ -256,7 +248,7 @@ fn take_report(claim: Claim, want: &Want) -> Result<Taken, StartError> {
     let path = &want.config.report;
     Ok(match claim {
         Claim::Resume(opened) => Taken::Resumed(opened),
-        Claim::Overwrite if files::exists(path) => {
+        Claim::Overwrite(_) if files::exists(path) => {
             let explain = |e: std::io::Error| StartError::Usage(files::explain(path, &e));
             let file = lock(files::hold(path).map_err(explain)?, path)?;
             check_not_input(&file, path, want.input)?;
@@ -264,35 +256,47 @@ fn take_report(claim: Claim, want: &Want) -> Result<Taken, StartError> {
             files::make_private(&file).map_err(explain)?;
             Taken::Overwritten(file)
         }
-        Claim::Overwrite | Claim::New => Taken::New,
+        Claim::Overwrite(_) | Claim::New => Taken::New,
     })
 }
 
-/// `--summary`, given a provisional summary now: a run that dies leaves no
-/// earlier run's summary looking like its own. A summary that cannot be
-/// written (a full disk, a directory gone) stops the run here, before
-/// anything is sent: the audit record is part of the run.
-fn open_summary(
+/// `--summary`, its provisional summary written beside it before anything
+/// else is opened, so that a run killed at any moment from its start on
+/// never leaves an earlier run's summary looking like its own. A summary
+/// that cannot be written (a full disk, a directory gone) stops the run
+/// here, before anything is sent: the audit record is part of the run.
+fn stage_summary(
     config: &Config,
     provisional: &Summary,
-    created: &mut Vec<PathBuf>,
-) -> Result<Option<PathBuf>, StartError> {
+) -> Result<Option<files::Staged>, StartError> {
     let Some(path) = &config.summary else {
         return Ok(None);
     };
-    audit::check_replaceable(path)?;
-    let existed = files::exists(path);
-    audit::write_summary(path, provisional).map_err(|e| {
-        StartError::Usage(format!(
-            "cannot write the summary {}: {e}; the audit record is part of the run, so \
-             nothing was sent (free disk space or choose another --summary)",
-            shown(path)
-        ))
-    })?;
-    if !existed {
-        created.push(path.clone());
-    }
+    audit::check_claim(path, &config.report)?;
+    audit::stage_summary(path, provisional)
+        .map(Some)
+        .map_err(|e| no_summary(path, &e))
+}
+
+/// The provisional summary takes its place once the report and the journal
+/// are open: a run that could not open them leaves the file as it was.
+fn commit_summary(
+    config: &Config,
+    staged: Option<files::Staged>,
+) -> Result<Option<PathBuf>, StartError> {
+    let (Some(path), Some(staged)) = (&config.summary, staged) else {
+        return Ok(None);
+    };
+    staged.commit().map_err(|e| no_summary(path, &e))?;
     Ok(Some(path.clone()))
+}
+
+fn no_summary(path: &Path, e: &std::io::Error) -> StartError {
+    StartError::Usage(format!(
+        "cannot write the summary {}: {e}; the audit record is part of the run, so nothing \
+         was sent (free disk space or choose another --summary)",
+        shown(path)
+    ))
 }
 
 /// The report file, ready for appending, and where its hash chain stands:

@@ -37,6 +37,7 @@ use crate::input::{Duplicates, Exclusions, Item, Row};
 use crate::journal::{Intended, Journal, Syncing};
 use crate::keys::row_key;
 use crate::life::{Answered, Effect, Event, Life, Policy, RowId, Start, Step};
+use crate::report::Outcome;
 use crate::resume::{Done, Earlier};
 use crate::retry::{Answer, Attempts, Caller};
 use crate::shutdown::{Stop, StopReason};
@@ -76,6 +77,15 @@ pub trait Pools: Send + Sync {
     fn excludes_ignoring_case(&self, pool: &str) -> bool {
         self.case_rule(pool) != Some(false)
     }
+    /// Whether users another report (`--skip-done`) records are matched
+    /// ignoring case: unless the pool says it is case-sensitive, for where
+    /// Cognito folds case, `ALICE` is the `alice` that report reset, and a
+    /// missed match sends her a second code. The plan's count and the run
+    /// both match through this.
+    fn skips_ignoring_case(&self, pool: &str) -> bool {
+        self.case_rule(pool) != Some(false)
+    }
+
     /// Why every reset in the pool would be refused, if it would (account
     /// recovery `admin_only`): a dry run predicts that without calls.
     fn refuses_resets(&self, _pool: &str) -> Option<String> {
@@ -510,9 +520,14 @@ impl Dispatcher {
         };
         // What another report (--skip-done) records, where this one says
         // nothing of the user.
+        let skip_key = row_key(
+            &row.pool,
+            &row.username,
+            p.pools.skips_ignoring_case(&row.pool),
+        );
         let elsewhere = e
             .elsewhere
-            .get(key)
+            .get(skip_key)
             .filter(|_| done.is_none() && pending.is_none());
         let recorded_in = elsewhere.and_then(|(_, i)| e.elsewhere_names.get(usize::from(i)));
         let done = done.or(elsewhere.map(|(d, _)| d));
@@ -524,6 +539,10 @@ impl Dispatcher {
             done_earlier: done.filter(|d| !owes(d)).map(Done::earlier),
             recorded_in: recorded_in.cloned(),
             excluded,
+            failed_earlier: e
+                .done
+                .get(key)
+                .is_some_and(|d| d.outcome() == Outcome::Failed),
             pool_refuses: p.pools.refuses_resets(&row.pool),
             uncertain: done.is_none() && (e.check_all || pending.is_some()),
             known: row.known.clone(),

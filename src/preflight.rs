@@ -182,7 +182,51 @@ pub async fn describe_pools(
         app_clients(caller, &client, &mut facts, ask.max_attempts).await?;
         map.facts.insert(pool.clone(), facts);
     }
+    shared_email_cap(map, ask);
     Ok(())
+}
+
+/// Whether a pool's email goes through Cognito's default sender.
+fn default_sender(info: &PoolInfo) -> bool {
+    info.email_sending_account
+        .as_deref()
+        .is_none_or(|a| a == "COGNITO_DEFAULT")
+}
+
+/// The default sender's daily cap is the account's in a region, not each
+/// pool's: where several pools of a region use it, the plan warns of the
+/// codes they may send together.
+fn shared_email_cap(map: &mut PoolMap, ask: &Ask<'_>) {
+    let Some(rows) = &ask.rows else {
+        return;
+    };
+    let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in map.facts.values() {
+        if f.info.as_ref().is_some_and(default_sender) {
+            by_region
+                .entry(f.region.clone())
+                .or_default()
+                .push(f.id.clone());
+        }
+    }
+    for (region, pools) in by_region {
+        let total: u64 = pools.iter().filter_map(|p| rows.get(p)).sum();
+        if pools.len() < 2 || total <= COGNITO_DEFAULT_EMAIL_PER_DAY {
+            continue;
+        }
+        let note = format!(
+            "WARNING: the {} pools of {region} on Cognito's default sender share the account's \
+             {COGNITO_DEFAULT_EMAIL_PER_DAY} emails a day: this run may send up to {total} codes \
+             across them — more than {COGNITO_DEFAULT_EMAIL_PER_DAY} by email needs them on \
+             Amazon SES (the run stops at the daily limit)",
+            pools.len()
+        );
+        for pool in &pools {
+            if let Some(f) = map.facts.get_mut(pool) {
+                f.notes.push(note.clone());
+            }
+        }
+    }
 }
 
 /// Reads the pool's app clients (their token validity bounds its sessions);
@@ -308,16 +352,26 @@ fn predicted_words(pool: &str, channel: Channel, ask: &Ask<'_>) -> String {
 /// sender, with the counts a dry run predicted.
 fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
     let pool = facts.id.clone();
-    let phone_first = Recovery::from_names(&info.recovery).phone_first();
+    let recovery = Recovery::from_names(&info.recovery);
+    let phone_first = recovery.phone_first();
     let sms_predicted = ask
         .predicted
         .and_then(|p| p.count(&pool, Channel::Sms))
         .is_some_and(|n| n > 0);
-    if phone_first || sms_predicted {
-        let why = if phone_first {
+    let sms_unknown = recovery.allows_sms() && ask.predicted.is_some_and(|p| p.partial(&pool));
+    // A dry run that reached every user and predicted no SMS rules SMS out.
+    let no_sms = ask
+        .predicted
+        .is_some_and(|p| !p.partial(&pool) && p.count(&pool, Channel::Sms) == Some(0));
+    if (phone_first && !no_sms) || sms_predicted || sms_unknown {
+        let why = if recovery.unset() {
+            "no recovery setting: Cognito prefers a verified phone"
+        } else if phone_first {
             "recovery by phone first"
-        } else {
+        } else if sms_predicted {
             "users with only a verified phone"
+        } else {
+            "the dry run did not reach every user, and the recovery setting allows SMS"
         };
         facts.notes.push(format!(
             "WARNING: codes go by SMS ({why}): {} — Amazon SNS sends them, and a new \
@@ -327,11 +381,7 @@ fn channel_notes(facts: &mut PoolFacts, info: &PoolInfo, ask: &Ask<'_>) {
             predicted_words(&pool, Channel::Sms, ask)
         ));
     }
-    let default_sender = info
-        .email_sending_account
-        .as_deref()
-        .is_none_or(|a| a == "COGNITO_DEFAULT");
-    if default_sender {
+    if default_sender(info) {
         let count = ask
             .rows
             .as_ref()
@@ -368,17 +418,13 @@ pub async fn auto_rates(
             .await;
         let line = match answer {
             Answer::Ok(reply) => {
-                let rate = (reply.value * AUTO_RATE_SHARE).max(1.0);
+                let (rate, line) = auto_rate(&region, reply.value);
                 limiters.set_region_rate(
                     &region,
                     Category::UserAccountRecovery,
                     Rate::PerSecond(rate),
                 );
-                format!(
-                    "{region}: --rate auto = {rate:.1}/s (80% of the {:.0}/s UserAccountRecovery \
-                     quota that GetProvisionedLimit states)",
-                    reply.value
-                )
+                line
             }
             Answer::Err(e) => format!(
                 "{region}: --rate auto: GetProvisionedLimit gave no quota ({}: {}); starting at \
@@ -423,4 +469,49 @@ pub async fn identity(aws: &Aws, region: &str) -> Result<Identity, String> {
             e.code, e.message
         )
     })
+}
+
+/// The rate `--rate auto` takes from a stated quota, and the line that says
+/// how: a share of the quota, never below one call a second (a smaller
+/// quota is then exceeded and the throttles slow the run down to it).
+fn auto_rate(region: &str, quota: f64) -> (f64, String) {
+    let share = quota * AUTO_RATE_SHARE;
+    let percent = AUTO_RATE_SHARE * 100.0;
+    let stated = format!("the {quota}/s UserAccountRecovery quota that GetProvisionedLimit states");
+    if share >= 1.0 {
+        let line = format!("{region}: --rate auto = {share:.1}/s ({percent:.0}% of {stated})");
+        (share, line)
+    } else {
+        let line = format!(
+            "{region}: --rate auto = 1.0/s, its floor ({percent:.0}% of {stated} would be \
+             {share:.2}/s; throttles slow the run down to the quota)"
+        );
+        (1.0, line)
+    }
+}
+
+#[cfg(test)]
+mod auto_rate_tests {
+    use super::auto_rate;
+
+    #[test]
+    fn rate_auto_of_a_quota_under_the_floor_says_so_rather_than_a_false_share() {
+        let (rate, line) = auto_rate("eu-west-1", 1.0);
+        assert_eq!(rate, 1.0);
+        assert!(line.contains("its floor"), "{line}");
+        assert!(line.contains("would be 0.80/s"), "{line}");
+        assert!(!line.contains("= 1.0/s (80%"), "{line}");
+        let (_, half) = auto_rate("eu-west-1", 0.5);
+        assert!(
+            half.contains("the 0.5/s UserAccountRecovery quota"),
+            "{half}"
+        );
+    }
+
+    #[test]
+    fn rate_auto_of_a_large_quota_is_its_share() {
+        let (rate, line) = auto_rate("eu-west-1", 50.0);
+        assert_eq!(rate, 40.0);
+        assert!(line.contains("= 40.0/s (80% of the 50/s"), "{line}");
+    }
 }

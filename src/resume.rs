@@ -144,6 +144,15 @@ pub struct Opened {
     /// Where the journal last saw the report's chain, its records then on
     /// stable storage.
     pub checkpoint: Option<Checkpoint>,
+    /// That checkpoint closed the report: its last run ended there and no
+    /// run started since.
+    pub closed: bool,
+    /// The reports whose done users earlier runs of the report skipped
+    /// (`--skip-done`): a resume skips them too.
+    pub skip_done: Vec<String>,
+    /// The users earlier runs of the report excluded (`--exclude`): a
+    /// resume excludes them too.
+    pub exclude: Vec<(String, String)>,
 }
 
 /// What the earlier runs left.
@@ -206,9 +215,16 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
     }
     let (sign_out_columns, channel_column) = check_header(&mut file, path)?;
     let previous = journal::read(&journal_path, |_, _| false).ok().flatten();
-    let (runs, header, checkpoint) = match previous {
-        Some(p) => (p.runs, p.header, p.checkpoint),
-        None => (Vec::new(), None, None),
+    let (runs, header, checkpoint, skip_done, closed, exclude) = match previous {
+        Some(p) => (
+            p.runs,
+            p.header,
+            p.checkpoint,
+            p.skip_done,
+            p.closed,
+            p.exclude,
+        ),
+        None => Default::default(),
     };
     let journal_lost = match &header {
         Some(h) => {
@@ -235,6 +251,9 @@ pub fn open(path: &Path, expect: &Expect) -> Result<Opened, StartError> {
         runs,
         journal_lost,
         checkpoint,
+        closed,
+        skip_done,
+        exclude,
     })
 }
 
@@ -388,15 +407,7 @@ pub fn check_report_reader_invariants(data: &[u8]) {
 fn check_journal(header: &Header, expect: &Expect, path: &Path) -> Result<(), StartError> {
     let want = expect.header;
     if header.mode != want.mode {
-        let theirs = if header.mode == "dry_run" {
-            "a dry run"
-        } else {
-            "a real run"
-        };
-        return Err(StartError::Refused(format!(
-            "{} was written by {theirs}; a report belongs to one mode: choose another --report",
-            shown(path)
-        )));
+        return Err(one_mode(path, header.mode == "dry_run"));
     }
     if header.fingerprint != want.fingerprint {
         return Err(StartError::ForeignReport(format!(
@@ -475,22 +486,188 @@ fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
     }
 }
 
-/// The users another report (`--skip-done`) records as done (reset or
-/// disabled, and whether each still owes its sign-out), keyed by `key`.
-/// Only a report that verifies is trusted: its chain, and its journal's
-/// checkpoint when the journal is beside it.
-pub fn done_in(path: &Path, key: impl Fn(&str, &str) -> u64) -> Result<KeyMap<Done>, StartError> {
-    let named = |e: StartError| StartError::Refused(format!("--skip-done: {e}"));
-    let mut file =
-        files::inspect(path).map_err(|e| named(StartError::Usage(files::explain(path, &e))))?;
-    let checkpoint = journal::read(&journal::path_for(path), |_, _| false)
+/// The users (exact keys) whose latest row in the report at `path` is a
+/// final outcome: nothing of theirs can still be in flight. `None` when the
+/// report cannot be read as this tool's.
+pub fn recorded_outcomes(path: &Path) -> Option<std::collections::HashSet<u64>> {
+    let mut file = files::inspect(path).ok()?;
+    let mut latest: HashMap<u64, bool> = HashMap::new();
+    read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
+        let key = crate::keys::row_key(&record.user_pool_id, &record.username, false);
+        let in_flight = record.outcome == Outcome::Cancelled
+            || (record.outcome == Outcome::Failed && may_have_been_sent(&record.error_code));
+        latest.insert(key, !in_flight);
+    })
+    .ok()?;
+    Some(
+        latest
+            .into_iter()
+            .filter(|(_, f)| *f)
+            .map(|(k, _)| k)
+            .collect(),
+    )
+}
+
+/// Distinct users (case aside) the report at `path` records as reset or
+/// disabled, per pool: a resume's plan leaves them out of its estimates.
+/// Empty when it cannot be read (the resume then refuses it, saying why).
+pub fn done_by_pool(path: &Path) -> std::collections::BTreeMap<String, u64> {
+    let mut seen = std::collections::HashSet::new();
+    let Ok(mut file) = files::inspect(path) else {
+        return Default::default();
+    };
+    let read = read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
+        if matches!(record.outcome, Outcome::Reset | Outcome::Disabled) {
+            let key = crate::keys::row_key(&record.user_pool_id, &record.username, true);
+            seen.insert((record.user_pool_id.clone(), key));
+        }
+    });
+    let mut out = std::collections::BTreeMap::new();
+    if read.is_ok() {
+        for (pool, _) in seen {
+            *out.entry(pool).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Whether a failed row's code says its reset may have gone out unseen.
+fn may_have_been_sent(code: &str) -> bool {
+    code == "StateUnknown"
+        || crate::cognito::classify(code, "", 0) == crate::cognito::Class::Retryable
+}
+
+/// What an earlier report is read for, as history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `--skip-done`: its done users are skipped.
+    SkipDone,
+    /// `--overwrite`: it is emptied and started afresh.
+    Overwrite,
+}
+
+/// Opens an earlier report as settled history, for `--skip-done` and
+/// `--overwrite` alike: no run holds it (it is not still being written),
+/// and its journal holds no reset that may have been sent without a row
+/// recording its outcome (a killed run's users, who would otherwise be
+/// sent a second reset). The file is returned read-only, share-locked.
+pub fn settled(path: &Path, purpose: Purpose) -> Result<File, StartError> {
+    let file =
+        files::inspect(path).map_err(|e| StartError::Usage(files::explain_reading(path, &e)))?;
+    let journal_path = journal::path_for(path);
+    if !files::try_lock_shared(&file).map_err(|e| StartError::io(shown(path), e))? {
+        return Err(locked(path, &journal_path));
+    }
+    let pending = unrecorded_intents(path);
+    if pending > 0 {
+        return Err(in_flight(path, pending, purpose));
+    }
+    Ok(file)
+}
+
+/// The resets the journal beside the report at `path` holds whose users no
+/// report row records with a final outcome. An intent is journaled before
+/// its call waits its turn, so these are resets that may have been sent,
+/// not resets known to have been.
+pub fn unrecorded_intents(path: &Path) -> usize {
+    let recorded = recorded_outcomes(path);
+    let unrecorded = |pool: &str, user: &str| {
+        recorded
+            .as_ref()
+            .is_none_or(|r| !r.contains(&crate::keys::row_key(pool, user, false)))
+    };
+    journal::read(&journal::path_for(path), unrecorded)
         .ok()
         .flatten()
-        .and_then(|j| j.checkpoint);
-    let mut passes = Passes::new(checkpoint.as_ref());
+        .map_or(0, |j| j.intents.len())
+}
+
+/// The refusal of a report whose journal holds resets that may have been
+/// sent unrecorded.
+pub fn in_flight(path: &Path, pending: usize, purpose: Purpose) -> StartError {
+    let journal_path = shown(&journal::path_for(path));
+    let report = shown(path);
+    let what = match purpose {
+        Purpose::Overwrite => "--overwrite would send them again; or delete the journal to \
+                               start afresh (every user is then sent a reset again)"
+            .to_owned(),
+        Purpose::SkipDone => format!(
+            "--skip-done would take them for not reset and send them again: finish that \
+             run first (--resume with --report {report}), then --skip-done its report"
+        ),
+    };
+    StartError::Refused(format!(
+        "{journal_path} holds up to {pending} reset(s) that may have been sent (journaled \
+         before sending) whose outcome no report row records (a run was killed or stopped \
+         with calls in flight): --resume checks them first; {what}"
+    ))
+}
+
+/// What `--overwrite` of the settled report at `path` discards: how many
+/// users it records as reset or disabled (each gets a second code),
+/// counted from its rows whether its chain holds or not, so that a report
+/// from before the chain, or an edited one, still warns. A report of the
+/// other mode (a dry run's for a real run, or the reverse) is refused, as
+/// a resume refuses it: a report belongs to one mode.
+pub fn overwritten(path: &Path, dry_run: bool) -> Result<usize, StartError> {
+    let file = files::inspect(path).map_err(|e| StartError::io(shown(path), e))?;
+    let rows = loose::Rows::read(file, ReportFormat::from_path(path))
+        .map_err(|e| StartError::io(shown(path), e))?;
+    let journal = journal::read(&journal::path_for(path), |_, _| false)
+        .ok()
+        .flatten()
+        .and_then(|j| j.header);
+    let theirs = match journal {
+        Some(h) => Some(h.mode == "dry_run"),
+        None => rows.dry_run,
+    };
+    if let Some(theirs) = theirs
+        && theirs != dry_run
+    {
+        return Err(one_mode(path, theirs));
+    }
+    Ok(rows.done)
+}
+
+/// A report written in the other mode.
+fn one_mode(path: &Path, dry_run: bool) -> StartError {
+    let theirs = if dry_run { "a dry run" } else { "a real run" };
+    StartError::Refused(format!(
+        "{} was written by {theirs}; a report belongs to one mode: choose another --report",
+        shown(path)
+    ))
+}
+
+/// The users another report (`--skip-done`) records as done (reset or
+/// disabled, and whether each still owes its sign-out), keyed by `key`.
+/// Only settled history is trusted ([`settled`]), with its journal beside
+/// it (without it, neither rows cut from its end nor resets in flight can
+/// be told), and only if it verifies: its chain, and the journal's
+/// checkpoint. `sign_outs` notes the report's sign-outs, as a resume
+/// notes its own report's: the users it skips were signed out then.
+pub fn done_in(
+    path: &Path,
+    key: impl Fn(&str, &str) -> u64,
+    sign_outs: &mut crate::answers::Seen,
+) -> Result<KeyMap<Done>, StartError> {
+    let named = |e: StartError| StartError::Refused(format!("--skip-done: {e}"));
+    let mut file = settled(path, Purpose::SkipDone).map_err(named)?;
+    let journal_path = journal::path_for(path);
+    let journal = journal::read(&journal_path, |_, _| false).ok().flatten();
+    let Some(journal) = journal.filter(|j| j.header.is_some()) else {
+        return Err(named(StartError::Refused(format!(
+            "{} has no readable journal beside it ({}), so neither rows cut from its end nor \
+             resets sent without a row can be told, and users it no longer shows would be \
+             reset again; nothing was sent. Put the journal back beside the report",
+            shown(path),
+            shown(&journal_path)
+        ))));
+    };
+    let mut passes = Passes::new(journal.checkpoint.as_ref(), journal.closed);
     let mut done = KeyMap::default();
     let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, chain| {
         passes.see(chain);
+        sign_outs.see_sign_out(record);
         if matches!(record.outcome, Outcome::Reset | Outcome::Disabled) {
             let d = Done::new(record.outcome, &record.error_code, record.signed_out);
             done.insert(key(&record.user_pool_id, &record.username), d);
@@ -515,7 +692,7 @@ fn read_rows(
 ) -> Result<u64, StartError> {
     let format = ReportFormat::from_path(path);
     let mut wrong_mode = false;
-    let mut passes = Passes::new(opened.checkpoint.as_ref());
+    let mut passes = Passes::new(opened.checkpoint.as_ref(), opened.closed);
     let whole = read_whole(&mut opened.file, format, |record, chain| {
         earlier.records += 1;
         wrong_mode |= other_mode(record.outcome, dry_run);
@@ -543,14 +720,17 @@ fn read_rows(
 pub struct Passes<'a> {
     checkpoint: Option<&'a Checkpoint>,
     matched: Option<bool>,
+    closed: bool,
 }
 
 impl<'a> Passes<'a> {
-    /// Watches for `checkpoint`, if there is one.
-    pub fn new(checkpoint: Option<&'a Checkpoint>) -> Passes<'a> {
+    /// Watches for `checkpoint`, if there is one; `closed`: the report must
+    /// end there (its last run ended there and none started since).
+    pub fn new(checkpoint: Option<&'a Checkpoint>, closed: bool) -> Passes<'a> {
         Passes {
             checkpoint,
             matched: None,
+            closed,
         }
     }
 
@@ -569,10 +749,17 @@ impl<'a> Passes<'a> {
         let Some(c) = self.checkpoint else {
             return Ok(());
         };
-        if c.records == 0 || self.matched == Some(true) {
+        let on_chain = c.records == 0 || self.matched == Some(true);
+        let what = if on_chain && self.closed && end.records() > c.records {
+            format!(
+                "holds {} records where {whose} says its last run ended with {} (records \
+                 were added after it ended)",
+                end.records(),
+                c.records
+            )
+        } else if on_chain {
             return Ok(());
-        }
-        let what = if end.records() < c.records {
+        } else if end.records() < c.records {
             format!(
                 "holds {} records where {whose} says it held {} (rows were removed from its end)",
                 end.records(),
@@ -626,5 +813,6 @@ pub fn read(
     Ok(earlier)
 }
 
+mod loose;
 #[cfg(test)]
 mod tests;

@@ -213,10 +213,25 @@ pub fn plan_lines(
 
 /// What the summary says of a pool's sessions after a run with
 /// `--global-sign-out`: `last` is the pool's last sign-out (or disable) in
-/// the whole report, `owed` the users whose sign-out is still owed.
-pub fn summary_line(clients: Option<&[AppClient]>, last: Option<SystemTime>, owed: u64) -> String {
+/// the whole report, `owed` the users whose sign-out is still owed, `kept`
+/// those left with a working password, whom nobody signed out.
+pub fn summary_line(
+    clients: Option<&[AppClient]>,
+    last: Option<SystemTime>,
+    owed: u64,
+    kept: u64,
+) -> String {
+    let users = |n: u64| if n == 1 { "user" } else { "users" };
+    let kept_words = format!(
+        "the {kept} {} who keep a working password (never signed out)",
+        users(kept)
+    );
     let Some(last) = last else {
-        return "sessions: no user of the pool was signed out".into();
+        let mut line = String::from("sessions: no user of the pool was signed out");
+        if kept > 0 {
+            line.push_str(&format!(", including {kept_words}"));
+        }
+        return line;
     };
     let now = SystemTime::now();
     let mut line = format!(
@@ -227,10 +242,13 @@ pub fn summary_line(clients: Option<&[AppClient]>, last: Option<SystemTime>, owe
     );
     if owed > 0 {
         line.push_str(&format!(
-            "; NOT for the {owed} user{} whose sign-out failed or was not made (--resume signs \
+            "; NOT for the {owed} {} whose sign-out failed or was not made (--resume signs \
              them out)",
-            if owed == 1 { "" } else { "s" }
+            users(owed)
         ));
+    }
+    if kept > 0 {
+        line.push_str(&format!("; NOT for {kept_words}"));
     }
     line
 }

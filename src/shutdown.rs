@@ -87,12 +87,25 @@ impl std::fmt::Display for StopReason {
     }
 }
 
+/// What a run says before the process exits at once (a second signal):
+/// given the signal, it leaves the record true.
+type LastWords = Box<dyn Fn(i32) + Send + Sync>;
+
 /// The run's cancellation, with the first reason given.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Stop {
     token: CancellationToken,
     reason: OnceLock<StopReason>,
     signals: AtomicU32,
+    last_words: std::sync::Mutex<Option<LastWords>>,
+}
+
+impl std::fmt::Debug for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stop")
+            .field("reason", &self.reason.get())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Stop {
@@ -110,6 +123,25 @@ impl Stop {
             self.stop(StopReason::Signal(signal));
         }
         first
+    }
+
+    /// What to do before the process exits at once on a second signal (the
+    /// run keeps its summary true); replaces what was set before.
+    pub fn on_exit_now(&self, words: impl Fn(i32) + Send + Sync + 'static) {
+        if let Ok(mut slot) = self.last_words.lock() {
+            *slot = Some(Box::new(words));
+        }
+    }
+
+    /// A second signal: says the last words, then exits 128 + `signal` at
+    /// once.
+    pub fn exit_now(&self, signal: i32) -> ! {
+        if let Ok(slot) = self.last_words.try_lock()
+            && let Some(words) = slot.as_ref()
+        {
+            words(signal);
+        }
+        std::process::exit(EXIT_SIGNAL_BASE + signal)
     }
 
     /// Why the run stopped, if it did.
@@ -182,6 +214,17 @@ pub fn note_closed_streams() {
         if unsafe { libc::fcntl(fd as i32, libc::F_GETFD) } == -1 {
             closed.store(true, Ordering::SeqCst);
         }
+    }
+}
+
+/// Ignores SIGXFSZ: past a file-size limit (`ulimit -f`) a write then
+/// fails with EFBIG, as on a full disk, and the run ends through its
+/// write-failure path (its temporary files removed, its record said),
+/// rather than being killed mid-write.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a standard signal's disposition to SIG_IGN.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cognito::may_pass_later;
-use crate::life::{SIGN_OUT_EXCLUDED, SIGN_OUT_NOT_ATTEMPTED};
-use crate::report::{Outcome, Record};
+use crate::life::{SIGN_OUT_EXCLUDED, SIGN_OUT_NOT_ATTEMPTED, UNKNOWN_PREFIX};
+use crate::report::{Outcome, Record, ResetBy};
 
 /// Counts kept as records go by.
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -40,6 +40,14 @@ pub struct Tally {
     /// without a check, `--resend-unchecked`): they may have had two codes,
     /// the later one valid. Their report rows say so.
     pub maybe_two_codes: u64,
+    /// `reset` rows whose reset this run sent and saw succeed.
+    pub resets_sent: u64,
+    /// `reset` rows whose user a check (or a listing) found
+    /// `RESET_REQUIRED` after a reset whose answer was lost: no code is known
+    /// to have come from this run.
+    pub resets_confirmed: u64,
+    /// `reset` rows an earlier run had reset, which this run signed out.
+    pub earlier_resets_signed_out: u64,
     /// API calls made for rows.
     pub attempts: u64,
     /// Rows a resume may still finish: cancelled, failed for a reason that
@@ -67,6 +75,14 @@ impl Tally {
         self.would_disable += u64::from(meaning.would_disable);
         self.federated += u64::from(meaning.federated);
         self.maybe_two_codes += u64::from(meaning.maybe_two_codes);
+        match meaning.reset_by {
+            Some(ResetBy::Sent) => self.resets_sent += 1,
+            Some(ResetBy::Confirmed) => self.resets_confirmed += 1,
+            Some(ResetBy::Earlier) if record.signed_out == Some(true) => {
+                self.earlier_resets_signed_out += 1
+            }
+            _ => {}
+        }
         self.attempts += u64::from(record.attempts);
         self.by_pool.see(record);
     }
@@ -151,6 +167,13 @@ impl Tally {
             joined(&self.outcomes)
         };
         out.push_str(&format!("  rows {}: {listed}\n", self.rows));
+        if self.resets_confirmed + self.earlier_resets_signed_out > 0 {
+            out.push_str(&format!(
+                "  of the resets: sent {} · found RESET_REQUIRED by a check, no code known from \
+                 this run {} · reset earlier, only signed out now {}\n",
+                self.resets_sent, self.resets_confirmed, self.earlier_resets_signed_out
+            ));
+        }
         if !self.error_codes.is_empty() {
             out.push_str(&format!("  errors: {}\n", joined(&self.error_codes)));
         }
@@ -186,12 +209,20 @@ impl Tally {
                 out.push_str(&format!("  {what}: {n}\n"));
             }
         }
-        let kept = if dry_run {
-            "WOULD BE LEFT WITH A WORKING PASSWORD"
-        } else {
-            "LEFT WITH A WORKING PASSWORD"
-        };
+        self.render_kept(out, dry_run);
+    }
+
+    /// The users left with a working password, by cause: those whose state
+    /// is unknown may be.
+    fn render_kept(&self, out: &mut String, dry_run: bool) {
         for (reason, n) in &self.kept_password {
+            let kept = if dry_run {
+                "WOULD BE LEFT WITH A WORKING PASSWORD"
+            } else if reason.starts_with(UNKNOWN_PREFIX) {
+                "MAY BE LEFT WITH A WORKING PASSWORD"
+            } else {
+                "LEFT WITH A WORKING PASSWORD"
+            };
             out.push_str(&format!("  {kept}: {n} ({reason})\n"));
         }
     }

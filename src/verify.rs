@@ -33,15 +33,18 @@ struct Mark {
     checkpoint: Checkpoint,
     /// Whether the chain passed through it.
     matched: Option<bool>,
+    /// The report must end there: the run it marks ended there and no run
+    /// is recorded as started since.
+    closed: bool,
 }
 
 /// Runs `verify`; returns the exit code.
 pub fn run(args: &VerifyArgs) -> i32 {
     let path = Path::new(&args.report);
     let shown = escape(&args.report);
-    let mut file = match files::inspect(path) {
-        Ok(f) => f,
-        Err(e) => return cannot(&files::explain(path, &e)),
+    let mut file = match open_report(path, &shown) {
+        Ok(file) => file,
+        Err(why) => return cannot(&why),
     };
     let mut marks = match marks(path, args.summary.as_deref()) {
         Ok(marks) => marks,
@@ -80,7 +83,7 @@ pub fn run(args: &VerifyArgs) -> i32 {
     };
     match verdict {
         Ok(()) => {
-            out.push_str("verified: nothing was changed, added, removed or reordered\n");
+            out.push_str(&verified(&marks));
             let _ = print_stdout(out.as_bytes());
             EXIT_OK
         }
@@ -91,6 +94,19 @@ pub fn run(args: &VerifyArgs) -> i32 {
             EXIT_ROW_FAILURES
         }
     }
+}
+
+/// The report, read only. A report always has its header (CSV) or a
+/// record (JSONL): an empty file would otherwise pass as a report of
+/// nothing.
+fn open_report(path: &Path, shown: &str) -> Result<std::fs::File, String> {
+    let file = files::inspect(path).map_err(|e| files::explain_reading(path, &e))?;
+    if file.metadata().is_ok_and(|m| m.len() == 0) {
+        return Err(format!(
+            "{shown} is empty: not a cognito-reset report (a report begins with its header)"
+        ));
+    }
+    Ok(file)
 }
 
 fn cannot(why: &str) -> i32 {
@@ -108,18 +124,38 @@ fn broken(line: u64, why: Broken) -> String {
     }
 }
 
+/// What a report that verifies is known to be: nothing removed from its
+/// end only as far as a checkpoint vouches for it.
+fn verified(marks: &[Mark]) -> String {
+    if marks.iter().any(|m| m.closed) {
+        return "verified: nothing was changed, added, removed or reordered\n".into();
+    }
+    match marks.iter().map(|m| m.checkpoint.records).max() {
+        Some(n) => format!(
+            "verified: nothing was changed, added or reordered, and nothing removed up to \
+             record {n}; its last run did not end, so removal from its end beyond that cannot \
+             be checked\n"
+        ),
+        None => "verified: nothing was changed, added or reordered; removal from its end \
+                 cannot be checked without its journal or a summary (--summary)\n"
+            .into(),
+    }
+}
+
 /// The checkpoints the chain must pass through: the journal's last, and
 /// what a summary recorded.
 fn marks(path: &Path, summary: Option<&str>) -> Result<Vec<Mark>, String> {
     let mut marks = Vec::new();
     let journal = journal::path_for(path);
-    if let Ok(Some(previous)) = journal::read(&journal, |_, _| false)
-        && let Some(checkpoint) = previous.checkpoint
+    let previous = journal::read(&journal, |_, _| false).ok().flatten();
+    if let Some(previous) = &previous
+        && let Some(checkpoint) = previous.checkpoint.clone()
     {
         marks.push(Mark {
             whose: format!("its journal {}", escape(&journal.display().to_string())),
             checkpoint,
             matched: None,
+            closed: previous.closed,
         });
     }
     let Some(summary) = summary else {
@@ -133,10 +169,19 @@ fn marks(path: &Path, summary: Option<&str>) -> Result<Vec<Mark>, String> {
     let checkpoint: Checkpoint = serde_json::from_value(chain).map_err(|_| {
         format!("--summary {shown} records no report chain (a run that did not end, or not a cognito-reset summary)")
     })?;
+    // Records beyond the summary's chain are another run's only if the
+    // journal names a run started after the summary's.
+    let run = value.get("run_id").and_then(|r| r.as_str()).unwrap_or("");
+    let runs = previous.map(|p| p.runs).unwrap_or_default();
+    let closed = runs
+        .iter()
+        .position(|r| r.run == run)
+        .is_none_or(|i| i + 1 == runs.len());
     marks.push(Mark {
         whose: format!("the summary {shown}"),
         checkpoint,
         matched: None,
+        closed,
     });
     Ok(marks)
 }
@@ -200,6 +245,15 @@ fn judge(out: &mut String, end: &Chain, torn: bool, marks: &[Mark]) -> Result<()
             return Err(format!(
                 "record {} does not have the hash {} holds for it",
                 c.records, mark.whose
+            ));
+        }
+        if mark.closed && end.records() > c.records {
+            return Err(format!(
+                "it holds {} records where {} says its last run ended with {}: records were \
+                 added after it ended",
+                end.records(),
+                mark.whose,
+                c.records
             ));
         }
         out.push_str(&format!(

@@ -70,7 +70,8 @@ pub struct Finished {
     pub report: ReportWriter,
     /// Intents the journal must keep: rows without a final outcome.
     pub keep: Vec<Pending>,
-    /// A report write error, if one happened (the run was stopped).
+    /// A report write error, if one happened (the run was stopped): then
+    /// `tally` counts only the records the report holds.
     pub write_error: Option<String>,
 }
 
@@ -169,15 +170,9 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
         attempted: 0,
         failed: 0,
     };
-    let mut out = Output {
-        report,
-        journal,
-        checkpointed: Instant::now(),
-        unflushed: 0,
-        oldest: None,
-        error: None,
-    };
+    let mut out = Output::new(report, journal);
     let mut books = Books::new(earlier);
+    books.mark_durable(out.report.durable().records());
     loop {
         let recorded = tokio::select! {
             biased;
@@ -187,6 +182,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
             },
             () = out.flush_due() => {
                 out.flush(&stop);
+                books.mark_durable(out.report.durable().records());
                 continue;
             }
         };
@@ -199,9 +195,23 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
             name_failure(record);
         }
         books.note(&recorded);
+        books.mark_durable(out.report.durable().records());
     }
     out.flush(&stop);
+    books.mark_durable(out.report.durable().records());
+    finished(out, books)
+}
+
+/// What the run wrote: the counts, the intents to keep, the report. A
+/// report that could not be written holds only what was synced: the counts
+/// say that much, no more.
+fn finished(out: Output, books: Books) -> Finished {
+    let durable = books.durable.clone();
     let (tally, whole, keep) = books.close();
+    let tally = match out.error {
+        Some(_) => durable.unwrap_or_default(),
+        None => tally,
+    };
     Finished {
         tally,
         whole,
@@ -225,6 +235,10 @@ struct Books {
     resolved: HashSet<u64>,
     /// This run's own unsettled intents.
     keep_now: Vec<Pending>,
+    /// This run's counts when the report last took its records, and its
+    /// records then.
+    durable: Option<Tally>,
+    durable_records: u64,
 }
 
 impl Books {
@@ -236,6 +250,17 @@ impl Books {
             whole: Tally::default(),
             resolved: HashSet::new(),
             keep_now: Vec::new(),
+            durable: None,
+            durable_records: u64::MAX,
+        }
+    }
+
+    /// After the report took more records (a flush succeeded), the counts
+    /// so far are what it holds.
+    fn mark_durable(&mut self, records: u64) {
+        if records != self.durable_records {
+            self.durable_records = records;
+            self.durable = Some(self.tally.clone());
         }
     }
 
@@ -318,6 +343,17 @@ struct Output {
 }
 
 impl Output {
+    fn new(report: ReportWriter, journal: Option<Journal>) -> Output {
+        Output {
+            report,
+            journal,
+            checkpointed: Instant::now(),
+            unflushed: 0,
+            oldest: None,
+            error: None,
+        }
+    }
+
     fn write(&mut self, record: &Record, stop: &Stop) {
         if self.error.is_some() {
             return;
@@ -371,6 +407,7 @@ impl Output {
         journal.checkpoint(&Checkpoint {
             head: chain.head_hex(),
             records: chain.records(),
+            end: false,
         });
     }
 
@@ -381,6 +418,8 @@ impl Output {
             message: message.clone(),
             hint: crate::cognito::fatal_hint("ReportError").into(),
         });
+        // What the report holds is then exactly what it took whole.
+        let _ = self.report.cut_to_durable();
         self.error = Some(message);
     }
 }

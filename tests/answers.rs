@@ -661,3 +661,150 @@ async fn app_clients_are_read_page_by_page_within_their_own_quota() {
         "10/s stays under the 15/s quota"
     );
 }
+
+/// Regression: with `--global-sign-out`, users left with a working password
+/// (a reset that could not reach them, a reset that failed) were never
+/// signed out, yet `not_signed_out` was 0 and the summary said every token
+/// issued before the run stops working.
+#[tokio::test(flavor = "multi_thread")]
+async fn users_left_with_a_working_password_count_as_not_signed_out() {
+    let w = Workdir::new("answers-kept-not-signed-out");
+    let sim = simulator(|c| c.users.push(failing("bob", "InternalErrorException"))).await;
+    w.write("in.txt", "alice\nunverified-x\nforce-change-y\nbob\n");
+    let (p, err) = signed_out_run(&w, &sim, &["--summary", "s.json"], 1).await;
+    assert_eq!(p["not_signed_out"], 3, "{p:#}");
+    assert!(
+        err.contains("NOT for the 3 users who keep a working password (never signed out)"),
+        "{err}"
+    );
+}
+
+/// Regression: a pool without a recovery setting (Cognito then prefers SMS
+/// for a user with a verified phone) got no SMS warning in the plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_without_a_recovery_setting_is_warned_of_sms() {
+    let w = Workdir::new("answers-legacy-recovery");
+    let sim = simulator(|c| {
+        let legacy = PoolSettings {
+            recovery: Vec::new(),
+            ..PoolSettings::default()
+        };
+        c.pools.insert(DEFAULT_POOL.into(), legacy);
+        c.users.push(cognito_reset::simulator::SeedUser {
+            phone_verified: Some(true),
+            ..seed("alice")
+        });
+    })
+    .await;
+    w.write("in.txt", "alice\n");
+    let out = run(&w.dir, &sim, &["in.txt", "--yes"]).await;
+    let err = stderr(&out);
+    let sms = plan_lines(&err, "codes go by SMS");
+    assert_eq!(sms.len(), 1, "{err}");
+    assert!(sms[0].contains("no recovery setting"), "{err}");
+}
+
+/// Regression: a dry run killed part way was read back as complete: the
+/// plan gave its counts as whole and no SMS warning though users it never
+/// reached may get SMS, and the summary recorded its counts as the
+/// prediction.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_dry_runs_predictions_are_marked_partial_and_sms_is_warned() {
+    let s = Scenario::new("answers-partial-dry-run")
+        .sim(|c| {
+            c.users
+                .extend((0..40).map(|i| cognito_reset::simulator::SeedUser {
+                    email: Some(None),
+                    phone_verified: Some(true),
+                    ..seed(&format!("phone-{i:02}"))
+                }))
+        })
+        .file(
+            "in.txt",
+            &(0..40)
+                .map(|i| format!("phone-{i:02}\n"))
+                .collect::<String>(),
+        );
+    let mut dry = s.spawn(&["in.txt", "--dry-run", "--rate", "5"]).await;
+    dry.wait_for_rows(3).await;
+    dry.kill().await;
+    let out = s.run(&["in.txt", "--yes", "--summary", "s.json"]).await;
+    let err = &out.stderr;
+    let sms = plan_lines(err, "codes go by SMS");
+    assert_eq!(sms.len(), 1, "{err}");
+    assert!(sms[0].contains("at least"), "{err}");
+    let p = pool(&out.summary(), DEFAULT_POOL).clone();
+    assert_eq!(p["predicted_partial"], true, "{p:#}");
+}
+
+/// Regression: the 50-emails-a-day warning counted each pool on its own
+/// though the cap is the account's: three pools of 20 users each were
+/// each said to stay under it, and the run stopped at the limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daily_email_cap_is_counted_over_the_pools_that_share_it() {
+    let w = Workdir::new("answers-email-cap-shared");
+    let pools = ["us-east-1_CapA", "us-east-1_CapB", "us-east-1_CapC"];
+    let sim = simulator(|c| {
+        for pool in pools {
+            c.add_pool(pool);
+        }
+    })
+    .await;
+    let mut csv = String::from("username,user_pool_id\n");
+    for pool in pools {
+        for i in 0..20 {
+            csv.push_str(&format!("u{i:02},{pool}\n"));
+        }
+    }
+    w.write("in.csv", &csv);
+    let err = stderr(&run(&w.dir, &sim, &["in.csv", "--dry-run", "--yes"]).await);
+    let shared = plan_lines(&err, "share");
+    assert!(
+        shared
+            .iter()
+            .any(|l| l.contains("60 codes") && l.contains("50 emails a day")),
+        "{err}"
+    );
+}
+
+/// Regression: a resume's plan said the run "may send up to 3 codes" where
+/// 2 of the 3 users were already reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumes_plan_counts_only_the_codes_it_may_still_send() {
+    let w = Workdir::new("answers-resume-estimate");
+    let sim = simulator(|c| {
+        c.users.push(cognito_reset::simulator::SeedUser {
+            fail_times: Some(1),
+            ..failing("carol", "InternalErrorException")
+        })
+    })
+    .await;
+    w.write("in.txt", "alice\nbob\ncarol\n");
+    let first = ["in.txt", "--yes", "--max-attempts", "1"];
+    assert_eq!(run(&w.dir, &sim, &first).await.status.code(), Some(1));
+    let again = ["in.txt", "--yes", "--resume"];
+    let out = run(&w.dir, &sim, &again).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("may send up to 1 codes"), "{err}");
+}
+
+/// Regression: a phone-first pool whose complete dry run predicted no SMS
+/// was still warned "codes go by SMS: 0".
+#[tokio::test(flavor = "multi_thread")]
+async fn no_sms_warning_where_a_whole_dry_run_predicted_no_sms() {
+    let w = Workdir::new("answers-sms-zero");
+    let sim = simulator(|c| {
+        let phone_first = PoolSettings {
+            recovery: vec!["verified_phone_number".into(), "verified_email".into()],
+            ..PoolSettings::default()
+        };
+        c.pools.insert(DEFAULT_POOL.into(), phone_first);
+    })
+    .await;
+    w.write("in.txt", "alice\nbob\n");
+    let dry = run(&w.dir, &sim, &["in.txt", "--dry-run", "--yes"]).await;
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    let err = stderr(&run(&w.dir, &sim, &["in.txt", "--yes"]).await);
+    assert!(plan_lines(&err, "codes go by SMS").is_empty(), "{err}");
+}

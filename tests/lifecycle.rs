@@ -229,27 +229,29 @@ async fn a_second_signal_exits_at_once_with_the_report_readable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reset_and_sign_out_each_run_at_their_own_rate() {
-    let s = Scenario::new("category-rates").file("in.txt", &users(300));
+    // Rates low enough for a loaded machine to keep up with both: one
+    // shared budget would take 10 s for the 200 calls (10/s each); two take
+    // 5 s and the run's fixed costs, so only sharing can fail the test.
+    let s = Scenario::new("category-rates").file("in.txt", &users(100));
     let out = s
         .run(&[
             "in.txt",
             "--yes",
             "--global-sign-out",
             "--rate",
-            "100",
+            "20",
             "--sign-out-rate",
-            "100",
+            "20",
             "--summary",
             "s.json",
         ])
         .await;
     out.assert_code(0);
     let summary = out.summary();
-    // Sharing one budget, each would get about half of it.
     for category in ["UserAccountRecovery", "UserUpdate"] {
         let achieved = summary["calls"][category]["achieved_per_second"]
             .as_f64()
             .unwrap();
-        assert!(achieved > 75.0, "{category}: {achieved}/s");
+        assert!(achieved > 12.5, "{category}: {achieved}/s");
     }
 }

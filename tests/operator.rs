@@ -159,6 +159,27 @@ async fn out_of_range_numbers_are_usage_errors_not_panics() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_empty_filter_is_refused_rather_than_listing_every_user() {
+    let s = Scenario::new("op-emptyfilter").sim(|c| c.users = vec![seed("a"), seed("b")]);
+    for filter in ["", "  "] {
+        let args = [
+            "--from-pool",
+            "--filter",
+            filter,
+            "--yes",
+            "--report",
+            "r.csv",
+        ];
+        let out = s.run(&args).await;
+        assert_eq!(out.code, Some(2), "{filter:?}: {}", out.stderr);
+        assert!(out.stderr.contains("--filter is empty"), "{}", out.stderr);
+        assert!(!s.exists("r.csv"));
+    }
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+    assert_eq!(s.calls("ListUsers"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_closed_stderr_loses_no_row_and_keeps_the_exit_code() {
     let s = Scenario::new("op-stderr").file("in.txt", &format!("{}has space\n", users(300)));
     let line = s
@@ -286,4 +307,51 @@ async fn a_refused_listing_could_not_start_and_leaves_nothing_behind() {
         "the corrected command runs: {}",
         out.stderr
     );
+}
+
+/// Regression: under `ulimit -f` the kernel's SIGXFSZ killed the run
+/// (exit 153) mid-write, leaving `*.tmp` files and a summary saying it was
+/// still running; the file-size limit is a write error like a full disk.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_size_limit_ends_the_run_through_its_write_failure_path() {
+    let s = Scenario::new("op-fsize").file("in.txt", &users(200));
+    let mut cmd = s.command(&["in.txt", "--yes", "--summary", "s.json"]).await;
+    // The harness gives the child default signal dispositions: SIGXFSZ
+    // kills unless the program itself ignores it.
+    unsafe {
+        cmd.pre_exec(|| {
+            let small = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &small);
+            Ok(())
+        });
+    }
+    let out = cmd.output().await.unwrap();
+    let code = out.status.code();
+    assert!(matches!(code, Some(2..=4)), "{code:?}: {}", stderr(&out));
+    let left: Vec<String> = std::fs::read_dir(&s.dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Regression: `--summary d/../in.report.csv` named the report, which did
+/// not exist yet, by another spelling: the paths were not seen to be one
+/// file, the summary was written where the report goes, and every later
+/// run refused that file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_naming_the_future_report_by_another_spelling_is_refused() {
+    let s = Scenario::new("op-alias").file("in.txt", "alice\n");
+    std::fs::create_dir(s.path("d")).unwrap();
+    let out = s
+        .run(&["in.txt", "--yes", "--summary", "d/../in.report.csv"])
+        .await;
+    out.assert_code(2).assert_says("the same file");
+    assert!(!s.exists("in.report.csv"), "nothing where the report goes");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
 }

@@ -416,3 +416,21 @@ async fn stream_input_has_its_sha256_recorded() {
     let stopped = w.json("t.json");
     assert!(stopped["input"]["sha256"].is_null(), "{stopped:#}");
 }
+
+/// Regression: with `-q` a run that left something to resume printed two
+/// lines (the result, then "to resume: …"), though the promise to a cron
+/// mail is the result in one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_prints_one_line_with_the_resume_command_in_it() {
+    let s = Scenario::new("quiet-one-line")
+        .sim(|c| {
+            c.deny.insert("AdminResetUserPassword".into());
+        })
+        .file("in.txt", "alice\nbob\n");
+    let out = s.run(&["in.txt", "--yes", "-q"]).await;
+    out.assert_code(3);
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].contains("exit 3"), "{}", out.stderr);
+    assert!(lines[0].contains("to resume: "), "{}", out.stderr);
+}

@@ -218,10 +218,11 @@ async fn an_excluded_user_reset_by_a_killed_run_still_owes_its_sign_out_and_the_
         "{row:?}"
     );
     assert_eq!(s.sign_outs("breakglass"), 0, "excluded: no new call");
-    // Without the exclusion, a resume signs the user out, never resets again.
+    // The exclusion holds on the next resume without --exclude: still no
+    // call, the sign-out still owed.
     let again = ["in.txt", "--yes", "--resume", "--global-sign-out"];
-    s.run(&again).await.assert_code(0);
-    assert_eq!(s.sign_outs("breakglass"), 1);
+    s.run(&again).await.assert_code(1);
+    assert_eq!(s.sign_outs("breakglass"), 0);
     assert_eq!(s.user("breakglass").reset_calls, 0);
 }
 
@@ -426,11 +427,10 @@ async fn a_grown_list_with_skip_done_resets_only_the_new_users() {
     assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
 }
 
-/// `--skip-done` trusts only a report that verifies, and finishes the
-/// sign-outs it owes.
-#[tokio::test(flavor = "multi_thread")]
-async fn skip_done_finishes_owed_sign_outs_and_refuses_an_edited_report() {
-    let s = Scenario::new("grown-owed")
+/// A scenario whose first run over `input` reset alice but could not sign
+/// her out (two attempts failed): its report owes her sign-out.
+async fn alice_owes_a_sign_out(name: &str, input: &str) -> Scenario {
+    let s = Scenario::new(name)
         .sim(|c| {
             c.users = vec![SeedUser {
                 fail_operation: Some("AdminUserGlobalSignOut".into()),
@@ -438,7 +438,7 @@ async fn skip_done_finishes_owed_sign_outs_and_refuses_an_edited_report() {
                 ..failing("alice", "InternalErrorException")
             }];
         })
-        .file("in.txt", "alice\nbob\n");
+        .file("in.txt", input);
     let first = [
         "in.txt",
         "--yes",
@@ -447,6 +447,14 @@ async fn skip_done_finishes_owed_sign_outs_and_refuses_an_edited_report() {
         "2",
     ];
     s.run(&first).await.assert_code(1);
+    s
+}
+
+/// `--skip-done` trusts only a report that verifies, and finishes the
+/// sign-outs it owes.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_finishes_owed_sign_outs_and_refuses_an_edited_report() {
+    let s = alice_owes_a_sign_out("grown-owed", "alice\nbob\n").await;
     s.write("new.txt", "alice\nbob\ncarol\n");
     let grown = [
         "new.txt",
@@ -485,4 +493,771 @@ async fn overwriting_a_report_with_resets_says_how_many_will_be_reset_again() {
     out.assert_code(1)
         .assert_says("records 2 users as reset or disabled")
         .assert_says("--skip-done");
+}
+
+/// Regression: `kept_password` ignored `cancelled` rows after a stop: 19
+/// cancelled users still held their passwords, the summary said 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn users_left_cancelled_are_counted_as_keeping_their_password() {
+    let s = Scenario::new("kept-cancelled")
+        .sim(|c| {
+            c.deny.insert("AdminResetUserPassword".into());
+        })
+        .file("in.txt", &users(5));
+    let out = s.run(&["in.txt", "--yes", "--summary", "s.json"]).await;
+    out.assert_code(3);
+    let counts = &out.summary()["counts"];
+    assert_eq!(counts["outcomes"]["cancelled"], 5, "{counts}");
+    let kept: u64 = counts["kept_password"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(kept, 5, "{counts}");
+}
+
+/// Regression: a resume's own counts said `reset 55` where that run sent 14
+/// resets, confirmed others with a check and only signed out the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumes_counts_tell_resets_sent_from_confirmed_and_sign_outs_only() {
+    let s = Scenario::new("counts-kinds").sim(|c| {
+        c.users = vec![
+            // The killed run's reset reached her.
+            reset_required("alice"),
+            SeedUser {
+                fail_operation: Some("AdminUserGlobalSignOut".into()),
+                fail_times: Some(2),
+                ..failing("carol", "InternalErrorException")
+            },
+        ];
+    });
+    // alice in flight when a run was killed, bob new.
+    killed_run(&s, "alice\nbob\n", &["alice"], true);
+    let args = [
+        "in.txt",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--summary",
+        "s.json",
+    ];
+    let counts = s.run(&args).await.assert_code(0).summary()["counts"].clone();
+    assert_eq!(counts["outcomes"]["reset"], 2, "{counts}");
+    assert_eq!(counts["resets_sent"], 1, "bob: {counts}");
+    assert_eq!(counts["resets_confirmed"], 1, "alice: {counts}");
+    // carol reset, her sign-out failed; the resume only signs her out.
+    s.write("c.txt", "carol\n");
+    let first = ["c.txt", "--yes", "--global-sign-out", "--max-attempts", "2"];
+    s.run(&first).await.assert_code(1);
+    let again = [
+        "c.txt",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--summary",
+        "t.json",
+    ];
+    let counts = s.run(&again).await.assert_code(0).summary()["counts"].clone();
+    assert_eq!(counts["outcomes"]["reset"], 1, "{counts}");
+    assert_eq!(counts["resets_sent"], 0, "{counts}");
+    assert_eq!(counts["earlier_resets_signed_out"], 1, "{counts}");
+    assert_eq!(s.resets("carol"), 1);
+}
+
+/// Regression: two quick Ctrl-C left the summary saying `running`, with
+/// `exit_code` null.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_leaves_a_summary_that_says_how_the_run_ended() {
+    // Calls that take a while: the first signal waits for them.
+    let s = Scenario::new("second-signal")
+        .sim(|c| c.latency = Duration::from_millis(1500))
+        .file("in.txt", &users(200));
+    let args = ["in.txt", "--yes", "--rate", "100", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    running.wait_for_rows(2).await;
+    running.signal(libc::SIGINT);
+    // Apart, so that the two are not merged into one.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running.signal(libc::SIGINT);
+    let out = running.finish().await;
+    assert_eq!(out.code, Some(130), "{}", out.stderr);
+    let summary = s.json("s.json");
+    assert_eq!(summary["exit_code"], 130, "{summary:#}");
+    assert!(
+        summary["stopped"]
+            .as_str()
+            .is_some_and(|w| w.contains("second SIGINT")),
+        "{summary:#}"
+    );
+    assert!(summary["ended_at"].is_string(), "{summary:#}");
+}
+
+/// Regression: the plan's "may send up to N codes" and its call estimates
+/// counted the users --exclude lists.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plans_estimates_leave_out_excluded_users() {
+    let s = Scenario::new("plan-excluded")
+        .file("in.txt", "alice\nbob\ncarol\ndave\nerin\n")
+        .file("ex.txt", "bob\nDAVE\n");
+    let out = s.run(&["in.txt", "--yes", "--exclude", "ex.txt"]).await;
+    out.assert_code(0)
+        .assert_says("may send up to 3 codes")
+        .assert_says("UserAccountRecovery: 3 calls");
+    assert_eq!(s.calls("AdminResetUserPassword"), 3);
+}
+
+/// Regression: with AdminGetUser denied, a user Cognito would not reset
+/// (FORCE_CHANGE_PASSWORD) was recorded as "already disabled" and not
+/// counted among those left with a working password.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_checks_a_refused_user_is_not_called_disabled_and_keeps_the_count() {
+    let s = Scenario::new("unchecked-refusal")
+        .sim(|c| {
+            c.deny.insert("AdminGetUser".into());
+        })
+        .file("in.txt", "force-change-fred\nalice\n");
+    let out = s.run(&["in.txt", "--yes", "--summary", "s.json"]).await;
+    out.assert_code(1);
+    let fred = out.row("force-change-fred");
+    assert_eq!(fred["outcome"], "failed", "{fred:?}");
+    assert!(!fred["error_message"].contains("disabled"), "{fred:?}");
+    let kept = &out.summary()["counts"]["kept_password"];
+    assert_eq!(
+        kept.as_object()
+            .unwrap()
+            .values()
+            .filter_map(|v| v.as_u64())
+            .sum::<u64>(),
+        1,
+        "{kept}"
+    );
+}
+
+/// Regression: after `kill -9`, the refusal of `--overwrite` said the
+/// journal held 141 resets with no recorded outcome where it held 77: it
+/// counted every intent, the recorded ones too.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_journal_figure_in_a_refusal_counts_only_unrecorded_resets() {
+    let s = Scenario::new("journal-figure")
+        .sim(|c| c.latency = Duration::from_millis(30))
+        .file("in.txt", &users(300));
+    let args = ["in.txt", "--yes", "--rate", "200", "--concurrency", "16"];
+    let mut running = s.spawn(&args).await;
+    running.wait_for_rows(40).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let recorded: std::collections::HashSet<String> = s
+        .report("in.report.csv")
+        .into_iter()
+        .map(|r| r["username"].clone())
+        .collect();
+    let journaled = s.intents("in.report.csv.journal");
+    let unrecorded = journaled.iter().filter(|u| !recorded.contains(*u)).count();
+    assert!(unrecorded < journaled.len(), "some were recorded");
+    let out = s.run(&["in.txt", "--yes", "--overwrite"]).await;
+    out.assert_code(2).assert_says(&format!(
+        "holds up to {unrecorded} reset(s) that may have been sent"
+    ));
+}
+
+/// Regression: a grown list's report was started with `--skip-done`, killed,
+/// and resumed without the flag: the users the earlier report had reset
+/// and the killed run had not reached yet were reset a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_keeps_skipping_what_its_first_run_skipped() {
+    let s = Scenario::new("skip-sticks")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", "alice\nbob\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    // The new users first, alice and bob last.
+    s.write("grown.txt", &format!("{}alice\nbob\n", users(300)));
+    let grown = [
+        "grown.txt",
+        "--yes",
+        "--rate",
+        "20",
+        "--report",
+        "g.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    let mut running = s.spawn(&grown).await;
+    running.wait_for_rows(3).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let resume = [
+        "grown.txt",
+        "--yes",
+        "--rate",
+        "500",
+        "--report",
+        "g.csv",
+        "--resume",
+    ];
+    let out = s.run(&resume).await;
+    out.assert_code(0);
+    assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
+    assert_eq!(out.row("alice")["outcome"], "skipped");
+}
+
+/// Regression: `verify` of a symbolic link said it refused "to write
+/// through it", though verify writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_of_a_symbolic_link_does_not_speak_of_writing() {
+    let s = Scenario::new("verify-link");
+    finished_run(&s, "alice\n").await;
+    std::os::unix::fs::symlink(s.path("in.report.csv"), s.path("link.csv")).unwrap();
+    let out = verify(&s, &["link.csv"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains("write"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+}
+
+/// Regression: `--skip-done` of a report whose run was killed with resets
+/// in flight ignored its journal: the users whose reset was sent but not
+/// yet recorded were reset a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_of_a_killed_runs_report_with_resets_in_flight_is_refused() {
+    let s = Scenario::new("skip-inflight").sim(|c| c.users = vec![reset_required("alice")]);
+    killed_run(&s, "alice\nbob\n", &["alice"], false);
+    s.write("new.txt", "alice\nbob\ncarol\n");
+    let args = [
+        "new.txt",
+        "--yes",
+        "--report",
+        "new.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    s.run(&args)
+        .await
+        .assert_code(2)
+        .assert_says("holds up to 1 reset(s) that may have been sent")
+        .assert_says("--resume");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
+/// Regression: `--skip-done` read a report another run was still writing
+/// (and held locked): users that run reset after the read were reset again.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_of_a_report_another_run_holds_is_refused() {
+    let s = Scenario::new("skip-live")
+        .sim(|c| c.latency = Duration::from_millis(200))
+        .file("in.txt", &users(100));
+    let mut first = s.spawn(&["in.txt", "--yes", "--rate", "5"]).await;
+    first.wait_for_rows(1).await;
+    s.write("new.txt", &users(110));
+    let args = [
+        "new.txt",
+        "--yes",
+        "--report",
+        "new.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    let out = s.run(&args).await;
+    first.kill().await;
+    out.assert_code(2).assert_says("in use by another run");
+}
+
+/// Appends to a report a record of its own making, hashed onto the chain
+/// as the tool would.
+fn forge_record(s: &Scenario, report: &str, row: &str) {
+    use sha2::{Digest, Sha256};
+    let text = s.read(report);
+    let last = text.lines().last().unwrap();
+    let prev = &last[last.len() - 64..];
+    let prev: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&prev[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut h = Sha256::new();
+    h.update(&prev);
+    h.update(row.as_bytes());
+    let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    s.write(report, &format!("{text}{row},{hash}\n"));
+}
+
+/// Regression: one record appended, hash and all, to a finished run's
+/// report passed `verify` (with the run's own summary too) and `--resume`
+/// trusted it: a user left with a working password read as reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_added_after_the_last_run_ended_is_flagged_by_verify_and_resume() {
+    let s = Scenario::new("forged-tail");
+    finished_run(&s, "alice\nmissing-bob\n").await;
+    let row = format!(
+        "3,missing-bob,{},reset,,,1,5,forged,2026-01-01T00:00:00Z",
+        cognito_reset::simulator::DEFAULT_POOL
+    );
+    forge_record(&s, "in.report.csv", &row);
+    let out = verify(&s, &["in.report.csv"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("added after"), "{}", stdout(&out));
+    s.run(&["in.txt", "--yes", "--resume"])
+        .await
+        .assert_code(2)
+        .assert_says("added after");
+    // The summary alone says as much, the journal gone.
+    std::fs::remove_file(s.path("in.report.csv.journal")).unwrap();
+    let out = verify(&s, &["in.report.csv", "--summary", "s.json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("added after"), "{}", stdout(&out));
+}
+
+/// Regression: a report cut short and copied without its journal verified
+/// as "nothing … removed", and `--skip-done` of the copy reset again the
+/// users whose rows were cut; an empty file verified too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_without_its_journal_is_not_said_whole_nor_trusted_by_skip_done() {
+    let s = Scenario::new("cut-copy");
+    let original = lines(&finished_run(&s, "alice\nbob\ncarol\n").await);
+    s.write("copy.csv", &joined(&original[..2]));
+    let out = verify(&s, &["copy.csv"]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("removed"), "{text}");
+    assert!(text.contains("cannot be checked"), "{text}");
+    s.write("empty.csv", "");
+    let out = verify(&s, &["empty.csv"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("not a cognito-reset report"));
+    let args = [
+        "in.txt",
+        "--yes",
+        "--report",
+        "again.csv",
+        "--skip-done",
+        "copy.csv",
+    ];
+    s.run(&args).await.assert_code(2).assert_says("journal");
+    for user in ["alice", "bob", "carol"] {
+        assert_eq!(s.resets(user), 1, "{user}");
+    }
+}
+
+/// Regression: `--overwrite` of a report written before reports were
+/// hash-chained gave no warning, and every user it recorded was reset again.
+#[tokio::test(flavor = "multi_thread")]
+async fn overwriting_an_unchained_report_warns_of_second_codes() {
+    let pool = cognito_reset::simulator::DEFAULT_POOL;
+    let old = format!(
+        "line,username,user_pool_id,outcome,error_code,error_message,attempts,duration_ms,request_id,completed_at\n\
+         1,alice,{pool},reset,,,1,5,r1,2025-01-01T00:00:00Z\n\
+         2,bob,{pool},reset,,,1,5,r2,2025-01-01T00:00:01Z\n"
+    );
+    let s = Scenario::new("overwrite-unchained")
+        .file("in.txt", "alice\nbob\n")
+        .file("in.report.csv", &old);
+    s.run(&["in.txt", "--overwrite"])
+        .await
+        .assert_code(2)
+        .assert_says("records 2 users as reset or disabled");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
+/// Regression: a dry run's `--overwrite` replaced a real run's report (its
+/// resets became predictions), and a real run's replaced a dry run's.
+#[tokio::test(flavor = "multi_thread")]
+async fn overwrite_refuses_to_switch_a_report_between_dry_and_real_runs() {
+    let s = Scenario::new("overwrite-mode").file("in.txt", "alice\n");
+    s.run(&["in.txt", "--yes", "--report", "r.csv"])
+        .await
+        .assert_code(0);
+    let dry = ["in.txt", "--dry-run", "--report", "r.csv", "--overwrite"];
+    s.run(&dry)
+        .await
+        .assert_code(2)
+        .assert_says("a report belongs to one mode");
+    assert!(s.read("r.csv").contains(",reset,"), "the record stays");
+    s.run(&["in.txt", "--dry-run", "--report", "d.csv"])
+        .await
+        .assert_code(0);
+    let real = ["in.txt", "--yes", "--report", "d.csv", "--overwrite"];
+    s.run(&real)
+        .await
+        .assert_code(2)
+        .assert_says("a report belongs to one mode");
+    assert_eq!(s.resets("alice"), 1);
+}
+
+/// Regression: with DescribeUserPool denied, the plan said the users an
+/// earlier report recorded were skipped, and the run reset those listed in
+/// another case again.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_without_the_pools_case_rule_skips_as_the_plan_says() {
+    let s = Scenario::new("skip-case")
+        .sim(|c| {
+            c.deny.insert("DescribeUserPool".into());
+        })
+        .file("old.txt", "alice\nbob\n");
+    s.run(&["old.txt", "--yes"]).await.assert_code(0);
+    s.write("new.txt", "ALICE\nBob\ncarol\n");
+    let args = ["new.txt", "--yes", "--skip-done", "old.report.csv"];
+    let out = s.run(&args).await;
+    out.assert_code(0).assert_says("ignoring case");
+    assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
+    assert_eq!(out.row("ALICE")["outcome"], "skipped");
+}
+
+/// Regression: after `kill -9` of a paced run, the `--overwrite` refusal
+/// said the journal held N resets "sent" whose outcome no row recorded,
+/// where most of them were only journaled, waiting their turn: an intent
+/// is journaled before its call waits for the rate.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overwrite_refusal_does_not_call_journaled_resets_sent() {
+    let s = Scenario::new("journal-not-sent")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &users(200));
+    let args = ["in.txt", "--yes", "--rate", "20", "--concurrency", "32"];
+    let mut running = s.spawn(&args).await;
+    running.wait_for_rows(5).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let sent = s.calls("AdminResetUserPassword");
+    let recorded = s.report("in.report.csv").len() as u64;
+    let journaled = s.intents("in.report.csv.journal").len() as u64;
+    assert!(
+        journaled - recorded > sent - recorded,
+        "more journaled than sent"
+    );
+    let out = s.run(&["in.txt", "--yes", "--overwrite"]).await;
+    out.assert_code(2).assert_says("may have been sent");
+    assert!(
+        !out.stderr.contains("reset(s) sent whose"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Regression: a run given `--exclude` was killed before it reached the
+/// break-glass account, and the resume without `--exclude` reset it: the
+/// exclusions lived only in the excluded rows, and none had been written.
+#[tokio::test(flavor = "multi_thread")]
+async fn exclusions_stick_after_a_kill_before_the_excluded_row() {
+    let s = Scenario::new("exclude-sticks")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &format!("{}breakglass\n", users(300)))
+        .file("ex.txt", "breakglass\n");
+    let first = ["in.txt", "--yes", "--rate", "20", "--exclude", "ex.txt"];
+    let mut running = s.spawn(&first).await;
+    running.wait_for_rows(3).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    let resume = ["in.txt", "--yes", "--rate", "500", "--resume"];
+    let out = s.run(&resume).await;
+    out.assert_code(0)
+        .assert_says("excluded by an earlier run of this report stay excluded");
+    assert_eq!(
+        s.resets("breakglass"),
+        0,
+        "the break-glass account was reset"
+    );
+    assert_eq!(out.row("breakglass")["outcome"], "excluded");
+}
+
+/// Regression: a user the first run left with a working password, excluded
+/// on the resume, vanished from the whole report's "LEFT WITH A WORKING
+/// PASSWORD" and the resume exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn excluding_a_user_left_with_a_working_password_does_not_erase_it() {
+    let s = Scenario::new("exclude-kept")
+        .file("in.txt", "ok-1\nunverified-x\nok-2\n")
+        .file("ex.txt", "unverified-x\n");
+    s.run(&["in.txt", "--yes", "--global-sign-out"])
+        .await
+        .assert_code(1);
+    let calls_before = s.user("unverified-x").reset_calls;
+    let resume = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--resume",
+        "--exclude",
+        "ex.txt",
+        "--summary",
+        "s.json",
+    ];
+    let out = s.run(&resume).await;
+    out.assert_code(1)
+        .assert_says("LEFT WITH A WORKING PASSWORD");
+    let row = out.row("unverified-x");
+    assert_eq!(row["outcome"], "failed", "{row:?}");
+    let whole = &out.summary()["whole_report"];
+    let kept: u64 = whole["kept_password"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(kept, 1, "{whole}");
+    let calls = s.user("unverified-x").reset_calls;
+    assert_eq!(calls, calls_before, "excluded: no new call");
+}
+
+/// Regression: two runs of different reports given one `--summary`: the
+/// second replaced the first's live summary, the first then replaced the
+/// second's finished one; both exited 0 and no audit record survived.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_recording_a_run_of_another_report_is_never_taken_over() {
+    let s = Scenario::new("summary-shared")
+        .sim(|c| c.latency = Duration::from_millis(20))
+        .file("in.txt", &users(80))
+        .file("b.txt", "bob\n");
+    let args = ["in.txt", "--yes", "--rate", "40", "--summary", "s.json"];
+    let mut first = s.spawn(&args).await;
+    first.wait_for_rows(3).await;
+    let live = s.json("s.json");
+    let other = ["b.txt", "--yes", "--summary", "s.json"];
+    let out = s.run(&other).await;
+    out.assert_code(2).assert_says("in.report.csv");
+    assert_eq!(s.resets("bob"), 0, "refused before anything was sent");
+    assert_eq!(s.json("s.json")["run_id"], live["run_id"]);
+    first.kill().await;
+    let _ = first.finish().await;
+    // Killed, its record is still not another report's to replace.
+    s.run(&other).await.assert_code(2);
+    assert_eq!(s.json("s.json")["run_id"], live["run_id"]);
+    // Its own resume takes it over.
+    let resume = ["in.txt", "--yes", "--summary", "s.json", "--resume"];
+    let out = s.run(&resume).await;
+    out.assert_code(0);
+    assert_ne!(out.summary()["run_id"], live["run_id"]);
+}
+
+/// Regression: a run refused at the start (a pool that does not exist, a
+/// resume without its journal, flags refused) replaced the finished run's
+/// summary with "could not start", and a run killed before it started left
+/// a summary saying "running … --resume continues it" with nothing to
+/// resume.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_does_not_start_keeps_the_earlier_runs_summary() {
+    let s = Scenario::new("refused-keeps")
+        .sim(|c| c.latency = Duration::from_millis(300))
+        .file("in.txt", "alice\n");
+    s.run(&["in.txt", "--yes", "--summary", "s.json"])
+        .await
+        .assert_code(0);
+    let before = s.read("s.json");
+    let gone = ["--user-pool-id", "us-east-1_Gone"];
+    let overwrite = [
+        &["in.txt", "--yes", "--overwrite", "--summary", "s.json"][..],
+        &gone,
+    ]
+    .concat();
+    s.run(&overwrite).await.assert_code(2).assert_says("s.json");
+    assert_eq!(s.read("s.json"), before);
+    let flags = ["in.txt", "--yes", "--rate", "0", "--summary", "s.json"];
+    s.run(&flags).await.assert_code(2);
+    assert_eq!(s.read("s.json"), before);
+    std::fs::remove_file(s.path("in.report.csv.journal")).unwrap();
+    let resume = ["in.txt", "--yes", "--resume", "--summary", "s.json"];
+    s.run(&resume).await.assert_code(2).assert_says("s.json");
+    assert_eq!(s.read("s.json"), before);
+    // A fresh path: killed before its first call, the run leaves no summary.
+    s.write("two.txt", "bob\n");
+    let mut child = s.spawn(&["two.txt", "--yes", "--summary", "t.json"]).await;
+    s.wait_for_call("DescribeUserPool").await;
+    child.kill().await;
+    let _ = child.finish().await;
+    assert!(!s.exists("t.json"), "nothing started, nothing recorded");
+    // Refused on a fresh path, the refusal is recorded.
+    let refused = [&["two.txt", "--yes", "--summary", "u.json"][..], &gone].concat();
+    s.run(&refused).await.assert_code(2);
+    assert!(
+        s.json("u.json")["stopped"]
+            .as_str()
+            .unwrap()
+            .starts_with("could not start")
+    );
+}
+
+/// Regression: when the report could no longer grow (a full disk), the
+/// summary claimed rows and a report_chain the report did not hold, and
+/// stderr blamed only the journal; nothing said the report was incomplete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_that_cannot_grow_is_said_incomplete_and_the_summary_counts_what_it_holds() {
+    let s = Scenario::new("report-full").file("in.txt", &users(500));
+    let args = ["in.txt", "--yes", "--rate", "2000", "--summary", "s.json"];
+    let mut cmd = s.command(&args).await;
+    // Files may not grow past 20 000 bytes: the report reaches that first.
+    unsafe {
+        cmd.pre_exec(|| {
+            let small = libc::rlimit {
+                rlim_cur: 20_000,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &small);
+            Ok(())
+        });
+    }
+    let out = cmd.output().await.unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("incomplete") && err.contains("--resume"),
+        "{err}"
+    );
+    let text = s.read("in.report.csv");
+    let whole_lines = text
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .count() as u64
+        - 1;
+    let summary = s.json("s.json");
+    assert_eq!(
+        summary["report_chain"]["records"], whole_lines,
+        "{summary:#}"
+    );
+    assert_eq!(summary["counts"]["rows"], whole_lines, "{summary:#}");
+    s.run(&["in.txt", "--yes", "--resume"]).await.assert_code(0);
+    assert_eq!(s.calls("AdminResetUserPassword"), 500);
+}
+
+/// Regression: the input file was read again after the plan; replaced in
+/// the meantime, the run reset a user the plan never listed, missed the
+/// planned ones, exited 0 and recorded the old file's hash.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_replaced_after_the_plan_resets_nobody_it_did_not_plan() {
+    let s = Scenario::new("input-replaced")
+        .sim(|c| c.latency = Duration::from_millis(600))
+        .file("in.csv", "username\nalice\nbob\n");
+    let args = ["in.csv", "--yes", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    s.wait_for_call("DescribeUserPool").await;
+    s.write("in.new", "username\nmallory\n");
+    std::fs::rename(s.path("in.new"), s.path("in.csv")).unwrap();
+    let out = running.finish().await;
+    assert_eq!(s.resets("mallory"), 0, "a user the plan never listed");
+    out.assert_code(2).assert_says("in.csv");
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
+/// Regression: a list rewritten in place while the run read it fed the
+/// new rows to the run, which reset them and exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_rewritten_during_the_run_stops_it_before_any_row_not_planned() {
+    let planned: String = (0..6000).map(|i| format!("user-{i:06}\n")).collect();
+    let other: String = (0..6000).map(|i| format!("evil-{i:06}\n")).collect();
+    let s = Scenario::new("input-rewritten").file("in.txt", &planned);
+    let args = ["in.txt", "--yes", "--rate", "500", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    running.wait_for_rows(1).await;
+    std::fs::write(s.path("in.txt"), &other).unwrap();
+    let out = running.finish().await;
+    let evil = (0..6000)
+        .filter(|i| s.resets(&format!("evil-{i:06}")) > 0)
+        .count();
+    assert_eq!(evil, 0, "users the plan never listed were reset");
+    out.assert_code(3).assert_says("changed since");
+    assert!(s.calls("AdminResetUserPassword") < 6000);
+}
+
+/// Regression: "codes sent by channel" counted a user a check found
+/// already reset (the code came from the killed run, not this one).
+#[tokio::test(flavor = "multi_thread")]
+async fn codes_sent_by_channel_leave_out_resets_a_check_confirmed() {
+    let s = Scenario::new("codes-confirmed").sim(|c| c.users = vec![reset_required("alice")]);
+    killed_run(&s, "alice\nbob\n", &["alice"], false);
+    let args = ["in.txt", "--yes", "--resume", "--summary", "s.json"];
+    let summary = s.run(&args).await.assert_code(0).summary();
+    let pool = &summary["pools"][0];
+    let sent: u64 = pool["codes_by_channel"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(sent, 1, "bob's only: {pool:#}");
+    assert_eq!(summary["counts"]["resets_confirmed"], 1);
+}
+
+/// Regression: a user whose earlier reset could not be checked was counted
+/// "LEFT WITH A WORKING PASSWORD (not reset: StateUnknown)", though most
+/// such users had been reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_whose_check_failed_is_said_unknown_not_left_unreset() {
+    let s = Scenario::new("state-unknown-label").sim(|c| {
+        c.users = vec![SeedUser {
+            fail_operation: Some("AdminGetUser".into()),
+            fail_times: Some(1000),
+            ..failing("alice", "InternalErrorException")
+        }]
+    });
+    killed_run(&s, "alice\n", &["alice"], false);
+    let args = ["in.txt", "--yes", "--resume", "--max-attempts", "1"];
+    let out = s.run(&args).await;
+    assert!(
+        !out.stderr.contains("not reset: StateUnknown"),
+        "{}",
+        out.stderr
+    );
+    out.assert_code(1)
+        .assert_says("MAY BE LEFT WITH A WORKING PASSWORD: 1 (unknown:");
+}
+
+/// Regression: a `--skip-done` run whose skipped users the earlier report
+/// signed out said "no user of the pool was signed out", `locked_out_by`
+/// null.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_takes_the_earlier_reports_sign_outs_for_locked_out_by() {
+    let s = Scenario::new("skip-done-locked-out").file("in.txt", "alice\n");
+    let first = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--summary",
+        "a.json",
+    ];
+    let before = s.run(&first).await.assert_code(0).summary()["pools"][0].clone();
+    s.write("new.txt", "alice\n");
+    let grown = [
+        "new.txt",
+        "--yes",
+        "--global-sign-out",
+        "--skip-done",
+        "in.report.csv",
+        "--summary",
+        "b.json",
+    ];
+    let out = s.run(&grown).await.assert_code(0).summary();
+    let after = &out["pools"][0];
+    assert_eq!(after["locked_out_by"], before["locked_out_by"], "{after:#}");
+    assert_eq!(s.sign_outs("alice"), 1);
+}
+
+/// Regression: without `--global-sign-out`, a `--skip-done` report that
+/// owed a sign-out was announced in the plan ("1 owe a sign-out") and then
+/// neither done nor said to be left undone.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_without_sign_out_warns_that_owed_sign_outs_stay_owed() {
+    let s = alice_owes_a_sign_out("skip-done-owed-no-sign-out", "alice\n").await;
+    s.write("new.txt", "alice\nbob\n");
+    let grown = ["new.txt", "--yes", "--skip-done", "in.report.csv"];
+    s.run(&grown)
+        .await
+        .assert_says("1 owe a sign-out, which this run does not make");
+    assert_eq!(s.sign_outs("alice"), 0);
+}
+
+/// Regression: `--overwrite` warned that every user the report recorded
+/// "will be sent a reset again" though `--skip-done` skipped them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overwrite_warning_leaves_out_users_skip_done_skips() {
+    let s = Scenario::new("overwrite-skip-done").file("in.txt", "alice\nbob\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    for ext in ["", ".journal"] {
+        let text = s.read(&format!("in.report.csv{ext}"));
+        s.write(&format!("old.report.csv{ext}"), &text);
+    }
+    let args = [
+        "in.txt",
+        "--yes",
+        "--overwrite",
+        "--skip-done",
+        "old.report.csv",
+    ];
+    let out = s.run(&args).await;
+    out.assert_code(0);
+    assert!(!out.stderr.contains("sent a reset again"), "{}", out.stderr);
+    assert_eq!((s.resets("alice"), s.resets("bob")), (1, 1));
 }

@@ -94,19 +94,17 @@ async fn a_dry_run_on_an_admin_only_pool_predicts_every_reset_refused() {
     assert!(rows[0]["error_message"].contains("admin_only"), "{rows:?}");
 }
 
-/// Regression: a run that could not start left an earlier run's summary in
-/// place, so a nightly job read yesterday's success.
+/// Regression: a run that could not start wrote nothing to a fresh
+/// `--summary` path, so a nightly job found no record of the refusal. (A
+/// path holding another run's record keeps it: the refusal is said on
+/// stderr and in the exit code.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_that_could_not_start_writes_its_failure_to_the_summary() {
     let s = Scenario::new("rg-summary-fail").file("in.txt", "alice\n");
-    s.run(&["in.txt", "--yes", "--summary", "s.json"])
-        .await
-        .assert_code(0);
     let out = s
         .run(&[
             "in.txt",
             "--yes",
-            "--overwrite",
             "--summary",
             "s.json",
             "--user-pool-id",
@@ -601,9 +599,10 @@ async fn check_all_resumes_a_report_whose_journal_was_deleted() {
 }
 
 /// Regression: a run whose flags were refused, or that was killed before
-/// its plan, left an earlier run's summary in place, looking like its own.
+/// its plan, replaced an earlier run's summary (with "could not start", or
+/// with "running … --resume continues it" though nothing had started).
 #[tokio::test(flavor = "multi_thread")]
-async fn a_run_that_never_got_going_never_leaves_an_earlier_summary() {
+async fn a_run_that_never_got_going_never_replaces_an_earlier_summary() {
     let earlier = "{\"tool\": \"cognito-reset\", \"exit_code\": 0}";
     let s = Scenario::new("rg-never-going")
         .sim(|c| c.latency = Duration::from_millis(500))
@@ -612,18 +611,12 @@ async fn a_run_that_never_got_going_never_leaves_an_earlier_summary() {
     let out = s
         .run(&["in.txt", "--yes", "--rate", "0", "--summary", "s.json"])
         .await;
-    out.assert_code(2);
-    let summary = out.summary();
-    assert_eq!(summary["exit_code"], 2, "{summary}");
+    out.assert_code(2).assert_says("left as it was");
+    assert_eq!(s.read("s.json"), earlier);
     let mut child = s.spawn(&["in.txt", "--yes", "--summary", "s.json"]).await;
     s.wait_for_call("DescribeUserPool").await;
     child.kill().await;
-    let summary = s.json("s.json");
-    assert!(summary["exit_code"].is_null(), "{summary}");
-    assert!(
-        summary["stopped"].as_str().unwrap().starts_with("running"),
-        "{summary}"
-    );
+    assert_eq!(s.read("s.json"), earlier);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -661,14 +654,14 @@ async fn regression_a_refused_second_run_replaced_the_summary_of_the_run_that_ma
     s.run(&args)
         .await
         .assert_code(2)
-        .assert_says("left as it is");
+        .assert_says("left as it was");
     assert_eq!(s.read("s.json"), before);
-    // A run on another report may replace it.
+    // Nor may a run on another report replace it: it refuses, naming it.
     s.run(&[&args[..], &["--report", "other.csv"]].concat())
         .await
-        .assert_code(0);
-    let after = s.read("s.json");
-    assert!(after.contains("other.csv"), "{after}");
+        .assert_code(2)
+        .assert_says("in.report.csv");
+    assert_eq!(s.read("s.json"), before);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -186,3 +186,24 @@ async fn overwriting_a_report_with_resets_asks_on_a_terminal_even_with_yes() {
     );
     assert_eq!(s.resets("user0001"), 1, "nothing sent again");
 }
+
+/// Regression: answering N at a resume's prompt replaced the finished
+/// run's summary ("reset 2", exit 0) with "could not start: not confirmed",
+/// destroying the audit record of what was done.
+#[tokio::test(flavor = "multi_thread")]
+async fn answering_no_to_a_resume_keeps_the_finished_runs_summary() {
+    let s = Scenario::new("term-no-keeps").file("in.txt", "alice\nbob\n");
+    s.run(&["in.txt", "--yes", "--summary", "s.json"])
+        .await
+        .assert_code(0);
+    let before = s.read("s.json");
+    let args = ["in.txt", "--resume", "--summary", "s.json"];
+    let (screen, code) = on_screen(&s, &args, "n\n").await;
+    assert_eq!(code, Some(2), "{screen}");
+    assert_eq!(
+        s.read("s.json"),
+        before,
+        "the finished run's record is kept"
+    );
+    assert!(screen.contains("s.json"), "{screen}");
+}

@@ -390,7 +390,9 @@ async fn every_reset_sent_has_its_intent_synced_in_the_journal() {
     let path = w.path("r.jsonl.journal");
     let header = Header::new("fp", false, false);
     let open = cognito_reset::files::Open::CreateNew;
-    let (journal, _file) = journal::open(&path, open, &header, &[], &RunLine::now(), true).unwrap();
+    let sticky = journal::Sticky::default();
+    let (journal, _file) =
+        journal::open(&path, open, &header, &[], &RunLine::now(), true, &sticky).unwrap();
     let names: Vec<String> = (0..50).map(|i| format!("batch{i:02}")).collect();
     let before = Before {
         journal,

@@ -2,7 +2,8 @@
 //! who ran what, when, on which list, against which pools, why, and with
 //! what result — how it is written while a run goes on and when it ends,
 //! how another run's summary is recognised (so that it is never replaced by
-//! a run that has no claim to it), and the command line as recorded.
+//! a run that has no claim to it: only a run that starts replaces a summary,
+//! never one of another report), and the command line as recorded.
 
 use std::collections::BTreeMap;
 
@@ -439,24 +440,35 @@ pub fn say_flags_unread(args: impl IntoIterator<Item = String>) {
     });
 }
 
-/// Writes `summary` to `path` unless that would replace a file that is not
-/// a summary, or the summary of a run that holds its report, or cannot be
-/// done (the run's own opening of its outputs says so).
-fn write_to(path: &std::path::Path, summary: &Summary) {
-    if check_replaceable(path).is_err() || crate::files::check_writable(path).is_err() {
-        return;
-    }
-    if held_by_a_live_run(path, &summary.run_id) {
-        return;
-    }
-    let _ = write_summary(path, summary);
+/// Whose record a summary file holds, as a run that wants to write there
+/// sees it.
+enum Holder {
+    /// No run's record: no file, an empty one, the record of a run that
+    /// could not start, or this run's own.
+    Free,
+    /// The record of a run of this run's report (or of a report it does not
+    /// name).
+    SameReport,
+    /// The record of a run of another report, described.
+    OtherReport(String),
+    /// Not a summary of this tool's.
+    Foreign,
 }
 
-/// Whether the summary at `path` is another run's whose report is locked
-/// right now: that run is alive, and its summary is its own to write.
-fn held_by_a_live_run(path: &std::path::Path, ours: &str) -> bool {
+/// Who holds the summary at `path`, for the run `run_id` of `report`.
+fn holder(path: &std::path::Path, run_id: &str, report: &std::path::Path) -> Holder {
+    let Some(head) = head_of(path) else {
+        return Holder::Free;
+    };
+    if head.is_empty() {
+        return Holder::Free;
+    }
     let Some(theirs) = read_summary(path) else {
-        return false;
+        return if is_summary(&head) {
+            Holder::SameReport
+        } else {
+            Holder::Foreign
+        };
     };
     let field = |name: &str| {
         theirs
@@ -464,12 +476,81 @@ fn held_by_a_live_run(path: &std::path::Path, ours: &str) -> bool {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
     };
-    if field("run_id") == ours || field("report").is_empty() {
-        return false;
+    if field("run_id") == run_id || field("stopped").starts_with("could not start") {
+        return Holder::Free;
     }
-    crate::files::inspect(std::path::Path::new(field("report")))
+    let recorded = std::path::Path::new(field("report"));
+    if recorded.as_os_str().is_empty() || crate::config::same_file(recorded, report) {
+        return Holder::SameReport;
+    }
+    Holder::OtherReport(describe_run(&theirs, recorded))
+}
+
+/// Another report's run, as a refusal names it: which, and whether it is
+/// still running (it holds its report) or how it ended.
+fn describe_run(theirs: &serde_json::Value, report: &std::path::Path) -> String {
+    let field = |name: &str| {
+        theirs
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+    };
+    let live = crate::files::inspect(report)
         .and_then(|f| crate::files::try_lock(&f))
-        .is_ok_and(|free| !free)
+        .is_ok_and(|free| !free);
+    let state = match theirs.get("exit_code").and_then(|c| c.as_i64()) {
+        _ if live => "still running (it holds that report)".to_owned(),
+        Some(code) => format!("ended {} with exit {code}", field("ended_at")),
+        None => "killed before it ended (its summary says running)".to_owned(),
+    };
+    format!(
+        "the audit record of run {} of the report {}, {state}",
+        escape(field("run_id")),
+        escape(&report.display().to_string())
+    )
+}
+
+/// Checks, before a run starts, that it may make `path` its summary: a
+/// file that is not a summary is never emptied, and the record of a run of
+/// another report — live, finished or killed — is never replaced (the
+/// record of an earlier run of this run's own report is: a resume or an
+/// overwrite carries it on).
+pub fn check_claim(
+    path: &std::path::Path,
+    report: &std::path::Path,
+) -> Result<(), crate::exit::StartError> {
+    match holder(path, "", report) {
+        Holder::Foreign => check_replaceable(path),
+        Holder::OtherReport(who) => Err(crate::exit::StartError::Refused(format!(
+            "--summary {} holds {who}; a run never replaces the record of another report's \
+             run: give this run its own --summary path",
+            escape(&path.display().to_string())
+        ))),
+        Holder::Free | Holder::SameReport => Ok(()),
+    }
+}
+
+/// Writes the summary of a run that did not start (refused, declined,
+/// stopped before anything was sent) where it holds no run's record;
+/// otherwise leaves the file exactly as it was and says so: a run that did
+/// nothing never destroys or misstates another run's audit record.
+fn write_unstarted(path: &std::path::Path, summary: &Summary) {
+    let report = std::path::Path::new(&summary.report);
+    let shown = escape(&path.display().to_string());
+    let kept = match holder(path, &summary.run_id, report) {
+        Holder::Free if crate::files::check_writable(path).is_ok() => {
+            let _ = write_summary(path, summary);
+            return;
+        }
+        Holder::Free => return,
+        Holder::SameReport => "the record of an earlier run of this report".to_owned(),
+        Holder::OtherReport(who) => who,
+        Holder::Foreign => "a file that is not a cognito-reset summary".to_owned(),
+    };
+    say(&format!(
+        "cognito-reset: this run did not start, so --summary {shown} is left as it was: it \
+         still holds {kept}"
+    ));
 }
 
 /// An existing summary of this tool's, as JSON.
@@ -482,57 +563,40 @@ fn read_summary(path: &std::path::Path) -> Option<serde_json::Value> {
     (value.get("tool").and_then(|t| t.as_str()) == Some("cognito-reset")).then_some(value)
 }
 
-/// The summary file as soon as the flags are checked: the run is going on,
-/// so that a run killed at any moment never leaves an earlier run's summary
-/// looking like its own. A summary of another run of the same report that
-/// this run has no claim to replace (see `records_another_run_of`) is left
-/// alone until this run holds the report (`locked`, when it is written
-/// again): a run refused because that report is in use or already exists
-/// must not destroy the record of the run that made it.
-pub fn write_running(config: &Config, run: &RunLine, locked: bool) {
-    let Some(path) = &config.summary else { return };
-    let mut summary = Summary::start(config, run);
-    summary.stopped = Some(RUNNING.into());
-    if locked || !records_another_run_of(path, &summary, config) {
-        write_to(path, &summary);
-    }
+/// Whether the summary at `path` is this run's own: the run started.
+fn is_own(path: &std::path::Path, run_id: &str) -> bool {
+    read_summary(path).is_some_and(|s| s.get("run_id").and_then(|v| v.as_str()) == Some(run_id))
 }
 
-/// Writes the summary of a run that could not start (exit 2 or 3), so that
-/// no earlier run's summary is read as this one's — unless the file records
-/// another run of the same report, which it keeps.
+/// The summary of a run that a second signal ended at once: it says so,
+/// with the exit code, rather than "running" for ever. A run stopped so
+/// before it started records that it could not start, where it may.
+pub fn write_ended_at_once(config: &Config, run: &RunLine, signal: i32) {
+    let Some(path) = &config.summary else { return };
+    let name = crate::shutdown::signal_name(signal);
+    let code = crate::exit::EXIT_SIGNAL_BASE + signal;
+    let mut summary = Summary::start(config, run);
+    if !is_own(path, &run.run) {
+        let why = format!("stopped by a second {name} before anything was sent");
+        failed(&mut summary, &why, code);
+        return write_unstarted(path, &summary);
+    }
+    summary.ended_at = Some(crate::clock::now_rfc3339());
+    summary.stopped = Some(format!(
+        "stopped by a second {name}: the run ended at once, without waiting for its calls in \
+         flight; its report and journal say how far it got (--resume checks and continues it)"
+    ));
+    summary.exit_code = Some(code);
+    let _ = write_summary(path, &summary);
+}
+
+/// Writes the summary of a run that could not start (exit 2 or 3), where no
+/// other run's record is (see [`write_unstarted`]).
 pub fn write_failure(config: &Config, run: &RunLine, why: &str, code: i32) {
     let Some(path) = &config.summary else { return };
     let mut summary = Summary::start(config, run);
     failed(&mut summary, why, code);
-    if records_another_run_of(path, &summary, config) {
-        crate::progress::say(&format!(
-            "cognito-reset: --summary {} records another run of the report {}; left as it is",
-            escape(&path.display().to_string()),
-            escape(&summary.report)
-        ));
-        return;
-    }
-    write_to(path, &summary);
-}
-
-/// Whether the summary at `path` is that of another run (one that started)
-/// of the same report as `ours`, which this run has no claim to replace: it
-/// is still running, or this run neither resumes nor overwrites the report.
-fn records_another_run_of(path: &std::path::Path, ours: &Summary, config: &Config) -> bool {
-    let Some(theirs) = read_summary(path) else {
-        return false;
-    };
-    let field = |name: &str| {
-        theirs
-            .get(name)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-    };
-    field("report") == ours.report
-        && field("run_id") != ours.run_id
-        && !field("stopped").starts_with("could not start")
-        && (!(config.resume || config.overwrite) || field("stopped") == RUNNING)
+    write_unstarted(path, &summary);
 }
 
 /// The same for a run whose flags were refused.
@@ -553,7 +617,7 @@ pub fn write_refused_flags(args: &RunArgs, why: &str, code: i32) {
     }
     let mut summary = Summary::from_args(args, &RunLine::now());
     failed(&mut summary, why, code);
-    write_to(std::path::Path::new(path), &summary);
+    write_unstarted(std::path::Path::new(path), &summary);
 }
 
 fn failed(summary: &mut Summary, why: &str, code: i32) {
@@ -566,7 +630,17 @@ fn failed(summary: &mut Summary, why: &str, code: i32) {
 /// Writes a summary where it belongs, atomically: a private file beside it,
 /// synced, renamed over it. A reader never sees half of one.
 pub fn write_summary(path: &std::path::Path, summary: &Summary) -> std::io::Result<()> {
+    stage_summary(path, summary)?.commit()
+}
+
+/// A summary written beside `path` and synced, to replace it only once
+/// the run holds its other files: a run that cannot open them leaves the
+/// file at `path` as it was.
+pub fn stage_summary(
+    path: &std::path::Path,
+    summary: &Summary,
+) -> std::io::Result<crate::files::Staged> {
     let mut json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
     json.push(b'\n');
-    crate::files::replace(path, &json)
+    crate::files::stage(path, &json)
 }

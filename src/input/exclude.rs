@@ -59,6 +59,13 @@ impl Exclusions {
         self.exact.insert((pool.to_owned(), username.to_owned()));
     }
 
+    /// Every (pool, username) listed as given; an empty pool: every pool.
+    pub fn entries(&self) -> Vec<(String, String)> {
+        let mut entries: Vec<_> = self.exact.iter().cloned().collect();
+        entries.sort();
+        entries
+    }
+
     /// Users listed.
     pub fn len(&self) -> usize {
         self.exact.len()

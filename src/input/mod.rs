@@ -39,7 +39,7 @@ pub use invariants::check_reader_invariants;
 pub use listing::{FirstPage, Lister};
 pub use opened::{Description, FILE_BATCH, Input, Source, StreamReader};
 pub use readers::ItemReader;
-pub use survey::{Survey, is_stream, survey};
+pub use survey::{Identity, Survey, is_stream, survey, survey_open};
 
 /// Longest username Cognito accepts (API reference: `Username`).
 pub const MAX_USERNAME_CHARS: usize = 128;
@@ -322,7 +322,7 @@ mod tests {
         text.resize(text.len() + 3 * 1024 * 1024, b'x');
         std::fs::write(&path, &text).unwrap();
         let options = test_support::options(Format::Lines);
-        let survey = survey(path.to_str().unwrap(), &options).unwrap();
+        let survey = survey(path.to_str().unwrap(), &options, &Exclusions::default()).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert_eq!((survey.rows, survey.valid), (2, 1));
         assert_eq!(items(Format::Lines, &text).len(), 2);

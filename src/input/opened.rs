@@ -1,9 +1,14 @@
 //! Where a run's rows come from, opened: a file surveyed before the plan, a
 //! stream read once, or the pool itself. [`Input`] is the one place that
 //! tells these apart; the phases of a run only call its methods.
+//!
+//! A file is opened once: the survey hashes it, and the run reads the same
+//! open file again, each block checked against the survey's digests, so the
+//! rows that run are the rows the plan counted and the operator confirmed.
 
 use std::fs::File;
-use std::io::BufRead;
+use std::io::{BufRead, Seek};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -13,6 +18,7 @@ use super::{
 use crate::cognito::{Listing, UserPage};
 use crate::exit::StartError;
 use crate::progress::{escape, say};
+use crate::shutdown::{Stop, StopReason};
 
 /// Items per batch read from a file. A file never blocks, so the reader
 /// hands rows over a batch at a time: one wake-up of the dispatcher per
@@ -113,6 +119,8 @@ pub enum Input {
     File {
         /// Its path.
         path: String,
+        /// The file, open since its survey.
+        file: File,
         /// What the survey found.
         survey: Survey,
         /// How to read it.
@@ -184,15 +192,21 @@ impl Input {
     /// Opens what `source` names: surveys a file, reads a stream's header
     /// and first row. Blocks (a FIFO may have no writer yet): run it where
     /// a signal can still end the wait.
-    pub fn open(source: &Source, options: &ReadOptions) -> Result<Input, StartError> {
+    pub fn open(
+        source: &Source,
+        options: &ReadOptions,
+        exclusions: &super::Exclusions,
+    ) -> Result<Input, StartError> {
         match source {
             Source::File(path) if !is_stream(path) => {
-                let survey = super::survey(path, options)?;
+                let file = File::open(path).map_err(|e| StartError::io(escape(path), e))?;
+                let survey = super::survey_open(&file, path, options, exclusions)?;
                 if survey.rows == 0 && !survey.header {
                     return Err(no_rows(path));
                 }
                 Ok(Input::File {
                     path: path.clone(),
+                    file,
                     survey,
                     options: options.clone(),
                 })
@@ -236,6 +250,35 @@ impl Input {
                 listing: Listing::Group(group.clone()),
             }),
         }
+    }
+
+    /// Whether a file is still the one surveyed: the same file under its
+    /// path, of the same size, not modified since. Called after the
+    /// confirmation, before anything is sent: a list replaced or edited
+    /// while the plan was read is not the list the operator confirmed.
+    pub fn unchanged(&self) -> Result<(), StartError> {
+        let Input::File {
+            path, file, survey, ..
+        } = self
+        else {
+            return Ok(());
+        };
+        let now = file.metadata().map(|m| super::survey::Identity::of(&m));
+        let named = std::fs::metadata(path).map(|m| super::survey::Identity::of(&m));
+        let planned = survey.identity.as_ref();
+        let same = match (now, named, planned) {
+            (Ok(now), Ok(named), Some(planned)) => planned.same(&now) && planned.same(&named),
+            _ => false,
+        };
+        if same {
+            return Ok(());
+        }
+        Err(StartError::Refused(format!(
+            "{} was replaced or changed since it was read for the plan: the plan and the \
+             confirmation were for its earlier content; nothing was sent: run again to see \
+             the plan of the list as it is now",
+            escape(path)
+        )))
     }
 
     /// Fetches a listing's first page (before the plan: Cognito refusing the
@@ -389,26 +432,76 @@ impl Input {
     /// Starts feeding rows into the bounded queue: a file or a stream on a
     /// thread of its own, a listing as a task. The feeding ends at the end
     /// of the input or when the queue's receiver is gone.
-    pub fn feed(self, tx: mpsc::Sender<Vec<Item>>) {
+    /// A file that no longer holds the bytes surveyed stops the run
+    /// (`stop`) before any row of the bytes that differ is handed over.
+    pub fn feed(self, tx: mpsc::Sender<Vec<Item>>, stop: Arc<Stop>) {
         match self {
-            Input::File { path, options, .. } => {
-                let opened = File::open(&path)
-                    .map_err(|e| StartError::io(escape(&path), e))
-                    .and_then(|f| {
-                        let read = std::io::BufReader::with_capacity(64 * 1024, f);
-                        ItemReader::new(read, &options, &path)
-                    });
-                match opened {
-                    Ok(reader) => feed_thread(reader, tx, FILE_BATCH),
-                    Err(e) => say(&format!("cognito-reset: {e}")),
+            Input::File {
+                path,
+                file,
+                survey,
+                options,
+            } => match verified(file, &path, survey.planned, stop.clone(), &options) {
+                Ok(reader) => feed_thread(reader, tx, FILE_BATCH),
+                Err(e) => {
+                    say(&format!("cognito-reset: {e}"));
+                    stop.stop(changed(&path, &e.to_string()));
                 }
-            }
+            },
             Input::Stream { reader, .. } => feed_thread(reader, tx, 1),
             Input::Listed { lister, first } => {
                 tokio::spawn(lister.feed(first, tx));
             }
             Input::Listing { .. } => {}
         }
+    }
+}
+
+/// The file read again from its start, every block checked against the
+/// survey's; the first that differs stops the run.
+fn verified(
+    mut file: File,
+    path: &str,
+    planned: Arc<super::digest::Planned>,
+    stop: Arc<Stop>,
+    options: &ReadOptions,
+) -> Result<ItemReader<impl BufRead + Send + 'static>, StartError> {
+    file.rewind().map_err(|e| StartError::io(escape(path), e))?;
+    let name = path.to_owned();
+    let checked = super::digest::Verified::new(file, planned);
+    let watched = Watched {
+        inner: checked,
+        on_error: Box::new(move |why: &str| stop.stop(changed(&name, why))),
+    };
+    let read = std::io::BufReader::with_capacity(64 * 1024, watched);
+    ItemReader::new(read, options, path)
+}
+
+/// Why a run stops whose file changed under it.
+fn changed(path: &str, why: &str) -> StopReason {
+    StopReason::Fatal {
+        code: "InputChanged".into(),
+        message: format!(
+            "{} changed since it was read for the plan: {why}",
+            escape(path)
+        ),
+        hint: "no row past that point was sent; put the file back as it was and --resume, or \
+               start a new report for the new list"
+            .into(),
+    }
+}
+
+/// A reader whose first error stops the run before the parser sees it.
+struct Watched<R> {
+    inner: R,
+    on_error: Box<dyn Fn(&str) + Send>,
+}
+
+impl<R: std::io::Read> std::io::Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner
+            .read(buf)
+            .inspect_err(|e| (self.on_error)(&e.to_string()))
     }
 }
 

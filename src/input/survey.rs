@@ -12,7 +12,10 @@ use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
-use super::{Item, ItemReader, ReadOptions, hex};
+use std::sync::Arc;
+
+use super::digest::Planned;
+use super::{Exclusions, Item, ItemReader, ReadOptions, hex};
 use crate::exit::StartError;
 use crate::keys::row_key;
 
@@ -36,17 +39,62 @@ pub struct Survey {
     pub truncated: bool,
     /// The input names its columns (a CSV header line).
     pub header: bool,
+    /// Distinct users `--exclude` lists (case aside), per pool: they get no
+    /// call, so no estimate counts them.
+    pub excluded: BTreeMap<String, u64>,
+    /// The bytes hashed, block by block: the run reads exactly these.
+    pub planned: Arc<Planned>,
+    /// The file as it stood when it was hashed.
+    pub identity: Option<Identity>,
+}
+
+/// What tells a file that changed from one that did not, short of reading
+/// it: the file it is, its size and its last modification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Identity {
+    /// The identity of an open file, or of what a path names now.
+    pub fn of(meta: &std::fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// Whether `other` is the same file, unmodified.
+    pub fn same(&self, other: &Identity) -> bool {
+        self == other
+    }
 }
 
 impl Survey {
-    /// Distinct users per pool, estimated: each pool's valid rows, less its
-    /// share of the repeats.
+    /// Distinct users per pool that the run may call, estimated: each
+    /// pool's valid rows, less its share of the repeats, less the users
+    /// `--exclude` lists.
     pub fn distinct_by_pool(&self) -> BTreeMap<String, u64> {
         let share = self.distinct as f64 / self.valid.max(1) as f64;
         self.pools
             .iter()
-            .map(|(pool, rows)| (pool.clone(), (*rows as f64 * share).round() as u64))
+            .map(|(pool, rows)| {
+                let distinct = (*rows as f64 * share).round() as u64;
+                let excluded = self.excluded.get(pool).copied().unwrap_or(0);
+                (pool.clone(), distinct.saturating_sub(excluded))
+            })
             .collect()
+    }
+
+    /// Distinct users `--exclude` lists, in every pool.
+    pub fn excluded_users(&self) -> u64 {
+        self.excluded.values().sum()
     }
 }
 
@@ -58,26 +106,68 @@ pub fn is_stream(path: &str) -> bool {
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
+    planned: Planned,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.planned.update(&buf[..n]);
         Ok(n)
     }
 }
 
-/// Reads a whole input file once. Keeps 8 bytes per valid row while it
-/// reads, and only the repeated keys afterwards.
-pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
+/// Reads a whole input file once, counting the users `exclusions` lists.
+/// Keeps 8 bytes per valid row while it reads, and only the repeated keys
+/// afterwards.
+pub fn survey(
+    path: &str,
+    options: &ReadOptions,
+    exclusions: &Exclusions,
+) -> Result<Survey, StartError> {
     let file = std::fs::File::open(path).map_err(|e| StartError::io(path, e))?;
+    survey_open(&file, path, options, exclusions)
+}
+
+/// [`survey`] of a file already open, read from its start; fails if the
+/// file changed while it was read.
+pub fn survey_open(
+    file: &std::fs::File,
+    path: &str,
+    options: &ReadOptions,
+    exclusions: &Exclusions,
+) -> Result<Survey, StartError> {
+    let before = file.metadata().map_err(|e| StartError::io(path, e))?;
+    let mut survey = read_survey(file, path, options, exclusions)?;
+    let after = file.metadata().map_err(|e| StartError::io(path, e))?;
+    let identity = Identity::of(&after);
+    if !Identity::of(&before).same(&identity)
+        || (!survey.planned.open_end && survey.planned.size != identity.len)
+    {
+        return Err(StartError::Usage(format!(
+            "{path} changed while it was read for the plan; nothing was sent: run again once it \
+             is written"
+        )));
+    }
+    survey.identity = Some(identity);
+    Ok(survey)
+}
+
+fn read_survey(
+    file: &std::fs::File,
+    path: &str,
+    options: &ReadOptions,
+    exclusions: &Exclusions,
+) -> Result<Survey, StartError> {
     let mut hashing = HashingReader {
         inner: file,
         hasher: Sha256::new(),
+        planned: Planned::default(),
     };
     let mut survey = Survey::default();
     let mut keys: Vec<u64> = Vec::new();
+    let mut excluded: HashSet<u64> = HashSet::new();
     let truncated = {
         let reader = std::io::BufReader::with_capacity(64 * 1024, &mut hashing);
         let mut items = ItemReader::new(reader, options, path)?;
@@ -85,7 +175,13 @@ pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
             survey.rows += 1;
             if let Item::Row(row) = item {
                 survey.valid += 1;
-                keys.push(row_key(&row.pool, &row.username, true));
+                let key = row_key(&row.pool, &row.username, true);
+                keys.push(key);
+                let listed =
+                    !exclusions.is_empty() && exclusions.contains(&row.pool, &row.username, true);
+                if listed && excluded.insert(key) {
+                    *survey.excluded.entry(row.pool.clone()).or_default() += 1;
+                }
                 match survey.pools.get_mut(&row.pool) {
                     Some(n) => *n += 1,
                     None => {
@@ -103,6 +199,9 @@ pub fn survey(path: &str, options: &ReadOptions) -> Result<Survey, StartError> {
         std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| StartError::io(path, e))?;
     }
     survey.truncated = truncated;
+    hashing.planned.open_end = truncated;
+    hashing.planned.finish();
+    survey.planned = Arc::new(hashing.planned);
     survey.sha256 = hex(&hashing.hasher.finalize());
     keys.sort_unstable();
     for run in keys.chunk_by(|a, b| a == b) {
@@ -130,7 +229,7 @@ mod tests {
             username_column: "username".into(),
             default_pool: Some("eu-west-1_P".into()),
         };
-        let s = survey(path.to_str().unwrap(), &options).unwrap();
+        let s = survey(path.to_str().unwrap(), &options, &Exclusions::default()).unwrap();
         assert_eq!((s.rows, s.valid, s.distinct), (5, 4, 3));
         assert_eq!(s.repeated.len(), 1);
         assert!(s.repeated.contains(&row_key("eu-west-1_P", "ALICE", true)));

@@ -506,3 +506,44 @@ fn regression_a_reset_sent_then_stopped_before_its_check_was_recorded_as_not_att
         "the intent is kept for the resume's check"
     );
 }
+
+/// Regression: a user already RESET_REQUIRED before the run, whose reset
+/// from this run lost its answer (under faults), was recorded as reset by
+/// this run, as if a code had been sent: the check cannot tell this run's
+/// reset from an earlier one.
+#[test]
+fn regression_a_reset_confirmed_after_a_lost_answer_does_not_claim_the_code_was_this_runs() {
+    let mut life = Life::new(Start::default(), REAL);
+    life.on(error(Class::Retryable, "InternalErrorException", "boom"));
+    life.on(checked(state("RESET_REQUIRED", true, true)));
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Reset);
+    assert_eq!(e.meaning.reset_by, Some(crate::report::ResetBy::Confirmed));
+    assert!(
+        e.error_message
+            .contains("confirmed by an AdminGetUser check")
+            && e.error_message.contains("or an earlier one"),
+        "{}",
+        e.error_message
+    );
+}
+
+/// Regression: a user the listing showed RESET_REQUIRED before the run was
+/// recorded `reset` with nothing to say it had been so already.
+#[test]
+fn regression_a_user_listed_reset_required_before_the_run_is_recorded_as_such() {
+    let start = Start {
+        known: Some(state("RESET_REQUIRED", true, true)),
+        ..Start::default()
+    };
+    let mut life = Life::new(start, REAL);
+    assert_eq!(life.step(), Step::Reset);
+    life.on(ok());
+    let e = ending(&life);
+    assert_eq!(e.outcome, Outcome::Reset);
+    assert!(
+        e.error_message.contains("RESET_REQUIRED already"),
+        "{}",
+        e.error_message
+    );
+}

@@ -60,6 +60,13 @@ pub struct ReportWriter {
     /// Encodes CSV cells (quoting where needed).
     cells: csv_core::Writer,
     chain: Chain,
+    /// Where the chain stood at the last flush that succeeded: what the
+    /// report holds, whatever happens to the records after it.
+    durable: Chain,
+    /// The report's length then.
+    durable_len: u64,
+    /// Its length with every record written so far (buffered included).
+    len: u64,
     path: String,
 }
 
@@ -73,6 +80,7 @@ impl ReportWriter {
         layout: impl Into<Layout>,
         chain: Chain,
     ) -> std::io::Result<ReportWriter> {
+        let len = file.metadata()?.len();
         let cells = csv_core::WriterBuilder::new()
             .terminator(csv_core::Terminator::Any(b'\n'))
             .build();
@@ -81,6 +89,9 @@ impl ReportWriter {
             format: ReportFormat::from_path(path),
             file: BufWriter::with_capacity(64 * 1024, file),
             cells,
+            durable: chain.clone(),
+            durable_len: len,
+            len,
             chain,
             path: crate::progress::escape(&path.display().to_string()),
         })
@@ -104,6 +115,7 @@ impl ReportWriter {
             }
         }
         line.push(b'\n');
+        self.len += line.len() as u64;
         self.file.write_all(&line)
     }
 
@@ -136,13 +148,37 @@ impl ReportWriter {
 
     /// Hands everything written so far to the OS.
     pub fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
+        self.file.flush()?;
+        self.durable = self.chain.clone();
+        self.durable_len = self.len;
+        Ok(())
+    }
+
+    /// After a write failed: drops what is buffered and cuts the report
+    /// back to the records it last took whole, so that it holds exactly
+    /// what [`ReportWriter::durable`] says (a torn line included, nothing
+    /// is left half-written). The journal keeps the intents of the rows
+    /// cut: a resume checks them.
+    pub fn cut_to_durable(&mut self) -> std::io::Result<()> {
+        let spare = BufWriter::with_capacity(0, self.file.get_ref().try_clone()?);
+        let (file, _) = std::mem::replace(&mut self.file, spare).into_parts();
+        file.set_len(self.durable_len)?;
+        file.sync_data()?;
+        self.chain = self.durable.clone();
+        self.len = self.durable_len;
+        Ok(())
     }
 
     /// Forces everything written so far to stable storage.
     pub fn sync(&mut self) -> std::io::Result<()> {
         self.flush()?;
         self.file.get_ref().sync_data()
+    }
+
+    /// Where the chain stood at the last flush that succeeded (at the start
+    /// before any): the records the report is known to hold.
+    pub fn durable(&self) -> &Chain {
+        &self.durable
     }
 
     /// Where the chain stands: its head and the records it covers.

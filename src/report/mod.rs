@@ -118,6 +118,21 @@ pub struct Meaning {
     /// Reset, but sent again after a lost answer or without a check: the
     /// user may have had two codes.
     pub maybe_two_codes: bool,
+    /// A `reset` row: how the user came to be reset.
+    pub reset_by: Option<ResetBy>,
+}
+
+/// How a `reset` row's user came to be reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetBy {
+    /// This run sent the reset and saw it succeed.
+    Sent,
+    /// A check (or a listing) found the user `RESET_REQUIRED` after a reset
+    /// whose answer was lost: no code is known to have come from this run.
+    Confirmed,
+    /// An earlier run reset the user; this run only finished the row (its
+    /// sign-out).
+    Earlier,
 }
 
 /// What the intent journal must keep of a row. Not written to the report.

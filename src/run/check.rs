@@ -4,6 +4,7 @@
 //! a listing's first page fetched, what earlier runs left read, and
 //! AdminGetUser probed where the run depends on it. Read-only.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::prepare::{Context, Prepared, Service};
@@ -13,7 +14,7 @@ use crate::cognito::Identity;
 use crate::config::RateSpec;
 use crate::exit::StartError;
 use crate::input::{Exclusions, Input, Lister, Source};
-use crate::journal::Header;
+use crate::journal::{Header, Sticky};
 use crate::keys::row_key;
 use crate::outputs::{self, Claim, Want};
 use crate::pool::Pools;
@@ -55,7 +56,8 @@ impl Found {
                 notes: f.notes.clone(),
                 answers: PoolAnswers::before(
                     f.app_clients.as_deref(),
-                    self.predicted.as_ref().and_then(|p| p.codes.get(&f.id)),
+                    self.predicted.as_ref(),
+                    &f.id,
                 ),
             })
             .collect()
@@ -95,28 +97,32 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         config: &ctx.config,
         header: &header,
         input: input.file(),
+        sticky: &Sticky::default(),
     };
     let mut claim = outputs::claim(&want)?;
     let mut notes = Vec::new();
+    let exclusions = sticky_exclusions(exclusions, &claim, &mut notes);
     if ctx.config.check_all && matches!(&claim, Claim::Resume(o) if !o.journal_lost) {
         notes.push("--check-all: every user not yet reset is checked before sending".into());
     }
-    let predicted = predicted(&ctx, &header, &mut notes);
-    let pools = describe(&ctx, &service, &input, predicted.as_ref(), &mut notes).await?;
-    let identity = {
-        let region = pools.regions().into_iter().next();
-        let region = region.unwrap_or_else(|| "us-east-1".into());
-        preflight::identity(&service.aws, &region).await
-    };
+    let predicted = predicted_for(&ctx, &header, &input, &mut notes);
+    let resumed = matches!(claim, Claim::Resume(_)).then_some(ctx.config.report.as_path());
+    let pools = describe(
+        &ctx,
+        &service,
+        &input,
+        predicted.as_ref(),
+        resumed,
+        &mut notes,
+    )
+    .await?;
+    let identity = identity(&service, &pools).await;
     let input = first_page(&ctx, &pools, input).await?;
     let mut earlier = read_earlier(&ctx, &header, &pools, &mut claim, &mut notes)?;
-    read_elsewhere(&ctx, &pools, &mut earlier, &mut notes)?;
+    read_elsewhere(&ctx, &pools, &claim, &mut earlier, &mut notes)?;
     let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
     let overwrites_done = match claim {
-        Claim::Overwrite => {
-            let key = |pool: &str, user: &str| row_key(pool, user, false);
-            resume::done_in(&ctx.config.report, key).map_or(0, |done| done.len())
-        }
+        Claim::Overwrite(done) => done.saturating_sub(skipped_again(&ctx, &pools, &earlier)),
         _ => 0,
     };
     let found = Found {
@@ -139,20 +145,90 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     })
 }
 
+/// Who the calls run as, asked in the first pool's region.
+async fn identity(service: &Service, pools: &PoolMap) -> Result<Identity, String> {
+    let region = pools.regions().into_iter().next();
+    let region = region.unwrap_or_else(|| "us-east-1".into());
+    preflight::identity(&service.aws, &region).await
+}
+
+/// The dry run's predictions, told how many distinct users this input has
+/// (a dry run that stopped part way is then read as partial).
+fn predicted_for(
+    ctx: &Context,
+    header: &Header,
+    input: &Input,
+    notes: &mut Vec<String>,
+) -> Option<Predicted> {
+    let mut predicted = predicted(ctx, header, notes);
+    if let (Some(p), Some(survey)) = (predicted.as_mut(), input.survey()) {
+        p.against_input(survey.distinct);
+    }
+    predicted
+}
+
+/// A resume: the users earlier runs of the report excluded stay excluded,
+/// listed in this run's `--exclude` or not.
+fn sticky_exclusions(
+    mut exclusions: Exclusions,
+    claim: &Claim,
+    notes: &mut Vec<String>,
+) -> Exclusions {
+    let Claim::Resume(opened) = claim else {
+        return exclusions;
+    };
+    if opened.exclude.is_empty() {
+        return exclusions;
+    }
+    for (pool, user) in &opened.exclude {
+        exclusions.add(pool, user);
+    }
+    notes.push(format!(
+        "resume: {} user(s) excluded by an earlier run of this report stay excluded, with or \
+         without --exclude",
+        opened.exclude.len()
+    ));
+    exclusions
+}
+
+/// Users the report `--overwrite` empties records as done whom
+/// `--skip-done` skips: this run does not reset them again.
+fn skipped_again(ctx: &Context, pools: &PoolMap, earlier: &Earlier) -> usize {
+    if earlier.elsewhere.is_empty() {
+        return 0;
+    }
+    let key = |pool: &str, user: &str| row_key(pool, user, pools.skips_ignoring_case(pool));
+    let Ok(done) = resume::done_in(&ctx.config.report, key, &mut Default::default()) else {
+        return 0;
+    };
+    done.entries()
+        .filter(|(k, _)| earlier.elsewhere.get(*k).is_some())
+        .count()
+}
+
 /// Describes every pool, and sets `--rate auto`.
 async fn describe(
     ctx: &Context,
     service: &Service,
     input: &Input,
     predicted: Option<&Predicted>,
+    resumed: Option<&std::path::Path>,
     notes: &mut Vec<String>,
 ) -> Result<Arc<PoolMap>, StartError> {
     let config = &ctx.config;
     let mut map = PoolMap::new(service.aws.clone(), config.region.clone());
     let pools = input.pools(config.read.default_pool.as_deref());
+    let mut rows = input.survey().map(|s| s.distinct_by_pool());
+    if let (Some(rows), Some(report)) = (rows.as_mut(), resumed) {
+        for (pool, done) in resume::done_by_pool(report) {
+            if let Some(n) = rows.get_mut(&pool) {
+                *n = n.saturating_sub(done);
+            }
+        }
+    }
     let ask = Ask {
         pools: &pools,
-        rows: input.survey().map(|s| s.distinct_by_pool()),
+        rows,
         dry_run: config.policy.dry_run,
         endpoint: &service.endpoint,
         max_attempts: config.policy.max_attempts,
@@ -246,20 +322,41 @@ fn read_earlier(
 fn read_elsewhere(
     ctx: &Context,
     pools: &PoolMap,
+    claim: &Claim,
     earlier: &mut Earlier,
     notes: &mut Vec<String>,
 ) -> Result<(), StartError> {
-    let key = |pool: &str, user: &str| row_key(pool, user, pools.folds_case(pool));
-    for (i, path) in ctx.config.skip_done.iter().enumerate() {
-        let done = resume::done_in(path, key)?;
+    let key = |pool: &str, user: &str| row_key(pool, user, pools.skips_ignoring_case(pool));
+    let unknown_case = pools.facts().any(|f| f.info.is_none());
+    // The reports earlier runs of this report skipped stay skipped, named
+    // on the resume or not.
+    let mut reports: Vec<PathBuf> = match claim {
+        Claim::Resume(opened) => opened.skip_done.iter().map(PathBuf::from).collect(),
+        _ => Vec::new(),
+    };
+    for given in &ctx.config.skip_done {
+        if !reports.iter().any(|r| crate::config::same_file(r, given)) {
+            reports.push(given.clone());
+        }
+    }
+    for (i, path) in reports.iter().enumerate() {
+        let done = resume::done_in(path, key, &mut earlier.sign_outs)?;
         let owing = done.values().filter(|d| d.owes_sign_out()).count();
         let shown = crate::progress::escape(&path.display().to_string());
+        let owed_words = match (owing, ctx.config.policy.sign_out) {
+            (0, _) => String::new(),
+            (_, true) => format!(" ({owing} owe a sign-out, which this run finishes)"),
+            (_, false) => format!(
+                " — WARNING: {owing} owe a sign-out, which this run does not make: their \
+                 sessions live on; add --global-sign-out to finish them"
+            ),
+        };
         notes.push(format!(
             "--skip-done {shown}: {} users it records as reset or disabled are skipped, not \
-             reset again ({owing} owe a sign-out{})",
+             reset again{owed_words}{}",
             done.len(),
-            if ctx.config.policy.sign_out {
-                ", which this run finishes"
+            if unknown_case {
+                "; usernames are matched ignoring case, for the pool's case rule is unknown"
             } else {
                 ""
             }

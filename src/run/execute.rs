@@ -15,7 +15,7 @@ use super::watch;
 use crate::audit::{InputRecord, Summary};
 use crate::exit::StartError;
 use crate::input::{Description, Exclusions, Input};
-use crate::journal::{Header, JournalFile, RunLine};
+use crate::journal::{Header, JournalFile, RunLine, Sticky};
 use crate::limiter::Category;
 use crate::outputs::{self, Outputs, Want};
 use crate::pool::{self, Pipeline, Pools};
@@ -102,10 +102,16 @@ pub fn summary_of(
 /// Creates (or, resuming, takes over) the report, the journal and the
 /// summary file, before the first call.
 pub fn open(c: Checked) -> Result<Opened, StartError> {
+    c.input.unchanged()?;
+    let sticky = Sticky {
+        skip_done: c.earlier.elsewhere_names.clone(),
+        exclude: c.exclusions.entries(),
+    };
     let want = Want {
         config: &c.ctx.config,
         header: &c.header,
         input: c.input.file(),
+        sticky: &sticky,
     };
     let runs = c.claim.earlier_runs();
     let mut provisional = summary_of(&c.ctx, c.input.description(), &c.header, &c.found, &runs);
@@ -148,8 +154,7 @@ pub async fn execute(o: Opened) -> Executed {
     let writer = writer(&ctx, outputs.report, earlier.clone(), journal);
     let show = show(&ctx, &input);
     let (items_tx, items_rx) = mpsc::channel(ITEM_QUEUE);
-    input.feed(items_tx);
-    let progress_done = CancellationToken::new();
+    input.feed(items_tx, ctx.caller.stop.clone());
     let base = summary_of(
         &ctx,
         description.clone(),
@@ -157,18 +162,14 @@ pub async fn execute(o: Opened) -> Executed {
         &found,
         &outputs.earlier_runs,
     );
-    let mut watchers = watchers(&ctx, base, show.total, &progress_done);
-    watchers.push(tokio::spawn(progress::show(show, progress_done.clone())));
+    let watchers = watchers(&ctx, base, show);
     // From here on, refused credentials and outages pause the rows.
     ctx.caller.pauses.arm();
     let started = std::time::Instant::now();
     let calls_before = ctx.stats.snapshot();
     let finished = pool::execute(items_rx, pipeline, writer).await;
     let elapsed = started.elapsed();
-    progress_done.cancel();
-    for watcher in watchers {
-        let _ = watcher.await;
-    }
+    watchers.stop().await;
     Executed {
         ctx,
         input: description,
@@ -205,14 +206,25 @@ fn writer(
     }
 }
 
-/// The tasks that watch the run: the summary file kept current, a stop
-/// announced.
-fn watchers(
-    ctx: &Context,
-    mut base: Summary,
-    total: Option<u64>,
-    done: &CancellationToken,
-) -> Vec<tokio::task::JoinHandle<()>> {
+/// The tasks that watch a run: the stop announced, the summary file kept
+/// current, and the progress line.
+struct Watchers {
+    done: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Watchers {
+    /// Stops them once the rows are done, each finishing its last word.
+    async fn stop(self) {
+        self.done.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn watchers(ctx: &Context, mut base: Summary, show: progress::Show) -> Watchers {
+    let done = CancellationToken::new();
     let announce = watch::announce_stop(
         ctx.stop.clone(),
         ctx.stats.clone(),
@@ -227,12 +239,13 @@ fn watchers(
             base,
             stats: ctx.stats.clone(),
             pauses: ctx.caller.pauses.clone(),
-            total,
+            total: show.total,
             started: ctx.started_at,
         };
         tasks.push(tokio::spawn(watch::keep_summary(keeper, done.clone())));
     }
-    tasks
+    tasks.push(tokio::spawn(progress::show(show, done.clone())));
+    Watchers { done, tasks }
 }
 
 /// The dispatcher's inputs.

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::check::Found;
 use super::execute::{Executed, Ran, summary_of};
 use super::prepare::Context;
-use crate::audit::{self, CallsRecord, resume_command};
+use crate::audit::{self, CallsRecord, Summary, resume_command};
 use crate::exit::{EXIT_NO_RECORD, EXIT_OK, EXIT_ROW_FAILURES};
 use crate::journal::{Checkpoint, JournalFile};
 use crate::limiter::{Category, Rate};
@@ -46,33 +47,16 @@ pub fn finish(e: Executed) -> i32 {
     };
     let read_once = matches!(input.source, "stdin" | "stream");
     let mut summary = summary_of(&ctx, input, &header, &found, &earlier_runs);
-    summary.regions = found.pools.regions().into_iter().collect();
-    summary.caller = match &found.identity {
-        Ok(id) => serde_json::to_value(id).unwrap_or_default(),
-        Err(why) => serde_json::json!({ "error": why }),
-    };
-    summary.counts = finished.tally.clone();
-    summary.report_chain = Some(Checkpoint {
-        head: finished.report.chain().head_hex(),
-        records: finished.report.chain().records(),
-    });
-    summary.whole_report = (!earlier_runs.is_empty()).then(|| finished.whole.clone());
+    record_counts(&mut summary, &finished, &found, !earlier_runs.is_empty());
     answer(&mut summary.pools, &found, &finished.tally, &earlier, &ctx);
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
     summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
-    summary.elapsed_seconds = ctx.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
-    summary.ended_at = Some(crate::clock::now_rfc3339());
-    summary.stopped = stopped.as_ref().map(|r| r.to_string());
-    summary.exit_code = Some(code);
-    summary.pauses = ctx.caller.pauses.records(true);
-    summary.time_lost_seconds = crate::pause::time_lost(&summary.pauses);
+    record_end(&mut summary, &ctx, stopped.as_ref(), code);
+    say_incomplete(&mut summary, &finished);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
-    // A quiet run says nothing when all went well, and one line otherwise:
-    // a cron mail is then never empty when something needs a look.
-    if ctx.config.verbosity == Verbosity::Quiet && code != EXIT_OK {
-        say(&summary.result_line());
-    }
-    say_what_is_left(&ctx, stopped.as_ref(), owed, read_once);
+    let hint = (stopped.is_some() || (owed && !ctx.config.policy.dry_run))
+        .then(|| resume_hint(&ctx, read_once));
+    say_the_end(&ctx, &summary, stopped.as_ref(), hint);
     match summary_path.map(|path| (audit::write_summary(&path, &summary), path)) {
         Some((Err(e), path)) => {
             say(&format!(
@@ -84,6 +68,60 @@ pub fn finish(e: Executed) -> i32 {
         }
         _ => code,
     }
+}
+
+/// The summary's counts: who called, what each row came to, the report's
+/// chain at its end, and the whole report's counts when it spans runs.
+fn record_counts(summary: &mut Summary, finished: &Finished, found: &Found, resumed: bool) {
+    summary.regions = found.pools.regions().into_iter().collect();
+    summary.caller = match &found.identity {
+        Ok(id) => serde_json::to_value(id).unwrap_or_default(),
+        Err(why) => serde_json::json!({ "error": why }),
+    };
+    summary.counts = finished.tally.clone();
+    // A report that could not be written: only what it holds is recorded.
+    let chain = match finished.write_error {
+        Some(_) => finished.report.durable(),
+        None => finished.report.chain(),
+    };
+    summary.report_chain = Some(Checkpoint {
+        head: chain.head_hex(),
+        records: chain.records(),
+        // A summary's chain is always its run's end: verify reads it so.
+        end: false,
+    });
+    let complete = finished.write_error.is_none();
+    summary.whole_report = (resumed && complete).then(|| finished.whole.clone());
+}
+
+/// A report that could not be written is incomplete: said plainly, with
+/// what it holds and how the rest is recovered.
+fn say_incomplete(summary: &mut Summary, finished: &Finished) {
+    let Some(error) = &finished.write_error else {
+        return;
+    };
+    let note = format!(
+        "the report is incomplete ({}): it holds {} records, and the summary counts only \
+         those; the journal keeps every reset sent, so --resume recovers the rest once the \
+         report can grow again",
+        escape(error),
+        finished.report.durable().records()
+    );
+    say(&format!("cognito-reset: {note}"));
+    summary.stopped = Some(match summary.stopped.take() {
+        Some(why) => format!("{why}; {note}"),
+        None => note,
+    });
+}
+
+/// How the run ended: when, why it stopped, its exit code, its pauses.
+fn record_end(summary: &mut Summary, ctx: &Context, stopped: Option<&StopReason>, code: i32) {
+    summary.elapsed_seconds = ctx.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
+    summary.ended_at = Some(crate::clock::now_rfc3339());
+    summary.stopped = stopped.map(|r| r.to_string());
+    summary.exit_code = Some(code);
+    summary.pauses = ctx.caller.pauses.records(true);
+    summary.time_lost_seconds = crate::pause::time_lost(&summary.pauses);
 }
 
 /// The exit code of a run whose audit record could not be written: one that
@@ -131,6 +169,7 @@ fn make_durable(finished: &mut Finished, journal_file: JournalFile) {
     let checkpoint = Checkpoint {
         head: chain.head_hex(),
         records: chain.records(),
+        end: true,
     };
     if synced && let Err(e) = journal_file.finish(&checkpoint, &finished.keep) {
         say(&format!(
@@ -140,16 +179,36 @@ fn make_durable(finished: &mut Finished, journal_file: JournalFile) {
     }
 }
 
-/// Why the run was aborted, and the command that resumes it when
-/// something is left.
-fn say_what_is_left(ctx: &Context, stopped: Option<&StopReason>, owed: bool, read_once: bool) {
+/// A quiet run says nothing when all went well, and one line otherwise,
+/// the command that resumes it included: a cron mail is then never empty
+/// when something needs a look. Otherwise: why it stopped, how to resume.
+fn say_the_end(
+    ctx: &Context,
+    summary: &Summary,
+    stopped: Option<&StopReason>,
+    hint: Option<Vec<String>>,
+) {
+    if ctx.config.verbosity != Verbosity::Quiet {
+        return say_what_is_left(stopped, hint);
+    }
+    if summary.exit_code == Some(EXIT_OK) {
+        return;
+    }
+    let mut line = summary.result_line();
+    if let Some(hint) = &hint {
+        line = format!("{line}; {}", hint.join(" "));
+    }
+    say(&line);
+}
+
+fn say_what_is_left(stopped: Option<&StopReason>, hint: Option<Vec<String>>) {
     if let Some(reason) = stopped
         && !matches!(reason, StopReason::Signal(_))
     {
         say(&format!("cognito-reset: aborted: {reason}"));
     }
-    if stopped.is_some() || (owed && !ctx.config.policy.dry_run) {
-        print_resume_hint(ctx, read_once);
+    if let Some(hint) = hint {
+        say(&hint.join("\n  "));
     }
 }
 
@@ -181,11 +240,12 @@ fn calls_record(
         .collect()
 }
 
-fn print_resume_hint(ctx: &Context, read_once: bool) {
+/// The command that resumes the run, then what it cannot carry over.
+fn resume_hint(ctx: &Context, read_once: bool) -> Vec<String> {
     let report = ctx.config.report.display().to_string();
-    let mut hint = format!("to resume: {}", resume_command(&report));
+    let mut hint = vec![format!("to resume: {}", resume_command(&report))];
     if !ctx.config.client_metadata.is_empty() {
-        hint.push_str("\n  (give the --client-metadata values again in place of <value removed>)");
+        hint.push("(give the --client-metadata values again in place of <value removed>)".into());
     }
     if ctx
         .config
@@ -193,10 +253,10 @@ fn print_resume_hint(ctx: &Context, read_once: bool) {
         .as_deref()
         .is_some_and(crate::endpoint::has_credentials)
     {
-        hint.push_str("\n  (give the --endpoint-url credentials again in place of <redacted>)");
+        hint.push("(give the --endpoint-url credentials again in place of <redacted>)".into());
     }
     if read_once {
-        hint.push_str("\n  (pipe the same rows to it again: the input was read as a stream)");
+        hint.push("(pipe the same rows to it again: the input was read as a stream)".into());
     }
-    say(&hint);
+    hint
 }

@@ -143,7 +143,10 @@ async fn run(args: RunArgs, stop: Arc<Stop>) -> i32 {
     };
     init_tracing(config.verbosity);
     let line = RunLine::now();
-    audit::write_running(&config, &line, false);
+    {
+        let (config, line) = (config.clone(), line.clone());
+        stop.on_exit_now(move |signal| audit::write_ended_at_once(&config, &line, signal));
+    }
     let kept = config.clone();
     // A run that cannot start says so in its summary too.
     let failed = |e: StartError| {
@@ -172,7 +175,6 @@ async fn run(args: RunArgs, stop: Arc<Stop>) -> i32 {
         Ok(o) => o,
         Err(e) => return failed(e),
     };
-    audit::write_running(&opened.ctx.config, &line, true);
     finish::finish(execute::execute(opened).await)
 }
 

@@ -111,7 +111,11 @@ fn load(c: &Checked) -> Option<Load> {
     let survey = c.input.survey()?;
     let done = c.earlier.done.values().filter(|d| d.is_done()).count() as u64;
     // Rows to call: distinct users not yet done, shared out by pool.
-    let share = survey.distinct.saturating_sub(done) as f64 / survey.valid.max(1) as f64;
+    let callable = survey
+        .distinct
+        .saturating_sub(done)
+        .saturating_sub(survey.excluded_users());
+    let share = callable as f64 / survey.valid.max(1) as f64;
     let p = &c.ctx.config.policy;
     let mut load = Load::default();
     for (pool, region) in pool_regions(c) {

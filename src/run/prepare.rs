@@ -67,11 +67,13 @@ pub async fn prepare(
     line: RunLine,
     stop: Arc<Stop>,
 ) -> Result<Prepared, StartError> {
+    // The exclusions first: the survey of a file counts the users they list.
+    let exclusions = read_exclusions(&config, &stop).await?;
     let input = {
         let (source, options) = (config.source.clone(), config.read.clone());
-        blocking(&stop, move || Input::open(&source, &options)).await?
+        let listed = exclusions.clone();
+        blocking(&stop, move || Input::open(&source, &options, &listed)).await?
     };
-    let exclusions = read_exclusions(&config, &stop).await?;
     let default_pool = config.read.default_pool.as_deref();
     let service = connect(&config, &input.pools(default_pool)).await?;
     let header = Header::new(

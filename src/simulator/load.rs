@@ -121,6 +121,12 @@ fn refuse_with_static(knobs: &SimKnobs) -> Result<(), String> {
         return Ok(());
     }
     let stateful = [
+        ("--sim-deny", !knobs.deny.is_empty()),
+        ("--sim-fault-rate", knobs.fault_rate > 0.0),
+        ("--sim-latency-ms", knobs.latency_ms > 0),
+        ("--sim-email-cap", knobs.email_cap.is_some()),
+        ("--sim-users", knobs.users.is_some()),
+        ("--sim-generate", knobs.generate > 0),
         ("--sim-token-lifetime", knobs.token_lifetime.is_some()),
         ("--sim-expired-while", knobs.expired_while.is_some()),
         (
@@ -486,9 +492,24 @@ impl PoolLine {
     }
 }
 
+/// The most a seed file may hold: some two million seeded users, and a
+/// bound on what `/dev/zero` or an endless pipe can make the simulator hold.
+const MAX_SEED_BYTES: u64 = 256 << 20;
+
 /// The non-blank lines of a JSONL file, numbered from 1.
 fn jsonl_lines(path: &str) -> Result<Vec<(usize, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut text = String::new();
+    file.take(MAX_SEED_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{path}: {e}"))?;
+    if text.len() as u64 > MAX_SEED_BYTES {
+        return Err(format!(
+            "{path}: larger than {} MiB; seed fewer users, or generate them with --sim-generate",
+            MAX_SEED_BYTES >> 20
+        ));
+    }
     Ok(text
         .lines()
         .enumerate()
@@ -682,6 +703,32 @@ mod tests {
             let e = load(args).unwrap_err();
             assert!(!e.is_empty(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn a_seed_file_without_end_is_refused_not_read_until_memory_runs_out() {
+        for knob in ["--sim-users", "--sim-pools"] {
+            let e = load(&[knob, "/dev/zero"]).unwrap_err();
+            assert!(e.contains("larger than 256 MiB"), "{knob}: {e}");
+        }
+    }
+
+    #[test]
+    fn sim_static_refuses_the_knobs_it_would_silently_ignore() {
+        for knob in [
+            &["--sim-deny", "AdminResetUserPassword"][..],
+            &["--sim-fault-rate", "0.5"],
+            &["--sim-latency-ms", "10"],
+            &["--sim-email-cap", "50"],
+            &["--sim-users", "/tmp/seed.jsonl"],
+            &["--sim-generate", "5"],
+        ] {
+            let mut args = vec!["--sim-static"];
+            args.extend_from_slice(knob);
+            let e = load(&args).unwrap_err();
+            assert!(e.contains(knob[0]) && e.contains("--sim-static"), "{e}");
+        }
+        assert!(load(&["--sim-static"]).is_ok());
     }
 
     #[test]

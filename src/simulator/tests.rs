@@ -920,7 +920,7 @@ fn inline_test_module(code: &str) -> Option<usize> {
                 .lines()
                 .skip(1)
                 .find(|l| !l.starts_with("#["))
-                .is_some_and(|l| l.starts_with("mod ") && l.ends_with('{'))
+                .is_some_and(|l| l.starts_with("mod ") && l.ends_with('\u{7b}'))
         })
 }
 
