@@ -27,12 +27,10 @@ static NOTE_CLOSED_STREAMS: extern "C" fn() = {
     note
 };
 
-/// The SDK allocates and frees a few hundred blocks per call on whichever
-/// runtime thread polls it, and rows, records and journal batches move
-/// between threads: with the system allocator the two threads spent a tenth
-/// of their time waiting for each other's arena locks.
+/// Small blocks from mimalloc, large ones from the system allocator (see
+/// `allocator`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: cognito_reset::allocator::Split = cognito_reset::allocator::Split;
 
 fn main() {
     let closed = shutdown::guard_standard_streams();
