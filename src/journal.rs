@@ -2,10 +2,13 @@
 //! call sent, and which runs wrote the report.
 //!
 //! The report records outcomes; the journal closes the gap between sending a
-//! call and recording its outcome. Before a row's first reset call the worker
-//! appends an intent here and waits until it is on stable storage (group
-//! commit: one `fdatasync` covers the intents of many rows; a row waits at
-//! most a millisecond for the others of its batch).
+//! call and recording its outcome. Before a row's first reset call its intent
+//! is appended here and is on stable storage. Rows whose first call is a
+//! reset are journaled by the dispatcher in batches, one write and one sync
+//! each ([`Journal::intend_resets`]), so that rows do not wait one by one; a
+//! row that comes to a reset or a disable later appends its own and waits
+//! (group commit: one `fdatasync` covers the intents of many rows; a row
+//! waits at most a millisecond for the others of its batch).
 //! After `kill -9` or power loss, `--resume` checks every journaled row
 //! without a final outcome with `AdminGetUser` before calling again.
 //!
@@ -409,7 +412,77 @@ impl Journal {
     }
 }
 
+/// Intents handed to the journal thread in one write, not yet known to be
+/// on stable storage.
+pub struct Syncing {
+    ack: Option<oneshot::Receiver<std::io::Result<()>>>,
+    /// The outcome, once known.
+    known: Option<std::io::Result<()>>,
+}
+
+fn writer_stopped() -> std::io::Error {
+    std::io::Error::other("journal writer stopped")
+}
+
+impl Syncing {
+    /// Whether the outcome is known without waiting, so that a caller can
+    /// start the rows of a batch already synced while later batches sync.
+    pub fn is_known(&mut self) -> bool {
+        if self.known.is_none()
+            && let Some(ack) = &mut self.ack
+        {
+            match ack.try_recv() {
+                Ok(result) => self.known = Some(result),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    self.known = Some(Err(writer_stopped()))
+                }
+            }
+        }
+        self.known.is_some()
+    }
+
+    /// Returns once the intents are on stable storage, or why they are not.
+    pub async fn synced(self) -> std::io::Result<()> {
+        if let Some(known) = self.known {
+            return known;
+        }
+        let ack = self.ack.ok_or_else(writer_stopped)?;
+        ack.await.map_err(|_| writer_stopped())?
+    }
+}
+
 impl Journal {
+    /// Records that a reset is about to be sent for each of these (pool,
+    /// username) rows, in one write and one sync; returns as soon as the
+    /// journal thread has them, so that the caller can go on while they sync.
+    pub async fn intend_resets<'a>(
+        &self,
+        rows: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Syncing {
+        let mut lines = Vec::new();
+        for (pool, user) in rows {
+            let intent = Intent {
+                pool: pool.into(),
+                user: user.into(),
+                op: None,
+            };
+            if let Err(e) = serde_json::to_writer(&mut lines, &intent) {
+                return Syncing {
+                    ack: None,
+                    known: Some(Err(e.into())),
+                };
+            }
+            lines.push(b'\n');
+        }
+        let (ack, done) = oneshot::channel();
+        let sent = self.tx.send((lines, ack)).await.is_ok();
+        Syncing {
+            known: (!sent).then(|| Err(writer_stopped())),
+            ack: sent.then_some(done),
+        }
+    }
+
     /// Records where the report's chain stands, once those records are on
     /// stable storage. Not waited for: a checkpoint lost in a crash only
     /// leaves an earlier one.

@@ -23,6 +23,7 @@
 //! goes and where a new step or output would be added.
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod answers;
 pub mod audit;
 pub mod channel;

@@ -357,6 +357,17 @@ impl Limiters {
 
     /// The limiter of a (region, category).
     pub fn get(&self, region: &str, category: Category) -> Arc<Limiter> {
+        // Every row asks for its limiter: a few entries, found without
+        // allocating a key or hashing one.
+        let found = self
+            .map
+            .lock()
+            .expect("limiters lock")
+            .iter()
+            .find_map(|((r, c), limiter)| (r == region && *c == category).then(|| limiter.clone()));
+        if let Some(limiter) = found {
+            return limiter;
+        }
         let rate = self.rate(region, category);
         let mut map = self.map.lock().expect("limiters lock");
         map.entry((region.to_owned(), category))

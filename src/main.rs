@@ -27,6 +27,11 @@ static NOTE_CLOSED_STREAMS: extern "C" fn() = {
     note
 };
 
+/// Small blocks from mimalloc, large ones from the system allocator (see
+/// `allocator`).
+#[global_allocator]
+static ALLOCATOR: cognito_reset::allocator::Split = cognito_reset::allocator::Split;
+
 fn main() {
     let closed = shutdown::guard_standard_streams();
     shutdown::ignore_file_size_signal();

@@ -317,6 +317,12 @@ impl Gate {
             at: None,
         };
         loop {
+            // The open gate every attempt finds: no waiter is registered
+            // (a lock on the gate's list of waiters, shared by every
+            // attempt) when nothing will be waited for.
+            if ticket.at.is_none() && !self.shut.load(Ordering::Acquire) {
+                return Some(false);
+            }
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -472,6 +478,10 @@ impl Pauses {
 
     fn region(&self, region: &str) -> Arc<Gate> {
         let mut regions = self.regions.lock().expect("regions");
+        // Asked before every attempt: no key is allocated once the region has its gate.
+        if let Some(gate) = regions.get(region) {
+            return gate.clone();
+        }
         regions
             .entry(region.to_owned())
             .or_insert_with(|| Gate::new(Cause::Outage, Some(region.to_owned())))

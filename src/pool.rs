@@ -4,9 +4,12 @@
 //! gathers what is known of each row before any call (invalid, a duplicate,
 //! done or excluded by an earlier run, listed in `--exclude`, its listed
 //! state, an uncertain earlier reset) and gives it to the row's [`Life`]:
-//! a row that needs no call is done at once; for the others it starts a
-//! worker while fewer than twice `--concurrency` rows are in progress. A
-//! worker drives one row's [`Life`] — each step one call through the retry
+//! a row that needs no call is done at once; the others are handed through a
+//! bounded queue to twice `--concurrency` long-lived workers. Rows
+//! whose first call is a reset are gathered, up to `--concurrency` of them,
+//! and their intents journaled in one write and one sync before they start,
+//! while the batch before waits for room in the queue. A
+//! worker drives one row's [`Life`] at a time — each step one call through the retry
 //! driver — and every row sends exactly one [`Record`](crate::report::Record) to the report
 //! writer, the only task that touches the report.
 //!
@@ -21,17 +24,17 @@
 //! read are not in the report, and a stream that never ends cannot hold the
 //! run up.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use crate::channel::Recovery;
 use crate::cognito::{CallError, CallResult, Class, Cognito, Op};
 use crate::input::{Duplicates, Excluded, Exclusions, Item, Row};
-use crate::journal::{Intended, Journal};
+use crate::journal::{Intended, Journal, Syncing};
 use crate::keys::row_key;
 use crate::life::{Answered, Effect, Event, Life, Policy, RowId, Start, Step};
 use crate::report::Outcome;
@@ -49,6 +52,12 @@ const RECORD_QUEUE: usize = 1024;
 /// Rows in progress per `--concurrency` slot (calls in flight are bounded by
 /// the retry driver).
 const ROWS_PER_CALL: usize = 2;
+/// Batches of intents syncing at most while the dispatcher goes on
+/// gathering: on a disk whose syncs now and then take tens of milliseconds,
+/// waiting for each batch before writing the next one let the workers run
+/// dry. Rows journaled but not yet called stay bounded (they are checked on
+/// a resume after a crash).
+const SYNCS_AHEAD: usize = 4;
 
 /// Per-pool facts the dispatcher needs, from the preflight.
 pub trait Pools: Send + Sync {
@@ -147,6 +156,8 @@ pub async fn execute(
     // Rows in progress: twice the calls in flight, so that rows waiting for
     // their journal intent or a backoff do not leave call slots idle.
     let rows = pipeline.concurrency.max(1).saturating_mul(ROWS_PER_CALL);
+    let (queue, taken) = mpsc::channel(pipeline.concurrency.max(1));
+    let taken = Arc::new(tokio::sync::Mutex::new(taken));
     let ctx = Arc::new(Ctx {
         settle: pipeline.settle,
         caller: pipeline.caller.clone(),
@@ -156,22 +167,30 @@ pub async fn execute(
         gone: Mutex::new(HashSet::new()),
         capped: Mutex::new(HashMap::new()),
     });
+    let workers: Vec<_> = (0..rows)
+        .map(|_| tokio::spawn(worker(taken.clone(), ctx.clone(), records.clone())))
+        .collect();
     let mut d = Dispatcher {
         stop: pipeline.caller.stop.clone(),
         caller: pipeline.caller.clone(),
         p: pipeline,
         ctx,
-        // Each running worker holds one permit; acquiring them all at the
-        // end waits for the last one.
-        slots: Arc::new(Semaphore::new(rows)),
+        queue,
         records,
         seen_earlier: HashSet::new(),
         parked: Parked::default(),
+        gathered: Vec::new(),
+        syncing: VecDeque::new(),
     };
     d.run(items).await;
-    let _ = d.slots.acquire_many(rows as u32).await;
-    stop_if_capped(&d.ctx);
+    let ctx = d.ctx.clone();
+    // The queue closes: each worker ends once it finds it empty.
     drop(d);
+    for w in workers {
+        let _ = w.await;
+    }
+    stop_if_capped(&ctx);
+    drop(ctx);
     writer_task.await.expect("the report writer does not panic")
 }
 
@@ -196,7 +215,8 @@ struct Dispatcher {
     p: Pipeline,
     ctx: Arc<Ctx>,
     stop: Arc<Stop>,
-    slots: Arc<Semaphore>,
+    /// Rows handed to the workers, not yet taken by one.
+    queue: mpsc::Sender<Pending>,
     /// Sent by the dispatcher and every worker, received by the writer;
     /// closes when the dispatcher and the last worker drop their clones.
     records: mpsc::Sender<Recorded>,
@@ -207,6 +227,12 @@ struct Dispatcher {
     parked: Parked<Pending>,
     /// The retry driver, whose pauses say which regions are out.
     caller: Arc<Caller>,
+    /// Rows whose first call is a reset, gathered so that one write and one
+    /// sync of the journal covers all their intents.
+    gathered: Vec<Pending>,
+    /// Batches gathered before, oldest first, each started once its intents
+    /// are synced: a slow sync does not hold the next batches' writes up.
+    syncing: VecDeque<(Syncing, Vec<Pending>)>,
 }
 
 impl Dispatcher {
@@ -220,6 +246,11 @@ impl Dispatcher {
                 _ if stopping => break,
                 Some(item) => self.dispatch(item).await,
                 None => {
+                    if let Ok(items) = items.try_recv() {
+                        batch = items.into_iter();
+                        continue;
+                    }
+                    self.start_journaled().await;
                     let held = !self.parked.is_empty();
                     batch = tokio::select! {
                         biased;
@@ -252,6 +283,7 @@ impl Dispatcher {
             }
         }
         self.wait_parked(reopened).await;
+        self.start_journaled().await;
     }
 
     /// Rows held while their region is out: started once it answers again,
@@ -262,6 +294,7 @@ impl Dispatcher {
             if self.parked.is_empty() {
                 break;
             }
+            self.start_journaled().await;
             tokio::select! {
                 _ = self.stop.stopped() => break,
                 _ = reopened.changed() => {}
@@ -308,25 +341,118 @@ impl Dispatcher {
         self.start(pending).await;
     }
 
-    /// Starts a worker for a row once a slot is free.
+    /// Starts a worker for a row once a slot is free; a row whose first call
+    /// is a reset first has its intent journaled with others'.
     async fn start(&mut self, pending: Pending) {
+        let first_reset = pending.life.step() == Step::Reset && !pending.life.settles_first();
+        if first_reset && self.ctx.journal.is_some() && !self.stop.is_stopped() {
+            self.gathered.push(pending);
+            if self.gathered.len() >= self.p.concurrency.max(1) {
+                self.journal_gathered().await;
+            }
+            return;
+        }
+        self.launch(pending).await;
+    }
+
+    /// Hands the gathered rows' intents to the journal in one write, then
+    /// starts the batches before it whose intents are synced, waiting for
+    /// the oldest only when [`SYNCS_AHEAD`] are syncing.
+    async fn journal_gathered(&mut self) {
+        let rows = std::mem::take(&mut self.gathered);
+        let ctx = self.ctx.clone();
+        match &ctx.journal {
+            Some(journal) if !rows.is_empty() && !self.stop.is_stopped() => {
+                let intents = rows
+                    .iter()
+                    .map(|p| (p.row.pool.as_str(), p.row.username.as_str()));
+                let synced = journal.intend_resets(intents).await;
+                self.syncing.push_back((synced, rows));
+            }
+            // Stopped: the rows are recorded cancelled, nothing journaled.
+            _ => {
+                for pending in rows {
+                    self.launch(pending).await;
+                }
+            }
+        }
+        loop {
+            let ahead = self.syncing.len() > SYNCS_AHEAD;
+            let ready = match self.syncing.front_mut() {
+                Some((oldest, _)) => ahead || oldest.is_known(),
+                None => false,
+            };
+            if !ready {
+                break;
+            }
+            self.launch_synced().await;
+        }
+    }
+
+    /// Starts the oldest syncing batch once its intents are synced. Rows
+    /// whose intents could not be synced try again one by one, and fail as
+    /// the journal says, without a call.
+    async fn launch_synced(&mut self) {
+        let Some((synced, mut rows)) = self.syncing.pop_front() else {
+            return;
+        };
+        let journaled = synced.synced().await.is_ok();
+        for pending in &mut rows {
+            pending.journaled.reset = journaled;
+        }
+        self.launch_all(rows).await;
+    }
+
+    /// Starts every gathered row once its intent is synced: before the
+    /// dispatcher waits for anything else, so that no row is held up.
+    async fn start_journaled(&mut self) {
+        if !self.gathered.is_empty() {
+            self.journal_gathered().await;
+        }
+        while !self.syncing.is_empty() {
+            self.launch_synced().await;
+        }
+    }
+
+    /// Hands a row to the workers once the queue has room; a row the run
+    /// stopped before is recorded `cancelled`.
+    async fn launch(&mut self, pending: Pending) {
         let permit = tokio::select! {
             biased;
             _ = self.stop.stopped() => None,
-            permit = self.slots.clone().acquire_owned() => permit.ok(),
+            permit = self.queue.reserve() => permit.ok(),
         };
-        let Some(permit) = permit else {
-            let record = cancelled(pending, &self.stop);
-            let _ = self.records.send(record).await;
-            return;
-        };
-        let ctx = self.ctx.clone();
-        let records = self.records.clone();
-        tokio::spawn(async move {
-            let record = work(pending, &ctx).await;
-            let _ = records.send(record).await;
-            drop(permit);
-        });
+        match permit {
+            Some(permit) => permit.send(pending),
+            None => {
+                let record = cancelled(pending, &self.stop);
+                let _ = self.records.send(record).await;
+            }
+        }
+    }
+
+    /// Hands rows to the workers as many at a time as the queue has room
+    /// for: the dispatcher waits once for a batch, not once per row.
+    async fn launch_all(&mut self, rows: Vec<Pending>) {
+        let mut rows = rows.into_iter();
+        while rows.len() > 0 {
+            let room = rows.len().min(self.queue.max_capacity());
+            let permits = tokio::select! {
+                biased;
+                _ = self.stop.stopped() => None,
+                permits = self.queue.reserve_many(room) => permits.ok(),
+            };
+            let Some(permits) = permits else {
+                for pending in rows {
+                    let record = cancelled(pending, &self.stop);
+                    let _ = self.records.send(record).await;
+                }
+                return;
+            };
+            for (permit, pending) in permits.zip(rows.by_ref()) {
+                permit.send(pending);
+            }
+        }
     }
 
     /// Rows an earlier run left owing something (a reset or disable in
@@ -378,7 +504,13 @@ impl Dispatcher {
             }
         };
         let life = Life::new(start, self.p.policy);
-        let pending = Pending { row, key, life };
+        let journaled = Journaled::default();
+        let pending = Pending {
+            row,
+            key,
+            life,
+            journaled,
+        };
         if pending.life.step() != Step::Done {
             return Some(pending);
         }
@@ -447,6 +579,8 @@ struct Pending {
     /// The user's key (pool, username, by the pool's case rule).
     key: u64,
     life: Life,
+    /// Which of its intents are already in the journal.
+    journaled: Journaled,
 }
 
 impl Pending {
@@ -494,6 +628,27 @@ fn metadata(global: &[(String, String)], row: &[(String, String)]) -> Vec<(Strin
     merged
 }
 
+/// A worker: takes rows from the queue one at a time until it is closed
+/// and empty. Long-lived, so that a row costs no task of its own.
+async fn worker(
+    taken: Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>,
+    ctx: Arc<Ctx>,
+    records: mpsc::Sender<Recorded>,
+) {
+    loop {
+        let next = taken.lock().await.recv().await;
+        let Some(pending) = next else {
+            return;
+        };
+        let stop = &ctx.caller.stop;
+        let record = match stop.is_stopped() {
+            true => cancelled(pending, stop),
+            false => work(pending, &ctx).await,
+        };
+        let _ = records.send(record).await;
+    }
+}
+
 /// One row, from its first call to its record.
 async fn work(mut pending: Pending, ctx: &Ctx) -> Recorded {
     let started = Instant::now();
@@ -507,13 +662,13 @@ async fn work(mut pending: Pending, ctx: &Ctx) -> Recorded {
         metadata: metadata(&ctx.metadata, &row.metadata),
     };
     let life = &mut pending.life;
-    let mut journaled = Journaled::default();
+    let journaled = &mut pending.journaled;
     while life.step() != Step::Done {
         let step = life.step();
         let answer = if life.settles_first() && !call.settle().await {
             Event::Stopped.into()
         } else {
-            call.make(step, life.attempts(), &mut journaled).await
+            call.make(step, life.attempts(), journaled).await
         };
         match life.on(answer) {
             Effect::None => {}
@@ -565,11 +720,13 @@ impl Call<'_> {
         let caller = &self.ctx.caller;
         let c = &self.cognito;
         let (region, op, gone) = (self.region, step_op(step), || self.pool_gone());
+        // The SDK's send futures are boxed: inline, their kilobytes of state
+        // would be part of every row's future and copied whenever it moves.
         let (answer, spent) = match step {
             Step::Check(_) => {
                 let (answer, spent) = caller
                     .call_unless(region, op, budget, gone, || {
-                        self.watched(c.get_user(pool, user))
+                        Box::pin(self.watched(c.get_user(pool, user)))
                     })
                     .await;
                 return event(answer, Some).after(spent);
@@ -587,14 +744,14 @@ impl Call<'_> {
                 let refused = || gone().or_else(|| self.capped());
                 caller
                     .call_unless(region, op, budget, refused, || {
-                        self.watched(c.reset(pool, user, meta))
+                        Box::pin(self.watched(c.reset(pool, user, meta)))
                     })
                     .await
             }
             Step::SignOut => {
                 caller
                     .call_unless(region, op, budget, gone, || {
-                        self.watched(c.global_sign_out(pool, user))
+                        Box::pin(self.watched(c.global_sign_out(pool, user)))
                     })
                     .await
             }
@@ -605,7 +762,7 @@ impl Call<'_> {
                 }
                 caller
                     .call_unless(region, op, budget, gone, || {
-                        self.watched(c.disable_user(pool, user))
+                        Box::pin(self.watched(c.disable_user(pool, user)))
                     })
                     .await
             }

@@ -343,6 +343,9 @@ impl Caller {
             tokio::time::sleep(STOP_GRACE).await;
         };
         tokio::select! {
+            // In order: the call is polled first, and no random number is
+            // drawn for every attempt.
+            biased;
             result = send() => result,
             _ = grace => Err(CallError::local(
                 Class::Retryable,

@@ -40,6 +40,8 @@ const REAL: Policy = Policy {
 struct Before {
     uncertain: Vec<&'static str>,
     owes_sign_out: Vec<&'static str>,
+    /// The intent journal of a real run.
+    journal: Option<cognito_reset::journal::Journal>,
 }
 
 /// Runs `rows` through the pool; returns each user's record.
@@ -113,7 +115,7 @@ async fn drive(
         earlier,
         duplicates: Duplicates::All(HashMap::new()),
         exclusions: Exclusions::default(),
-        journal: None,
+        journal: before.journal,
         metadata: Vec::new(),
         settle: Duration::from_millis(20),
         drain: true,
@@ -374,4 +376,35 @@ async fn a_listed_state_is_used_without_a_check() {
         (0, 0),
         "the listing already said"
     );
+}
+
+/// Rows whose first call is a reset are journaled in batches by the
+/// dispatcher before they start: every user the simulator saw reset has its
+/// intent in the journal (not yet rewritten by the run's end), and no more
+/// than one reset each.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_reset_sent_has_its_intent_synced_in_the_journal() {
+    use cognito_reset::journal::{self, Header, RunLine};
+    let sim = simulator(|_| {}).await;
+    let w = Workdir::new("transitions-journal");
+    let path = w.path("r.jsonl.journal");
+    let header = Header::new("fp", false, false);
+    let open = cognito_reset::files::Open::CreateNew;
+    let sticky = journal::Sticky::default();
+    let (journal, _file) =
+        journal::open(&path, open, &header, &[], &RunLine::now(), true, &sticky).unwrap();
+    let names: Vec<String> = (0..50).map(|i| format!("batch{i:02}")).collect();
+    let before = Before {
+        journal,
+        ..Before::default()
+    };
+    let r = drive(&sim, REAL, names.iter().map(|n| row(n)).collect(), before).await;
+    let journaled = journal::read(&path, |_, _| true).unwrap().unwrap().intents;
+    let mut users: Vec<&str> = journaled.iter().map(|p| p.user.as_str()).collect();
+    users.sort();
+    assert_eq!(users, names.iter().map(String::as_str).collect::<Vec<_>>());
+    for name in &names {
+        assert_eq!(r[name].outcome, Outcome::Reset);
+        assert_eq!(user(&sim, name).reset_calls, 1, "{name}");
+    }
 }

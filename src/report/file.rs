@@ -68,6 +68,11 @@ pub struct ReportWriter {
     /// Its length with every record written so far (buffered included).
     len: u64,
     path: String,
+    /// Scratch for one cell's encoding, kept between records so that a
+    /// record costs no allocation of its own for it.
+    cell: Vec<u8>,
+    /// Scratch for a number cell's digits.
+    digits: String,
 }
 
 impl ReportWriter {
@@ -94,6 +99,8 @@ impl ReportWriter {
             len,
             chain,
             path: crate::progress::escape(&path.display().to_string()),
+            cell: Vec::new(),
+            digits: String::new(),
         })
     }
 
@@ -122,25 +129,31 @@ impl ReportWriter {
     /// One record's CSV cells, joined, without a line ending.
     fn csv_line(&mut self, record: &Record) -> std::io::Result<Vec<u8>> {
         let mut line = Vec::with_capacity(256);
-        let mut buf = Vec::new();
+        let buf = &mut self.cell;
         for (i, column) in self.columns.iter().enumerate() {
             let value = column.get(record);
             let text = match &value {
                 Value::Text(t) => escape_controls(t),
+                Value::Number(n) => {
+                    use std::fmt::Write as _;
+                    self.digits.clear();
+                    let _ = write!(self.digits, "{n}");
+                    Cow::Borrowed(self.digits.as_str())
+                }
                 other => other.text(),
             };
             // A quoted cell is at most twice as long, plus its quotes and
             // what comes after it.
             buf.resize(text.len() * 2 + 4, 0);
             if i > 0 {
-                let (_, n) = self.cells.delimiter(&mut buf);
+                let (_, n) = self.cells.delimiter(buf);
                 line.extend_from_slice(&buf[..n]);
             }
-            let (_, _, n) = self.cells.field(text.as_bytes(), &mut buf);
+            let (_, _, n) = self.cells.field(text.as_bytes(), buf);
             line.extend_from_slice(&buf[..n]);
         }
         buf.resize(4, 0);
-        let (_, n) = self.cells.terminator(&mut buf);
+        let (_, n) = self.cells.terminator(buf);
         line.extend_from_slice(&buf[..n]);
         line.pop();
         Ok(line)
