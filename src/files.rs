@@ -161,10 +161,19 @@ pub struct Staged {
     committed: bool,
 }
 
+/// A temporary name beside `path` that no other writer uses: named for
+/// this process (two runs replacing one file never share it) and for this
+/// write (a run ended at once by a second signal writes its summary while
+/// the run's own last write may still be under way).
+fn private_tmp(path: &Path) -> PathBuf {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    sibling(path, &format!(".{}.{n}.tmp", std::process::id()))
+}
+
 /// Writes `bytes` beside `path`, synced, ready to replace it.
 pub fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
-    // Named for this process: two runs replacing one file never share it.
-    let tmp = sibling(path, &format!(".{}.tmp", std::process::id()));
+    let tmp = private_tmp(path);
     let _ = std::fs::remove_file(&tmp);
     let staged = Staged {
         tmp,
@@ -201,7 +210,7 @@ impl Drop for Staged {
 /// crash leaves either nothing at `path` or the whole content. Returns the
 /// file opened for appending.
 pub fn create_with(path: &Path, bytes: &[u8]) -> std::io::Result<File> {
-    let tmp = sibling(path, &format!(".{}.tmp", std::process::id()));
+    let tmp = private_tmp(path);
     let _ = std::fs::remove_file(&tmp);
     let mut file = open(&tmp, Open::CreateNew)?;
     let linked = file
@@ -374,10 +383,8 @@ mod tests {
         std::fs::write(&path, "old").unwrap();
         replace(&path, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-        assert!(!exists(&sibling(
-            &path,
-            &format!(".{}.tmp", std::process::id())
-        )));
+        let dir_left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(dir_left.len(), 1, "no temporary file is left");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1605,3 +1605,41 @@ async fn a_resume_checks_the_report_against_the_summary_it_would_replace() {
         .assert_says("the summary --summary names");
     assert_eq!(s.read("s.json"), summary, "the summary was replaced");
 }
+
+/// Regression: a second signal replaced the run's live summary with one of
+/// zero counts and no progress, presented as the finished record.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_keeps_the_counts_of_the_runs_last_update() {
+    let s = Scenario::new("second-signal-counts")
+        .sim(|c| c.latency = Duration::from_millis(1500))
+        .file("in.txt", &users(2000));
+    let args = ["in.txt", "--yes", "--rate", "20", "--summary", "s.json"];
+    let running = s.spawn(&args).await;
+    // The live record is updated every ten seconds.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(s.exists("s.json") && s.json("s.json")["progress"].is_object()) {
+        assert!(tokio::time::Instant::now() < deadline, "no live update");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let live = s.json("s.json");
+    running.signal(libc::SIGINT);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running.signal(libc::SIGINT);
+    let out = running.finish().await;
+    assert_eq!(out.code, Some(130), "{}", out.stderr);
+    let summary = s.json("s.json");
+    assert_eq!(summary["run_id"], live["run_id"], "{summary:#}");
+    assert!(summary["progress"].is_object(), "{summary:#}");
+    assert!(
+        summary["stopped"]
+            .as_str()
+            .is_some_and(|w| w.contains("second SIGINT") && w.contains("last update")),
+        "{summary:#}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&s.dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

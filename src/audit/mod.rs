@@ -590,18 +590,36 @@ pub fn write_ended_at_once(config: &Config, run: &RunLine, signal: i32) {
     let name = crate::shutdown::signal_name(signal);
     let code = crate::exit::EXIT_SIGNAL_BASE + signal;
     let mut summary = Summary::start(config, run);
-    if !is_own(path, &run.run) {
+    if !is_own(path, &run.run) || !journaled(config, run) {
         let why = format!("stopped by a second {name} before anything was sent");
         failed(&mut summary, &why, code);
         return write_unstarted(path, &summary);
     }
-    summary.ended_at = Some(crate::clock::now_rfc3339());
-    summary.stopped = Some(format!(
+    // The run's own live record keeps its counts as of its last update.
+    let Some(mut live) = read_summary(path) else {
+        return;
+    };
+    live["ended_at"] = crate::clock::now_rfc3339().into();
+    live["stopped"] = format!(
         "stopped by a second {name}: the run ended at once, without waiting for its calls in \
-         flight; its report and journal say how far it got (--resume checks and continues it)"
-    ));
-    summary.exit_code = Some(code);
-    let _ = write_summary(path, &summary);
+         flight; the counts here are those of its last update (progress), its report and \
+         journal say how far it got (--resume checks and continues it)"
+    )
+    .into();
+    live["exit_code"] = code.into();
+    if let Ok(mut json) = serde_json::to_vec_pretty(&live) {
+        json.push(b'\n');
+        let _ = crate::files::stage(path, &json).and_then(|s| s.commit());
+    }
+}
+
+/// Whether the run's journal names it: the run opened its report.
+fn journaled(config: &Config, run: &RunLine) -> bool {
+    let journal = crate::journal::path_for(&config.report);
+    crate::journal::read(&journal, |_, _| false)
+        .ok()
+        .flatten()
+        .is_some_and(|j| j.runs.iter().any(|r| r.run == run.run))
 }
 
 /// Writes the summary of a run that could not start (exit 2 or 3), where no
