@@ -622,23 +622,32 @@ pub fn recorded_outcomes(path: &Path) -> Option<std::collections::HashSet<u64>> 
 /// disabled, per pool: a resume's plan leaves them out of its estimates.
 /// Empty when it cannot be read (the resume then refuses it, saying why).
 pub fn done_by_pool(path: &Path) -> std::collections::BTreeMap<String, u64> {
-    let mut seen = std::collections::HashSet::new();
+    // Keys per pool, sorted and deduplicated at the end: 8 bytes a user.
+    let mut keys: HashMap<String, Vec<u64>> = HashMap::new();
     let Ok(mut file) = files::inspect(path) else {
         return Default::default();
     };
     let read = read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
         if matches!(record.outcome, Outcome::Reset | Outcome::Disabled) {
             let key = crate::keys::row_key(&record.user_pool_id, &record.username, true);
-            seen.insert((record.user_pool_id.clone(), key));
+            match keys.get_mut(&record.user_pool_id) {
+                Some(pool) => pool.push(key),
+                None => {
+                    keys.insert(record.user_pool_id.clone(), vec![key]);
+                }
+            }
         }
     });
-    let mut out = std::collections::BTreeMap::new();
-    if read.is_ok() {
-        for (pool, _) in seen {
-            *out.entry(pool).or_default() += 1;
-        }
+    if read.is_err() {
+        return Default::default();
     }
-    out
+    keys.into_iter()
+        .map(|(pool, mut keys)| {
+            keys.sort_unstable();
+            keys.dedup();
+            (pool, keys.len() as u64)
+        })
+        .collect()
 }
 
 /// Whether a failed row's code says its reset may have gone out unseen.
