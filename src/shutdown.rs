@@ -141,6 +141,15 @@ impl Stop {
         {
             words(signal);
         }
+        // Said even with --quiet: a cron mail is never empty when the run
+        // ended so.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "cognito-reset: stopped at once by a second {}, without waiting for calls in \
+             flight; run the same command with --resume: it checks them and continues",
+            signal_name(signal)
+        );
         std::process::exit(EXIT_SIGNAL_BASE + signal)
     }
 

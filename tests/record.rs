@@ -1627,6 +1627,11 @@ async fn a_second_signal_keeps_the_counts_of_the_runs_last_update() {
     running.signal(libc::SIGINT);
     let out = running.finish().await;
     assert_eq!(out.code, Some(130), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stopped at once by a second SIGINT"),
+        "{}",
+        out.stderr
+    );
     let summary = s.json("s.json");
     assert_eq!(summary["run_id"], live["run_id"], "{summary:#}");
     assert!(summary["progress"].is_object(), "{summary:#}");
