@@ -26,7 +26,7 @@ use crate::journal::{self, Checkpoint, Header, Pending, RunLine};
 use crate::keys::KeyMap;
 use crate::life::Earlier as Owed;
 use crate::report::{
-    Broken, Chain, Fault, FirstLine, Layout, Outcome, Reader, Record, ReportFormat, ResetBy,
+    Broken, Chain, Fault, FirstLine, Layout, Meaning, Outcome, Reader, Record, ReportFormat,
     header_bytes, judge_header, read_whole,
 };
 use crate::tally::Shape;
@@ -177,16 +177,16 @@ impl Shapes {
 
     /// What a user's latest row counts as: its shape, or as much as its
     /// [`Done`] tells when its shape was not kept.
-    pub fn of(&self, done: Done) -> Shape {
+    pub fn of(&self, done: Done) -> std::borrow::Cow<'_, Shape> {
         match self.list.get(usize::from(done.shape)) {
-            Some(shape) => shape.clone(),
-            None => Shape {
+            Some(shape) => std::borrow::Cow::Borrowed(shape),
+            None => std::borrow::Cow::Owned(Shape {
                 outcome: done.outcome(),
                 error_code: done.code().to_owned(),
                 signed_out: done.signed_out(),
                 sign_out_error: None,
                 meaning: Default::default(),
-            },
+            }),
         }
     }
 }
@@ -570,7 +570,9 @@ fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
     if says {
         let mut shape = Shape::of(seen);
         shape.meaning = crate::life::meaning_of(seen);
-        inherit_reset(&mut shape, earlier, key);
+        if let Some(before) = earlier.done_meaning(key) {
+            shape.meaning.finishing(before);
+        }
         let shape = earlier.shapes.intern(shape);
         let mut done = Done::new(outcome, &seen.error_code, seen.signed_out).shaped(shape);
         if crate::life::unresettable(seen) {
@@ -580,19 +582,14 @@ fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
     }
 }
 
-/// A row that only finished a reset an earlier row of the report made
-/// (its sign-out) keeps how that reset came about.
-fn inherit_reset(shape: &mut Shape, earlier: &Earlier, key: u64) {
-    if shape.meaning.reset_by != Some(ResetBy::Earlier) {
-        return;
-    }
-    let Some(before) = earlier.done.get(key).filter(|d| d.is_done()) else {
-        return;
-    };
-    let before = earlier.shapes.of(before).meaning;
-    if before.reset_by.is_some() {
-        shape.meaning.reset_by = before.reset_by;
-        shape.meaning.maybe_two_codes |= before.maybe_two_codes;
+impl Earlier {
+    /// What a user's latest row counts for, when it says the user is done.
+    pub fn done_meaning(&self, key: u64) -> Option<&Meaning> {
+        let done = self.done.get(key).filter(|d| d.is_done())?;
+        self.shapes
+            .list
+            .get(usize::from(done.shape))
+            .map(|s| &s.meaning)
     }
 }
 

@@ -165,16 +165,15 @@ fn done_before(earlier: &Earlier, recorded: &Recorded) -> Option<Done> {
 /// report sent, which this run only signed out, counts as that run's reset.
 fn as_whole<'a>(earlier: &Earlier, recorded: &'a Recorded) -> std::borrow::Cow<'a, Record> {
     let record = &recorded.record;
-    let earlier_reset = match earlier.done.get(recorded.key) {
-        Some(done) if record.meaning.reset_by == Some(ResetBy::Earlier) && done.is_done() => {
-            earlier.shapes.of(done).meaning
+    let before = earlier.done_meaning(recorded.key);
+    match before.filter(|_| record.meaning.reset_by == Some(ResetBy::Earlier)) {
+        Some(before) => {
+            let mut record = record.clone();
+            record.meaning.finishing(before);
+            std::borrow::Cow::Owned(record)
         }
-        _ => return std::borrow::Cow::Borrowed(record),
-    };
-    let mut record = record.clone();
-    record.meaning.reset_by = earlier_reset.reset_by.or(record.meaning.reset_by);
-    record.meaning.maybe_two_codes |= earlier_reset.maybe_two_codes;
-    std::borrow::Cow::Owned(record)
+        None => std::borrow::Cow::Borrowed(record),
+    }
 }
 
 /// Writes every record it receives until every sender is gone.

@@ -123,6 +123,17 @@ pub struct Meaning {
     pub reset_by: Option<ResetBy>,
 }
 
+impl Meaning {
+    /// A row that only finished a reset an earlier row made (its sign-out)
+    /// keeps how that reset came about.
+    pub fn finishing(&mut self, earlier: &Meaning) {
+        if self.reset_by == Some(ResetBy::Earlier) && earlier.reset_by.is_some() {
+            self.reset_by = earlier.reset_by;
+            self.maybe_two_codes |= earlier.maybe_two_codes;
+        }
+    }
+}
+
 /// How a `reset` row's user came to be reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResetBy {
