@@ -607,10 +607,7 @@ pub fn write_ended_at_once(config: &Config, run: &RunLine, signal: i32) {
     )
     .into();
     live["exit_code"] = code.into();
-    if let Ok(mut json) = serde_json::to_vec_pretty(&live) {
-        json.push(b'\n');
-        let _ = crate::files::stage(path, &json).and_then(|s| s.commit());
-    }
+    let _ = stage_summary(path, &live).and_then(|s| s.commit());
 }
 
 /// Whether the run's journal names it: the run opened its report.
@@ -670,7 +667,7 @@ pub fn write_summary(path: &std::path::Path, summary: &Summary) -> std::io::Resu
 /// file at `path` as it was.
 pub fn stage_summary(
     path: &std::path::Path,
-    summary: &Summary,
+    summary: &impl Serialize,
 ) -> std::io::Result<crate::files::Staged> {
     let mut json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
     json.push(b'\n');
