@@ -65,12 +65,10 @@ pub fn run(args: &VerifyArgs) -> i32 {
         }
     });
     let mut out = format!("report: {shown}\n");
-    let mut end = None;
     let verdict = match read {
         Ok(whole) => {
             describe(&mut out, &held, &whole.chain, path);
-            end = Some(whole.chain.clone());
-            judge(&mut out, &whole.chain, whole.torn, &marks)
+            judge(&mut out, &whole.chain, whole.torn, &marks).map(|()| whole.chain)
         }
         Err(Fault::Io(e)) => return cannot(&format!("{shown}: {e}")),
         Err(Fault::Foreign) => {
@@ -84,8 +82,7 @@ pub fn run(args: &VerifyArgs) -> i32 {
         Err(Fault::Broken { line, why }) => Err(broken(line, why)),
     };
     match verdict {
-        Ok(()) => {
-            let end = end.unwrap_or_else(|| Chain::start(b""));
+        Ok(end) => {
             out.push_str(&verified(&marks, &end));
             let _ = print_stdout(out.as_bytes());
             EXIT_OK
