@@ -432,11 +432,7 @@ async fn a_grown_list_with_skip_done_resets_only_the_new_users() {
 async fn alice_owes_a_sign_out(name: &str, input: &str) -> Scenario {
     let s = Scenario::new(name)
         .sim(|c| {
-            c.users = vec![SeedUser {
-                fail_operation: Some("AdminUserGlobalSignOut".into()),
-                fail_times: Some(2),
-                ..failing("alice", "InternalErrorException")
-            }];
+            c.users = vec![sign_out_failing("alice", 2)];
         })
         .file("in.txt", input);
     let first = [
@@ -525,11 +521,7 @@ async fn a_resumes_counts_tell_resets_sent_from_confirmed_and_sign_outs_only() {
         c.users = vec![
             // The killed run's reset reached her.
             reset_required("alice"),
-            SeedUser {
-                fail_operation: Some("AdminUserGlobalSignOut".into()),
-                fail_times: Some(2),
-                ..failing("carol", "InternalErrorException")
-            },
+            sign_out_failing("carol", 2),
         ];
     });
     // alice in flight when a run was killed, bob new.
@@ -935,15 +927,7 @@ async fn the_overwrite_refusal_does_not_call_journaled_resets_sent() {
 /// exclusions lived only in the excluded rows, and none had been written.
 #[tokio::test(flavor = "multi_thread")]
 async fn exclusions_stick_after_a_kill_before_the_excluded_row() {
-    let s = Scenario::new("exclude-sticks")
-        .sim(|c| c.latency = Duration::from_millis(20))
-        .file("in.txt", &format!("{}breakglass\n", users(300)))
-        .file("ex.txt", "breakglass\n");
-    let first = ["in.txt", "--yes", "--rate", "20", "--exclude", "ex.txt"];
-    let mut running = s.spawn(&first).await;
-    running.wait_for_rows(3).await;
-    running.kill().await;
-    let _ = running.finish().await;
+    let s = killed_excluding_breakglass("exclude-sticks").await;
     let resume = ["in.txt", "--yes", "--rate", "500", "--resume"];
     let out = s.run(&resume).await;
     out.assert_code(0)
@@ -956,12 +940,9 @@ async fn exclusions_stick_after_a_kill_before_the_excluded_row() {
     assert_eq!(out.row("breakglass")["outcome"], "excluded");
 }
 
-/// Regression: a user excluded only by the journal of a killed run (this
-/// run without `--exclude`) was recorded "listed in --exclude", and the
-/// plan counted that list as this run's `--exclude`.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_user_excluded_only_by_an_earlier_run_is_not_said_listed_in_exclude() {
-    let s = Scenario::new("exclude-earlier-said")
+/// A run excluding `breakglass` (last of 301 rows), killed before its row.
+async fn killed_excluding_breakglass(name: &str) -> Scenario {
+    let s = Scenario::new(name)
         .sim(|c| c.latency = Duration::from_millis(20))
         .file("in.txt", &format!("{}breakglass\n", users(300)))
         .file("ex.txt", "breakglass\n");
@@ -970,6 +951,15 @@ async fn a_user_excluded_only_by_an_earlier_run_is_not_said_listed_in_exclude() 
     running.wait_for_rows(3).await;
     running.kill().await;
     let _ = running.finish().await;
+    s
+}
+
+/// Regression: a user excluded only by the journal of a killed run (this
+/// run without `--exclude`) was recorded "listed in --exclude", and the
+/// plan counted that list as this run's `--exclude`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_excluded_only_by_an_earlier_run_is_not_said_listed_in_exclude() {
+    let s = killed_excluding_breakglass("exclude-earlier-said").await;
     let resume = ["in.txt", "--yes", "--rate", "500", "--resume"];
     let out = s.run(&resume).await;
     out.assert_code(0);
@@ -1314,11 +1304,7 @@ async fn the_overwrite_warning_leaves_out_users_skip_done_skips() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_resumes_whole_report_counts_every_runs_resets_codes_and_kept_passwords() {
     let s = Scenario::new("whole-counts").sim(|c| {
-        c.users = vec![SeedUser {
-            fail_operation: Some("AdminUserGlobalSignOut".into()),
-            fail_times: Some(2),
-            ..failing("carol", "InternalErrorException")
-        }];
+        c.users = vec![sign_out_failing("carol", 2)];
     });
     let first = [
         "-",
@@ -1372,15 +1358,10 @@ async fn a_resumes_whole_report_counts_every_runs_resets_codes_and_kept_password
 /// still left some signed in.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daily_email_limit_still_signs_out_every_user_already_reset() {
-    let slow_sign_out = |name: String| SeedUser {
-        fail_operation: Some("AdminUserGlobalSignOut".into()),
-        fail_times: Some(2),
-        ..failing(&name, "InternalErrorException")
-    };
     let s = Scenario::new("email-cap-sign-outs")
         .sim(|c| {
             c.email_cap = Some(5);
-            c.users = usernames(20).map(slow_sign_out).collect();
+            c.users = usernames(20).map(|u| sign_out_failing(&u, 2)).collect();
         })
         .file("in.txt", &users(20));
     let args = [
@@ -1525,16 +1506,11 @@ async fn a_resume_leaves_users_no_reset_can_reach_as_their_run_recorded_them() {
 /// named (none was), and left out a user whose sign-out still failed.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_reports_resets_keep_how_each_came_about_across_resumes() {
-    let sign_out_fails = |name: &str, times: u32| SeedUser {
-        fail_operation: Some("AdminUserGlobalSignOut".into()),
-        fail_times: Some(times),
-        ..failing(name, "InternalErrorException")
-    };
     let s = Scenario::new("whole-reset-kinds")
         .sim(|c| {
             c.users = vec![
-                sign_out_fails("so-once", 2),
-                sign_out_fails("so-always", 99),
+                sign_out_failing("so-once", 2),
+                sign_out_failing("so-always", 99),
             ]
         })
         .file("in.txt", "ok-1\nso-once\nso-always\n");

@@ -290,11 +290,7 @@ async fn the_summary_never_replaces_a_file_that_is_not_a_summary() {
 async fn a_resume_finishes_owed_sign_outs_the_source_no_longer_lists() {
     let s = Scenario::new("rg-owed-listing").sim(|c| {
         c.generate = 40;
-        c.users = vec![SeedUser {
-            fail_operation: Some("AdminUserGlobalSignOut".into()),
-            fail_times: Some(3),
-            ..failing("user000001", "InternalErrorException")
-        }];
+        c.users = vec![sign_out_failing("user000001", 3)];
     });
     let args = [
         "--from-pool",

@@ -50,6 +50,16 @@ pub fn failing(username: &str, code: &str) -> SeedUser {
     }
 }
 
+/// A user whose sign-out fails `times` times (a transient error), then
+/// passes.
+pub fn sign_out_failing(username: &str, times: u32) -> SeedUser {
+    SeedUser {
+        fail_operation: Some("AdminUserGlobalSignOut".into()),
+        fail_times: Some(times),
+        ..failing(username, "InternalErrorException")
+    }
+}
+
 /// `n` usernames user0001…
 pub fn usernames(n: usize) -> impl Iterator<Item = String> {
     (1..=n).map(|i| format!("user{i:04}"))
