@@ -80,6 +80,11 @@ pub struct Finished {
     /// A report write error, if one happened (the run was stopped): then
     /// `tally` counts only the records the report holds.
     pub write_error: Option<String>,
+    /// Users the earlier runs of the report recorded that this run's rows
+    /// did not list (each recorded again only as a leftover, or not at
+    /// all). A resume of a stream read to its end lists them all, unless it
+    /// was fed other rows.
+    pub earlier_not_listed: u64,
 }
 
 fn bump_stats(stats: &Stats, record: &Record) {
@@ -235,7 +240,7 @@ pub async fn write_records(mut rx: mpsc::Receiver<Recorded>, w: Writer) -> Finis
 /// say that much, no more.
 fn finished(out: Output, books: Books) -> Finished {
     let durable = books.durable.clone();
-    let (tally, whole, keep) = books.close();
+    let (tally, whole, keep, earlier_not_listed) = books.close();
     let tally = match out.error {
         Some(_) => durable.unwrap_or_default(),
         None => tally,
@@ -245,6 +250,7 @@ fn finished(out: Output, books: Books) -> Finished {
         whole,
         report: out.report,
         keep,
+        earlier_not_listed,
         write_error: out.error,
     }
 }
@@ -259,6 +265,9 @@ struct Books {
     whole: Tally,
     /// One bit per user of the earlier report: recorded again by this run.
     seen: Vec<u64>,
+    /// Of those, the ones recorded again only as leftovers (line 0): an
+    /// owed call this run's rows did not list.
+    leftovers: u64,
     /// Earlier intents this run settled.
     resolved: HashSet<u64>,
     /// This run's own unsettled intents.
@@ -273,6 +282,7 @@ impl Books {
     fn new(earlier: Arc<Earlier>) -> Books {
         Books {
             seen: vec![0u64; earlier.done.settled_values().len().div_ceil(64)],
+            leftovers: 0,
             earlier,
             tally: Tally::default(),
             whole: Tally::default(),
@@ -299,7 +309,9 @@ impl Books {
             Some(done) => self.whole.add_earlier(&self.earlier.shapes.of(done)),
             None => self.whole.add(&as_whole(&self.earlier, recorded)),
         }
-        mark_seen(&mut self.seen, &self.earlier, recorded);
+        if mark_seen(&mut self.seen, &self.earlier, recorded) && record.line == 0 {
+            self.leftovers += 1;
+        }
         if self.earlier.uncertain.contains_key(&key) && settles(record) {
             self.resolved.insert(key);
         }
@@ -308,19 +320,22 @@ impl Books {
         }
     }
 
-    /// This run's counts, the whole report's, and the intents to keep.
-    fn close(mut self) -> (Tally, Tally, Vec<Pending>) {
+    /// This run's counts, the whole report's, the intents to keep, and the
+    /// earlier users this run's rows did not list.
+    fn close(mut self) -> (Tally, Tally, Vec<Pending>, u64) {
         // The whole report: the users this run did not record again count
         // as the earlier runs left them.
         let done = self.earlier.done.settled_values();
+        let mut unseen = 0;
         for (i, done) in done.iter().enumerate() {
             if self.seen[i / 64] & (1 << (i % 64)) == 0 {
                 self.whole.add_earlier(&self.earlier.shapes.of(*done));
+                unseen += 1;
             }
         }
         self.whole.attempts += self.earlier.attempts;
         let keep = keep(&self.earlier.uncertain, &self.resolved, self.keep_now);
-        (self.tally, self.whole, keep)
+        (self.tally, self.whole, keep, unseen + self.leftovers)
     }
 }
 
@@ -443,15 +458,19 @@ impl Output {
     }
 }
 
-/// Marks the earlier report's user this record is about as recorded again.
-fn mark_seen(seen: &mut [u64], earlier: &Earlier, recorded: &Recorded) {
+/// Marks the earlier report's user this record is about as recorded again;
+/// says whether it was not marked before.
+fn mark_seen(seen: &mut [u64], earlier: &Earlier, recorded: &Recorded) -> bool {
     let outcome = recorded.record.outcome;
     if recorded.key == 0 || matches!(outcome, Outcome::Invalid | Outcome::Duplicate) {
-        return;
+        return false;
     }
-    if let Some(i) = earlier.done.position(recorded.key) {
-        seen[i / 64] |= 1 << (i % 64);
-    }
+    let Some(i) = earlier.done.position(recorded.key) else {
+        return false;
+    };
+    let fresh = seen[i / 64] & (1 << (i % 64)) == 0;
+    seen[i / 64] |= 1 << (i % 64);
+    fresh
 }
 
 /// The intents to keep: earlier ones this run did not settle, and this run's

@@ -293,6 +293,41 @@ async fn a_resume_that_leaves_earlier_rows_cancelled_does_not_exit_0() {
         .assert_says("to resume:");
 }
 
+/// Regression: a standard-input run killed part way, then resumed with a
+/// different list, exited 0 ("nothing resumable remains"), although the users
+/// of the first list that no run reached were never reset: a resume of a
+/// stream must be fed the same rows, and rows that leave out users the
+/// earlier runs recorded are not them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_resume_fed_other_rows_than_the_earlier_run_does_not_exit_0() {
+    let s = Scenario::new("stdin-other-rows");
+    let first = ["-", "--yes", "--report", "r.csv"];
+    piped(&s, &first, "username\nalice\nbob\n")
+        .await
+        .assert_code(0);
+    let again = [
+        "-",
+        "--yes",
+        "--report",
+        "r.csv",
+        "--resume",
+        "--summary",
+        "s.json",
+    ];
+    let other = piped(&s, &again, "username\ndan\n").await;
+    other
+        .assert_code(1)
+        .assert_says("did not list 2 users")
+        .assert_says("to resume:");
+    let summary = other.summary();
+    assert_eq!(summary["input"]["earlier_users_not_listed"], 2, "{summary}");
+    // The same rows, grown by one: a resume as meant.
+    let same = piped(&s, &again, "username\nalice\nbob\ndan\nerin\n").await;
+    same.assert_code(0);
+    assert_eq!(same.summary()["input"]["earlier_users_not_listed"], 0);
+    assert_eq!(s.resets("alice"), 1, "never twice");
+}
+
 /// Runs the binary with `input` on its standard input.
 async fn piped(s: &Scenario, args: &[&str], input: &str) -> Run {
     use tokio::io::AsyncWriteExt;

@@ -34,6 +34,10 @@ pub struct InputRecord {
     pub rows: Option<u64>,
     /// What the report belongs to.
     pub fingerprint: String,
+    /// A resume of a stream read to its end: the users the earlier runs of
+    /// the report recorded that its rows did not list. Not 0: the rows
+    /// were not the earlier runs' (exit 1). `null` otherwise.
+    pub earlier_users_not_listed: Option<u64>,
 }
 
 /// One pool, as the preflight found it.
@@ -210,6 +214,7 @@ impl Summary {
                 sha256: None,
                 rows: None,
                 fingerprint: String::new(),
+                earlier_users_not_listed: None,
             },
             pools: Vec::new(),
             regions: Vec::new(),
@@ -366,6 +371,7 @@ impl InputRecord {
             path: input.path,
             rows: input.rows,
             fingerprint: fingerprint.to_owned(),
+            earlier_users_not_listed: None,
         }
     }
 }

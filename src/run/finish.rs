@@ -38,15 +38,24 @@ pub fn finish(e: Executed) -> i32 {
     } = ran;
     make_durable(&mut finished, journal_file);
     let stopped = ctx.stop.reason().cloned();
+    let read_once = matches!(input.source, "stdin" | "stream");
+    // A stream is read again only by a resume fed the same rows: rows that
+    // leave out users the report recorded are other rows, and the users of
+    // the earlier stream that no run reached are in no row.
+    let unlisted = (read_once && stopped.is_none() && !earlier_runs.is_empty())
+        .then_some(finished.earlier_not_listed);
     // Exit 0 means nothing resumable remains in the whole report.
-    let owed = finished.whole.resumable > 0 || !finished.keep.is_empty();
+    let owed = finished.whole.resumable > 0
+        || !finished.keep.is_empty()
+        || unlisted.is_some_and(|n| n > 0);
     let code = match &stopped {
         Some(reason) => reason.exit_code(),
         None if finished.tally.any_failure() || owed => EXIT_ROW_FAILURES,
         None => EXIT_OK,
     };
-    let read_once = matches!(input.source, "stdin" | "stream");
     let mut summary = summary_of(&ctx, input, &header, &found, &earlier_runs);
+    summary.input.earlier_users_not_listed = unlisted;
+    say_other_rows(unlisted);
     record_counts(&mut summary, &finished, &found, !earlier_runs.is_empty());
     answer(&mut summary.pools, &found, &finished.tally, &earlier, &ctx);
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
@@ -92,6 +101,19 @@ fn record_counts(summary: &mut Summary, finished: &Finished, found: &Found, resu
     });
     let complete = finished.write_error.is_none();
     summary.whole_report = (resumed && complete).then(|| finished.whole.clone());
+}
+
+/// A stream resume fed rows that leave out users the report recorded.
+fn say_other_rows(unlisted: Option<u64>) {
+    let Some(n) = unlisted.filter(|n| *n > 0) else {
+        return;
+    };
+    say(&format!(
+        "cognito-reset: the rows of this resume did not list {n} users the earlier runs of \
+         the report recorded, so they are not the rows those runs read: users of that input \
+         that no run reached are in no row — pipe the earlier run's rows again with --resume \
+         (a grown list: start a new --report with --skip-done naming this one)"
+    ));
 }
 
 /// A report that could not be written is incomplete: said plainly, with
