@@ -14,7 +14,7 @@
 //! whether the sign-out is still owed) and which rows had a reset sent whose
 //! outcome was never recorded (intents without a final outcome).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -264,6 +264,13 @@ pub struct Earlier {
     pub elsewhere: KeyMap<(Done, u8)>,
     /// The reports `--skip-done` named, as given.
     pub elsewhere_names: Vec<String>,
+    /// Users a record after the last checkpoint made done with no reset or
+    /// disable journaled for them: nothing vouches for such a record, so
+    /// they are checked first.
+    pub unbacked: u64,
+    /// While reading: the records after the last checkpoint that make a
+    /// user done, to hold against the journal's intents.
+    unvouched: Vec<(u64, Pending)>,
 }
 
 /// What the run expects the report to be.
@@ -811,11 +818,25 @@ fn read_rows(
     let mut wrong_mode = false;
     let mut passes = Passes::new(opened.checkpoint.as_ref(), opened.closed);
     let mut summarized = Passes::new(summary, false);
+    // Records up to here are vouched for (a journal's checkpoint, or the
+    // summary --summary names); a dry run journals no calls to hold the
+    // rest against, nor does a lost journal.
+    let vouched = [opened.checkpoint.as_ref(), summary]
+        .into_iter()
+        .flatten()
+        .map(|c| c.records)
+        .max()
+        .unwrap_or(0);
+    let hold = !dry_run && !opened.journal_lost;
     let whole = read_whole(&mut opened.file, format, |record, chain| {
         earlier.records += 1;
         earlier.attempts += u64::from(record.attempts);
         wrong_mode |= other_mode(record.outcome, dry_run);
-        note(earlier, record, key(&record.user_pool_id, &record.username));
+        let key = key(&record.user_pool_id, &record.username);
+        if hold && earlier.records > vouched {
+            hold_against_journal(earlier, record, key);
+        }
+        note(earlier, record, key);
         passes.see(chain);
         summarized.see(chain);
     })
@@ -834,6 +855,36 @@ fn read_rows(
         )));
     }
     Ok(whole.complete)
+}
+
+/// Notes a record nothing vouches for yet that makes its user done: the
+/// journal must hold the reset (or disable) it records.
+fn hold_against_journal(earlier: &mut Earlier, record: &Record, key: u64) {
+    let claims = matches!(record.outcome, Outcome::Reset | Outcome::Disabled);
+    if claims && !earlier.done.get(key).is_some_and(Done::is_done) {
+        let pending = Pending {
+            pool: record.user_pool_id.clone(),
+            user: record.username.clone(),
+            disable: record.outcome == Outcome::Disabled,
+        };
+        earlier.unvouched.push((key, pending));
+    }
+}
+
+/// The users of unvouched records with no intent journaled for them: not
+/// taken as done, but checked before any call.
+fn check_unbacked(earlier: &mut Earlier, unvouched: HashMap<u64, Pending>, backed: &HashSet<u64>) {
+    for (key, pending) in unvouched {
+        if backed.contains(&key) {
+            continue;
+        }
+        earlier
+            .done
+            .insert(key, Done::new(Outcome::Cancelled, "", None));
+        earlier.owed.remove(&key);
+        earlier.uncertain.insert(key, pending);
+        earlier.unbacked += 1;
+    }
 }
 
 /// Whether a report's chain passes through a checkpoint (the journal's or a
@@ -923,8 +974,17 @@ pub fn read(
         opened.file.set_len(complete).map_err(io)?;
     }
     opened.file.seek(SeekFrom::End(0)).map_err(io)?;
+    let unvouched: HashMap<u64, Pending> =
+        std::mem::take(&mut earlier.unvouched).into_iter().collect();
+    let mut backed = HashSet::new();
     let done = &earlier.done;
-    let not_done = |p: &str, u: &str| !done.get(key(p, u)).is_some_and(Done::is_done);
+    let not_done = |p: &str, u: &str| {
+        let k = key(p, u);
+        if unvouched.contains_key(&k) {
+            backed.insert(k);
+        }
+        !done.get(k).is_some_and(Done::is_done)
+    };
     if let Ok(Some(j)) = journal::read(&journal::path_for(path), not_done) {
         earlier.uncertain = j
             .intents
@@ -932,6 +992,7 @@ pub fn read(
             .map(|pending| (key(&pending.pool, &pending.user), pending))
             .collect();
     }
+    check_unbacked(&mut earlier, unvouched, &backed);
     Ok(earlier)
 }
 

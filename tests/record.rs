@@ -805,6 +805,42 @@ fn forge_record(s: &Scenario, report: &str, row: &str) {
     s.write(report, &format!("{text}{row},{hash}\n"));
 }
 
+/// Regression: a record appended, hash and all, to the report of a run
+/// killed with `kill -9` was trusted by `--resume`: a user no run had reset
+/// read as reset and was skipped, left with a working password. Nothing
+/// vouches for records after the journal's last checkpoint, so a record
+/// there that makes a user done without a reset journaled for that user is
+/// checked with AdminGetUser first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_forged_onto_a_killed_runs_report_is_checked_not_trusted() {
+    // More users than the run takes up at once: the last one's reset was
+    // never intended, let alone sent, when the run is killed.
+    let s = Scenario::new("forged-killed").file("in.txt", &users(100));
+    let slow = ["in.txt", "--yes", "--rate", "1", "--concurrency", "2"];
+    let mut running = s.spawn(&slow).await;
+    running.wait_for_rows(1).await;
+    running.kill().await;
+    let _ = running.finish().await;
+    assert_eq!(s.resets("user0100"), 0, "not reached before the kill");
+    let row = format!(
+        "100,user0100,{},reset,,,1,5,forged,2026-01-01T00:00:00Z",
+        cognito_reset::simulator::DEFAULT_POOL
+    );
+    forge_record(&s, "in.report.csv", &row);
+    let resume = ["in.txt", "--yes", "--resume", "--rate", "500"];
+    let out = s.run(&resume).await;
+    out.assert_code(0).assert_says("no reset journaled");
+    assert_eq!(
+        s.resets("user0100"),
+        1,
+        "checked, found not reset, and reset"
+    );
+    assert_eq!(s.user("user0100").get_calls, 1, "checked first");
+    for user in usernames(99) {
+        assert_eq!(s.resets(&user), 1, "{user}: never twice");
+    }
+}
+
 /// Regression: one record appended, hash and all, to a finished run's
 /// report passed `verify` (with the run's own summary too) and `--resume`
 /// trusted it: a user left with a working password read as reset.

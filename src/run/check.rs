@@ -323,6 +323,14 @@ fn read_earlier(
             earlier.uncertain.len().to_string()
         }
     );
+    if earlier.unbacked > 0 {
+        note.push_str(&format!(
+            "; of them {} recorded done after the journal's last checkpoint with no reset \
+             journaled (nothing vouches for those records: the report may have been edited \
+             there)",
+            earlier.unbacked
+        ));
+    }
     if earlier.torn_line {
         note.push_str("; a torn last line (from a crash) was cut off");
     }
