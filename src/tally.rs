@@ -165,7 +165,10 @@ impl Tally {
             _ => {}
         }
         let passing = outcome == Outcome::Failed && may_pass_later(code);
-        if outcome == Outcome::Cancelled || passing || signed_out == Some(false) {
+        // A sign-out owed by an excluded user stays owed, but no resume
+        // makes it: exclusions stick.
+        let owed = signed_out == Some(false) && sign_out_error != Some(SIGN_OUT_EXCLUDED);
+        if outcome == Outcome::Cancelled || passing || owed {
             self.resumable += 1;
         }
     }
@@ -244,6 +247,14 @@ impl Tally {
                 ));
             }
             out.push('\n');
+        }
+        if self.sign_outs_excluded > 0 {
+            out.push_str(&format!(
+                "  {} excluded users still owe a sign-out that no resume makes (exclusions \
+                 stick): sign them out by hand (AdminUserGlobalSignOut; their rows say \
+                 signed_out false, sign_out_error {SIGN_OUT_EXCLUDED})\n",
+                self.sign_outs_excluded
+            ));
         }
         let lines = [
             (self.would_disable, "would be disabled"),

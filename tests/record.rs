@@ -210,7 +210,7 @@ async fn an_excluded_user_reset_by_a_killed_run_still_owes_its_sign_out_and_the_
         "ex.txt",
     ];
     let out = s.run(&args).await;
-    out.assert_code(1).assert_says("to resume:");
+    out.assert_code(1).assert_says("sign them out by hand");
     let row = out.row("breakglass");
     assert_eq!(
         (row["outcome"].as_str(), row["signed_out"].as_str()),
@@ -268,9 +268,45 @@ async fn an_owed_sign_out_excluded_on_resume_stays_owed_and_counted() {
     let whole = &out.summary()["whole_report"];
     assert_eq!(whole["outcomes"]["reset"], 2, "{whole}");
     assert_eq!(whole["sign_outs_excluded"], 1, "{whole}");
-    assert_eq!(whole["resumable"], 1, "{whole}");
     assert_eq!(s.sign_outs("alice"), 0, "excluded: no new call");
     assert_eq!(s.resets("alice"), 1);
+}
+
+/// Regression: a sign-out owed by a user later excluded counted as
+/// resumable, so every run printed "to resume: …", and following it never
+/// finished the sign-out (the exclusion sticks): exit 1 and the same hint,
+/// forever. The sign-out stays owed (exit 1), but what is said is what can
+/// finish it: a sign-out by hand, or a fresh start without the exclusion.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owed_sign_out_excluded_gives_no_resume_hint_that_cannot_finish_it() {
+    let s = Scenario::new("exclude-owed-hint")
+        .sim(|c| c.users = vec![sign_out_failing("alice", 2)])
+        .file("in.txt", "alice\nbob\n")
+        .file("ex.txt", "alice\n");
+    let first = [
+        "in.txt",
+        "--yes",
+        "--global-sign-out",
+        "--max-attempts",
+        "2",
+    ];
+    s.run(&first).await.assert_code(1).assert_says("to resume:");
+    let args = [
+        "in.txt",
+        "--yes",
+        "--resume",
+        "--global-sign-out",
+        "--exclude",
+        "ex.txt",
+        "--summary",
+        "s.json",
+    ];
+    let out = s.run(&args).await;
+    out.assert_code(1).assert_says("sign them out by hand");
+    assert!(!out.stderr.contains("to resume:"), "{}", out.stderr);
+    let whole = &out.summary()["whole_report"];
+    assert_eq!(whole["sign_outs_excluded"], 1, "{whole}");
+    assert_eq!(whole["resumable"], 0, "{whole}");
 }
 
 /// Regression: a resume from standard input with other rows exited 0 while

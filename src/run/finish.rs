@@ -44,10 +44,12 @@ pub fn finish(e: Executed) -> i32 {
     // the earlier stream that no run reached are in no row.
     let unlisted = (read_once && stopped.is_none() && !earlier_runs.is_empty())
         .then_some(finished.earlier_not_listed);
-    // Exit 0 means nothing resumable remains in the whole report.
-    let owed = finished.whole.resumable > 0
+    // Exit 0 means nothing resumable remains in the whole report, and
+    // nothing owed that only a hand can finish.
+    let resumable = finished.whole.resumable > 0
         || !finished.keep.is_empty()
         || unlisted.is_some_and(|n| n > 0);
+    let owed = resumable || finished.whole.sign_outs_excluded > 0;
     let code = match &stopped {
         Some(reason) => reason.exit_code(),
         None if finished.tally.any_failure() || owed => EXIT_ROW_FAILURES,
@@ -63,7 +65,7 @@ pub fn finish(e: Executed) -> i32 {
     record_end(&mut summary, &ctx, stopped.as_ref(), code);
     say_incomplete(&mut summary, &finished);
     say_unless_quiet(ctx.config.verbosity, &summary.render());
-    let hint = (stopped.is_some() || (owed && !ctx.config.policy.dry_run))
+    let hint = (stopped.is_some() || (resumable && !ctx.config.policy.dry_run))
         .then(|| resume_hint(&ctx, read_once));
     say_the_end(&ctx, &summary, stopped.as_ref(), hint);
     match summary_path.map(|path| (audit::write_summary(&path, &summary), path)) {
