@@ -635,8 +635,10 @@ fn profiles(w: &Workdir) -> std::path::PathBuf {
         &format!(
             "[profile staging]\nregion = us-east-1\ncredential_process = touch {} && printf \
              '{{\"Version\": 1, \"AccessKeyId\": \"AKIDSTAGING\", \"SecretAccessKey\": \"x\"}}'\n\
-             [profile hangs]\nregion = us-east-1\ncredential_process = sleep 20\n",
-            mark.display()
+             [profile hangs]\nregion = us-east-1\ncredential_process = sh -c 'echo $$ > {}; \
+             exec sleep 20'\n",
+            mark.display(),
+            w.path("hanging.pid").display()
         ),
     )
 }
@@ -749,6 +751,16 @@ async fn a_hanging_credential_process_held_the_start_in_silence() {
         assert!(!text.contains(dump), "no debug dump: {text}");
     }
     assert!(sim.state().totals().calls.is_empty());
+    // Regression: the process given up on was left running after the run
+    // ended, holding whatever it holds (a terminal prompt, a lock).
+    let pid = std::fs::read_to_string(w.path("hanging.pid")).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let state = std::fs::read_to_string(&stat).unwrap_or_default();
+    let running = state
+        .rsplit(") ")
+        .next()
+        .is_some_and(|rest| !rest.starts_with('Z'));
+    assert!(!running, "the credential_process still runs: {state}");
 }
 
 /// Regression: an endpoint that accepts connections and never answers gave

@@ -82,7 +82,9 @@ impl Keys {
     /// [`LOAD_TIMEOUT`]) and keeps them.
     pub async fn load(&self) -> Result<Credentials, String> {
         let chain = self.chain.lock().expect("credentials chain").clone();
+        let mut given_up = GivenUp(true);
         let loaded = tokio::time::timeout(LOAD_TIMEOUT, chain.provide_credentials()).await;
+        given_up.0 = loaded.is_err();
         match loaded {
             Ok(Ok(credentials)) => {
                 *self.cached.lock().expect("credentials") = Some(credentials.clone());
@@ -277,6 +279,72 @@ pub async fn check_profile(profile: &str) -> Result<(), String> {
     ))
 }
 
+/// A load of credentials, until it has ended: given up on (timed out, or
+/// dropped with the run), it ends the processes it may have started. The
+/// SDK starts a `credential_process` and does not end it when its load is
+/// dropped; a helper that hangs would go on holding what it holds (a
+/// terminal prompt, a lock) after the run.
+struct GivenUp(bool);
+
+impl Drop for GivenUp {
+    fn drop(&mut self) {
+        if self.0 {
+            end_helpers();
+        }
+    }
+}
+
+/// Asks every process descended from this one to end (SIGTERM). This
+/// process starts none but the credential helpers. Reads `/proc`; where
+/// there is none, nothing is done.
+fn end_helpers() {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let mut parent = std::collections::HashMap::new();
+    for entry in dir.flatten() {
+        let pid = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok());
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok();
+        if let (Some(pid), Some(ppid)) = (pid, stat.as_deref().and_then(parent_of)) {
+            parent.insert(pid, ppid);
+        }
+    }
+    let descends = |mut pid: u32| {
+        // Bounded: a parent table read while processes come and go may
+        // hold a loop.
+        for _ in 0..64 {
+            match parent.get(&pid) {
+                Some(&p) if p == me => return true,
+                Some(&p) if p > 1 => pid = p,
+                _ => return false,
+            }
+        }
+        false
+    };
+    for &pid in parent.keys() {
+        if pid != me
+            && descends(pid)
+            && let Ok(pid) = i32::try_from(pid)
+        {
+            // SAFETY: kill(2) with a pid read from /proc and a constant
+            // signal touches no memory of this process.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+}
+
+/// The parent's pid from a `/proc/PID/stat` line. The command name (in
+/// parentheses) may hold spaces and parentheses: the fields after it
+/// follow its last `)`.
+fn parent_of(stat: &str) -> Option<u32> {
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split(' ').nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +382,12 @@ mod tests {
         assert!(keys.fresh(Duration::ZERO).is_none());
         // Loaded again from the chain instead.
         assert_eq!(keys.get().await.unwrap().access_key_id(), "A");
+    }
+
+    #[test]
+    fn a_parent_is_read_past_a_command_name_with_spaces_and_parentheses() {
+        assert_eq!(parent_of("42 (sleep) S 7 42 42 0"), Some(7));
+        assert_eq!(parent_of("42 (a) b) (c) R 9 1 1"), Some(9));
+        assert_eq!(parent_of("garbage"), None);
     }
 }
