@@ -540,12 +540,10 @@ impl Aws {
     /// named) and checks that credentials can be had, within
     /// [`credentials::LOAD_TIMEOUT`].
     pub async fn load(connection: &Connection) -> Result<Aws, StartError> {
-        if let Some(profile) = connection
-            .profile
-            .as_ref()
+        if let Some((named_by, profile)) = credentials::named_profile(connection.profile.as_deref())
             .filter(|_| !connection.dummy_credentials)
         {
-            credentials::check_profile(profile)
+            credentials::check_profile(named_by, &profile)
                 .await
                 .map_err(StartError::Aws)?;
         }

@@ -719,6 +719,36 @@ async fn a_missing_profile_is_named_and_refused() {
     assert!(!w.path("in.report.csv").exists());
 }
 
+/// Regression: `AWS_PROFILE` naming a profile that does not exist (and no
+/// keys in the environment) ended in a message about the instance metadata
+/// service, which the operator never asked for. It is refused by name, as
+/// `--profile` is.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_profile_naming_a_missing_profile_is_named_not_blamed_on_instance_metadata() {
+    let w = Workdir::new("lr-no-env-profile");
+    let sim = sim(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    let config = profiles(&w);
+    let args = ["--user-pool-id", DEFAULT_POOL, "in.txt", "--yes"];
+    let mut cmd = command(&w.dir, &sim, &args);
+    cmd.env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "prod")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let out = cmd.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("AWS_PROFILE prod: no such profile"), "{err}");
+    assert!(!err.to_lowercase().contains("metadata"), "{err}");
+    assert!(sim.state().totals().calls.is_empty(), "nothing was sent");
+    // With keys in the environment, they sign and AWS_PROFILE is not read.
+    let mut cmd = command(&w.dir, &sim, &args);
+    cmd.env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "prod");
+    let out = cmd.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 /// Regression: a `credential_process` that never ends held the run at its
 /// start in silence. Now the wait is bounded and said in one line.
 #[tokio::test(flavor = "multi_thread")]

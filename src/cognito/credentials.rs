@@ -261,9 +261,23 @@ pub fn credentials_error<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a Credent
     None
 }
 
-/// Whether `profile` is defined in the AWS config or credentials file;
-/// `Err` names the files looked in.
-pub async fn check_profile(profile: &str) -> Result<(), String> {
+/// The profile the credentials are to come from, and what named it:
+/// `--profile`, or else `AWS_PROFILE` when no keys in the environment come
+/// before it in the chain.
+pub fn named_profile(flag: Option<&str>) -> Option<(&'static str, String)> {
+    if let Some(profile) = flag {
+        return Some(("--profile", profile.to_owned()));
+    }
+    let set = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    if set("AWS_ACCESS_KEY_ID").is_some() {
+        return None;
+    }
+    set("AWS_PROFILE").map(|profile| ("AWS_PROFILE", profile))
+}
+
+/// Whether `profile` (named by `named_by`) is defined in the AWS config or
+/// credentials file; `Err` names the files looked in.
+pub async fn check_profile(named_by: &str, profile: &str) -> Result<(), String> {
     use aws_types::os_shim_internal::{Env, Fs};
     let env = Env::real();
     let set = aws_config::profile::load(&Fs::real(), &env, &Default::default(), None).await;
@@ -273,7 +287,8 @@ pub async fn check_profile(profile: &str) -> Result<(), String> {
     let file =
         |var: &str, default: &str| env.get(var).unwrap_or_else(|_| format!("~/.aws/{default}"));
     Err(format!(
-        "--profile {profile}: no such profile in {} or {}; nothing was sent",
+        "{named_by} {}: no such profile in {} or {}; nothing was sent",
+        crate::progress::escape(profile),
         file("AWS_CONFIG_FILE", "config"),
         file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
     ))
