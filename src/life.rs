@@ -53,6 +53,9 @@ use crate::retry::{Attempts, Spent};
 /// not known (an earlier reset that could not be checked): the summary
 /// says "may be left" for it.
 pub const UNKNOWN_PREFIX: &str = "unknown:";
+/// What a row left by the daily limit on codes says: a resume's plan warns
+/// of the limit from it.
+pub const DAILY_LIMIT_REACHED: &str = "no more codes can be sent in this region today";
 
 /// The sign-out error code of a row whose sign-out the run stopped before
 /// attempting (a resume does it).
@@ -992,8 +995,8 @@ impl Life {
             // No code can be sent in the region today; the user, untouched,
             // is left for a resume, and the run finishes what needs no code.
             let message = format!(
-                "not done: the reset was refused ({}: {}): no more codes can be sent in this \
-                 region today; nothing happened to the user",
+                "not done: the reset was refused ({}: {}): {DAILY_LIMIT_REACHED}; nothing \
+                 happened to the user",
                 e.code, e.message
             );
             self.finish(Outcome::Cancelled, "", message)

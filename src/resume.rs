@@ -264,6 +264,9 @@ pub struct Earlier {
     pub elsewhere: KeyMap<(Done, u8)>,
     /// The reports `--skip-done` named, as given.
     pub elsewhere_names: Vec<String>,
+    /// Per region, when the latest row refused by the daily limit on codes
+    /// was written.
+    pub daily_limit: std::collections::BTreeMap<String, String>,
     /// Users a record after the last checkpoint made done with no reset or
     /// disable journaled for them: nothing vouches for such a record, so
     /// they are checked first.
@@ -554,6 +557,17 @@ fn other_mode(outcome: Outcome, dry_run: bool) -> bool {
 /// Notes one report row: the latest row for a user says what is true now.
 fn note(earlier: &mut Earlier, seen: &Record, key: u64) {
     earlier.sign_outs.see_sign_out(seen);
+    if seen.outcome == Outcome::Cancelled
+        && seen
+            .error_message
+            .contains(crate::life::DAILY_LIMIT_REACHED)
+    {
+        let region = crate::input::region_of_pool(&seen.user_pool_id);
+        let at = earlier.daily_limit.entry(region.to_owned()).or_default();
+        if seen.completed_at > *at {
+            at.clone_from(&seen.completed_at);
+        }
+    }
     let outcome = seen.outcome;
     let owes =
         matches!(outcome, Outcome::Reset | Outcome::Disabled) && seen.signed_out == Some(false);

@@ -335,6 +335,15 @@ fn read_earlier(
         note.push_str("; a torn last line (from a crash) was cut off");
     }
     notes.push(note);
+    for (region, at) in &earlier.daily_limit {
+        let (region, at) = (crate::progress::escape(region), crate::progress::escape(at));
+        notes.push(format!(
+            "WARNING: an earlier run of this report reached the daily limit on codes in \
+             {region} (its last refusal at {at}): until the limit resets, resets sent there are \
+             refused and the run stops again (exit 3); move the pools' email to Amazon SES, or \
+             resume later"
+        ));
+    }
     Ok(earlier)
 }
 
