@@ -636,23 +636,35 @@ pub fn recorded_outcomes(path: &Path) -> Option<std::collections::HashSet<u64>> 
     )
 }
 
-/// Distinct users (case aside) the report at `path` records as reset or
-/// disabled, per pool: a resume's plan leaves them out of its estimates.
-/// Empty when it cannot be read (the resume then refuses it, saying why).
-pub fn done_by_pool(path: &Path) -> std::collections::BTreeMap<String, u64> {
-    // Keys per pool, sorted and deduplicated at the end: 8 bytes a user.
+/// Per pool, the users an earlier run of the report at `path` reset,
+/// disabled or excluded, leaving out those `listed` names (this run's
+/// `--exclude`, which the input's survey already left out): users a resume
+/// does not call. Counted by key, sorted and deduplicated at the end: 8
+/// bytes a user.
+pub fn left_out_by_pool(
+    path: &Path,
+    listed: impl Fn(&str, &str) -> bool,
+) -> std::collections::BTreeMap<String, u64> {
     let mut keys: HashMap<String, Vec<u64>> = HashMap::new();
     let Ok(mut file) = files::inspect(path) else {
         return Default::default();
     };
     let read = read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
-        if matches!(record.outcome, Outcome::Reset | Outcome::Disabled) {
-            let key = crate::keys::row_key(&record.user_pool_id, &record.username, true);
-            match keys.get_mut(&record.user_pool_id) {
-                Some(pool) => pool.push(key),
-                None => {
-                    keys.insert(record.user_pool_id.clone(), vec![key]);
-                }
+        let excluded_after_failure = record.outcome == Outcome::Failed
+            && record.error_code == crate::life::EXCLUDED_AFTER_FAILURE;
+        let left_out = excluded_after_failure
+            || matches!(
+                record.outcome,
+                Outcome::Reset | Outcome::Disabled | Outcome::Excluded
+            );
+        if !left_out || listed(&record.user_pool_id, &record.username) {
+            return;
+        }
+        let key = crate::keys::row_key(&record.user_pool_id, &record.username, true);
+        match keys.get_mut(&record.user_pool_id) {
+            Some(pool) => pool.push(key),
+            None => {
+                keys.insert(record.user_pool_id.clone(), vec![key]);
             }
         }
     });

@@ -656,6 +656,42 @@ async fn a_second_signal_leaves_a_summary_that_says_how_the_run_ended() {
     assert!(summary["ended_at"].is_string(), "{summary:#}");
 }
 
+/// Regression: a resume's estimates took the users already reset and the
+/// users --exclude lists off separately, so a user both reset and now
+/// excluded counted twice and the plan said "may send up to 1 codes" for a
+/// run that sent 2; and users an earlier run excluded (the exclusion sticks)
+/// counted as users to call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumes_estimates_count_each_user_left_out_once() {
+    let s = Scenario::new("plan-resume-excluded")
+        .file("in.txt", "alice\nbob\ncarol\ndave\nerin\nfrank\n")
+        .file("first.txt", "erin\nfrank\n")
+        .file("ex.txt", "alice\n");
+    // The first run resets alice and excludes erin and frank; bob, carol
+    // and dave fail for now.
+    let failing = ["bob", "carol", "dave"].map(|u| SeedUser {
+        fail_times: Some(1),
+        ..failing(u, "InternalErrorException")
+    });
+    let s = s.sim(|c| c.users = failing.to_vec());
+    let first = [
+        "in.txt",
+        "--yes",
+        "--exclude",
+        "first.txt",
+        "--max-attempts",
+        "1",
+    ];
+    s.run(&first).await.assert_code(1);
+    let again = ["in.txt", "--yes", "--resume", "--exclude", "ex.txt"];
+    let out = s.run(&again).await;
+    out.assert_code(0)
+        .assert_says("may send up to 3 codes")
+        .assert_says("UserAccountRecovery: 3 calls");
+    assert_eq!(s.resets("alice"), 1);
+    assert_eq!(s.resets("erin"), 0);
+}
+
 /// Regression: the plan's "may send up to N codes" and its call estimates
 /// counted the users --exclude lists.
 #[tokio::test(flavor = "multi_thread")]

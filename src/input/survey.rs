@@ -92,10 +92,6 @@ impl Survey {
             .collect()
     }
 
-    /// Distinct users `--exclude` lists, in every pool.
-    pub fn excluded_users(&self) -> u64 {
-        self.excluded.values().sum()
-    }
 }
 
 /// Whether `path` must be read as a stream (anything but a regular file).

@@ -4,6 +4,7 @@
 //! a listing's first page fetched, what earlier runs left read, and
 //! AdminGetUser probed where the run depends on it. Read-only.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use crate::audit::PoolRecord;
 use crate::cognito::Identity;
 use crate::config::RateSpec;
 use crate::exit::StartError;
-use crate::input::{Exclusions, Input, Lister, Source};
+use crate::input::{Excluded, Exclusions, Input, Lister, Source};
 use crate::journal::{Header, Sticky};
 use crate::keys::row_key;
 use crate::outputs::{self, Claim, Want};
@@ -37,6 +38,9 @@ pub struct Found {
     /// `--overwrite` of a report that records users as reset or disabled:
     /// how many, who will be reset again.
     pub overwrites_done: usize,
+    /// A file's distinct users per pool that the run may call, estimated
+    /// (the plan's estimates, the codes it may send).
+    pub to_call: Option<BTreeMap<String, u64>>,
 }
 
 impl Found {
@@ -107,12 +111,13 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     }
     let predicted = predicted_for(&ctx, &header, &input, &mut notes);
     let resumed = matches!(claim, Claim::Resume(_)).then_some(ctx.config.report.as_path());
+    let to_call = to_call(&input, resumed, &exclusions);
     let pools = describe(
         &ctx,
         &service,
         &input,
         predicted.as_ref(),
-        resumed,
+        to_call.clone(),
         &mut notes,
     )
     .await?;
@@ -132,6 +137,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
         checks_permitted,
         predicted,
         overwrites_done,
+        to_call,
     };
     Ok(Checked {
         ctx,
@@ -206,26 +212,39 @@ fn skipped_again(ctx: &Context, pools: &PoolMap, earlier: &Earlier) -> usize {
         .count()
 }
 
+/// A file's distinct users per pool that the run may call: less those
+/// `--exclude` lists and, on a resume, less those an earlier run reset,
+/// disabled or excluded (each user left out once).
+fn to_call(
+    input: &Input,
+    resumed: Option<&std::path::Path>,
+    exclusions: &Exclusions,
+) -> Option<BTreeMap<String, u64>> {
+    let mut rows = input.survey()?.distinct_by_pool();
+    if let Some(report) = resumed {
+        let listed =
+            |pool: &str, user: &str| exclusions.why(pool, user, true) == Some(Excluded::Listed);
+        for (pool, left_out) in resume::left_out_by_pool(report, listed) {
+            if let Some(n) = rows.get_mut(&pool) {
+                *n = n.saturating_sub(left_out);
+            }
+        }
+    }
+    Some(rows)
+}
+
 /// Describes every pool, and sets `--rate auto`.
 async fn describe(
     ctx: &Context,
     service: &Service,
     input: &Input,
     predicted: Option<&Predicted>,
-    resumed: Option<&std::path::Path>,
+    rows: Option<BTreeMap<String, u64>>,
     notes: &mut Vec<String>,
 ) -> Result<Arc<PoolMap>, StartError> {
     let config = &ctx.config;
     let mut map = PoolMap::new(service.aws.clone(), config.region.clone());
     let pools = input.pools(config.read.default_pool.as_deref());
-    let mut rows = input.survey().map(|s| s.distinct_by_pool());
-    if let (Some(rows), Some(report)) = (rows.as_mut(), resumed) {
-        for (pool, done) in resume::done_by_pool(report) {
-            if let Some(n) = rows.get_mut(&pool) {
-                *n = n.saturating_sub(done);
-            }
-        }
-    }
     let ask = Ask {
         pools: &pools,
         rows,

@@ -108,19 +108,11 @@ fn steps_line(c: &Checked) -> String {
 
 /// The calls the run expects, per (region, category).
 fn load(c: &Checked) -> Option<Load> {
-    let survey = c.input.survey()?;
-    let done = c.earlier.done.values().filter(|d| d.is_done()).count() as u64;
-    // Rows to call: distinct users not yet done, shared out by pool.
-    let callable = survey
-        .distinct
-        .saturating_sub(done)
-        .saturating_sub(survey.excluded_users());
-    let share = callable as f64 / survey.valid.max(1) as f64;
+    let to_call = c.found.to_call.as_ref()?;
     let p = &c.ctx.config.policy;
     let mut load = Load::default();
     for (pool, region) in pool_regions(c) {
-        let valid = survey.pools.get(&pool).copied().unwrap_or(0);
-        let rows = (valid as f64 * share).round() as u64;
+        let rows = to_call.get(&pool).copied().unwrap_or(0);
         if p.dry_run {
             load.add(&region, Category::UserRead, rows);
             continue;
