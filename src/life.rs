@@ -53,6 +53,9 @@ use crate::retry::{Attempts, Spent};
 /// not known (an earlier reset that could not be checked): the summary
 /// says "may be left" for it.
 pub const UNKNOWN_PREFIX: &str = "unknown:";
+/// Where a message names why a user keeps a working password: `… (why)`;
+/// the report is read back by it.
+const KEEPS: &str = "keeps a working password (";
 /// What a row left by the daily limit on codes says: a resume's plan warns
 /// of the limit from it.
 pub const DAILY_LIMIT_REACHED: &str = "no more codes can be sent in this region today";
@@ -703,7 +706,7 @@ impl Life {
             let refusal = self.refusal();
             let kept = match &self.facts.unreachable {
                 Some(u) => {
-                    format!(" — the user keeps a working password ({u}) unless it went through")
+                    format!(" — the user {KEEPS}{u}) unless it went through")
                 }
                 None => String::new(),
             };
@@ -1030,8 +1033,7 @@ impl Life {
             }
             Verdict::Unreachable(u) => {
                 let message = format!(
-                    "{} — the user keeps a working password ({u}); --unresettable disable \
-                     would disable the user",
+                    "{} — the user {KEEPS}{u}); --unresettable disable would disable the user",
                     refusal.message
                 );
                 self.facts.unreachable = Some(u);

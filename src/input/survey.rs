@@ -91,7 +91,6 @@ impl Survey {
             })
             .collect()
     }
-
 }
 
 /// Whether `path` must be read as a stream (anything but a regular file).

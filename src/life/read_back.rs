@@ -5,7 +5,7 @@
 
 use super::{
     ALREADY_DISABLED, CONFIRMED_AFTER_LOST_ANSWER, CONFIRMED_BY_CHECK, CONFIRMED_BY_LISTING,
-    EXCLUDED_AFTER_FAILURE, FEDERATED, KEPT_FAILED_THEN_EXCLUDED, LOST_ANSWER_CANCELLED,
+    EXCLUDED_AFTER_FAILURE, FEDERATED, KEEPS, KEPT_FAILED_THEN_EXCLUDED, LOST_ANSWER_CANCELLED,
     RESENT_AFTER_CHECK, RESENT_UNCHECKED, UNKNOWN_STATE_KEPT, WOULD_DISABLE, WOULD_KEEP,
 };
 use crate::cognito::means_no_user;
@@ -18,9 +18,6 @@ pub fn unresettable(record: &Record) -> bool {
     record.outcome == Outcome::Failed
         && (message.starts_with(FEDERATED) || message.contains(ALREADY_DISABLED))
 }
-
-/// Where a message names why a user keeps a working password: `… (why);`.
-const KEEPS: &str = "keeps a working password (";
 
 /// The meaning of a record read back from a report.
 pub fn meaning_of(record: &Record) -> Meaning {
