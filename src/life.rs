@@ -1132,7 +1132,7 @@ fn pool_effect(e: &CallError) -> Effect {
 }
 
 mod read_back;
-pub use read_back::{meaning_of, unresettable};
+pub use read_back::{meaning_of, skipped_as, unresettable};
 
 #[cfg(test)]
 mod tests;

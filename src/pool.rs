@@ -195,7 +195,8 @@ pub async fn execute(
 }
 
 /// The note of a row an earlier run of the report excluded.
-const EXCLUDED_EARLIER: &str = "excluded by an earlier run of this report";
+const EXCLUDED_EARLIER: &str =
+    "excluded by an earlier run (of this report, or of a report --skip-done names)";
 
 /// Stops the run, once every row is recorded, when a daily limit on codes
 /// refused resets: it ends as a run-fatal error does, with its hint.
@@ -550,8 +551,14 @@ impl Dispatcher {
             .filter(|_| done.is_none() && pending.is_none());
         let recorded_in = elsewhere.and_then(|(_, i)| e.elsewhere_names.get(usize::from(i)));
         let done = done.or(elsewhere.map(|(d, _)| d));
-        // A sign-out owed elsewhere is finished only when this run signs out.
-        let owes = |d: &Done| d.owes_sign_out() && (recorded_in.is_none() || p.policy.sign_out);
+        // A sign-out owed elsewhere is finished only when this run signs out;
+        // a run that signs out also signs out the users another report
+        // reset without one.
+        let unsigned_elsewhere = |d: &Done| recorded_in.is_some() && d.signed_out().is_none();
+        let owes = |d: &Done| {
+            let owed = d.owes_sign_out() || unsigned_elsewhere(d);
+            owed && (recorded_in.is_none() || p.policy.sign_out)
+        };
         Start {
             invalid: None,
             duplicate_of,

@@ -264,6 +264,8 @@ pub struct Earlier {
     pub elsewhere: KeyMap<(Done, u8)>,
     /// The reports `--skip-done` named, as given.
     pub elsewhere_names: Vec<String>,
+    /// Those reports, held under a shared lock for the run.
+    pub elsewhere_held: Vec<File>,
     /// Per region, when the latest row refused by the daily limit on codes
     /// was written.
     pub daily_limit: std::collections::BTreeMap<String, String>,
@@ -798,7 +800,7 @@ pub fn done_in(
     path: &Path,
     key: impl Fn(&str, &str) -> u64,
     sign_outs: &mut crate::answers::Seen,
-) -> Result<KeyMap<Done>, StartError> {
+) -> Result<DoneIn, StartError> {
     let named = |e: StartError| StartError::Refused(format!("--skip-done: {e}"));
     let mut file = settled(path, Purpose::SkipDone).map_err(named)?;
     let journal_path = journal::path_for(path);
@@ -817,9 +819,16 @@ pub fn done_in(
     let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, chain| {
         passes.see(chain);
         sign_outs.see_sign_out(record);
-        if matches!(record.outcome, Outcome::Reset | Outcome::Disabled) {
-            let d = Done::new(record.outcome, &record.error_code, record.signed_out);
-            done.insert(key(&record.user_pool_id, &record.username), d);
+        let k = key(&record.user_pool_id, &record.username);
+        // A skipped row says what an earlier row (or another report) did;
+        // that row, where this report holds it, says more.
+        let outcome = match record.outcome {
+            Outcome::Skipped if done.get(k).is_none() => crate::life::skipped_as(record),
+            Outcome::Reset | Outcome::Disabled => Some(record.outcome),
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            done.insert(k, Done::new(outcome, &record.error_code, record.signed_out));
         }
     })
     .map_err(|f| named(fault(path, f)))?;
@@ -827,7 +836,23 @@ pub fn done_in(
         .check(path, &whole.chain, "its journal")
         .map_err(named)?;
     done.settle();
-    Ok(done)
+    Ok(DoneIn {
+        done,
+        exclude: journal.exclude,
+        held: file,
+    })
+}
+
+/// What another report (`--skip-done`) records.
+pub struct DoneIn {
+    /// The users it records as reset or disabled (its own or, skipped, as
+    /// the reports it named record them).
+    pub done: KeyMap<Done>,
+    /// The users its runs excluded: they stay excluded.
+    pub exclude: Vec<(String, String)>,
+    /// The report, under a shared lock: while the run holds it, no run can
+    /// resume that report and reset again the users this run skips.
+    pub held: File,
 }
 
 /// Reads the rows of the report, up to its last complete line, checking

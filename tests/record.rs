@@ -813,6 +813,79 @@ async fn verify_of_a_symbolic_link_does_not_speak_of_writing() {
     assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
 }
 
+/// Regression: a list that grew twice (a new report with `--skip-done` of
+/// the one before, each time) reset the first users again: the middle
+/// report records them `skipped`, reset by the first, and `--skip-done` of
+/// it did not count them as done.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_of_a_report_that_skipped_users_counts_them_as_done() {
+    let s = Scenario::new("skip-chain")
+        .file("a.txt", "alice\nbob\n")
+        .file("b.txt", "alice\nbob\ncarol\n")
+        .file("c.txt", "alice\nbob\ncarol\ndave\n");
+    s.run(&["a.txt", "--yes"]).await.assert_code(0);
+    let b = ["b.txt", "--yes", "--skip-done", "a.report.csv"];
+    s.run(&b).await.assert_code(0);
+    let c = ["c.txt", "--yes", "--skip-done", "b.report.csv"];
+    let out = s.run(&c).await;
+    out.assert_code(0);
+    for user in ["alice", "bob", "carol", "dave"] {
+        assert_eq!(s.resets(user), 1, "{user}: never twice");
+    }
+    assert_eq!(out.row("alice")["outcome"], "skipped");
+}
+
+/// Regression: `--skip-done` of a report made without `--global-sign-out`,
+/// in a run with it, left the users it skipped signed in, while the plan
+/// and summary said every session ended and the run exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_signs_out_the_users_it_skips_when_this_run_signs_out() {
+    let s = Scenario::new("skip-sign-out")
+        .file("a.txt", "alice\nbob\n")
+        .file("b.txt", "alice\nbob\ncarol\n");
+    s.run(&["a.txt", "--yes"]).await.assert_code(0);
+    let b = [
+        "b.txt",
+        "--yes",
+        "--global-sign-out",
+        "--skip-done",
+        "a.report.csv",
+        "--summary",
+        "s.json",
+    ];
+    let out = s.run(&b).await;
+    out.assert_code(0);
+    for user in ["alice", "bob", "carol"] {
+        assert_eq!(s.resets(user), 1, "{user}: never twice");
+        assert_eq!(s.sign_outs(user), 1, "{user}: signed out");
+    }
+    assert_eq!(out.row("alice")["signed_out"], "true");
+    assert_eq!(out.summary()["pools"][0]["not_signed_out"], 0);
+}
+
+/// Regression: the run the tool recommends for a grown list (a new report
+/// with `--skip-done` of the old one) reset the break-glass account the old
+/// report's run excluded: exclusions stick across `--skip-done` too.
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_done_keeps_the_other_reports_exclusions() {
+    let s = Scenario::new("skip-exclusions")
+        .file("a.txt", "alice\nbreakglass\n")
+        .file("bg.txt", "breakglass\n")
+        .file("b.txt", "alice\nbreakglass\ncarol\n");
+    let a = ["a.txt", "--yes", "--exclude", "bg.txt"];
+    s.run(&a).await.assert_code(0);
+    let b = ["b.txt", "--yes", "--skip-done", "a.report.csv"];
+    let out = s.run(&b).await;
+    out.assert_code(0).assert_says("stay excluded");
+    assert_eq!(s.resets("breakglass"), 0);
+    assert_eq!(out.row("breakglass")["outcome"], "excluded");
+    // And on the next grown list, through this report.
+    s.write("c.txt", "alice\nbreakglass\ncarol\ndave\n");
+    let c = ["c.txt", "--yes", "--skip-done", "b.report.csv"];
+    s.run(&c).await.assert_code(0);
+    assert_eq!(s.resets("breakglass"), 0);
+}
+
 /// Regression: `--skip-done` of a report whose run was killed with resets
 /// in flight ignored its journal: the users whose reset was sent but not
 /// yet recorded were reset a second time.
@@ -857,6 +930,33 @@ async fn skip_done_of_a_report_another_run_holds_is_refused() {
     ];
     let out = s.run(&args).await;
     first.kill().await;
+    out.assert_code(2).assert_says("in use by another run");
+}
+
+/// Regression: a run with `--skip-done OLD` did not hold OLD, so a resume
+/// of OLD started while it ran reset the same users (143 of them, twice):
+/// both trusted that the other had not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_a_skip_done_run_reads_cannot_be_resumed_while_it_runs() {
+    let s = Scenario::new("skip-held")
+        .sim(|c| c.latency = Duration::from_millis(200))
+        .file("in.txt", "alice\nbob\n");
+    s.run(&["in.txt", "--yes"]).await.assert_code(0);
+    s.write("new.txt", &users(50));
+    let grown = [
+        "new.txt",
+        "--yes",
+        "--rate",
+        "5",
+        "--report",
+        "new.csv",
+        "--skip-done",
+        "in.report.csv",
+    ];
+    let mut running = s.spawn(&grown).await;
+    running.wait_for_rows(1).await;
+    let out = s.run(&["in.txt", "--yes", "--resume"]).await;
+    running.kill().await;
     out.assert_code(2).assert_says("in use by another run");
 }
 

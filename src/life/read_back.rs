@@ -92,3 +92,13 @@ fn unreachable_named(message: &str, tail: &str) -> Option<String> {
     let open = head.rfind(" (")?;
     Some(head[open + 2..].to_owned())
 }
+
+/// What a `skipped` row says was done to its user earlier: reset or
+/// disabled (by an earlier run, or as another report records), or `None`
+/// (found federated or already disabled: no reset).
+pub fn skipped_as(record: &Record) -> Option<Outcome> {
+    let message = record.error_message.as_str();
+    [Outcome::Reset, Outcome::Disabled]
+        .into_iter()
+        .find(|o| message.starts_with(&format!("{} by ", o.as_str())))
+}

@@ -105,7 +105,7 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     };
     let mut claim = outputs::claim(&want)?;
     let mut notes = Vec::new();
-    let exclusions = sticky_exclusions(exclusions, &claim, &mut notes);
+    let mut exclusions = sticky_exclusions(exclusions, &claim, &mut notes);
     if ctx.config.check_all && matches!(&claim, Claim::Resume(o) if !o.journal_lost) {
         notes.push("--check-all: every user not yet reset is checked before sending".into());
     }
@@ -124,7 +124,12 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     let identity = identity(&service, &pools).await;
     let input = first_page(&ctx, &pools, input).await?;
     let mut earlier = read_earlier(&ctx, &header, &pools, &mut claim, &mut notes)?;
-    read_elsewhere(&ctx, &pools, &claim, &mut earlier, &mut notes)?;
+    let elsewhere = Elsewhere {
+        earlier: &mut earlier,
+        exclusions: &mut exclusions,
+        notes: &mut notes,
+    };
+    read_elsewhere(&ctx, &pools, &claim, elsewhere)?;
     let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
     let overwrites_done = match claim {
         Claim::Overwrite(done) => done.saturating_sub(skipped_again(&ctx, &pools, &earlier)),
@@ -207,7 +212,8 @@ fn skipped_again(ctx: &Context, pools: &PoolMap, earlier: &Earlier) -> usize {
     let Ok(done) = resume::done_in(&ctx.config.report, key, &mut Default::default()) else {
         return 0;
     };
-    done.entries()
+    done.done
+        .entries()
         .filter(|(k, _)| earlier.elsewhere.get(*k).is_some())
         .count()
 }
@@ -372,9 +378,13 @@ fn read_elsewhere(
     ctx: &Context,
     pools: &PoolMap,
     claim: &Claim,
-    earlier: &mut Earlier,
-    notes: &mut Vec<String>,
+    into: Elsewhere,
 ) -> Result<(), StartError> {
+    let Elsewhere {
+        earlier,
+        exclusions,
+        notes,
+    } = into;
     let key = |pool: &str, user: &str| row_key(pool, user, pools.skips_ignoring_case(pool));
     let unknown_case = pools.facts().any(|f| f.info.is_none());
     // The reports earlier runs of this report skipped stay skipped, named
@@ -388,10 +398,30 @@ fn read_elsewhere(
             reports.push(given.clone());
         }
     }
+    let sign_out = ctx.config.policy.sign_out;
     for (i, path) in reports.iter().enumerate() {
-        let done = resume::done_in(path, key, &mut earlier.sign_outs)?;
+        let found = resume::done_in(path, key, &mut earlier.sign_outs)?;
+        earlier.elsewhere_held.push(found.held);
+        let done = found.done;
         let owing = done.values().filter(|d| d.owes_sign_out()).count();
         let shown = crate::progress::escape(&path.display().to_string());
+        // Its exclusions stick, as a resume's do.
+        let kept = stick(exclusions, &found.exclude);
+        if kept > 0 {
+            notes.push(format!(
+                "--skip-done {shown}: {kept} user(s) its runs excluded stay excluded"
+            ));
+        }
+        let unsigned = done
+            .values()
+            .filter(|d| sign_out && d.signed_out().is_none())
+            .count();
+        if unsigned > 0 {
+            notes.push(format!(
+                "--skip-done {shown}: {unsigned} of its users were reset without a sign-out; \
+                 those this input lists are signed out (--global-sign-out)"
+            ));
+        }
         let owed_words = match (owing, ctx.config.policy.sign_out) {
             (0, _) => String::new(),
             (_, true) => format!(" ({owing} owe a sign-out, which this run finishes)"),
@@ -418,6 +448,26 @@ fn read_elsewhere(
     }
     earlier.elsewhere.settle();
     Ok(())
+}
+
+/// Where what `--skip-done` reports record goes.
+struct Elsewhere<'a> {
+    earlier: &'a mut Earlier,
+    exclusions: &'a mut Exclusions,
+    notes: &'a mut Vec<String>,
+}
+
+/// Adds another report's exclusions as earlier ones; returns how many were
+/// not already excluded.
+fn stick(exclusions: &mut Exclusions, excluded: &[(String, String)]) -> usize {
+    let mut added = 0;
+    for (pool, user) in excluded {
+        if !exclusions.contains(pool, user, false) {
+            exclusions.add_earlier(pool, user);
+            added += 1;
+        }
+    }
+    added
 }
 
 /// Checks that AdminGetUser is permitted where the run depends on it,
