@@ -1208,7 +1208,7 @@ async fn a_user_excluded_only_by_an_earlier_run_is_not_said_listed_in_exclude() 
     out.assert_code(0);
     let row = out.row("breakglass");
     assert!(
-        row["error_message"].contains("excluded by an earlier run of this report"),
+        row["error_message"].contains("excluded by an earlier run (of this report"),
         "{row:?}"
     );
     assert!(
