@@ -290,6 +290,12 @@ fn commit_summary(
     let (Some(path), Some(staged)) = (&config.summary, staged) else {
         return Ok(None);
     };
+    // Two runs that passed the claim's first check together must not both
+    // take the file: the check again and the rename run under the
+    // directory's lock, and this run holds its report by now, so a run
+    // that comes later finds this one's record and refuses.
+    let _dir = files::lock_dir(path).map_err(|e| no_summary(path, &e))?;
+    audit::check_claim(path, &config.report)?;
     staged.commit().map_err(|e| no_summary(path, &e))?;
     Ok(Some(path.clone()))
 }

@@ -960,6 +960,37 @@ async fn a_report_a_skip_done_run_reads_cannot_be_resumed_while_it_runs() {
     out.assert_code(2).assert_says("in use by another run");
 }
 
+/// Regression: two runs of different reports started together with one
+/// `--summary` both exited 0 (8 times in 10) and the file held only one
+/// run's record: each checked the file before either had written it. Now
+/// exactly one run takes it and the other refuses before sending anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_runs_started_together_on_one_summary_never_both_take_it() {
+    for round in 0..6 {
+        let s = Scenario::new(&format!("summary-race-{round}"))
+            .file("a.txt", "alice\nbob\n")
+            .file("b.txt", "carol\ndave\n");
+        let a = s.spawn(&["a.txt", "--yes", "--summary", "s.json"]).await;
+        let b = s.spawn(&["b.txt", "--yes", "--summary", "s.json"]).await;
+        let (a, b) = (a.finish().await, b.finish().await);
+        let mut codes = [a.code, b.code];
+        codes.sort();
+        assert_eq!(codes, [Some(0), Some(2)], "{}\n{}", a.stderr, b.stderr);
+        let (winner, report) = match a.code {
+            Some(0) => (&a, "a.report.csv"),
+            _ => (&b, "b.report.csv"),
+        };
+        let summary = s.json("s.json");
+        assert!(
+            summary["report"]
+                .as_str()
+                .is_some_and(|r| r.ends_with(report)),
+            "{summary}"
+        );
+        assert_eq!(summary["exit_code"], 0, "{}", winner.stderr);
+    }
+}
+
 /// Appends to a report a record of its own making, hashed onto the chain
 /// as the tool would.
 fn forge_record(s: &Scenario, report: &str, row: &str) {
