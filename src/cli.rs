@@ -65,7 +65,8 @@ pub enum Command {
     /// Check that a report is as cognito-reset wrote it (its hash chain,
     /// its journal's checkpoint, a summary's record of it) and print what
     /// it holds. Exit 0 only if nothing was changed, added, removed or
-    /// reordered.
+    /// reordered; 1 if something was; 2 if it cannot be read; 3 if it holds
+    /// together but no journal checkpoint or summary vouches for its end.
     Verify(VerifyArgs),
 }
 

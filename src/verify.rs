@@ -5,15 +5,22 @@
 //! its journal (when the journal is beside it) and the head and record
 //! count a summary recorded (with `--summary`) must lie on that chain, so a
 //! report cut short is told as well as one changed, added to or reordered.
-//! Nothing is written. Exit 0 only if everything holds; 1 if the report
-//! does not verify (the first line that breaks is named); 2 if it cannot be
-//! read at all.
+//! Nothing is written. Exit 0 only if everything holds and a checkpoint
+//! vouches for every record; 1 if the report does not verify (the first
+//! line that breaks is named); 2 if it cannot be read at all; 3 if it holds
+//! together but nothing vouches for its last records.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cli::VerifyArgs;
 use crate::exit::{EXIT_CANNOT_START, EXIT_OK, EXIT_ROW_FAILURES};
+
+/// `verify`'s exit code when the chain holds together but no checkpoint
+/// (the journal's, or a summary's) vouches for its last records: an edit
+/// there with its hashes recomputed, or rows cut from the end, could not
+/// be told.
+const EXIT_UNVOUCHED: i32 = 3;
 use crate::files;
 use crate::journal::{self, Checkpoint};
 use crate::progress::{escape, print_stdout, say};
@@ -83,9 +90,10 @@ pub fn run(args: &VerifyArgs) -> i32 {
     };
     match verdict {
         Ok(end) => {
-            out.push_str(&verified(&marks, &end));
+            let (text, vouched) = verified(&marks, &end);
+            out.push_str(&text);
             let _ = print_stdout(out.as_bytes());
-            EXIT_OK
+            if vouched { EXIT_OK } else { EXIT_UNVOUCHED }
         }
         Err(why) => {
             out.push_str(&format!("NOT VERIFIED: {why}\n"));
@@ -128,11 +136,14 @@ fn broken(line: u64, why: Broken) -> String {
 /// vouches for. Records past the last one hold together, but an edit there
 /// with its hashes recomputed, a record added, or rows cut from the end,
 /// cannot be told.
-fn verified(marks: &[Mark], end: &Chain) -> String {
-    if marks.iter().any(|m| m.closed) {
-        return "verified: nothing was changed, added, removed or reordered\n".into();
+/// Says too whether a checkpoint vouches for every record.
+fn verified(marks: &[Mark], end: &Chain) -> (String, bool) {
+    let last = marks.iter().map(|m| m.checkpoint.records).max();
+    if marks.iter().any(|m| m.closed) || last == Some(end.records()) {
+        let text = "verified: nothing was changed, added, removed or reordered\n";
+        return (text.into(), true);
     }
-    match marks.iter().map(|m| m.checkpoint.records).max() {
+    let text = match last {
         Some(n) => format!(
             "verified up to record {n}: nothing there was changed, added, removed or \
              reordered; its last run did not end, so the {} record(s) after it hold together \
@@ -144,7 +155,8 @@ fn verified(marks: &[Mark], end: &Chain) -> String {
                  its journal or a summary (--summary), an edit with its hashes recomputed, a \
                  record added, or rows cut from its end cannot be told\n"
             .into(),
-    }
+    };
+    (text, false)
 }
 
 /// The checkpoints the chain must pass through: the journal's last, and

@@ -1030,6 +1030,8 @@ async fn a_record_forged_onto_a_killed_runs_report_is_checked_not_trusted() {
         cognito_reset::simulator::DEFAULT_POOL
     );
     forge_record(&s, "in.report.csv", &row);
+    let out = verify(&s, &["in.report.csv"]).await;
+    assert_eq!(out.status.code(), Some(3), "unvouched: {}", stdout(&out));
     let resume = ["in.txt", "--yes", "--resume", "--rate", "500"];
     let out = s.run(&resume).await;
     out.assert_code(0).assert_says("no reset journaled");
@@ -1078,9 +1080,11 @@ async fn a_report_without_its_journal_is_not_said_whole_nor_trusted_by_skip_done
     let s = Scenario::new("cut-copy");
     let original = lines(&finished_run(&s, "alice\nbob\ncarol\n").await);
     s.write("copy.csv", &joined(&original[..2]));
+    // Regression: it exited 0 all the same, and an auditor's script read
+    // "verified". What nothing vouches for has its own exit code.
     let out = verify(&s, &["copy.csv"]).await;
     let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(!text.contains("removed"), "{text}");
     assert!(text.contains("nothing vouches for it"), "{text}");
     assert!(!text.contains("nothing was changed"), "{text}");
