@@ -344,12 +344,19 @@ pub struct Life {
 }
 
 const CONFIRMED_BY_CHECK: &str = "confirmed by an AdminGetUser check: the user is already \
-     RESET_REQUIRED after an earlier call; not called again";
+     RESET_REQUIRED, by the earlier run's reset (journaled before it waited its turn, so perhaps \
+     never sent) or from before that run: no code is known to have come from either; not called \
+     again";
 const CONFIRMED_AFTER_LOST_ANSWER: &str = "confirmed by an AdminGetUser check: the user is \
      RESET_REQUIRED after this run's reset lost its answer — that reset or an earlier one put the \
      user there, so no code is known to have come from this run; not sent again";
 const CONFIRMED_BY_LISTING: &str = "confirmed by the listing: the user is already \
-     RESET_REQUIRED after an earlier call; not called again";
+     RESET_REQUIRED, by the earlier run's reset (journaled before it waited its turn, so perhaps \
+     never sent) or from before that run: no code is known to have come from either; not called \
+     again";
+/// How every row a check or listing confirmed begins, in this version's
+/// words and in earlier ones'.
+const CONFIRMED_PREFIX: &str = "confirmed by ";
 const FEDERATED: &str = "federated user (EXTERNAL_PROVIDER): there is no password in Cognito; \
      the reset belongs at the user's identity provider";
 const ALREADY_DISABLED: &str =

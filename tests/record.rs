@@ -163,6 +163,24 @@ fn killed_run(s: &Scenario, input: &str, uncertain: &[&str], sign_out: bool) {
     s.write("in.report.csv.journal", &journal);
 }
 
+/// Regression: a user already RESET_REQUIRED before the run, whose intent
+/// the killed run had journaled (intents are journaled before their calls
+/// wait their turn), was recorded reset "after an earlier call" that was
+/// never made: 137 of 300 such users in one drill got no code from any run.
+/// The row says what is known: perhaps never sent, and no code known.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_confirmed_reset_does_not_claim_a_call_that_may_never_have_been_made() {
+    let s = Scenario::new("confirmed-wording").sim(|c| c.users = vec![reset_required("alice")]);
+    killed_run(&s, "alice\n", &["alice"], false);
+    let out = s.run(&["in.txt", "--yes", "--resume"]).await;
+    out.assert_code(0);
+    let row = out.row("alice");
+    let message = &row["error_message"];
+    assert!(!message.contains("after an earlier call"), "{row:?}");
+    assert!(message.contains("perhaps never sent"), "{row:?}");
+    assert_eq!(s.resets("alice"), 0);
+}
+
 /// Regression: after `kill -9`, a resume with `--exclude` recorded the
 /// break-glass account `excluded … no call made` and exited 0, although the
 /// first run had already reset it; its journal intent was dropped unchecked.

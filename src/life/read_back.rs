@@ -4,9 +4,9 @@
 //! earlier run's rows as that run counted them.
 
 use super::{
-    ALREADY_DISABLED, CONFIRMED_AFTER_LOST_ANSWER, CONFIRMED_BY_CHECK, CONFIRMED_BY_LISTING,
-    EXCLUDED_AFTER_FAILURE, FEDERATED, KEEPS, KEPT_FAILED_THEN_EXCLUDED, LOST_ANSWER_CANCELLED,
-    RESENT_AFTER_CHECK, RESENT_UNCHECKED, UNKNOWN_STATE_KEPT, WOULD_DISABLE, WOULD_KEEP,
+    ALREADY_DISABLED, CONFIRMED_PREFIX, EXCLUDED_AFTER_FAILURE, FEDERATED, KEEPS,
+    KEPT_FAILED_THEN_EXCLUDED, LOST_ANSWER_CANCELLED, RESENT_AFTER_CHECK, RESENT_UNCHECKED,
+    UNKNOWN_STATE_KEPT, WOULD_DISABLE, WOULD_KEEP,
 };
 use crate::cognito::means_no_user;
 use crate::report::{Meaning, Outcome, Record, ResetBy};
@@ -56,12 +56,7 @@ pub fn meaning_of(record: &Record) -> Meaning {
 }
 
 fn reset_by(message: &str) -> ResetBy {
-    let confirmed = [
-        CONFIRMED_BY_CHECK,
-        CONFIRMED_AFTER_LOST_ANSWER,
-        CONFIRMED_BY_LISTING,
-    ];
-    if confirmed.iter().any(|c| message.starts_with(c)) {
+    if message.starts_with(CONFIRMED_PREFIX) {
         ResetBy::Confirmed
     } else if message.starts_with("reset by an earlier run") {
         ResetBy::Earlier
