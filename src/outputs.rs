@@ -196,6 +196,15 @@ fn open_all(
     // The report's lock comes first: nothing another run holds (its
     // journal above all) is touched before this run holds the report.
     let taken = take_report(claim, want)?;
+    // A new report has no lock to take yet: two runs creating it at once
+    // take turns under its directory's lock, and the later finds it made.
+    let creating = match &taken {
+        Taken::New => Some(files::lock_dir(report_path).map_err(|e| explain(report_path, e))?),
+        _ => None,
+    };
+    if creating.is_some() && files::exists(report_path) {
+        return Err(StartError::ReportExists(shown(report_path)));
+    }
     // Then the journal, then a new report: a report never exists without
     // its journal.
     let how = match &taken {
@@ -228,6 +237,7 @@ fn open_all(
     .map_err(|e| explain(&journal_path, e))?;
     let layout = Layout::of_run(config.policy.sign_out, config.policy.dry_run);
     let (file, chain) = report_file(taken, report_path, layout, created)?;
+    drop(creating);
     let report =
         ReportWriter::new(file, report_path, layout, chain).map_err(|e| explain(report_path, e))?;
     let summary = commit_summary(config, staged)?;

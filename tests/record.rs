@@ -1009,6 +1009,31 @@ async fn two_runs_started_together_on_one_summary_never_both_take_it() {
     }
 }
 
+/// Regression: two runs of one input started together could both refuse
+/// ("journal … no such file", "journal … already exists"), each having
+/// removed or met the other's new journal: one of them must run, with its
+/// journal, and the other refuse.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_runs_creating_one_report_together_leave_one_running_with_its_journal() {
+    for round in 0..10 {
+        let s = Scenario::new(&format!("report-race-{round}")).file("a.txt", "alice\nbob\n");
+        let first = s.spawn(&["a.txt", "--yes"]).await;
+        let second = s.spawn(&["a.txt", "--yes"]).await;
+        let (first, second) = (first.finish().await, second.finish().await);
+        let mut codes = [first.code, second.code];
+        codes.sort();
+        assert_eq!(
+            codes,
+            [Some(0), Some(2)],
+            "{}\n{}",
+            first.stderr,
+            second.stderr
+        );
+        assert!(s.exists("a.report.csv.journal"), "the journal stays");
+        assert_eq!(s.resets("alice"), 1);
+    }
+}
+
 /// Appends to a report a record of its own making, hashed onto the chain
 /// as the tool would.
 fn forge_record(s: &Scenario, report: &str, row: &str) {
