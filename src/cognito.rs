@@ -574,9 +574,15 @@ impl Aws {
         };
         let keys = credentials::Keys::new(source).await;
         if let Err(why) = keys.load().await {
+            let advice = match &connection.profile {
+                Some(profile) => format!(
+                    "check the profile {} (its keys, role, SSO login or credential_process)",
+                    crate::progress::escape(profile)
+                ),
+                None => "set AWS_PROFILE or --profile, environment keys, or log in with SSO".into(),
+            };
             return Err(StartError::Aws(format!(
-                "no AWS credentials: {why} (set AWS_PROFILE or --profile, environment keys, or \
-                 log in with SSO); nothing was sent"
+                "no AWS credentials: {why} ({advice}); nothing was sent"
             )));
         }
         let base = loaded

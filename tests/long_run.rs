@@ -636,7 +636,9 @@ fn profiles(w: &Workdir) -> std::path::PathBuf {
             "[profile staging]\nregion = us-east-1\ncredential_process = touch {} && printf \
              '{{\"Version\": 1, \"AccessKeyId\": \"AKIDSTAGING\", \"SecretAccessKey\": \"x\"}}'\n\
              [profile hangs]\nregion = us-east-1\ncredential_process = sh -c 'echo $$ > {}; \
-             exec sleep 20'\n",
+             exec sleep 20'\n\
+             [profile leaks]\nregion = us-east-1\ncredential_process = sh -c 'echo \
+             TOKEN=SECRETVALUE9999 >&2; exit 7'\n",
             mark.display(),
             w.path("hanging.pid").display()
         ),
@@ -747,6 +749,41 @@ async fn aws_profile_naming_a_missing_profile_is_named_not_blamed_on_instance_me
         .env("AWS_PROFILE", "prod");
     let out = cmd.output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Regression: a failing `credential_process` had its standard error (which
+/// a helper run with `set -x` fills with its secrets) copied into standard
+/// error, the summary and every `cancelled` row of the report.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_credential_process_s_standard_error_is_not_repeated() {
+    let w = Workdir::new("lr-leaky-process");
+    let sim = sim(|_| {}).await;
+    w.write("in.txt", "alice\n");
+    let config = profiles(&w);
+    let args = [
+        "--user-pool-id",
+        DEFAULT_POOL,
+        "in.txt",
+        "--yes",
+        "--profile",
+        "leaks",
+        "--summary",
+        "s.json",
+    ];
+    let mut cmd = command(&w.dir, &sim, &args);
+    cmd.env("AWS_CONFIG_FILE", &config);
+    let out = cmd.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("SECRETVALUE9999"), "{err}");
+    assert!(
+        err.contains("standard error"),
+        "says what was left out: {err}"
+    );
+    // Regression: the advice said to set --profile, which was given.
+    assert!(err.contains("check the profile leaks"), "{err}");
+    let summary = std::fs::read_to_string(w.path("s.json")).unwrap_or_default();
+    assert!(!summary.contains("SECRETVALUE9999"), "{summary}");
 }
 
 /// Regression: a `credential_process` that never ends held the run at its

@@ -227,8 +227,7 @@ pub fn one_line(e: &(dyn Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(e);
     while let Some(e) = next {
-        let text = e
-            .to_string()
+        let text = without_helper_output(&e.to_string())
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
@@ -292,6 +291,20 @@ pub async fn check_profile(named_by: &str, profile: &str) -> Result<(), String> 
         file("AWS_CONFIG_FILE", "config"),
         file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
     ))
+}
+
+/// An error's text without what a `credential_process` printed on its
+/// standard error, which the SDK appends: a helper run with `set -x`, or
+/// one that prints a token it could not use, fills it with secrets, and the
+/// text goes to standard error, the summary and the report's rows.
+fn without_helper_output(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.find("Stderr:") {
+        Some(at) => std::borrow::Cow::Owned(format!(
+            "{}(its standard error is left out: it may hold secrets)",
+            &text[..at]
+        )),
+        None => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 /// A load of credentials, until it has ended: given up on (timed out, or
@@ -371,6 +384,12 @@ mod tests {
         let line = one_line(&outer);
         assert!(!line.contains('\n'), "{line}");
         assert!(line.contains("connection refused at line 2"), "{line}");
+        let leaky = CredentialsError::provider_error(Readable(
+            "external process exited with code exit status: 7. Stderr: TOKEN=abc".into(),
+        ));
+        let line = one_line(&leaky);
+        assert!(!line.contains("TOKEN=abc"), "{line}");
+        assert!(line.contains("exit status: 7"), "{line}");
         let long = CredentialsError::provider_error(Readable("x".repeat(2000)));
         assert!(one_line(&long).chars().count() <= MESSAGE_MAX + 1);
     }
