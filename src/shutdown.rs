@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 use crate::exit::{EXIT_SIGNAL_BASE, StartError};
 
 /// The signals that stop a run gracefully: Ctrl-C, a service manager or CI
-/// stopping the job, a closed terminal.
-pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+/// stopping the job, a closed terminal, Ctrl-\ on a terminal.
+pub const STOP_SIGNALS: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 /// Why a run stopped early.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StopReason {
-    /// A signal (SIGINT, SIGTERM, SIGHUP), by number.
+    /// A signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT), by number.
     Signal(i32),
     /// A run-fatal error: nothing more can succeed.
     Fatal {
@@ -61,6 +61,7 @@ pub fn signal_name(signal: i32) -> &'static str {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
         libc::SIGHUP => "SIGHUP",
+        libc::SIGQUIT => "SIGQUIT",
         _ => "a signal",
     }
 }

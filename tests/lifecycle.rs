@@ -179,6 +179,13 @@ async fn sighup_stops_gracefully_with_every_row_reported() {
     graceful_stop_by(libc::SIGHUP, 129).await;
 }
 
+/// Regression: SIGQUIT (Ctrl-\\ on a terminal) killed the run without a
+/// word, no resume command and a summary still saying "running".
+#[tokio::test(flavor = "multi_thread")]
+async fn sigquit_stops_gracefully_with_every_row_reported() {
+    graceful_stop_by(libc::SIGQUIT, 131).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_ignored_at_start_stays_ignored() {
     let s = Scenario::new("nohup")
