@@ -147,6 +147,14 @@ fn source_of(args: &RunArgs, default_pool: Option<&String>) -> Result<Source, St
             "--filter is empty; leave it out to list every user of the pool",
         ));
     }
+    if args.filter.is_some() && !args.from_pool {
+        // Ignored, it would reset the users the operator filtered out.
+        return Err(usage(
+            "--filter narrows --from-pool only (ListUsers): an input file or standard input is \
+             reset row by row, and a group's listing (ListUsersInGroup) takes no filter; list \
+             the users to reset instead",
+        ));
+    }
     Ok(if args.from_pool {
         Source::Pool {
             pool: pool(),

@@ -179,6 +179,30 @@ async fn an_empty_filter_is_refused_rather_than_listing_every_user() {
     assert_eq!(s.calls("ListUsers"), 0);
 }
 
+/// Regression: `--filter` with an input file or `--from-group` was accepted
+/// and ignored: every user was reset, including those the filter left out,
+/// and the summary's command line showed the filter.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filter_that_cannot_apply_is_refused_not_ignored() {
+    let s = Scenario::new("op-filter-ignored")
+        .sim(|c| c.users = vec![seed("alice"), seed("bob")])
+        .file("in.txt", "alice\nbob\n");
+    let filter = "username = \"alice\"";
+    for source in [&["in.txt"][..], &["--from-group", "staff"][..]] {
+        let mut args = source.to_vec();
+        args.extend(["--filter", filter, "--yes", "--report", "r.csv"]);
+        let out = s.run(&args).await;
+        assert_eq!(out.code, Some(2), "{source:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("--filter narrows --from-pool only"),
+            "{}",
+            out.stderr
+        );
+        assert!(!s.exists("r.csv"));
+    }
+    assert_eq!(s.calls("AdminResetUserPassword"), 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_closed_stderr_loses_no_row_and_keeps_the_exit_code() {
     let s = Scenario::new("op-stderr").file("in.txt", &format!("{}has space\n", users(300)));
