@@ -196,15 +196,7 @@ fn open_all(
     // The report's lock comes first: nothing another run holds (its
     // journal above all) is touched before this run holds the report.
     let taken = take_report(claim, want)?;
-    // A new report has no lock to take yet: two runs creating it at once
-    // take turns under its directory's lock, and the later finds it made.
-    let creating = match &taken {
-        Taken::New => Some(files::lock_dir(report_path).map_err(|e| explain(report_path, e))?),
-        _ => None,
-    };
-    if creating.is_some() && files::exists(report_path) {
-        return Err(StartError::ReportExists(shown(report_path)));
-    }
+    let creating = lock_new(&taken, report_path)?;
     // Then the journal, then a new report: a report never exists without
     // its journal.
     let how = match &taken {
@@ -248,6 +240,20 @@ fn open_all(
         summary,
         earlier_runs,
     })
+}
+
+/// A new report has no lock to take yet: two runs creating it at once take
+/// turns under its directory's lock (held until the report is made and
+/// locked), and the later finds it made.
+fn lock_new(taken: &Taken, path: &Path) -> Result<Option<File>, StartError> {
+    if !matches!(taken, Taken::New) {
+        return Ok(None);
+    }
+    let dir = files::lock_dir(path).map_err(|e| StartError::Usage(files::explain(path, &e)))?;
+    if files::exists(path) {
+        return Err(StartError::ReportExists(shown(path)));
+    }
+    Ok(Some(dir))
 }
 
 /// The report as this run takes it.

@@ -106,9 +106,6 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     let mut claim = outputs::claim(&want)?;
     let mut notes = Vec::new();
     let mut exclusions = sticky_exclusions(exclusions, &claim, &mut notes);
-    if ctx.config.check_all && matches!(&claim, Claim::Resume(o) if !o.journal_lost) {
-        notes.push("--check-all: every user not yet reset is checked before sending".into());
-    }
     let predicted = predicted_for(&ctx, &header, &input, &mut notes);
     let resumed = matches!(claim, Claim::Resume(_)).then_some(ctx.config.report.as_path());
     let to_call = to_call(&input, resumed, &exclusions);
@@ -131,17 +128,13 @@ pub async fn check(p: Prepared) -> Result<Checked, StartError> {
     };
     read_elsewhere(&ctx, &pools, &claim, elsewhere)?;
     let checks_permitted = probe(&ctx, &pools, &input, &earlier, &mut notes).await?;
-    let overwrites_done = match claim {
-        Claim::Overwrite(done) => done.saturating_sub(skipped_again(&ctx, &pools, &earlier)),
-        _ => 0,
-    };
     let found = Found {
+        overwrites_done: overwrites_done(&ctx, &pools, &claim, &earlier),
         pools,
         identity,
         notes,
         checks_permitted,
         predicted,
-        overwrites_done,
         to_call,
     };
     Ok(Checked {
@@ -200,6 +193,50 @@ fn sticky_exclusions(
         opened.exclude.len()
     ));
     exclusions
+}
+
+/// What the plan says of a resume: users done, users to check first (and
+/// why some are), a torn line cut off, a daily limit an earlier run reached.
+fn resume_notes(earlier: &Earlier, how: &str, notes: &mut Vec<String>) {
+    let mut note = format!(
+        "resume: {} users already done; {} to check {how} before any call",
+        earlier.done.values().filter(|d| d.is_done()).count(),
+        if earlier.check_all {
+            "every other".to_owned()
+        } else {
+            earlier.uncertain.len().to_string()
+        }
+    );
+    if earlier.unbacked > 0 {
+        note.push_str(&format!(
+            "; of them {} recorded done after the journal's last checkpoint with no reset \
+             journaled (nothing vouches for those records: the report may have been edited \
+             there)",
+            earlier.unbacked
+        ));
+    }
+    if earlier.torn_line {
+        note.push_str("; a torn last line (from a crash) was cut off");
+    }
+    notes.push(note);
+    for (region, at) in &earlier.daily_limit {
+        let (region, at) = (crate::progress::escape(region), crate::progress::escape(at));
+        notes.push(format!(
+            "WARNING: an earlier run of this report reached the daily limit on codes in \
+             {region} (its last refusal at {at}): until the limit resets, resets sent there are \
+             refused and the run stops again (exit 3); move the pools' email to Amazon SES, or \
+             resume later"
+        ));
+    }
+}
+
+/// `--overwrite` of a report that records users as reset or disabled: how
+/// many this run will reset again.
+fn overwrites_done(ctx: &Context, pools: &PoolMap, claim: &Claim, earlier: &Earlier) -> usize {
+    match claim {
+        Claim::Overwrite(done) => done.saturating_sub(skipped_again(ctx, pools, earlier)),
+        _ => 0,
+    }
 }
 
 /// Users the report `--overwrite` empties records as done whom
@@ -318,6 +355,9 @@ fn read_earlier(
     let Claim::Resume(opened) = claim else {
         return Ok(Earlier::default());
     };
+    if ctx.config.check_all && !opened.journal_lost {
+        notes.push("--check-all: every user not yet reset is checked before sending".into());
+    }
     let config = &ctx.config;
     let expect = Expect {
         header,
@@ -339,36 +379,7 @@ fn read_earlier(
         true => "by the state the listing shows (or AdminGetUser)",
         false => "with AdminGetUser",
     };
-    let mut note = format!(
-        "resume: {} users already done; {} to check {how} before any call",
-        earlier.done.values().filter(|d| d.is_done()).count(),
-        if earlier.check_all {
-            "every other".to_owned()
-        } else {
-            earlier.uncertain.len().to_string()
-        }
-    );
-    if earlier.unbacked > 0 {
-        note.push_str(&format!(
-            "; of them {} recorded done after the journal's last checkpoint with no reset \
-             journaled (nothing vouches for those records: the report may have been edited \
-             there)",
-            earlier.unbacked
-        ));
-    }
-    if earlier.torn_line {
-        note.push_str("; a torn last line (from a crash) was cut off");
-    }
-    notes.push(note);
-    for (region, at) in &earlier.daily_limit {
-        let (region, at) = (crate::progress::escape(region), crate::progress::escape(at));
-        notes.push(format!(
-            "WARNING: an earlier run of this report reached the daily limit on codes in \
-             {region} (its last refusal at {at}): until the limit resets, resets sent there are \
-             refused and the run stops again (exit 3); move the pools' email to Amazon SES, or \
-             resume later"
-        ));
-    }
+    resume_notes(&earlier, how, notes);
     Ok(earlier)
 }
 
@@ -398,48 +409,18 @@ fn read_elsewhere(
             reports.push(given.clone());
         }
     }
-    let sign_out = ctx.config.policy.sign_out;
     for (i, path) in reports.iter().enumerate() {
         let found = resume::done_in(path, key, &mut earlier.sign_outs)?;
         earlier.elsewhere_held.push(found.held);
         let done = found.done;
-        let owing = done.values().filter(|d| d.owes_sign_out()).count();
-        let shown = crate::progress::escape(&path.display().to_string());
         // Its exclusions stick, as a resume's do.
         let kept = stick(exclusions, &found.exclude);
-        if kept > 0 {
-            notes.push(format!(
-                "--skip-done {shown}: {kept} user(s) its runs excluded stay excluded"
-            ));
-        }
-        let unsigned = done
-            .values()
-            .filter(|d| sign_out && d.signed_out().is_none())
-            .count();
-        if unsigned > 0 {
-            notes.push(format!(
-                "--skip-done {shown}: {unsigned} of its users were reset without a sign-out; \
-                 those this input lists are signed out (--global-sign-out)"
-            ));
-        }
-        let owed_words = match (owing, ctx.config.policy.sign_out) {
-            (0, _) => String::new(),
-            (_, true) => format!(" ({owing} owe a sign-out, which this run finishes)"),
-            (_, false) => format!(
-                " — WARNING: {owing} owe a sign-out, which this run does not make: their \
-                 sessions live on; add --global-sign-out to finish them"
-            ),
+        let shown = crate::progress::escape(&path.display().to_string());
+        let said = Said {
+            sign_out: ctx.config.policy.sign_out,
+            unknown_case,
         };
-        notes.push(format!(
-            "--skip-done {shown}: it records {} users as reset or disabled; those this input \
-             lists are skipped, not reset again{owed_words}{}",
-            done.len(),
-            if unknown_case {
-                "; usernames are matched ignoring case, for the pool's case rule is unknown"
-            } else {
-                ""
-            }
-        ));
+        skip_done_notes(&shown, &done, kept, said, notes);
         let index = u8::try_from(i).unwrap_or(u8::MAX);
         for (k, d) in done.entries() {
             earlier.elsewhere.insert(k, (d, index));
@@ -448,6 +429,60 @@ fn read_elsewhere(
     }
     earlier.elsewhere.settle();
     Ok(())
+}
+
+/// What the plan needs to say of the run.
+#[derive(Clone, Copy)]
+struct Said {
+    /// `--global-sign-out`.
+    sign_out: bool,
+    /// Some pool's case rule is unknown: usernames are matched ignoring case.
+    unknown_case: bool,
+}
+
+/// What the plan says of one `--skip-done` report: the users it records as
+/// done, the sign-outs it owes or never made, its exclusions kept.
+fn skip_done_notes(
+    shown: &str,
+    done: &crate::keys::KeyMap<resume::Done>,
+    kept: usize,
+    said: Said,
+    notes: &mut Vec<String>,
+) {
+    if kept > 0 {
+        notes.push(format!(
+            "--skip-done {shown}: {kept} user(s) its runs excluded stay excluded"
+        ));
+    }
+    let unsigned = done
+        .values()
+        .filter(|d| said.sign_out && d.signed_out().is_none())
+        .count();
+    if unsigned > 0 {
+        notes.push(format!(
+            "--skip-done {shown}: {unsigned} of its users were reset without a sign-out; \
+             those this input lists are signed out (--global-sign-out)"
+        ));
+    }
+    let owing = done.values().filter(|d| d.owes_sign_out()).count();
+    let owed_words = match (owing, said.sign_out) {
+        (0, _) => String::new(),
+        (_, true) => format!(" ({owing} owe a sign-out, which this run finishes)"),
+        (_, false) => format!(
+            " — WARNING: {owing} owe a sign-out, which this run does not make: their \
+             sessions live on; add --global-sign-out to finish them"
+        ),
+    };
+    notes.push(format!(
+        "--skip-done {shown}: it records {} users as reset or disabled; those this input \
+         lists are skipped, not reset again{owed_words}{}",
+        done.len(),
+        if said.unknown_case {
+            "; usernames are matched ignoring case, for the pool's case rule is unknown"
+        } else {
+            ""
+        }
+    ));
 }
 
 /// Where what `--skip-done` reports record goes.

@@ -44,12 +44,7 @@ pub fn finish(e: Executed) -> i32 {
     // the earlier stream that no run reached are in no row.
     let unlisted = (read_once && stopped.is_none() && !earlier_runs.is_empty())
         .then_some(finished.earlier_not_listed);
-    // Exit 0 means nothing resumable remains in the whole report, and
-    // nothing owed that only a hand can finish.
-    let resumable = finished.whole.resumable > 0
-        || !finished.keep.is_empty()
-        || unlisted.is_some_and(|n| n > 0);
-    let owed = resumable || finished.whole.sign_outs_excluded > 0;
+    let (resumable, owed) = outstanding(&finished, unlisted);
     let code = match &stopped {
         Some(reason) => reason.exit_code(),
         None if finished.tally.any_failure() || owed => EXIT_ROW_FAILURES,
@@ -103,6 +98,19 @@ fn record_counts(summary: &mut Summary, finished: &Finished, found: &Found, resu
     });
     let complete = finished.write_error.is_none();
     summary.whole_report = (resumed && complete).then(|| finished.whole.clone());
+}
+
+/// Whether a resume would finish something the whole report holds, and
+/// whether anything is owed at all (a sign-out excluded users owe, which
+/// only a hand can make): exit 0 means neither.
+fn outstanding(finished: &Finished, unlisted: Option<u64>) -> (bool, bool) {
+    let resumable = finished.whole.resumable > 0
+        || !finished.keep.is_empty()
+        || unlisted.is_some_and(|n| n > 0);
+    (
+        resumable,
+        resumable || finished.whole.sign_outs_excluded > 0,
+    )
 }
 
 /// A stream resume fed rows that leave out users the report recorded.
