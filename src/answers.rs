@@ -128,7 +128,8 @@ pub struct Predicted {
     pub at: String,
     /// Codes by channel, per pool (each user's latest row).
     pub codes: BTreeMap<String, BTreeMap<Channel, u64>>,
-    /// Users the dry run did not predict (it stopped first), per pool.
+    /// Users the dry run did not predict (it stopped first, excluded them,
+    /// or could not check them), per pool.
     pub unpredicted: BTreeMap<String, u64>,
     /// Distinct users (case aside) the dry run's report has a row for.
     pub users: u64,
@@ -166,8 +167,9 @@ impl Predicted {
         }
         let unknown = self.unpredicted.get(pool).copied().unwrap_or(0) + self.missing;
         Some(format!(
-            "at least {n} (predicted by the dry run of {}, which stopped before predicting \
-             {unknown} user{}: unknown beyond)",
+            "at least {n} (predicted by the dry run of {}, which did not predict {unknown} \
+             user{} — it stopped first, excluded them or could not check them: unknown \
+             beyond)",
             self.at,
             if unknown == 1 { "" } else { "s" }
         ))
@@ -179,7 +181,7 @@ impl Predicted {
 #[derive(Debug, Clone, Copy)]
 struct Latest {
     pool: u32,
-    /// `None`: no code (would fail, excluded); `Some(None)`: not predicted.
+    /// `None`: no code (would fail); `Some(None)`: not predicted.
     code: Option<Option<Channel>>,
 }
 
@@ -208,10 +210,14 @@ pub fn predicted(path: &Path, fingerprint: &str) -> Result<Option<Predicted>, St
     let mut latest: KeyMap<Latest> = KeyMap::default();
     let mut users: std::collections::HashSet<u64> = Default::default();
     let whole = read_whole(&mut file, ReportFormat::from_path(path), |record, _| {
+        // Users the dry run did not find out about are not predicted: those
+        // it stopped before, those it excluded (a real run may not), those
+        // whose check failed for a reason that may pass.
         let code = match record.outcome {
             Outcome::WouldReset => Some(Some(record.channel.unwrap_or(Channel::Unknown))),
-            Outcome::WouldFail | Outcome::Excluded => None,
-            Outcome::Cancelled | Outcome::Failed => Some(None),
+            Outcome::WouldFail if crate::cognito::may_pass_later(&record.error_code) => Some(None),
+            Outcome::WouldFail => None,
+            Outcome::Cancelled | Outcome::Failed | Outcome::Excluded => Some(None),
             _ => return,
         };
         let pool = match pools.iter().position(|p| *p == record.user_pool_id) {

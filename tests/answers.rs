@@ -737,6 +737,52 @@ async fn a_killed_dry_runs_predictions_are_marked_partial_and_sms_is_warned() {
     assert_eq!(p["predicted_partial"], true, "{p:#}");
 }
 
+/// Regression: a dry run that excluded users the real run does not, or
+/// whose checks failed for a while, counted as a complete prediction: the
+/// real run's SMS warning understated, or went away, and 6 codes went by
+/// SMS where the plan warned of none.
+#[tokio::test(flavor = "multi_thread")]
+async fn users_a_dry_run_did_not_predict_keep_its_counts_partial() {
+    let phone = |name: &str| cognito_reset::simulator::SeedUser {
+        email: Some(None),
+        phone_verified: Some(true),
+        ..seed(name)
+    };
+    let checks_fail = |name: &str| cognito_reset::simulator::SeedUser {
+        fail: Some("InternalErrorException".into()),
+        fail_operation: Some("AdminGetUser".into()),
+        ..phone(name)
+    };
+    let s = Scenario::new("answers-dry-not-predicted")
+        .sim(|c| {
+            c.users.extend([
+                phone("p1"),
+                phone("p2"),
+                checks_fail("p3"),
+                checks_fail("p4"),
+            ])
+        })
+        .file("in.txt", "p1\np2\np3\np4\n")
+        .file("ex.txt", "p1\np2\n");
+    let dry = [
+        "in.txt",
+        "--dry-run",
+        "--yes",
+        "--exclude",
+        "ex.txt",
+        "--max-attempts",
+        "1",
+    ];
+    s.run(&dry).await;
+    let out = s.run(&["in.txt", "--yes", "--summary", "s.json"]).await;
+    let err = &out.stderr;
+    let sms = plan_lines(err, "codes go by SMS");
+    assert_eq!(sms.len(), 1, "{err}");
+    assert!(sms[0].contains("at least"), "{err}");
+    let p = pool(&out.summary(), DEFAULT_POOL).clone();
+    assert_eq!(p["predicted_partial"], true, "{p:#}");
+}
+
 /// Regression: the 50-emails-a-day warning counted each pool on its own
 /// though the cap is the account's: three pools of 20 users each were
 /// each said to stay under it, and the run stopped at the limit.
