@@ -1491,6 +1491,19 @@ async fn a_list_rewritten_during_the_run_stops_it_before_any_row_not_planned() {
     assert_eq!(evil, 0, "users the plan never listed were reset");
     out.assert_code(3).assert_says("changed since");
     assert!(s.calls("AdminResetUserPassword") < 6000);
+    // Regression: the row cut at the changed block was recorded invalid
+    // ("cannot read input"), and the plan's rows never read were in no
+    // count: the summary's working-password count was short by them.
+    let counts = &out.summary()["counts"];
+    assert!(counts["outcomes"].get("invalid").is_none(), "{counts}");
+    let kept: u64 = counts["kept_password"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    let reset = counts["outcomes"]["reset"].as_u64().unwrap_or(0);
+    assert_eq!(kept + reset, 6000, "{counts}");
 }
 
 /// Regression: "codes sent by channel" counted a user a check found

@@ -461,6 +461,7 @@ impl CsvRows {
                     Next::Item(row_item(line, &self.raw, columns, default_pool))
                 }
                 Record::TooLong { line } => Next::Last(malformed(line, TOO_LONG)),
+                Record::Failed { error, .. } if super::digest::is_changed(&error) => Next::End,
                 Record::Failed { line, error } => {
                     Next::Last(malformed(line, format!("cannot read input: {error}")))
                 }

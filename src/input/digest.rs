@@ -187,17 +187,36 @@ impl<R: Read> Verified<R> {
     }
 }
 
+/// Why a file's reader stopped: its bytes are no longer those the plan
+/// read. The run's stop says so; a reader meeting it ends the input, with
+/// no record of the row it was in the middle of.
+#[derive(Debug)]
+pub struct Changed(pub String);
+
+impl std::fmt::Display for Changed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Changed {}
+
+/// Whether a read failed because the file changed since the plan.
+pub fn is_changed(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Changed>())
+}
+
 impl<R: Read> Read for Verified<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if let Some(why) = &self.failed {
-            return Err(std::io::Error::other(why.clone()));
+            return Err(std::io::Error::other(Changed(why.clone())));
         }
         if self.pos == self.block.len()
             && let Err(why) = self.next_block()
         {
             self.block.clear();
             self.failed = Some(why.clone());
-            return Err(std::io::Error::other(why));
+            return Err(std::io::Error::other(Changed(why)));
         }
         let n = (self.block.len() - self.pos).min(buf.len());
         buf[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);

@@ -68,6 +68,7 @@ pub(crate) fn next_line_item<R: BufRead>(
         return match read_line(input, buf) {
             Line::End => Next::End,
             Line::TooLong => Next::Last(malformed(line, TOO_LONG)),
+            Line::Failed(e) if super::digest::is_changed(&e) => Next::End,
             Line::Failed(e) => Next::Last(malformed(line, format!("cannot read input: {e}"))),
             Line::Read if is_blank(buf) => continue,
             Line::Read if json => Next::Item(jsonl_item(line, buf, default_pool)),

@@ -54,6 +54,7 @@ pub fn finish(e: Executed) -> i32 {
     summary.input.earlier_users_not_listed = unlisted;
     say_other_rows(unlisted);
     record_counts(&mut summary, &finished, &found, !earlier_runs.is_empty());
+    count_unread(&mut summary, stopped.as_ref());
     answer(&mut summary.pools, &found, &finished.tally, &earlier, &ctx);
     let region = found.pools.regions().into_iter().next().unwrap_or_default();
     summary.calls = calls_record(&ctx, &region, elapsed.as_secs_f64(), calls_before);
@@ -111,6 +112,22 @@ fn outstanding(finished: &Finished, unlisted: Option<u64>) -> (bool, bool) {
         resumable,
         resumable || finished.whole.sign_outs_excluded > 0,
     )
+}
+
+/// A file that changed under the run: the plan's rows past the change were
+/// never read, so no row records them, and their users keep a working
+/// password. This run's counts say so (a resume, the file put back, reads
+/// them).
+fn count_unread(summary: &mut Summary, stopped: Option<&StopReason>) {
+    let changed = matches!(stopped, Some(StopReason::Fatal { code, .. }) if code == "InputChanged");
+    let Some(planned) = summary.input.rows.filter(|_| changed) else {
+        return;
+    };
+    let unread = planned.saturating_sub(summary.counts.rows);
+    if unread > 0 {
+        let why = "not reset: the input changed before these rows were read".to_owned();
+        *summary.counts.kept_password.entry(why).or_default() += unread;
+    }
 }
 
 /// A stream resume fed rows that leave out users the report recorded.
