@@ -274,3 +274,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub sim: SimKnobs,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_whole_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -641,7 +641,6 @@ mod tests {
 
     #[test]
     fn knobs_parse_alongside_the_whole_command_line() {
-        crate::cli::Cli::command().debug_assert();
         Cli::command().debug_assert();
     }
 
