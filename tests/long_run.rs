@@ -626,8 +626,37 @@ fn pace_of(w: &Workdir, pick: impl Fn(&std::collections::HashMap<String, String>
     at.len() as f64 / span.max(1e-3)
 }
 
+/// A scratch directory holding `in.txt` and an AWS config file of
+/// profiles, and a simulator.
+struct Profiled {
+    w: Workdir,
+    sim: Simulator,
+    config: std::path::PathBuf,
+}
+
+impl Profiled {
+    async fn new(name: &str, users: &str) -> Profiled {
+        let w = Workdir::new(name);
+        let sim = sim(|_| {}).await;
+        w.write("in.txt", users);
+        let config = profiles(&w);
+        Profiled { w, sim, config }
+    }
+
+    /// The binary over `in.txt` in the default pool, with `args`, reading
+    /// the profiles.
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut all = vec!["--user-pool-id", DEFAULT_POOL, "in.txt"];
+        all.extend_from_slice(args);
+        let mut cmd = command(&self.w.dir, &self.sim, &all);
+        cmd.env("AWS_CONFIG_FILE", &self.config);
+        cmd
+    }
+}
+
 /// An AWS config file in the scratch directory with a profile whose
-/// `credential_process` leaves a mark when it runs, and one that hangs.
+/// `credential_process` leaves a mark when it runs, one that hangs, and one
+/// that fails with a secret on its standard error.
 fn profiles(w: &Workdir) -> std::path::PathBuf {
     let mark = w.path("staging-used");
     w.write(
@@ -649,45 +678,22 @@ fn profiles(w: &Workdir) -> std::path::PathBuf {
 /// ignored and the environment's keys signed every call.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_environment_keys_signed_calls_despite_profile() {
-    let w = Workdir::new("lr-profile");
-    let sim = sim(|_| {}).await;
-    w.write("in.txt", "alice\nbob\n");
-    let config = profiles(&w);
-    let mut cmd = command(
-        &w.dir,
-        &sim,
-        &[
-            "--user-pool-id",
-            DEFAULT_POOL,
-            "in.txt",
-            "--yes",
-            "--report",
-            "a.csv",
-        ],
-    );
-    cmd.env("AWS_CONFIG_FILE", &config);
-    let out = cmd.output().await.unwrap();
+    let p = Profiled::new("lr-profile", "alice\nbob\n").await;
+    let out = p
+        .command(&["--yes", "--report", "a.csv"])
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        !w.path("staging-used").exists(),
+        !p.w.path("staging-used").exists(),
         "without --profile the environment's keys sign"
     );
-    let args = [
-        "--user-pool-id",
-        DEFAULT_POOL,
-        "in.txt",
-        "--yes",
-        "--report",
-        "b.csv",
-        "--profile",
-        "staging",
-    ];
-    let mut cmd = command(&w.dir, &sim, &args);
-    cmd.env("AWS_CONFIG_FILE", &config);
-    let out = cmd.output().await.unwrap();
+    let args = ["--yes", "--report", "b.csv", "--profile", "staging"];
+    let out = p.command(&args).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        w.path("staging-used").exists(),
+        p.w.path("staging-used").exists(),
         "--profile staging wins over the environment"
     );
 }
@@ -695,30 +701,21 @@ async fn the_environment_keys_signed_calls_despite_profile() {
 /// A profile that does not exist is named, and nothing is sent.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_profile_is_named_and_refused() {
-    let w = Workdir::new("lr-no-profile");
-    let sim = sim(|_| {}).await;
-    w.write("in.txt", "alice\n");
-    let config = profiles(&w);
-    let args = [
-        "--user-pool-id",
-        DEFAULT_POOL,
-        "in.txt",
-        "--yes",
-        "--profile",
-        "prod",
-    ];
-    let mut cmd = command(&w.dir, &sim, &args);
-    cmd.env("AWS_CONFIG_FILE", &config);
-    let out = cmd.output().await.unwrap();
+    let p = Profiled::new("lr-no-profile", "alice\n").await;
+    let out = p
+        .command(&["--yes", "--profile", "prod"])
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("--profile prod: no such profile"), "{err}");
     assert!(
-        err.contains(&config.display().to_string()),
+        err.contains(&p.config.display().to_string()),
         "names the file: {err}"
     );
-    assert!(sim.state().totals().calls.is_empty(), "nothing was sent");
-    assert!(!w.path("in.report.csv").exists());
+    assert!(p.sim.state().totals().calls.is_empty(), "nothing was sent");
+    assert!(!p.w.path("in.report.csv").exists());
 }
 
 /// Regression: `AWS_PROFILE` naming a profile that does not exist (and no
@@ -727,14 +724,9 @@ async fn a_missing_profile_is_named_and_refused() {
 /// `--profile` is.
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_profile_naming_a_missing_profile_is_named_not_blamed_on_instance_metadata() {
-    let w = Workdir::new("lr-no-env-profile");
-    let sim = sim(|_| {}).await;
-    w.write("in.txt", "alice\n");
-    let config = profiles(&w);
-    let args = ["--user-pool-id", DEFAULT_POOL, "in.txt", "--yes"];
-    let mut cmd = command(&w.dir, &sim, &args);
-    cmd.env("AWS_CONFIG_FILE", &config)
-        .env("AWS_PROFILE", "prod")
+    let p = Profiled::new("lr-no-env-profile", "alice\n").await;
+    let mut cmd = p.command(&["--yes"]);
+    cmd.env("AWS_PROFILE", "prod")
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
     let out = cmd.output().await.unwrap();
@@ -742,11 +734,10 @@ async fn aws_profile_naming_a_missing_profile_is_named_not_blamed_on_instance_me
     let err = stderr(&out);
     assert!(err.contains("AWS_PROFILE prod: no such profile"), "{err}");
     assert!(!err.to_lowercase().contains("metadata"), "{err}");
-    assert!(sim.state().totals().calls.is_empty(), "nothing was sent");
+    assert!(p.sim.state().totals().calls.is_empty(), "nothing was sent");
     // With keys in the environment, they sign and AWS_PROFILE is not read.
-    let mut cmd = command(&w.dir, &sim, &args);
-    cmd.env("AWS_CONFIG_FILE", &config)
-        .env("AWS_PROFILE", "prod");
+    let mut cmd = p.command(&["--yes"]);
+    cmd.env("AWS_PROFILE", "prod");
     let out = cmd.output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
@@ -756,23 +747,9 @@ async fn aws_profile_naming_a_missing_profile_is_named_not_blamed_on_instance_me
 /// error, the summary and every `cancelled` row of the report.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_credential_process_s_standard_error_is_not_repeated() {
-    let w = Workdir::new("lr-leaky-process");
-    let sim = sim(|_| {}).await;
-    w.write("in.txt", "alice\n");
-    let config = profiles(&w);
-    let args = [
-        "--user-pool-id",
-        DEFAULT_POOL,
-        "in.txt",
-        "--yes",
-        "--profile",
-        "leaks",
-        "--summary",
-        "s.json",
-    ];
-    let mut cmd = command(&w.dir, &sim, &args);
-    cmd.env("AWS_CONFIG_FILE", &config);
-    let out = cmd.output().await.unwrap();
+    let p = Profiled::new("lr-leaky-process", "alice\n").await;
+    let args = ["--yes", "--profile", "leaks", "--summary", "s.json"];
+    let out = p.command(&args).output().await.unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(!err.contains("SECRETVALUE9999"), "{err}");
@@ -782,7 +759,7 @@ async fn a_failing_credential_process_s_standard_error_is_not_repeated() {
     );
     // Regression: the advice said to set --profile, which was given.
     assert!(err.contains("check the profile leaks"), "{err}");
-    let summary = std::fs::read_to_string(w.path("s.json")).unwrap_or_default();
+    let summary = std::fs::read_to_string(p.w.path("s.json")).unwrap_or_default();
     assert!(!summary.contains("SECRETVALUE9999"), "{summary}");
 }
 
@@ -790,20 +767,8 @@ async fn a_failing_credential_process_s_standard_error_is_not_repeated() {
 /// start in silence. Now the wait is bounded and said in one line.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hanging_credential_process_held_the_start_in_silence() {
-    let w = Workdir::new("lr-hanging-process");
-    let sim = sim(|_| {}).await;
-    w.write("in.txt", "alice\n");
-    let config = profiles(&w);
-    let args = [
-        "--user-pool-id",
-        DEFAULT_POOL,
-        "in.txt",
-        "--yes",
-        "--profile",
-        "hangs",
-    ];
-    let mut cmd = command(&w.dir, &sim, &args);
-    cmd.env("AWS_CONFIG_FILE", &config);
+    let p = Profiled::new("lr-hanging-process", "alice\n").await;
+    let cmd = p.command(&["--yes", "--profile", "hangs"]);
     let mut run = Watched::spawn(cmd);
     let (code, took) = run.exit(Duration::from_secs(30)).await;
     assert_eq!(code, Some(2), "{}", run.text());
@@ -817,10 +782,10 @@ async fn a_hanging_credential_process_held_the_start_in_silence() {
     for dump in ["Request {", "headers", "HeaderMap", "x-amz"] {
         assert!(!text.contains(dump), "no debug dump: {text}");
     }
-    assert!(sim.state().totals().calls.is_empty());
+    assert!(p.sim.state().totals().calls.is_empty());
     // Regression: the process given up on was left running after the run
     // ended, holding whatever it holds (a terminal prompt, a lock).
-    let pid = std::fs::read_to_string(w.path("hanging.pid")).unwrap();
+    let pid = std::fs::read_to_string(p.w.path("hanging.pid")).unwrap();
     let stat = format!("/proc/{}/stat", pid.trim());
     let state = std::fs::read_to_string(&stat).unwrap_or_default();
     let running = state
