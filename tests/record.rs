@@ -244,61 +244,17 @@ async fn an_excluded_user_reset_by_a_killed_run_still_owes_its_sign_out_and_the_
     assert_eq!(s.user("breakglass").reset_calls, 0);
 }
 
-/// Regression: a user left `reset, signed_out=false` and then excluded on
-/// resume lost its owed sign-out, and its reset disappeared from the whole
-/// report's counts.
-#[tokio::test(flavor = "multi_thread")]
-async fn an_owed_sign_out_excluded_on_resume_stays_owed_and_counted() {
-    let s = Scenario::new("exclude-owed-signout")
+/// A user whose sign-out failed (`reset, signed_out=false`, the first run
+/// exiting 1 with a resume hint), then excluded on the resume: the resume's
+/// run, with `--summary s.json`.
+async fn owed_sign_out_then_excluded(name: &str) -> (Scenario, Run) {
+    let s = Scenario::new(name)
         .sim(|c| {
             c.users = vec![SeedUser {
                 fail_operation: Some("AdminUserGlobalSignOut".into()),
                 ..failing("alice", "InternalErrorException")
             }];
         })
-        .file("in.txt", "alice\nbob\n")
-        .file("ex.txt", "alice\n");
-    let first = [
-        "in.txt",
-        "--yes",
-        "--global-sign-out",
-        "--max-attempts",
-        "2",
-    ];
-    s.run(&first).await.assert_code(1);
-    let args = [
-        "in.txt",
-        "--yes",
-        "--resume",
-        "--global-sign-out",
-        "--exclude",
-        "ex.txt",
-        "--summary",
-        "s.json",
-    ];
-    let out = s.run(&args).await;
-    assert_ne!(out.code, Some(0), "{}", out.stderr);
-    let row = out.row("alice");
-    assert_eq!(
-        (row["outcome"].as_str(), row["signed_out"].as_str()),
-        ("reset", "false")
-    );
-    let whole = &out.summary()["whole_report"];
-    assert_eq!(whole["outcomes"]["reset"], 2, "{whole}");
-    assert_eq!(whole["sign_outs_excluded"], 1, "{whole}");
-    assert_eq!(s.sign_outs("alice"), 0, "excluded: no new call");
-    assert_eq!(s.resets("alice"), 1);
-}
-
-/// Regression: a sign-out owed by a user later excluded counted as
-/// resumable, so every run printed "to resume: …", and following it never
-/// finished the sign-out (the exclusion sticks): exit 1 and the same hint,
-/// forever. The sign-out stays owed (exit 1), but what is said is what can
-/// finish it: a sign-out by hand, or a fresh start without the exclusion.
-#[tokio::test(flavor = "multi_thread")]
-async fn an_owed_sign_out_excluded_gives_no_resume_hint_that_cannot_finish_it() {
-    let s = Scenario::new("exclude-owed-hint")
-        .sim(|c| c.users = vec![sign_out_failing("alice", 2)])
         .file("in.txt", "alice\nbob\n")
         .file("ex.txt", "alice\n");
     let first = [
@@ -320,6 +276,36 @@ async fn an_owed_sign_out_excluded_gives_no_resume_hint_that_cannot_finish_it() 
         "s.json",
     ];
     let out = s.run(&args).await;
+    (s, out)
+}
+
+/// Regression: a user left `reset, signed_out=false` and then excluded on
+/// resume lost its owed sign-out, and its reset disappeared from the whole
+/// report's counts.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owed_sign_out_excluded_on_resume_stays_owed_and_counted() {
+    let (s, out) = owed_sign_out_then_excluded("exclude-owed-signout").await;
+    assert_ne!(out.code, Some(0), "{}", out.stderr);
+    let row = out.row("alice");
+    assert_eq!(
+        (row["outcome"].as_str(), row["signed_out"].as_str()),
+        ("reset", "false")
+    );
+    let whole = &out.summary()["whole_report"];
+    assert_eq!(whole["outcomes"]["reset"], 2, "{whole}");
+    assert_eq!(whole["sign_outs_excluded"], 1, "{whole}");
+    assert_eq!(s.sign_outs("alice"), 0, "excluded: no new call");
+    assert_eq!(s.resets("alice"), 1);
+}
+
+/// Regression: a sign-out owed by a user later excluded counted as
+/// resumable, so every run printed "to resume: …", and following it never
+/// finished the sign-out (the exclusion sticks): exit 1 and the same hint,
+/// forever. The sign-out stays owed (exit 1), but what is said is what can
+/// finish it: a sign-out by hand, or a fresh start without the exclusion.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owed_sign_out_excluded_gives_no_resume_hint_that_cannot_finish_it() {
+    let (_, out) = owed_sign_out_then_excluded("exclude-owed-hint").await;
     out.assert_code(1).assert_says("sign them out by hand");
     assert!(!out.stderr.contains("to resume:"), "{}", out.stderr);
     let whole = &out.summary()["whole_report"];
