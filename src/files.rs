@@ -224,14 +224,18 @@ pub fn create_with(path: &Path, bytes: &[u8]) -> std::io::Result<File> {
     open(path, Open::Existing)
 }
 
+/// The directory holding `path` (`.` for a bare name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// Takes an exclusive lock on the directory holding `path`, waiting for
 /// it; held until the returned handle is dropped.
 pub fn lock_dir(path: &Path) -> std::io::Result<File> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let handle = File::open(dir)?;
+    let handle = File::open(dir_of(path))?;
     handle.lock()?;
     Ok(handle)
 }
@@ -239,11 +243,7 @@ pub fn lock_dir(path: &Path) -> std::io::Result<File> {
 /// Syncs the directory holding `path`, so that a new name in it survives a
 /// power loss. Best effort: some file systems refuse.
 pub fn sync_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if let Ok(d) = File::open(dir) {
+    if let Ok(d) = File::open(dir_of(path)) {
         let _ = d.sync_all();
     }
 }

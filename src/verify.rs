@@ -15,16 +15,16 @@ use std::path::Path;
 
 use crate::cli::VerifyArgs;
 use crate::exit::{EXIT_CANNOT_START, EXIT_OK, EXIT_ROW_FAILURES};
+use crate::files;
+use crate::journal::{self, Checkpoint};
+use crate::progress::{escape, print_stdout, say};
+use crate::report::{Broken, Chain, Fault, ReportFormat, read_whole};
 
 /// `verify`'s exit code when the chain holds together but no checkpoint
 /// (the journal's, or a summary's) vouches for its last records: an edit
 /// there with its hashes recomputed, or rows cut from the end, could not
 /// be told.
 const EXIT_UNVOUCHED: i32 = 3;
-use crate::files;
-use crate::journal::{self, Checkpoint};
-use crate::progress::{escape, print_stdout, say};
-use crate::report::{Broken, Chain, Fault, ReportFormat, read_whole};
 
 /// What a report holds, as verify prints it.
 #[derive(Debug, Default)]

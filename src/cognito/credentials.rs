@@ -115,7 +115,7 @@ impl Keys {
     pub fn from_environment(&self) -> bool {
         // The standard chain reads the environment first; `--profile` does not.
         let chain = matches!(self.source, Source::Chain { profile: None, .. });
-        chain && std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty())
+        chain && keys_in_environment()
     }
 
     /// The credentials to sign with: the cached ones while they are fresh,
@@ -267,11 +267,17 @@ pub fn named_profile(flag: Option<&str>) -> Option<(&'static str, String)> {
     if let Some(profile) = flag {
         return Some(("--profile", profile.to_owned()));
     }
-    let set = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
-    if set("AWS_ACCESS_KEY_ID").is_some() {
+    if keys_in_environment() {
         return None;
     }
-    set("AWS_PROFILE").map(|profile| ("AWS_PROFILE", profile))
+    let profile = std::env::var("AWS_PROFILE").ok().filter(|v| !v.is_empty());
+    profile.map(|profile| ("AWS_PROFILE", profile))
+}
+
+/// Whether keys are set in the environment, which the standard chain reads
+/// first.
+fn keys_in_environment() -> bool {
+    std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty())
 }
 
 /// Whether `profile` (named by `named_by`) is defined in the AWS config or

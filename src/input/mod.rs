@@ -37,7 +37,7 @@ pub use exclude::{Excluded, Exclusions};
 #[doc(hidden)]
 pub use invariants::check_reader_invariants;
 pub use listing::{FirstPage, Lister};
-pub use opened::{Description, FILE_BATCH, Input, Source, StreamReader};
+pub use opened::{Description, FILE_BATCH, INPUT_CHANGED, Input, Source, StreamReader};
 pub use readers::ItemReader;
 pub use survey::{Identity, Survey, is_stream, survey, survey_open};
 

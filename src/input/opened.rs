@@ -477,10 +477,13 @@ fn verified(
     ItemReader::new(read, options, path)
 }
 
+/// The code of the stop of a run whose file changed under it.
+pub const INPUT_CHANGED: &str = "InputChanged";
+
 /// Why a run stops whose file changed under it.
 fn changed(path: &str, why: &str) -> StopReason {
     StopReason::Fatal {
-        code: "InputChanged".into(),
+        code: INPUT_CHANGED.into(),
         message: format!(
             "{} changed since it was read for the plan: {why}",
             escape(path)

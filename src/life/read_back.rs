@@ -93,7 +93,9 @@ fn unreachable_named(message: &str, tail: &str) -> Option<String> {
 /// (found federated or already disabled: no reset).
 pub fn skipped_as(record: &Record) -> Option<Outcome> {
     let message = record.error_message.as_str();
-    [Outcome::Reset, Outcome::Disabled]
-        .into_iter()
-        .find(|o| message.starts_with(&format!("{} by ", o.as_str())))
+    [Outcome::Reset, Outcome::Disabled].into_iter().find(|o| {
+        message
+            .strip_prefix(o.as_str())
+            .is_some_and(|rest| rest.starts_with(" by "))
+    })
 }

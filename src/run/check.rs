@@ -184,9 +184,7 @@ fn sticky_exclusions(
     if opened.exclude.is_empty() {
         return exclusions;
     }
-    for (pool, user) in &opened.exclude {
-        exclusions.add_earlier(pool, user);
-    }
+    stick(&mut exclusions, &opened.exclude);
     notes.push(format!(
         "resume: {} user(s) excluded by an earlier run of this report stay excluded, with or \
          without --exclude",

@@ -119,7 +119,7 @@ fn outstanding(finished: &Finished, unlisted: Option<u64>) -> (bool, bool) {
 /// password. This run's counts say so (a resume, the file put back, reads
 /// them).
 fn count_unread(summary: &mut Summary, stopped: Option<&StopReason>) {
-    let changed = matches!(stopped, Some(StopReason::Fatal { code, .. }) if code == "InputChanged");
+    let changed = matches!(stopped, Some(StopReason::Fatal { code, .. }) if code == crate::input::INPUT_CHANGED);
     let Some(planned) = summary.input.rows.filter(|_| changed) else {
         return;
     };
