@@ -728,13 +728,7 @@ async fn a_killed_dry_runs_predictions_are_marked_partial_and_sms_is_warned() {
     let mut dry = s.spawn(&["in.txt", "--dry-run", "--rate", "5"]).await;
     dry.wait_for_rows(3).await;
     dry.kill().await;
-    let out = s.run(&["in.txt", "--yes", "--summary", "s.json"]).await;
-    let err = &out.stderr;
-    let sms = plan_lines(err, "codes go by SMS");
-    assert_eq!(sms.len(), 1, "{err}");
-    assert!(sms[0].contains("at least"), "{err}");
-    let p = pool(&out.summary(), DEFAULT_POOL).clone();
-    assert_eq!(p["predicted_partial"], true, "{p:#}");
+    real_run_warns_sms_from_a_partial_prediction(&s).await;
 }
 
 /// Regression: a dry run that excluded users the real run does not, or
@@ -774,6 +768,13 @@ async fn users_a_dry_run_did_not_predict_keep_its_counts_partial() {
         "1",
     ];
     s.run(&dry).await;
+    real_run_warns_sms_from_a_partial_prediction(&s).await;
+}
+
+/// The real run over `in.txt` after a dry run that did not predict every
+/// user: its plan warns once that codes go by SMS, as "at least" so many,
+/// and its summary records the prediction as partial.
+async fn real_run_warns_sms_from_a_partial_prediction(s: &Scenario) {
     let out = s.run(&["in.txt", "--yes", "--summary", "s.json"]).await;
     let err = &out.stderr;
     let sms = plan_lines(err, "codes go by SMS");
