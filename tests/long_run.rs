@@ -788,10 +788,11 @@ async fn a_hanging_credential_process_held_the_start_in_silence() {
     let pid = std::fs::read_to_string(p.w.path("hanging.pid")).unwrap();
     let stat = format!("/proc/{}/stat", pid.trim());
     let state = std::fs::read_to_string(&stat).unwrap_or_default();
+    // Gone from /proc (reaped) or a zombie: ended. Only a live state is
+    // running.
     let running = state
-        .rsplit(") ")
-        .next()
-        .is_some_and(|rest| !rest.starts_with('Z'));
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| !rest.starts_with('Z'));
     assert!(!running, "the credential_process still runs: {state}");
 }
 
